@@ -1,0 +1,49 @@
+"""Backend selection for the hot primitives (C via cffi, or the pure-Python twin).
+
+``REGF_BACKEND`` chooses: ``python`` forces the twin, ``c`` demands the C build (import
+fails loudly if it is missing, which is how CI proves the build did not silently fall
+back), unset or ``auto`` prefers C and falls back to Python. The choice is made once,
+here, and is visible as :data:`BACKEND`.
+"""
+
+from __future__ import annotations
+
+import os
+
+from . import pure
+from .pure import REGISTRY_SEED
+
+_choice = os.environ.get("REGF_BACKEND", "auto").strip().lower() or "auto"
+if _choice not in ("auto", "c", "python"):
+    raise ImportError(f"REGF_BACKEND must be 'c', 'python' or 'auto', not {_choice!r}")
+
+_impl = None
+if _choice != "python":
+    try:
+        from . import cbackend as _impl  # type: ignore[no-redef]
+    except ImportError:
+        if _choice == "c":
+            raise
+        _impl = None
+
+if _impl is None:
+    BACKEND = "python"
+    from .pure import checksum, marvin32, name_hash, sort_key, upcase
+else:
+    BACKEND = "c"
+    checksum = _impl.checksum
+    marvin32 = _impl.marvin32
+    name_hash = _impl.name_hash
+    sort_key = _impl.sort_key
+    upcase = _impl.upcase
+
+__all__ = [
+    "BACKEND",
+    "REGISTRY_SEED",
+    "checksum",
+    "marvin32",
+    "name_hash",
+    "pure",
+    "sort_key",
+    "upcase",
+]
