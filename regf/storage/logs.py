@@ -1,0 +1,202 @@
+"""Parse transaction log files (``.LOG``/``.LOG1``/``.LOG2``) from bytes (fmt §6).
+
+Pure functions: nothing here raises for a bad log. A log that cannot be used comes back
+as a :class:`LogFile` with ``valid`` False and a one-line ``problem``; a log whose entry
+walk stops early records why in ``stop_reason`` (garbage after the live run is normal).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+from .._accel import checksum, marvin32
+from ..errors import RegfError
+from ..format import codec
+from ..format.constants import FILE_TYPE_LOG_NEW, FILE_TYPE_LOG_OLD, FILE_TYPE_LOG_OLD_NT
+from ..format.fast import HVLE, U32
+from ..format.structs import HVLE_HEADER_SIZE, LOG_BASE_BLOCK_SIZE, BaseBlockHead
+
+SECTOR = 512
+PAGE = 4096
+_M32 = 0xFFFFFFFF
+_LOG_TYPES = (FILE_TYPE_LOG_OLD, FILE_TYPE_LOG_OLD_NT, FILE_TYPE_LOG_NEW)
+
+
+@dataclass(frozen=True)
+class LogEntry:
+    """One validated HvLE entry: where it is and which hive-bins pages it carries."""
+
+    offset: int  # file offset of the entry in the log
+    size: int
+    sequence: int
+    hbins_size: int
+    flags: int
+    #: (offset relative to hive bins, size) per page reference, in file order.
+    pages: tuple[tuple[int, int], ...]
+    #: file offset in the log of the first page's data (data runs are back to back).
+    data_offset: int
+
+
+@dataclass
+class LogFile:
+    """A parsed log file. ``data`` is kept so recovery can copy pages without re-reading."""
+
+    name: str
+    format: Literal["new", "old"] | None
+    seq: int = 0
+    hbins_size: int = 0
+    entries: list[LogEntry] = field(default_factory=list)
+    valid: bool = False
+    problem: str | None = None
+    #: why the HvLE walk stopped (None: it reached the end of the file).
+    stop_reason: str | None = None
+    stop_offset: int | None = None
+    last_written: int = 0
+    flags: int = 0
+    #: the 512-byte base-block copy at the start of the log.
+    head: bytes = b""
+    #: old format: (hive-bins offset, log offset) of every stored 512-byte sector.
+    sectors: list[tuple[int, int]] = field(default_factory=list)
+    data: bytes = field(default=b"", repr=False)
+
+    @property
+    def seq_range(self) -> tuple[int, int] | None:
+        """First and last entry sequence numbers (new format), or None."""
+        if not self.entries:
+            return None
+        return self.entries[0].sequence, self.entries[-1].sequence
+
+
+def check_log_base_block(head: bytes) -> str | None:
+    """Return why a log's 512-byte base block is unusable, or None when it is sane (§6.1)."""
+    if len(head) < LOG_BASE_BLOCK_SIZE:
+        return "log shorter than its 512-byte base block"
+    try:
+        bb = codec.parse(BaseBlockHead, head[:LOG_BASE_BLOCK_SIZE], 0, "log base block")
+    except RegfError as exc:
+        return str(exc)
+    if checksum(head) != bb.checksum:
+        return f"log base block checksum {bb.checksum:#x} != computed {checksum(head):#x}"
+    if bb.seq1 != bb.seq2:
+        return f"log base block sequence numbers differ ({bb.seq1} != {bb.seq2})"
+    if bb.major != 1 or not 1 <= bb.minor <= 6:
+        return f"unsupported log version {bb.major}.{bb.minor}"
+    if bb.file_type not in _LOG_TYPES:
+        return f"file type {bb.file_type} is not a log type"
+    if bb.file_format != 1:
+        return f"file format {bb.file_format} != 1"
+    if bb.clustering != 1:
+        return f"clustering factor {bb.clustering} != 1"
+    if bb.hbins_size < PAGE or bb.hbins_size % PAGE:
+        return f"hive bins size {bb.hbins_size:#x} not a positive multiple of 4096"
+    return None
+
+
+def parse_log(name: str, data: bytes) -> LogFile:
+    """Parse and validate a whole log file's bytes; never raises for bad content."""
+    data = bytes(data)
+    magic = data[SECTOR : SECTOR + 4]
+    # Format is decided by the magic after the base block, not by the hive's minor
+    # version (regipy PR #27); the file type must agree.
+    fmt: Literal["new", "old"] | None = (
+        "new" if magic == b"HvLE" else "old" if magic == b"DIRT" else None
+    )
+    log = LogFile(name=name, format=fmt, data=data)
+    problem = check_log_base_block(data)
+    if problem is None:
+        bb = codec.parse(BaseBlockHead, data[:LOG_BASE_BLOCK_SIZE], 0, "log base block")
+        log.seq, log.hbins_size = bb.seq1, bb.hbins_size
+        log.last_written, log.flags = bb.last_written, bb.flags
+        log.head = data[:LOG_BASE_BLOCK_SIZE]
+        if fmt is None:
+            problem = f"unknown log magic {magic!r} at offset 0x200"
+        elif (fmt == "new") != (bb.file_type == FILE_TYPE_LOG_NEW):
+            problem = f"file type {bb.file_type} does not match {magic!r} at offset 0x200"
+    if problem is not None:
+        log.problem = problem
+        return log
+    if fmt == "new":
+        _walk_entries(log)
+        log.valid = bool(log.entries)
+        if not log.valid:
+            log.problem = f"no valid log entry: {log.stop_reason}"
+    else:
+        log.problem = _parse_dirt(log)
+        log.valid = log.problem is None
+    return log
+
+
+def _walk_entries(log: LogFile) -> None:
+    """Collect consecutive valid HvLE entries from offset 512 (fmt §6.5 step 4)."""
+    data, pos, expected = log.data, SECTOR, log.seq
+    while pos < len(data):
+        reason = _check_entry(data, pos, expected)
+        if isinstance(reason, str):
+            log.stop_reason, log.stop_offset = reason, pos
+            return
+        log.entries.append(reason)
+        pos += reason.size
+        expected = (expected + 1) & _M32  # sequence numbers wrap modulo 2^32
+
+
+def _check_entry(data: bytes, pos: int, expected: int) -> LogEntry | str:
+    """Validate the entry at ``pos``; return it, or the reason it is not valid."""
+    if pos + HVLE_HEADER_SIZE > len(data):
+        return "truncated entry header"
+    sig, size, flags, seq, hbins, count, hash1, hash2 = HVLE.unpack_from(data, pos)
+    if sig != b"HvLE":
+        # Zero padding after the live run (logs are preallocated) is the usual end.
+        return "end of entries" if sig == b"\0\0\0\0" else f"bad entry signature {sig!r}"
+    if size < SECTOR or size % SECTOR:
+        return f"entry size {size:#x} not a positive multiple of 512"
+    if hbins < PAGE or hbins % PAGE:
+        return f"entry hive bins size {hbins:#x} not a positive multiple of 4096"
+    if count == 0:
+        return "entry has no dirty pages"
+    # Hash-2 covers the first 32 bytes (including Hash-1), so it is checked first.
+    if marvin32(data[pos : pos + 0x20]) != hash2:
+        return "entry hash-2 mismatch"
+    if pos + size > len(data):
+        return f"entry of {size:#x} bytes runs past the end of the log"
+    if marvin32(data[pos + HVLE_HEADER_SIZE : pos + size]) != hash1:
+        return "entry hash-1 mismatch"
+    if seq != expected:
+        return f"entry sequence {seq} != expected {expected}"
+    refs_end = pos + HVLE_HEADER_SIZE + 8 * count
+    if refs_end > pos + size:
+        return f"{count} page references run past the end of the entry"
+    pages: list[tuple[int, int]] = []
+    total = 0
+    for i in range(count):
+        (off,) = U32.unpack_from(data, pos + HVLE_HEADER_SIZE + 8 * i)
+        (psize,) = U32.unpack_from(data, pos + HVLE_HEADER_SIZE + 8 * i + 4)
+        if off % SECTOR or psize == 0 or psize % SECTOR or off + psize > hbins:
+            return f"bad page reference {i} ({off:#x}, {psize:#x})"
+        pages.append((off, psize))
+        total += psize
+    if refs_end + total > pos + size:
+        return "page data runs past the end of the entry"
+    return LogEntry(pos, size, seq, hbins, flags, tuple(pages), refs_end)
+
+
+def _parse_dirt(log: LogFile) -> str | None:
+    """Old format: read the DIRT bitmap and locate every stored sector (fmt §6.2)."""
+    nbytes = log.hbins_size // PAGE  # one bit per 512-byte sector
+    bitmap = log.data[SECTOR + 4 : SECTOR + 4 + nbytes]
+    if len(bitmap) < nbytes:
+        return "DIRT bitmap truncated"
+    # Sectors start at the next 512-byte boundary after the bitmap.
+    pos = -(-(SECTOR + 4 + nbytes) // SECTOR) * SECTOR
+    for i in range(nbytes * 8):
+        if bitmap[i >> 3] >> (i & 7) & 1:  # LSB first
+            log.sectors.append((i * SECTOR, pos))
+            pos += SECTOR
+    if pos > len(log.data):
+        return f"log holds {len(log.data)} bytes, dirty sectors need {pos}"
+    if not log.sectors:
+        return "DIRT bitmap marks no dirty sector"
+    return None
+
+
+__all__ = ["LogEntry", "LogFile", "check_log_base_block", "parse_log"]
