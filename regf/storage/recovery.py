@@ -21,7 +21,14 @@ _M32 = 0xFFFFFFFF
 _HALF = 0x80000000
 # Base block field offsets (fmt §1.1).
 _SEQ1, _SEQ2, _STAMP, _MINOR, _TYPE, _HBINS, _FLAGS, _CKSUM = (
-    0x04, 0x08, 0x0C, 0x18, 0x1C, 0x28, 0x90, 0x1FC,
+    4,
+    8,
+    12,
+    0x18,
+    0x1C,
+    0x28,
+    0x90,
+    0x1FC,
 )
 
 DirtyReason = Literal["sequence", "checksum"]
