@@ -1,0 +1,90 @@
+"""regf: read, write and flush Windows registry hive files (the "regf" format).
+
+Layers, bottom up (each imports only those before it): ``format`` (bytes <-> records),
+``cells`` (image, allocator), ``storage`` (files, logs, recovery; the only I/O),
+``model`` (keys, values, security), ``nt`` (NT-style API), ``cli``. ``_accel`` is the C
+accelerator (or its pure-Python twin) under all of them.
+"""
+
+from __future__ import annotations
+
+from ._accel import BACKEND
+from .errors import (
+    CellError,
+    ChecksumError,
+    FormatError,
+    HiveStateError,
+    InvalidArgumentError,
+    KeyNotFoundError,
+    LockedError,
+    NotFoundError,
+    ReadOnlyError,
+    RecoveryError,
+    RegfError,
+    SignatureError,
+    StructureError,
+    TruncatedError,
+    UnsupportedVersionError,
+    ValueNotFoundError,
+)
+from .format.constants import KeyFlags, ValueFlags, ValueType
+from .model.hive import BaseBlockInfo, DirtyHiveWarning, Hive
+from .model.hive import open_hive as open
+from .model.keys import Key
+from .model.values import Value
+
+REG_NONE = ValueType.REG_NONE
+REG_SZ = ValueType.REG_SZ
+REG_EXPAND_SZ = ValueType.REG_EXPAND_SZ
+REG_BINARY = ValueType.REG_BINARY
+REG_DWORD = ValueType.REG_DWORD
+REG_DWORD_BIG_ENDIAN = ValueType.REG_DWORD_BIG_ENDIAN
+REG_LINK = ValueType.REG_LINK
+REG_MULTI_SZ = ValueType.REG_MULTI_SZ
+REG_RESOURCE_LIST = ValueType.REG_RESOURCE_LIST
+REG_FULL_RESOURCE_DESCRIPTOR = ValueType.REG_FULL_RESOURCE_DESCRIPTOR
+REG_RESOURCE_REQUIREMENTS_LIST = ValueType.REG_RESOURCE_REQUIREMENTS_LIST
+REG_QWORD = ValueType.REG_QWORD
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "BACKEND",
+    "BaseBlockInfo",
+    "CellError",
+    "ChecksumError",
+    "DirtyHiveWarning",
+    "FormatError",
+    "Hive",
+    "HiveStateError",
+    "InvalidArgumentError",
+    "Key",
+    "KeyFlags",
+    "KeyNotFoundError",
+    "LockedError",
+    "NotFoundError",
+    "REG_BINARY",
+    "REG_DWORD",
+    "REG_DWORD_BIG_ENDIAN",
+    "REG_EXPAND_SZ",
+    "REG_FULL_RESOURCE_DESCRIPTOR",
+    "REG_LINK",
+    "REG_MULTI_SZ",
+    "REG_NONE",
+    "REG_QWORD",
+    "REG_RESOURCE_LIST",
+    "REG_RESOURCE_REQUIREMENTS_LIST",
+    "REG_SZ",
+    "ReadOnlyError",
+    "RecoveryError",
+    "RegfError",
+    "SignatureError",
+    "StructureError",
+    "TruncatedError",
+    "UnsupportedVersionError",
+    "Value",
+    "ValueFlags",
+    "ValueNotFoundError",
+    "ValueType",
+    "open",
+]

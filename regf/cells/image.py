@@ -1,0 +1,117 @@
+"""The hive image: the bytes of a hive file and checked access to its cells.
+
+A cell index ``c`` names the cell whose 4-byte size field is at file offset
+``4096 + c`` (fmt §3). Every index read from the file is untrusted: :meth:`HiveImage.cell`
+checks range, alignment, allocation and bin boundaries before anything is read, and
+raises :class:`~regf.errors.CellError` with the file offset otherwise.
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_right
+from typing import Protocol
+
+from ..errors import CellError, FormatError
+from ..format.constants import BASE, HCELL_NIL, VOLATILE_BIT
+from ..format.fast import HBIN, I32
+
+
+class Buffer(Protocol):
+    """What an image needs from its storage: bytes, bytearray, mmap or memoryview."""
+
+    def __len__(self) -> int: ...
+    def __getitem__(self, key: slice) -> bytes: ...
+
+
+class HiveImage:
+    """Read access to cells of one hive image (``buf`` starts with the base block)."""
+
+    __slots__ = ("_bin_ends", "_bin_starts", "buf", "hbins_size", "minor", "problems", "strict")
+
+    def __init__(self, buf: Buffer, hbins_size: int, minor: int, strict: bool = True) -> None:
+        self.buf = buf
+        # Never trust the file size: bound everything by the declared hive-bins size, and
+        # by the file when it is truncated (fmt §1.1 / §10).
+        self.hbins_size = max(0, min(hbins_size, len(buf) - BASE))
+        self.minor = minor
+        self.strict = strict
+        self.problems: list[FormatError] = []
+        self._bin_starts: list[int] | None = None
+        self._bin_ends: list[int] = []
+
+    # -- bins --------------------------------------------------------------------------
+
+    def _scan_bins(self) -> None:
+        starts: list[int] = []
+        ends: list[int] = []
+        off = 0
+        buf = self.buf
+        limit = self.hbins_size
+        while off + 0x20 <= limit:
+            sig, bin_off, size, _r, _ts, _sp = HBIN.unpack_from(buf, BASE + off)  # type: ignore[arg-type]
+            if sig != b"hbin" or size < 4096 or size % 4096 or off + size > limit:
+                # A damaged bin header: Windows' self-heal treats it as one 4096-byte
+                # bin. We record the problem and resynchronise on the next 4 KiB page.
+                err = FormatError(f"bad hbin header (sig={sig!r}, size={size:#x})", BASE + off)
+                self.problems.append(err)
+                off += 4096
+                continue
+            if bin_off != off:
+                self.problems.append(
+                    FormatError(f"hbin offset field {bin_off:#x} != position {off:#x}", BASE + off)
+                )
+            starts.append(off)
+            ends.append(off + size)
+            off += size
+        self._bin_starts = starts
+        self._bin_ends = ends
+
+    def bins(self) -> list[tuple[int, int]]:
+        """(start, end) of every valid bin, relative to the hive-bins start."""
+        if self._bin_starts is None:
+            self._scan_bins()
+        assert self._bin_starts is not None
+        return list(zip(self._bin_starts, self._bin_ends, strict=True))
+
+    def bin_end(self, index: int) -> int:
+        """End (hive-bins relative) of the bin holding ``index``; -1 if none does."""
+        if self._bin_starts is None:
+            self._scan_bins()
+        assert self._bin_starts is not None
+        i = bisect_right(self._bin_starts, index) - 1
+        if i < 0 or index >= self._bin_ends[i] or index < self._bin_starts[i] + 0x20:
+            return -1
+        return self._bin_ends[i]
+
+    # -- cells -------------------------------------------------------------------------
+
+    def cell(self, index: int, what: str = "cell", min_size: int = 0) -> tuple[int, int]:
+        """Check cell ``index`` and return ``(file offset of its data, data capacity)``.
+
+        Raises CellError for NIL, volatile, out-of-range, misaligned, free cells, cells
+        crossing their bin, or cells smaller than ``min_size`` data bytes.
+        """
+        off = BASE + index
+        if index == HCELL_NIL or index & VOLATILE_BIT:
+            raise CellError(f"{what}: no stored cell (index {index:#x})", None)
+        if index % 8 or index + 4 > self.hbins_size:
+            raise CellError(f"{what}: cell index {index:#x} out of range or misaligned", off)
+        (size,) = I32.unpack_from(self.buf, off)  # type: ignore[arg-type]
+        if size >= 0:
+            raise CellError(f"{what}: cell {index:#x} is free (size {size})", off)
+        size = -size
+        end = self.bin_end(index)
+        if end < 0:
+            raise CellError(f"{what}: cell {index:#x} is not inside a valid bin", off)
+        if size < 8 or size % 8 or index + size > end:
+            raise CellError(f"{what}: cell {index:#x} has bad size {size:#x}", off)
+        if size - 4 < min_size:
+            raise CellError(
+                f"{what}: cell {index:#x} too small ({size - 4} < {min_size} bytes)", off
+            )
+        return off + 4, size - 4
+
+    def data(self, index: int, what: str = "cell", min_size: int = 0) -> bytes:
+        """The bytes of cell ``index``'s data (its whole capacity)."""
+        start, cap = self.cell(index, what, min_size)
+        return bytes(self.buf[start : start + cap])

@@ -1,0 +1,137 @@
+"""Values (vk records): name, type, exact raw data (inline, cell, or big data)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from ..errors import CellError, FormatError, SignatureError, StructureError
+from ..format.constants import BASE, DATA_INLINE, HCELL_NIL, ValueFlags, ValueType
+from ..format.fast import DB, U32, VK
+from ..format.structs import BIG_DATA_SEGMENT, VK_FIXED_SIZE
+from .decode import decode
+
+if TYPE_CHECKING:
+    from ..cells.image import HiveImage
+
+MAX_VALUE_SIZE = 256 * 1024 * 1024  # bounded allocation for hostile data sizes
+
+
+def decode_name(raw: bytes, compressed: bool) -> str:
+    """Names stored compressed are Latin-1 (not cp1252); others UTF-16LE (fmt §4.9)."""
+    if compressed:
+        return raw.decode("latin-1")
+    if len(raw) % 2:
+        raw = raw[:-1]
+    return raw.decode("utf-16-le", "surrogatepass")
+
+
+class Value:
+    """One value of a key. ``raw`` is the exact data bytes; ``data`` decodes by type."""
+
+    __slots__ = ("_image", "data_cell", "data_size", "flags", "index", "name", "type_")
+
+    def __init__(self, image: HiveImage, index: int) -> None:
+        self._image = image
+        self.index = index
+        start, cap = image.cell(index, "value", VK_FIXED_SIZE)
+        sig, name_len, data_size, data, vtype, flags, _spare = VK.unpack_from(
+            image.buf,  # type: ignore[arg-type]
+            start,
+        )
+        if sig != b"vk":
+            raise SignatureError(f"value cell {index:#x}: signature {sig!r} is not 'vk'", start)
+        if VK_FIXED_SIZE + name_len > cap:
+            raise CellError(f"value cell {index:#x}: name runs past the cell", start)
+        raw_name = bytes(image.buf[start + VK_FIXED_SIZE : start + VK_FIXED_SIZE + name_len])
+        self.name = decode_name(raw_name, bool(flags & ValueFlags.COMP_NAME))
+        self.data_size = data_size
+        self.data_cell = data
+        self.type_ = vtype
+        self.flags = flags
+
+    @property
+    def offset(self) -> int:
+        """File offset of the vk cell."""
+        return BASE + self.index
+
+    @property
+    def type(self) -> ValueType:
+        """REG_* type; unknown numbers are kept (e.g. ``REG_UNKNOWN_0x12``)."""
+        return ValueType(self.type_)
+
+    @property
+    def inline(self) -> bool:
+        """Data stored in the vk's data field itself (4 bytes or less)."""
+        return bool(self.data_size & DATA_INLINE)
+
+    @property
+    def size(self) -> int:
+        """Declared data length in bytes."""
+        return self.data_size & ~DATA_INLINE
+
+    @property
+    def raw(self) -> bytes:
+        """The exact data bytes."""
+        image = self._image
+        length = self.size
+        if self.inline:
+            # Inline: bytes from the lowest address of the data field; more than 4 is
+            # impossible on a sound hive, so the field's 4 bytes are all there is.
+            return self.data_cell.to_bytes(4, "little")[: min(length, 4)]
+        if length == 0:
+            return b""
+        if length > MAX_VALUE_SIZE:
+            raise FormatError(f"value {self.name!r}: data size {length:#x} too large", self.offset)
+        if length > BIG_DATA_SEGMENT and image.minor >= 4:
+            start, cap = image.cell(self.data_cell, "value data", 4)
+            if image.buf[start : start + 2] == b"db":
+                return self._big_data(length)
+            # Not a db record: some writers (hivex) store big values in one cell. Read it
+            # literally when the cell is large enough, as Windows would fail to.
+        start, cap = image.cell(self.data_cell, "value data")
+        if cap < length:
+            if image.strict:
+                raise CellError(
+                    f"value {self.name!r}: data cell holds {cap} of {length} bytes", start - 4
+                )
+            length = cap
+        return bytes(image.buf[start : start + length])
+
+    def _big_data(self, length: int) -> bytes:
+        image = self._image
+        start, _cap = image.cell(self.data_cell, "big data", DB.size)
+        _sig, count, seg_list = DB.unpack_from(image.buf, start)  # type: ignore[arg-type]
+        needed = -(-length // BIG_DATA_SEGMENT)
+        if count < needed and image.strict:
+            raise StructureError(
+                f"big data: {count} segments cannot hold {length} bytes", start - 4
+            )
+        lstart, _ = image.cell(seg_list, "big data segment list", 4 * count)
+        parts: list[bytes] = []
+        remaining = length
+        for i in range(count):
+            if remaining <= 0:
+                break
+            (seg,) = U32.unpack_from(image.buf, lstart + 4 * i)  # type: ignore[arg-type]
+            if seg == HCELL_NIL:
+                break
+            sstart, scap = image.cell(seg, "big data segment")
+            # Only the first 16344 bytes of a segment count, whatever its cell size
+            # (libregf #5).
+            take = min(remaining, BIG_DATA_SEGMENT, scap)
+            parts.append(bytes(image.buf[sstart : sstart + take]))
+            remaining -= take
+        data = b"".join(parts)
+        if len(data) < length and image.strict:
+            raise StructureError(
+                f"big data: segments hold {len(data)} of {length} bytes", start - 4
+            )
+        return data
+
+    @property
+    def data(self) -> str | list[str] | int | bytes:
+        """``raw`` decoded by type: str, list[str], int, or bytes. Never raises on odd data."""
+        return decode(self.type_, self.raw)
+
+    def __repr__(self) -> str:
+        return f"<Value {self.name!r} {self.type.name} {self.size} bytes>"

@@ -1,0 +1,58 @@
+"""Reading hive sources: paths, bytes, or binary file objects (read-only, no writes).
+
+A read-only open maps the file with ``mmap.ACCESS_READ`` (opening a 15 MB hive costs
+nothing until pages are touched) and never writes to it or creates any file.
+"""
+
+from __future__ import annotations
+
+import mmap
+import os
+from pathlib import Path
+from typing import BinaryIO
+
+from ..errors import TruncatedError
+
+Source = str | os.PathLike[str] | bytes | bytearray | memoryview | BinaryIO
+
+
+class HiveSource:
+    """The bytes of a hive plus where they came from (``path`` is None for bytes)."""
+
+    def __init__(self, buf: bytes | bytearray | mmap.mmap, path: Path | None) -> None:
+        self.buf = buf
+        self.path = path
+
+    def close(self) -> None:
+        """Release the mapping (keys read after this raise ``ValueError`` on mmap)."""
+        if isinstance(self.buf, mmap.mmap):
+            try:
+                self.buf.close()
+            except BufferError:  # a memoryview still exported: let GC release it
+                pass
+
+
+def read_source(source: Source) -> HiveSource:
+    """Open ``source`` read-only."""
+    if isinstance(source, bytes | bytearray):
+        return HiveSource(source, None)
+    if isinstance(source, memoryview):
+        return HiveSource(source.tobytes(), None)
+    if isinstance(source, str | os.PathLike):
+        path = Path(source)
+        with open(path, "rb") as fh:
+            size = os.fstat(fh.fileno()).st_size
+            if size == 0:
+                raise TruncatedError(f"{path}: empty file", 0)
+            buf = mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ)
+        return HiveSource(buf, path)
+    data = source.read()
+    if not isinstance(data, bytes | bytearray):
+        raise TypeError("file object must be opened in binary mode")
+    name = getattr(source, "name", None)
+    return HiveSource(bytes(data), Path(name) if isinstance(name, str) else None)
+
+
+def read_file(path: str | os.PathLike[str]) -> bytes:
+    """Whole file contents (used for logs)."""
+    return Path(path).read_bytes()
