@@ -1,0 +1,612 @@
+"""Write a complete, clean, compact hive file from a :class:`~regf.model.spec.KeySpec` tree.
+
+The output is what offreg's ``ORSaveHive`` produces minus its ``OfRg`` marker: one base
+block (fmt §1, §11) followed by bins that hold every cell exactly once, packed in order,
+with no free space except the tail of each bin (one free cell, positive size).
+
+Layout decisions (all readers accept any layout; these are the compact choices):
+
+* Cells are appended in depth-first pre-order: a key's nk, its class cell, its sk (on
+  first use of that descriptor), its value list, each vk followed by its data (or its big
+  data segments, segment list and db), then its subkey list (``ri`` first, then leaves),
+  then the subkeys recursively in sorted order.
+* Bins are 4096 bytes; a cell that does not fit the rest of the current bin starts a new
+  bin of ``roundup(cell + 32, 4096)`` bytes (fmt §2). Earlier bins are never back-filled.
+* Cells are ``round8(4 + payload)`` bytes (fmt §3); slack bytes are zero.
+* Subkey lists (fmt §4.2): minor >= 5 uses ``lh``; minor 3-4 uses ``lf`` up to 507
+  entries (Windows converts a full ``lf`` into an ``li``) and ``li`` above; minor 2 uses
+  ``li``. A key with more than 1013 subkeys (Windows' leaf limit, ``MAX_LEAF_LH``) gets an
+  ``ri`` whose leaves split the sorted names as evenly as possible into
+  ``ceil(n / 1013)`` leaves (so every leaf holds at most 1013 entries, and no leaf is
+  needlessly tiny). Leaves under an ``ri`` are ``lh`` in >= 1.5 hives and ``li``
+  otherwise, like Windows.
+* Value data (fmt §4.3): ``len <= 4`` is stored inline (``0x80000000 | len``, including
+  length 0); ``len > 16344`` in minor >= 4 hives becomes ``db`` big data: segments of
+  16344 bytes, each in a 16352-byte cell (which fills a 16 KiB bin exactly), then the
+  segment list and a 16-byte ``db`` cell; everything else is one data cell.
+* Identical security descriptors share one ``sk`` whose reference count is the number of
+  keys using it; all ``sk`` cells form one circular doubly-linked ring in first-use order.
+* nk maxima (fmt §5) are exact: computed from the children actually written.
+"""
+
+from __future__ import annotations
+
+import struct
+import time
+from collections.abc import Iterator
+from typing import Any
+
+from .._accel import checksum, name_hash, sort_key
+from ..errors import InvalidArgumentError
+from ..format import structs as S
+from ..format.codec import build
+from ..format.constants import (
+    DATA_INLINE,
+    HCELL_NIL,
+    MAX_DEPTH,
+    MAX_KEY_NAME,
+    MAX_LEAF_LF,
+    MAX_LEAF_LH,
+    MAX_VALUE_NAME,
+    KeyFlags,
+    ValueFlags,
+)
+from .spec import KeySpec, ValueSpec
+
+PAGE = 4096
+HBIN_HEADER = S.HBIN_HEADER_SIZE
+BIG = S.BIG_DATA_SEGMENT  # 16344
+#: FILETIME of the Unix epoch (100 ns ticks since 1601-01-01).
+EPOCH_FILETIME = 116444736000000000
+#: Flags the writer owns or that must never appear on disk.
+_COMPUTED_FLAGS = KeyFlags.COMP_NAME | KeyFlags.HIVE_ENTRY
+_FORBIDDEN_FLAGS = KeyFlags.VOLATILE | KeyFlags.HIVE_EXIT | KeyFlags.PREDEF_HANDLE
+ROOT_FLAGS = KeyFlags.HIVE_ENTRY | KeyFlags.NO_DELETE | KeyFlags.COMP_NAME  # 0x2C
+
+
+def _round8(n: int) -> int:
+    return (n + 7) & ~7
+
+
+# ---------------------------------------------------------------------------------------
+# Default security descriptor
+# ---------------------------------------------------------------------------------------
+
+
+def _sid(authority: int, *subauthorities: int) -> bytes:
+    """Binary SID: revision 1, count, 48-bit big-endian authority, LE sub-authorities."""
+    return (
+        bytes([1, len(subauthorities)])
+        + authority.to_bytes(6, "big")
+        + b"".join(struct.pack("<I", s) for s in subauthorities)
+    )
+
+
+def _ace(ace_type: int, ace_flags: int, mask: int, sid: bytes) -> bytes:
+    return struct.pack("<BBHI", ace_type, ace_flags, 8 + len(sid), mask) + sid
+
+
+def default_security() -> bytes:
+    """A sane self-relative descriptor for new keys (built inline, fmt §4.5).
+
+    Owner BUILTIN\\Administrators (S-1-5-32-544), group SYSTEM (S-1-5-18), and a DACL
+    inherited by subkeys (CONTAINER_INHERIT_ACE): Administrators and SYSTEM full control
+    (KEY_ALL_ACCESS 0xF003F), CREATOR OWNER full control (inherit-only), BUILTIN\\Users
+    read (KEY_READ 0x20019). Control = SE_SELF_RELATIVE | SE_DACL_PRESENT.
+    """
+    admins = _sid(5, 32, 544)
+    system = _sid(5, 18)
+    users = _sid(5, 32, 545)
+    creator_owner = _sid(3, 0)
+    ci, io = 0x02, 0x08  # CONTAINER_INHERIT_ACE, INHERIT_ONLY_ACE
+    aces = [
+        _ace(0, ci, 0xF003F, admins),
+        _ace(0, ci, 0xF003F, system),
+        _ace(0, ci | io, 0xF003F, creator_owner),
+        _ace(0, ci, 0x20019, users),
+    ]
+    body = b"".join(aces)
+    acl = struct.pack("<BBHHH", 2, 0, 8 + len(body), len(aces), 0) + body
+    dacl_off = 20
+    owner_off = dacl_off + len(acl)
+    group_off = owner_off + len(admins)
+    head = struct.pack("<BBHIIII", 1, 0, 0x8004, owner_off, group_off, 0, dacl_off)
+    return head + acl + admins + system
+
+
+DEFAULT_SECURITY = default_security()
+
+
+# ---------------------------------------------------------------------------------------
+# Names
+# ---------------------------------------------------------------------------------------
+
+
+def _utf16(name: str) -> bytes:
+    return name.encode("utf-16-le", "surrogatepass")
+
+
+def encode_name(name: str) -> tuple[bytes, bool]:
+    """Stored bytes of a name and whether they are compressed (fmt §4.9).
+
+    Compressed (Latin-1, one byte per code unit) when every code unit is <= 0xFF, else
+    UTF-16LE. Surrogates are > 0xFF, so astral and unpaired-surrogate names are UTF-16.
+    """
+    if all(ord(c) <= 0xFF for c in name):
+        return name.encode("latin-1"), True
+    return _utf16(name), False
+
+
+def lf_hint(name: str) -> bytes:
+    """The ``lf`` hint: first up-to-4 code units as Latin-1 bytes, zero padded (fmt §4.2).
+
+    Like ReactOS, bytes are filled from the end and filling stops at the first code unit
+    (from the right) that is not Latin-1, leaving it and every earlier byte 0.
+    """
+    units = _utf16(name)
+    chars = [int.from_bytes(units[i : i + 2], "little") for i in range(0, len(units), 2)][:4]
+    out = bytearray(4)
+    for i in range(len(chars) - 1, -1, -1):
+        if chars[i] > 0xFF:
+            break
+        out[i] = chars[i]
+    return bytes(out)
+
+
+# ---------------------------------------------------------------------------------------
+# Validation
+# ---------------------------------------------------------------------------------------
+
+
+def _code_units(name: str) -> int:
+    return len(_utf16(name)) // 2
+
+
+def _check_name_str(name: object, what: str) -> str:
+    if not isinstance(name, str):
+        raise InvalidArgumentError(f"{what} must be str, not {type(name).__name__}")
+    try:
+        _utf16(name)
+    except UnicodeEncodeError:  # pragma: no cover - surrogatepass accepts every str
+        raise InvalidArgumentError(f"{what} {name!r} cannot be encoded") from None
+    return name
+
+
+def _validate(key: KeySpec, path: str, depth: int, minor: int, is_root: bool) -> None:
+    if depth > MAX_DEPTH:
+        raise InvalidArgumentError(f"tree deeper than {MAX_DEPTH} levels at {path!r}")
+    name = _check_name_str(key.name, "key name")
+    n = _code_units(name)
+    if not 1 <= n <= MAX_KEY_NAME:
+        raise InvalidArgumentError(f"key name must be 1..{MAX_KEY_NAME} characters: {path!r}")
+    if "\\" in name:
+        raise InvalidArgumentError(f"key name contains a backslash: {path!r}")
+    if key.class_name is not None:
+        _check_name_str(key.class_name, "class name")
+        if len(_utf16(key.class_name)) > 0xFFFF:
+            raise InvalidArgumentError(f"class name longer than 65535 bytes: {path!r}")
+    if not isinstance(key.last_written, int) or not 0 <= key.last_written < 1 << 64:
+        raise InvalidArgumentError(f"last_written must be a u64 FILETIME: {path!r}")
+    if not isinstance(key.flags, int) or not 0 <= key.flags <= 0xFFFF:
+        raise InvalidArgumentError(f"flags must be a u16: {path!r}")
+    if key.flags & _FORBIDDEN_FLAGS:
+        raise InvalidArgumentError(
+            f"flags {key.flags & _FORBIDDEN_FLAGS:#x} (volatile/hive exit/predefined "
+            f"handle) cannot be written to a hive file: {path!r}"
+        )
+    for attr, limit in (("user_flags", 0xF), ("virt_flags", 0xF), ("debug", 0xFF)):
+        v = getattr(key, attr)
+        if not isinstance(v, int) or not 0 <= v <= limit:
+            raise InvalidArgumentError(f"{attr} must be 0..{limit:#x}: {path!r}")
+    if key.security is not None:
+        sd = key.security
+        if not isinstance(sd, bytes | bytearray) or len(sd) < 20 or sd[0] != 1:
+            raise InvalidArgumentError(
+                f"security must be a self-relative descriptor (revision 1, >= 20 bytes): "
+                f"{path!r}"
+            )
+        if not struct.unpack_from("<H", sd, 2)[0] & 0x8000:
+            raise InvalidArgumentError(f"security descriptor is not self-relative: {path!r}")
+    seen: set[bytes] = set()
+    for v in key.values:
+        if not isinstance(v, ValueSpec):
+            raise InvalidArgumentError(f"values must be ValueSpec instances: {path!r}")
+        vname = _check_name_str(v.name, "value name")
+        if _code_units(vname) > MAX_VALUE_NAME:
+            raise InvalidArgumentError(
+                f"value name longer than {MAX_VALUE_NAME} characters in {path!r}"
+            )
+        k = sort_key(vname)
+        if k in seen:
+            raise InvalidArgumentError(f"duplicate value name {vname!r} in {path!r}")
+        seen.add(k)
+        if not isinstance(v.type, int) or not 0 <= v.type <= 0xFFFFFFFF:
+            raise InvalidArgumentError(f"value type must be a u32: {vname!r} in {path!r}")
+        if not isinstance(v.raw, bytes | bytearray | memoryview):
+            raise InvalidArgumentError(f"value data must be bytes: {vname!r} in {path!r}")
+        size = len(v.raw)
+        if size > 0x7FFFFFFF or (minor >= 4 and -(-size // BIG) > 0xFFFF):
+            raise InvalidArgumentError(f"value data too large: {vname!r} in {path!r}")
+    seen = set()
+    for sub in key.subkeys:
+        if not isinstance(sub, KeySpec):
+            raise InvalidArgumentError(f"subkeys must be KeySpec instances: {path!r}")
+        _check_name_str(sub.name, "key name")
+        k = sort_key(sub.name)
+        if k in seen:
+            raise InvalidArgumentError(f"duplicate subkey name {sub.name!r} in {path!r}")
+        seen.add(k)
+    if len(key.subkeys) > 0xFFFF * MAX_LEAF_LH:  # pragma: no cover - absurd
+        raise InvalidArgumentError(f"too many subkeys in {path!r}")
+    for sub in key.subkeys:
+        _validate(sub, f"{path}\\{sub.name}", depth + 1, minor, False)
+
+
+# ---------------------------------------------------------------------------------------
+# Cell allocator: append-only bins
+# ---------------------------------------------------------------------------------------
+
+
+class _Bins:
+    """Append-only cell allocator; cell contents may be supplied after allocation."""
+
+    def __init__(self) -> None:
+        self.bins: list[tuple[int, int]] = []  # (offset, size)
+        self.end = 0  # offset of the next free byte in the last bin
+        self.cells: dict[int, tuple[int, bytes | None]] = {}  # index -> (cell size, data)
+
+    def alloc(self, payload: int, data: bytes | None = None) -> int:
+        """Reserve a cell for ``payload`` bytes and return its cell index."""
+        size = _round8(4 + payload)
+        if self.bins:
+            b_off, b_size = self.bins[-1]
+            if self.end + size > b_off + b_size:
+                self._new_bin(size)
+        else:
+            self._new_bin(size)
+        idx = self.end
+        self.end += size
+        self.cells[idx] = (size, data)
+        return idx
+
+    def _new_bin(self, cell_size: int) -> None:
+        start = self.bins[-1][0] + self.bins[-1][1] if self.bins else 0
+        bin_size = -(-(cell_size + HBIN_HEADER) // PAGE) * PAGE
+        self.bins.append((start, bin_size))
+        self.end = start + HBIN_HEADER
+
+    def set(self, idx: int, data: bytes) -> None:
+        """Supply the payload of a previously allocated cell."""
+        size, _ = self.cells[idx]
+        if 4 + len(data) > size:  # pragma: no cover - internal bug guard
+            raise AssertionError(f"payload of {len(data)} bytes overflows cell {idx:#x}")
+        self.cells[idx] = (size, data)
+
+    @property
+    def total(self) -> int:
+        """Hive bins data size."""
+        return self.bins[-1][0] + self.bins[-1][1] if self.bins else 0
+
+    def render(self, timestamp: int) -> bytes:
+        """All bins, cells in place, bin tails as one free cell each."""
+        out = bytearray(self.total)
+        for i, (off, size) in enumerate(self.bins):
+            head = build(
+                S.HbinHeader,
+                dict(
+                    offset=off,
+                    size=size,
+                    reserved=bytes(8),
+                    timestamp=timestamp if i == 0 else 0,
+                    spare=0,
+                ),
+            )
+            out[off : off + HBIN_HEADER] = head
+        for idx, (size, data) in self.cells.items():
+            if data is None:  # pragma: no cover - internal bug guard
+                raise AssertionError(f"cell {idx:#x} never filled")
+            struct.pack_into("<i", out, idx, -size)
+            out[idx + 4 : idx + 4 + len(data)] = data
+        # Free tails: walk each bin to find where allocated cells stop.
+        for off, size in self.bins:
+            pos = off + HBIN_HEADER
+            while pos < off + size and pos in self.cells:
+                pos += self.cells[pos][0]
+            if pos < off + size:
+                struct.pack_into("<i", out, pos, off + size - pos)
+        return bytes(out)
+
+
+# ---------------------------------------------------------------------------------------
+# Serializer
+# ---------------------------------------------------------------------------------------
+
+
+class _Writer:
+    def __init__(self, minor: int) -> None:
+        self.minor = minor
+        self.bins = _Bins()
+        self.sk_index: dict[bytes, int] = {}  # descriptor -> sk cell index
+        self.sk_refs: dict[bytes, int] = {}
+        self.sk_order: list[bytes] = []
+
+    # -- security ------------------------------------------------------------------------
+
+    def security(self, sd: bytes) -> int:
+        idx = self.sk_index.get(sd)
+        if idx is None:
+            idx = self.bins.alloc(S.SK_FIXED_SIZE + len(sd))
+            self.sk_index[sd] = idx
+            self.sk_refs[sd] = 0
+            self.sk_order.append(sd)
+        self.sk_refs[sd] += 1
+        return idx
+
+    def finish_security(self) -> None:
+        n = len(self.sk_order)
+        for i, sd in enumerate(self.sk_order):
+            self.bins.set(
+                self.sk_index[sd],
+                build(
+                    S.KeySecurity,
+                    dict(
+                        reserved=0,
+                        flink=self.sk_index[self.sk_order[(i + 1) % n]],
+                        blink=self.sk_index[self.sk_order[(i - 1) % n]],
+                        reference_count=self.sk_refs[sd],
+                        descriptor_length=len(sd),
+                        descriptor=sd,
+                    ),
+                ),
+            )
+
+    # -- values --------------------------------------------------------------------------
+
+    def value(self, v: ValueSpec) -> int:
+        name, compressed = encode_name(v.name)
+        raw = bytes(v.raw)
+        vk = self.bins.alloc(S.VK_FIXED_SIZE + len(name))
+        n = len(raw)
+        if n <= 4:
+            size, data = DATA_INLINE | n, int.from_bytes(raw.ljust(4, b"\0"), "little")
+        elif n > BIG and self.minor >= 4:
+            size, data = n, self.big_data(raw)
+        else:
+            size, data = n, self.bins.alloc(n, raw)
+        flags = ValueFlags.COMP_NAME if compressed and name else 0
+        self.bins.set(
+            vk,
+            build(
+                S.KeyValue,
+                dict(
+                    name_length=len(name),
+                    data_size=size,
+                    data=data,
+                    type=v.type,
+                    flags=int(flags),
+                    spare=0,
+                    name=name,
+                ),
+            ),
+        )
+        return vk
+
+    def big_data(self, raw: bytes) -> int:
+        segments = [raw[i : i + BIG].ljust(BIG, b"\0") for i in range(0, len(raw), BIG)]
+        cells = [self.bins.alloc(BIG, seg) for seg in segments]
+        seg_list = self.bins.alloc(4 * len(cells), struct.pack(f"<{len(cells)}I", *cells))
+        db = build(S.BigData, dict(segment_count=len(cells), segment_list=seg_list))
+        return self.bins.alloc(len(db) + 4, db + bytes(4))
+
+    # -- subkey lists ----------------------------------------------------------------------
+
+    def leaf_kind(self, count: int, under_root: bool) -> bytes:
+        if self.minor >= 5:
+            return b"lh"
+        if self.minor >= 3 and not under_root and count <= MAX_LEAF_LF:
+            return b"lf"
+        return b"li"
+
+    def alloc_leaf(self, kind: bytes, count: int) -> int:
+        return self.bins.alloc(4 + (4 if kind == b"li" else 8) * count)
+
+    def leaf_bytes(self, kind: bytes, children: list[tuple[str, int]]) -> bytes:
+        if kind == b"li":
+            return build(S.IndexLeaf, dict(count=len(children), elements=[c for _, c in children]))
+        if kind == b"lf":
+            els = [dict(cell=c, hint=lf_hint(n)) for n, c in children]
+            return build(S.FastLeaf, dict(count=len(children), elements=els))
+        els = [dict(cell=c, hash=name_hash(n)) for n, c in children]
+        return build(S.HashLeaf, dict(count=len(children), elements=els))
+
+    # -- keys ----------------------------------------------------------------------------
+
+    def key(self, key: KeySpec, parent: int, is_root: bool) -> int:
+        name, compressed = encode_name(key.name)
+        nk = self.bins.alloc(S.NK_FIXED_SIZE + len(name))
+        cls = _utf16(key.class_name) if key.class_name else b""
+        class_cell = self.bins.alloc(len(cls), cls) if cls else HCELL_NIL
+        sd = bytes(key.security) if key.security is not None else DEFAULT_SECURITY
+        sk = self.security(sd)
+
+        values = key.values
+        vlist = self.bins.alloc(4 * len(values)) if values else HCELL_NIL
+        vks = [self.value(v) for v in values]
+        if values:
+            self.bins.set(vlist, struct.pack(f"<{len(vks)}I", *vks))
+
+        subs = sorted(key.subkeys, key=lambda k: sort_key(k.name))
+        n = len(subs)
+        groups: list[list[KeySpec]] = []
+        root_cell: int | None = None
+        leaves: list[tuple[int, bytes]] = []
+        if n > MAX_LEAF_LH:
+            k = -(-n // MAX_LEAF_LH)
+            bounds = [n * i // k for i in range(k + 1)]
+            groups = [subs[bounds[i] : bounds[i + 1]] for i in range(k)]
+            root_cell = self.bins.alloc(4 + 4 * k)
+        elif n:
+            groups = [subs]
+        for g in groups:
+            kind = self.leaf_kind(len(g), root_cell is not None)
+            leaves.append((self.alloc_leaf(kind, len(g)), kind))
+        children = [self.key(s, nk, False) for s in subs]
+
+        pos = 0
+        for (leaf, kind), g in zip(leaves, groups, strict=True):
+            pairs = [(s.name, c) for s, c in zip(g, children[pos : pos + len(g)], strict=True)]
+            pos += len(g)
+            self.bins.set(leaf, self.leaf_bytes(kind, pairs))
+        if root_cell is not None:
+            cells = [leaf for leaf, _ in leaves]
+            self.bins.set(root_cell, build(S.IndexRoot, dict(count=len(cells), elements=cells)))
+            subkey_list = root_cell
+        else:
+            subkey_list = leaves[0][0] if leaves else HCELL_NIL
+
+        flags = (key.flags & ~_COMPUTED_FLAGS) | (KeyFlags.COMP_NAME if compressed else 0)
+        if is_root:
+            flags |= KeyFlags.HIVE_ENTRY | KeyFlags.NO_DELETE
+        self.bins.set(
+            nk,
+            build(
+                S.KeyNode,
+                dict(
+                    flags=int(flags),
+                    last_written=key.last_written,
+                    access_bits=0,
+                    layered_bits=0,
+                    spare=0,
+                    parent=parent,
+                    subkey_count=n,
+                    volatile_subkey_count=0,
+                    subkey_list=subkey_list,
+                    volatile_subkey_list=HCELL_NIL,
+                    value_count=len(values),
+                    value_list=vlist,
+                    security=sk,
+                    class_cell=class_cell,
+                    max_name_len=max((2 * _code_units(s.name) for s in subs), default=0),
+                    user_virt_flags=key.user_flags | (key.virt_flags << 4),
+                    debug=key.debug,
+                    max_class_len=max(
+                        (len(_utf16(s.class_name)) for s in subs if s.class_name), default=0
+                    ),
+                    max_value_name_len=max((len(_utf16(v.name)) for v in values), default=0),
+                    max_value_data_len=max((len(v.raw) for v in values), default=0),
+                    work_var=0,
+                    name_length=len(name),
+                    class_length=len(cls),
+                    name=name,
+                ),
+            ),
+        )
+        return nk
+
+
+def _file_name_field(file_name: str) -> bytes:
+    units = _utf16(file_name)[-62:]
+    return units.ljust(64, b"\0")
+
+
+def now_filetime() -> int:
+    """The current time as a FILETIME."""
+    return EPOCH_FILETIME + time.time_ns() // 100
+
+
+def base_block(
+    *, root: int, hbins_size: int, minor: int, timestamp: int, file_name: str = ""
+) -> bytes:
+    """A clean primary base block (fmt §1, §11) with its checksum."""
+    head: dict[str, Any] = dict(
+        seq1=1,
+        seq2=1,
+        last_written=timestamp,
+        major=1,
+        minor=minor,
+        file_type=0,
+        file_format=1,
+        root_cell=root,
+        hbins_size=hbins_size,
+        clustering=1,
+        file_name=_file_name_field(file_name),
+        rm_id=bytes(16),
+        log_id=bytes(16),
+        flags=0,
+        tm_id=bytes(16),
+        guid_signature=b"rmtm",
+        last_reorganized=0,
+        reserved1=bytes(0x1FC - 0xB0),
+        checksum=0,
+    )
+    block = bytearray(
+        build(
+            S.BaseBlock,
+            dict(
+                head=head,
+                reserved2=bytes(0xFC8 - 0x200),
+                thaw_tm_id=bytes(16),
+                thaw_rm_id=bytes(16),
+                thaw_log_id=bytes(16),
+                boot_type=0,
+                boot_recover=0,
+            ),
+        )
+    )
+    struct.pack_into("<I", block, 0x1FC, checksum(block))
+    return bytes(block)
+
+
+def serialize(
+    tree: KeySpec, *, minor: int = 5, timestamp: int | None = None, file_name: str = ""
+) -> bytes:
+    """Write ``tree`` (the root key) as a complete, clean hive file and return its bytes.
+
+    ``minor`` is the format minor version (2..6; 5 = ``REG_LATEST_FORMAT``, 3 =
+    ``REG_STANDARD_FORMAT``); it selects the subkey leaf type and whether big data is
+    used. ``timestamp`` (FILETIME) goes into the base block and the first bin; ``None``
+    means now. ``file_name`` is recorded (last 31 characters) for debugging only.
+
+    Raises :class:`~regf.errors.InvalidArgumentError` for an unrepresentable tree:
+    bad or duplicate (case-insensitively, Windows' rules) names, bad flags, oversized
+    data, too-deep trees.
+    """
+    if not isinstance(tree, KeySpec):
+        raise InvalidArgumentError("tree must be a KeySpec")
+    if not isinstance(minor, int) or not 2 <= minor <= 6:
+        raise InvalidArgumentError(f"minor version must be 2..6, not {minor!r}")
+    if timestamp is None:
+        timestamp = now_filetime()
+    if not isinstance(timestamp, int) or not 0 <= timestamp < 1 << 64:
+        raise InvalidArgumentError("timestamp must be a u64 FILETIME")
+    if not isinstance(file_name, str):
+        raise InvalidArgumentError("file_name must be str")
+    _validate(tree, tree.name if isinstance(tree.name, str) else "?", 0, minor, True)
+    w = _Writer(minor)
+    root = w.key(tree, HCELL_NIL, True)
+    w.finish_security()
+    bins = w.bins.render(timestamp)
+    head = base_block(
+        root=root, hbins_size=len(bins), minor=minor, timestamp=timestamp, file_name=file_name
+    )
+    return head + bins
+
+
+def iter_keys(tree: KeySpec, path: str = "") -> Iterator[tuple[str, KeySpec]]:
+    """Yield ``(path, key)`` for ``tree`` and every descendant (root path is ``""``)."""
+    yield path, tree
+    for sub in tree.subkeys:
+        yield from iter_keys(sub, f"{path}\\{sub.name}" if path else sub.name)
+
+
+__all__ = [
+    "DEFAULT_SECURITY",
+    "ROOT_FLAGS",
+    "base_block",
+    "default_security",
+    "encode_name",
+    "iter_keys",
+    "lf_hint",
+    "now_filetime",
+    "serialize",
+]
