@@ -9,6 +9,7 @@ here, and is visible as :data:`BACKEND`.
 from __future__ import annotations
 
 import os
+from types import ModuleType
 
 from . import pure
 from .pure import REGISTRY_SEED
@@ -17,10 +18,10 @@ _choice = os.environ.get("REGF_BACKEND", "auto").strip().lower() or "auto"
 if _choice not in ("auto", "c", "python"):
     raise ImportError(f"REGF_BACKEND must be 'c', 'python' or 'auto', not {_choice!r}")
 
-_impl = None
+_impl: ModuleType | None = None
 if _choice != "python":
     try:
-        from . import cbackend as _impl  # type: ignore[no-redef]
+        from . import cbackend as _impl
     except ImportError:
         if _choice == "c":
             raise
@@ -28,7 +29,15 @@ if _choice != "python":
 
 if _impl is None:
     BACKEND = "python"
-    from .pure import checksum, marvin32, name_hash, sort_key, upcase
+    from .pure import (
+        checksum,
+        leaf_cells,
+        marvin32,
+        name_hash,
+        scan_cells,
+        sort_key,
+        upcase,
+    )
 else:
     BACKEND = "c"
     checksum = _impl.checksum
@@ -36,14 +45,18 @@ else:
     name_hash = _impl.name_hash
     sort_key = _impl.sort_key
     upcase = _impl.upcase
+    scan_cells = _impl.scan_cells
+    leaf_cells = _impl.leaf_cells
 
 __all__ = [
     "BACKEND",
     "REGISTRY_SEED",
     "checksum",
+    "leaf_cells",
     "marvin32",
     "name_hash",
     "pure",
+    "scan_cells",
     "sort_key",
     "upcase",
 ]

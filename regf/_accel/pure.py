@@ -11,6 +11,7 @@ import struct
 from array import array
 from sys import byteorder
 
+from ..errors import CellError, FormatError, SignatureError, StructureError, TruncatedError
 from .upcase_table import UPCASE
 
 #: Marvin32 seed Windows uses for HvLE log-entry hashes (format.md section 7).
@@ -103,3 +104,200 @@ def sort_key(name: str) -> bytes:
     (Python's own ``str`` order would put astral characters above U+E000..U+FFFF).
     """
     return upcase(name).encode("utf-16-be", "surrogatepass")
+
+
+# ---- cell walking (C twins: regf_scan_cells / regf_leaf_cells in csrc/regf_accel.c) ----
+#
+# The ``_*_code`` functions mirror the C functions exactly, error codes included; the public
+# wrappers (shared with the C backend) turn a negative code into a FormatError subclass.
+
+#: Largest hive-bins size either walker accepts (bit 31 of a cell index means volatile).
+MAX_HBINS_SIZE = 0x80000000
+#: Where hive-bins data starts in the file; errors carry absolute file offsets.
+HBINS_FILE_OFFSET = 4096
+
+SCAN_BAD_BIN = 1
+SCAN_BAD_CELL = 2
+SCAN_TOO_BIG = 3
+
+LEAF_E_LIST_CELL = -1
+LEAF_E_LIST_SIG = -2
+LEAF_E_LIST_COUNT = -3
+LEAF_E_NESTED_RI = -4
+LEAF_E_LEAF_CELL = -5
+LEAF_E_LEAF_SIG = -6
+LEAF_E_LEAF_COUNT = -7
+LEAF_E_NK_CELL = -8
+LEAF_E_TOO_MANY = -9
+
+_Buffer = bytes | bytearray | memoryview
+
+
+def check_hbins_args(bins: _Buffer, hbins_size: int) -> None:
+    """Argument checks shared by both backends (the C code trusts ``hbins_size``)."""
+    if hbins_size < 0:
+        raise ValueError("hbins_size must be >= 0")
+    if hbins_size > len(bins):
+        raise TruncatedError(
+            f"hive-bins data is {len(bins):#x} bytes, header claims {hbins_size:#x}",
+            HBINS_FILE_OFFSET + len(bins),
+        )
+
+
+def scan_error(code: int) -> FormatError:
+    """The exception for a negative :func:`scan_cells` code (see ``regf_accel.h``)."""
+    kind = -code & 7
+    rel = -code & ~7
+    if kind == SCAN_BAD_BIN:
+        return FormatError(f"bad hbin header at hive-bins offset {rel:#x}", HBINS_FILE_OFFSET + rel)
+    if kind == SCAN_BAD_CELL:
+        return CellError(f"bad cell size at hive-bins offset {rel:#x}", HBINS_FILE_OFFSET + rel)
+    if kind == SCAN_TOO_BIG:
+        return FormatError(f"hive-bins size exceeds {MAX_HBINS_SIZE:#x}", HBINS_FILE_OFFSET)
+    return FormatError(f"cell scan failed with code {code}", None)  # pragma: no cover
+
+
+_LEAF_ERRORS: dict[int, tuple[type[FormatError], str]] = {
+    LEAF_E_LIST_CELL: (CellError, "subkey list cell is invalid or free"),
+    LEAF_E_LIST_SIG: (SignatureError, "subkey list signature is not li/lf/lh/ri"),
+    LEAF_E_LIST_COUNT: (CellError, "subkey list count does not fit in its cell"),
+    LEAF_E_NESTED_RI: (StructureError, "index root points to another index root"),
+    LEAF_E_LEAF_CELL: (CellError, "index root element is not a valid cell"),
+    LEAF_E_LEAF_SIG: (SignatureError, "index root element is not an li/lf/lh leaf"),
+    LEAF_E_LEAF_COUNT: (CellError, "leaf count does not fit in its cell"),
+    LEAF_E_NK_CELL: (CellError, "subkey list entry is not a valid cell"),
+    LEAF_E_TOO_MANY: (StructureError, "subkey list has more entries than the hive has cells"),
+}
+
+
+def leaf_error(code: int, list_cell: int) -> FormatError:
+    """The exception for a negative :func:`leaf_cells` code, placed at the list cell."""
+    cls, msg = _LEAF_ERRORS.get(code, (FormatError, f"subkey list decode failed ({code})"))
+    where = HBINS_FILE_OFFSET + list_cell if list_cell < MAX_HBINS_SIZE else None
+    return cls(f"{msg} (list cell {list_cell:#x})", where)
+
+
+def _scan_cells_code(bins: _Buffer, hbins_size: int, bitmap: bytearray) -> int:
+    total = hbins_size
+    if total > MAX_HBINS_SIZE:
+        return -SCAN_TOO_BIG
+    off = 0
+    while off < total:
+        if (
+            total - off < 32
+            or bytes(bins[off : off + 4]) != b"hbin"
+            or struct.unpack_from("<I", bins, off + 4)[0] != off
+        ):
+            return -(off + SCAN_BAD_BIN)
+        (bin_size,) = struct.unpack_from("<I", bins, off + 8)
+        if bin_size == 0 or bin_size % 4096 or bin_size > total - off:
+            return -(off + SCAN_BAD_BIN)
+        end = off + bin_size
+        c = off + 32
+        while c < end:
+            (size,) = struct.unpack_from("<i", bins, c)
+            asize = abs(size)
+            if asize == 0 or asize % 8 or asize > end - c:
+                return -(c + SCAN_BAD_CELL)
+            if size < 0:
+                unit = c >> 3
+                bitmap[unit >> 3] |= 1 << (unit & 7)
+            c += asize
+        off = end
+    return 0
+
+
+def scan_cells(bins: _Buffer, hbins_size: int) -> bytearray:
+    """Bitmap of allocated cell starts: bit ``i // 8`` (LSB-first) for cell index ``i``.
+
+    Walks every hbin header from offset 0 and every cell in each bin; raises a
+    :class:`FormatError` (``CellError`` for a bad cell size) at the first problem.
+    """
+    check_hbins_args(bins, hbins_size)
+    bitmap = bytearray((min(hbins_size, MAX_HBINS_SIZE) + 63) // 64)
+    code = _scan_cells_code(bins, hbins_size, bitmap)
+    if code < 0:
+        raise scan_error(code)
+    return bitmap
+
+
+def _cell_data_len(bins: _Buffer, total: int, idx: int) -> int:
+    """Data length of a valid allocated cell, or -1 (mirrors ``cell_ok`` in C)."""
+    if idx & 0x80000000 or idx & 7 or idx + 4 > total:
+        return -1
+    size: int = struct.unpack_from("<i", bins, idx)[0]
+    if size >= 0 or -size < 4 or -size > total - idx:
+        return -1
+    return -size - 4
+
+
+_LIST_ELEM = {b"li": 4, b"lf": 8, b"lh": 8, b"ri": 4}
+
+
+def _emit_leaf(bins: _Buffer, total: int, d: int, es: int, out: list[int]) -> int:
+    limit = min(total // 8, 0x7FFFFFFF)
+    (n,) = struct.unpack_from("<H", bins, d + 2)
+    for i in range(n):
+        (nk,) = struct.unpack_from("<I", bins, d + 4 + i * es)
+        if _cell_data_len(bins, total, nk) < 0:
+            return LEAF_E_NK_CELL
+        if len(out) >= limit:
+            return LEAF_E_TOO_MANY
+        out.append(nk)
+    return 0
+
+
+def _leaf_cells_code(bins: _Buffer, hbins_size: int, list_cell: int, out: list[int]) -> int:
+    total = hbins_size
+    dl = _cell_data_len(bins, total, list_cell)
+    if dl < 4:
+        return LEAF_E_LIST_CELL
+    d = list_cell + 4
+    es = _LIST_ELEM.get(bytes(bins[d : d + 2]))
+    if es is None:
+        return LEAF_E_LIST_SIG
+    (n,) = struct.unpack_from("<H", bins, d + 2)
+    if 4 + n * es > dl:
+        return LEAF_E_LIST_COUNT
+    if bytes(bins[d : d + 2]) != b"ri":
+        return _emit_leaf(bins, total, d, es, out)
+    for i in range(n):
+        (leaf,) = struct.unpack_from("<I", bins, d + 4 + i * 4)
+        ldl = _cell_data_len(bins, total, leaf)
+        if ldl < 4:
+            return LEAF_E_LEAF_CELL
+        ld = leaf + 4
+        sig = bytes(bins[ld : ld + 2])
+        if sig == b"ri":
+            return LEAF_E_NESTED_RI
+        les = _LIST_ELEM.get(sig)
+        if les is None:
+            return LEAF_E_LEAF_SIG
+        (ln,) = struct.unpack_from("<H", bins, ld + 2)
+        if 4 + ln * les > ldl:
+            return LEAF_E_LEAF_COUNT
+        rc = _emit_leaf(bins, total, ld, les, out)
+        if rc < 0:
+            return rc
+    return 0
+
+
+def check_list_cell(list_cell: int) -> None:
+    """Argument check shared by both backends."""
+    if not 0 <= list_cell <= 0xFFFFFFFF:
+        raise ValueError(f"cell index out of u32 range: {list_cell}")
+
+
+def leaf_cells(bins: _Buffer, hbins_size: int, list_cell: int) -> list[int]:
+    """The nk cell indexes listed by the subkey list at ``list_cell`` (li/lf/lh, or ri).
+
+    Every cell index is bounds-checked; a nested ri, a bad signature or count, or an
+    invalid cell raises a :class:`FormatError` subclass placed at the list cell.
+    """
+    check_hbins_args(bins, hbins_size)
+    check_list_cell(list_cell)
+    out: list[int] = []
+    code = _leaf_cells_code(bins, hbins_size, list_cell, out)
+    if code < 0:
+        raise leaf_error(code, list_cell)
+    return out

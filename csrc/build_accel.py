@@ -1,0 +1,39 @@
+"""cffi builder (out-of-line API mode) for ``regf._accel._regf_c``.
+
+Used by ``setup.py`` through ``cffi_modules=["csrc/build_accel.py:ffibuilder"]``; run it
+directly (``python3 csrc/build_accel.py``) to build the extension in place for development.
+Paths are relative to the project root, which is the working directory in both cases.
+"""
+
+from __future__ import annotations
+
+import os
+
+from cffi import FFI
+
+CDEF = """
+void regf_init(void);
+uint32_t regf_checksum(const uint8_t *bb);
+uint64_t regf_marvin32(const uint8_t *p, size_t n, uint64_t seed);
+uint16_t regf_upcase_unit(uint16_t u);
+uint32_t regf_name_hash(const uint16_t *units, size_t n);
+void regf_upcase_units(const uint16_t *in, uint16_t *out, size_t n);
+void regf_sort_key(const uint16_t *in, uint8_t *out, size_t n);
+int regf_scan_cells(const uint8_t *bins, size_t hbins_size, uint8_t *bitmap_out);
+int regf_leaf_cells(const uint8_t *bins, size_t hbins_size, uint32_t list_cell,
+                    uint32_t *out, size_t out_cap);
+"""
+
+ffibuilder = FFI()
+ffibuilder.cdef(CDEF)
+ffibuilder.set_source(
+    "regf._accel._regf_c",
+    '#include "regf_accel.h"',
+    sources=["csrc/regf_accel.c"],
+    include_dirs=["csrc"],
+    extra_compile_args=["-O2"],
+)
+
+if __name__ == "__main__":
+    os.chdir(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    ffibuilder.compile(verbose=True)

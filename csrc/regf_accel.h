@@ -1,0 +1,89 @@
+/*
+ * regf_accel: hot primitives for the regf hive reader/writer (C99, no Python API).
+ *
+ * Every function has a pure-Python twin in regf/_accel/pure.py with identical results,
+ * including error codes; tests/test_accel.py checks the parity with hypothesis.
+ * All multi-byte fields are read little-endian byte by byte, so the code is correct on
+ * any host byte order and never performs unaligned loads. UTF-16 code units passed as
+ * uint16_t arrays are in host order.
+ */
+#ifndef REGF_ACCEL_H
+#define REGF_ACCEL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Build the 65536-entry upcase table from upcase_table.h. Idempotent; the functions
+ * below call it lazily, callers may call it once up front (the Python binding does). */
+void regf_init(void);
+
+/* XOR of the 127 little-endian dwords in bb[0..508); 0xFFFFFFFF -> 0xFFFFFFFE, 0 -> 1.
+ * bb must hold at least 508 bytes. */
+uint32_t regf_checksum(const uint8_t *bb);
+
+/* Marvin32 of p[0..n) with a 64-bit seed (low dword = s0, high dword = s1). */
+uint64_t regf_marvin32(const uint8_t *p, size_t n, uint64_t seed);
+
+/* Windows RtlUpcaseUnicodeChar, one UTF-16 code unit (surrogates are unchanged). */
+uint16_t regf_upcase_unit(uint16_t u);
+
+/* lh hash: h = h*37 + upcase(u) mod 2^32 over the code units. */
+uint32_t regf_name_hash(const uint16_t *units, size_t n);
+
+/* out[i] = upcase(in[i]); in and out may be the same array. */
+void regf_upcase_units(const uint16_t *in, uint16_t *out, size_t n);
+
+/* Upcase and store as big-endian bytes (2*n bytes in out): the subkey sort key. */
+void regf_sort_key(const uint16_t *in, uint8_t *out, size_t n);
+
+/* ---- regf_scan_cells ------------------------------------------------------------
+ * Walks the hbins at bins[0..hbins_size) and sets, in bitmap_out, the bit for every
+ * ALLOCATED cell start: cell index i -> bit (i/8), stored at bitmap_out[(i/8) >> 3],
+ * mask 1 << ((i/8) & 7). bitmap_out must hold (hbins_size + 63) / 64 bytes; the function
+ * zeroes it first. bins must hold hbins_size bytes; nothing outside is ever read.
+ *
+ * Returns 0 on success, else -(offset + kind) where offset (a multiple of 8, relative to
+ * the start of the hive-bins data) is where the problem is and kind is:
+ *   REGF_SCAN_BAD_BIN  (1) bin header at offset: truncated (< 32 bytes left), signature
+ *                          not "hbin", offset field != offset, size 0, not a multiple of
+ *                          4096, or running past hbins_size;
+ *   REGF_SCAN_BAD_CELL (2) cell at offset: size 0, |size| not a multiple of 8, or
+ *                          running past its bin;
+ *   REGF_SCAN_TOO_BIG  (3) hbins_size > REGF_MAX_HBINS_SIZE (offset 0).
+ * Decode with: code = -ret; kind = code & 7; offset = code & ~7.
+ */
+#define REGF_MAX_HBINS_SIZE 0x80000000u
+#define REGF_SCAN_BAD_BIN 1
+#define REGF_SCAN_BAD_CELL 2
+#define REGF_SCAN_TOO_BIG 3
+int regf_scan_cells(const uint8_t *bins, size_t hbins_size, uint8_t *bitmap_out);
+
+/* ---- regf_leaf_cells ------------------------------------------------------------
+ * Decodes the subkey list at cell index list_cell (li / lf / lh, or an ri whose elements
+ * are li / lf / lh leaves) into the nk cell indexes it lists, in order.
+ *
+ * A cell index c is valid when: bit 31 clear (stable), c % 8 == 0, c + 4 <= hbins_size,
+ * the i32 size at bins + c is negative (allocated) and c + |size| <= hbins_size. Cell data
+ * starts at bins + c + 4. A list cell's data must hold its 4-byte header and
+ * count elements (4 bytes each for li / ri, 8 for lf / lh). Every nk index is checked
+ * as a valid cell too (its contents are not looked at).
+ *
+ * Like snprintf, writes at most out_cap indexes to out (out may be NULL when out_cap is
+ * 0) and returns the total count; call again with a larger buffer when it exceeds
+ * out_cap. Returns a negative REGF_LEAF_E_* code on malformed input. The total may not
+ * exceed hbins_size / 8 (distinct cells are at least 8 bytes apart): an ri listing the
+ * same leaves over and over is REGF_LEAF_E_TOO_MANY instead of a 4-billion-entry list.
+ */
+#define REGF_LEAF_E_LIST_CELL (-1)  /* list_cell is not a valid cell (or < 4 data bytes) */
+#define REGF_LEAF_E_LIST_SIG (-2)   /* list signature is not li/lf/lh/ri */
+#define REGF_LEAF_E_LIST_COUNT (-3) /* count elements do not fit in the list cell */
+#define REGF_LEAF_E_NESTED_RI (-4)  /* an ri element points to another ri */
+#define REGF_LEAF_E_LEAF_CELL (-5)  /* an ri element is not a valid cell (or < 4 bytes) */
+#define REGF_LEAF_E_LEAF_SIG (-6)   /* an ri element's signature is not li/lf/lh */
+#define REGF_LEAF_E_LEAF_COUNT (-7) /* a leaf's elements do not fit in its cell */
+#define REGF_LEAF_E_NK_CELL (-8)    /* an nk index is not a valid cell */
+#define REGF_LEAF_E_TOO_MANY (-9)   /* more than hbins_size / 8 entries in total */
+int regf_leaf_cells(const uint8_t *bins, size_t hbins_size, uint32_t list_cell,
+                    uint32_t *out, size_t out_cap);
+
+#endif /* REGF_ACCEL_H */

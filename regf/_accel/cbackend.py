@@ -1,0 +1,118 @@
+"""C backend: thin cffi wrappers over ``csrc/regf_accel.c`` with pure.py's signatures.
+
+Importing this module raises ImportError when the extension was not built; the backend
+selector in ``regf._accel`` decides whether that is fatal.
+"""
+
+from __future__ import annotations
+
+from sys import byteorder
+
+from . import pure
+from ._regf_c import ffi, lib
+from .pure import (
+    MAX_HBINS_SIZE,
+    REGISTRY_SEED,
+    check_hbins_args,
+    check_list_cell,
+    leaf_error,
+    scan_error,
+)
+
+__all__ = [
+    "REGISTRY_SEED",
+    "checksum",
+    "leaf_cells",
+    "marvin32",
+    "name_hash",
+    "scan_cells",
+    "sort_key",
+    "upcase",
+]
+
+lib.regf_init()
+
+_Buffer = bytes | bytearray | memoryview
+_M64 = 0xFFFFFFFFFFFFFFFF
+# Code units in host order, as the C side reads uint16_t.
+_UNITS = "utf-16-le" if byteorder == "little" else "utf-16-be"
+# First guess for leaf_cells' output buffer; larger lists take a second call.
+_LEAF_GUESS = 512
+
+
+def checksum(base_block: _Buffer) -> int:
+    """XOR-32 of the first 508 bytes of a base block, with Windows' 0 / -1 rules."""
+    if len(base_block) < 508:
+        raise ValueError("base block shorter than 508 bytes")
+    return int(lib.regf_checksum(ffi.from_buffer("uint8_t[]", base_block)))
+
+
+def marvin32(data: _Buffer, seed: int = REGISTRY_SEED) -> int:
+    """Marvin32 (SymCrypt) of ``data`` with a 64-bit ``seed``; returns the u64 result."""
+    buf = ffi.from_buffer("uint8_t[]", data)
+    return int(lib.regf_marvin32(buf, len(buf), seed & _M64))
+
+
+def _units(name: str) -> bytes:
+    return name.encode(_UNITS, "surrogatepass")
+
+
+def name_hash(name: str) -> int:
+    """The ``lh`` leaf hash: ``h = h*37 + upcase(unit)`` over UTF-16 code units, mod 2^32."""
+    raw = _units(name)
+    return int(lib.regf_name_hash(ffi.from_buffer("uint16_t[]", raw), len(raw) // 2))
+
+
+def upcase(name: str) -> str:
+    """Upper-case ``name`` per UTF-16 code unit with Windows' table (not ``str.upper``)."""
+    raw = _units(name)
+    n = len(raw) // 2
+    out = bytearray(len(raw))
+    lib.regf_upcase_units(ffi.from_buffer("uint16_t[]", raw), ffi.from_buffer("uint16_t[]", out), n)
+    result = out.decode(_UNITS, "surrogatepass")
+    if len(result) != len(name):
+        # A lone high + lone low surrogate pair re-joined into one astral character on
+        # decode; the table never touches surrogates, so only that case differs.
+        return pure.upcase(name)
+    return result
+
+
+def sort_key(name: str) -> bytes:
+    """Upper-cased UTF-16-BE bytes: orders names as Windows orders subkeys."""
+    raw = _units(name)
+    out = bytearray(len(raw))
+    lib.regf_sort_key(ffi.from_buffer("uint16_t[]", raw), ffi.from_buffer(out), len(raw) // 2)
+    return bytes(out)
+
+
+def scan_cells(bins: _Buffer, hbins_size: int) -> bytearray:
+    """Bitmap of allocated cell starts: bit ``i // 8`` (LSB-first) for cell index ``i``."""
+    check_hbins_args(bins, hbins_size)
+    bitmap = bytearray((min(hbins_size, MAX_HBINS_SIZE) + 63) // 64)
+    code = int(
+        lib.regf_scan_cells(
+            ffi.from_buffer("uint8_t[]", bins),
+            hbins_size,
+            ffi.from_buffer("uint8_t[]", bitmap, require_writable=True),
+        )
+    )
+    if code < 0:
+        raise scan_error(code)
+    return bitmap
+
+
+def leaf_cells(bins: _Buffer, hbins_size: int, list_cell: int) -> list[int]:
+    """The nk cell indexes listed by the subkey list at ``list_cell`` (li/lf/lh, or ri)."""
+    check_hbins_args(bins, hbins_size)
+    check_list_cell(list_cell)
+    src = ffi.from_buffer("uint8_t[]", bins)
+    cap = _LEAF_GUESS
+    out = ffi.new("uint32_t[]", cap)
+    n = int(lib.regf_leaf_cells(src, hbins_size, list_cell, out, cap))
+    if n > cap:
+        cap = n
+        out = ffi.new("uint32_t[]", cap)
+        n = int(lib.regf_leaf_cells(src, hbins_size, list_cell, out, cap))
+    if n < 0:
+        raise leaf_error(n, list_cell)
+    return list(ffi.unpack(out, n))
