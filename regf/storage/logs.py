@@ -55,7 +55,7 @@ class LogFile:
     last_written: int = 0
     flags: int = 0
     #: the 512-byte base-block copy at the start of the log.
-    head: bytes = b""
+    head: bytes = field(default=b"", repr=False)
     #: old format: (hive-bins offset, log offset) of every stored 512-byte sector.
     sectors: list[tuple[int, int]] = field(default_factory=list)
     data: bytes = field(default=b"", repr=False)
