@@ -23,10 +23,33 @@ class Buffer(Protocol):
     def __getitem__(self, key: slice) -> bytes: ...
 
 
+def _scan(image: HiveImage) -> bytes | bytearray:
+    """Build the cell-start bitmap, in C when the accelerator offers it."""
+    from .. import _accel
+
+    fast = getattr(_accel, "scan_cells", None)
+    if fast is not None and _accel.BACKEND == "c":
+        bins = memoryview(image.buf)[BASE : BASE + image.hbins_size]  # type: ignore[arg-type]
+        try:
+            return fast(bins, image.hbins_size)  # type: ignore[no-any-return]
+        except FormatError:
+            pass  # damaged bins: the Python scan resynchronises and records problems
+    return image._scan_cells()
+
+
 class HiveImage:
     """Read access to cells of one hive image (``buf`` starts with the base block)."""
 
-    __slots__ = ("_bin_ends", "_bin_starts", "buf", "hbins_size", "minor", "problems", "strict")
+    __slots__ = (
+        "_bin_ends",
+        "_bin_starts",
+        "_bitmap",
+        "buf",
+        "hbins_size",
+        "minor",
+        "problems",
+        "strict",
+    )
 
     def __init__(self, buf: Buffer, hbins_size: int, minor: int, strict: bool = True) -> None:
         self.buf = buf
@@ -38,6 +61,7 @@ class HiveImage:
         self.problems: list[FormatError] = []
         self._bin_starts: list[int] | None = None
         self._bin_ends: list[int] = []
+        self._bitmap: bytes | bytearray | None = None
 
     # -- bins --------------------------------------------------------------------------
 
@@ -85,12 +109,53 @@ class HiveImage:
 
     # -- cells -------------------------------------------------------------------------
 
+    def _scan_cells(self) -> bytearray:
+        """Bitmap with one bit per 8-byte unit: set where a sound allocated cell starts.
+
+        Built once by walking every cell of every valid bin; a bin whose cells do not
+        tile it is recorded as a problem and only its cells before the damage count.
+        """
+        bm = bytearray((self.hbins_size >> 6) + 1)
+        buf = self.buf
+        unpack = I32.unpack_from
+        for start, end in self.bins():
+            off = start + 0x20
+            while off < end:
+                (size,) = unpack(buf, BASE + off)  # type: ignore[arg-type]
+                n = -size if size < 0 else size
+                if n < 8 or n & 7 or off + n > end:
+                    self.problems.append(
+                        FormatError(f"cell size {size:#x} breaks the tiling of its bin", BASE + off)
+                    )
+                    break
+                if size < 0:
+                    q = off >> 3
+                    bm[q >> 3] |= 1 << (q & 7)
+                off += n
+        return bm
+
     def cell(self, index: int, what: str = "cell", min_size: int = 0) -> tuple[int, int]:
         """Check cell ``index`` and return ``(file offset of its data, data capacity)``.
 
         Raises CellError for NIL, volatile, out-of-range, misaligned, free cells, cells
-        crossing their bin, or cells smaller than ``min_size`` data bytes.
+        crossing their bin, indexes inside another cell, or cells smaller than
+        ``min_size`` data bytes.
         """
+        bm = self._bitmap
+        if bm is None:
+            bm = self._bitmap = _scan(self)
+        q = index >> 3
+        # Fast path: the bitmap says "a sound allocated cell starts here"; the mask
+        # rejects NIL, volatile (bit 31) and misaligned indexes in one test.
+        if not index & 0x80000007 and index < self.hbins_size and (bm[q >> 3] >> (q & 7)) & 1:
+            (size,) = I32.unpack_from(self.buf, BASE + index)  # type: ignore[arg-type]
+            cap = -size - 4
+            if cap >= min_size:
+                return BASE + index + 4, cap
+        return self._cell_slow(index, what, min_size)
+
+    def _cell_slow(self, index: int, what: str, min_size: int) -> tuple[int, int]:
+        """Explain why ``index`` is not a usable cell (always raises CellError)."""
         off = BASE + index
         if index == HCELL_NIL or index & VOLATILE_BIT:
             raise CellError(f"{what}: no stored cell (index {index:#x})", None)
@@ -109,7 +174,7 @@ class HiveImage:
             raise CellError(
                 f"{what}: cell {index:#x} too small ({size - 4} < {min_size} bytes)", off
             )
-        return off + 4, size - 4
+        raise CellError(f"{what}: index {index:#x} is not the start of a cell", off)
 
     def data(self, index: int, what: str = "cell", min_size: int = 0) -> bytes:
         """The bytes of cell ``index``'s data (its whole capacity)."""

@@ -110,7 +110,7 @@ class Key:
             raise CellError(f"key cell {index:#x}: name runs past the cell", start)
         raw = bytes(image.buf[start + NK_FIXED_SIZE : start + NK_FIXED_SIZE + name_len])
         self._f = f
-        self.name = decode_name(raw, bool(f[1] & KeyFlags.COMP_NAME))
+        self.name = decode_name(raw, bool(f[1] & 0x20))
         self.parent_path = parent_path
         self._path: str | None = None
 
@@ -166,7 +166,7 @@ class Key:
     @property
     def value_count(self) -> int:
         """Number of values (0 for predefined-handle keys, whose field holds a handle)."""
-        return 0 if self._f[1] & KeyFlags.PREDEF_HANDLE else int(self._f[11])
+        return 0 if self._f[1] & 0x40 else int(self._f[11])
 
     @property
     def class_name(self) -> str | None:
@@ -258,7 +258,13 @@ class Key:
         """Values in stored (insertion) order."""
         image = self._image
         if image.strict:
-            return [Value(image, c) for c in self._value_cells()]
+            cell = image.cell
+            at = Value.at
+            res = []
+            for c in self._value_cells():
+                start, cap = cell(c, "value", 20)
+                res.append(at(image, c, start, cap))
+            return res
         out = []
         try:
             cells = self._value_cells()

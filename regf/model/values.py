@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from ..errors import CellError, FormatError, SignatureError, StructureError
-from ..format.constants import BASE, DATA_INLINE, HCELL_NIL, ValueFlags, ValueType
+from ..format.constants import BASE, DATA_INLINE, HCELL_NIL, ValueType
 from ..format.fast import DB, U32, VK
 from ..format.structs import BIG_DATA_SEGMENT, VK_FIXED_SIZE
 from .decode import decode
@@ -31,9 +31,19 @@ class Value:
     __slots__ = ("_image", "data_cell", "data_size", "flags", "index", "name", "type_")
 
     def __init__(self, image: HiveImage, index: int) -> None:
+        start, cap = image.cell(index, "value", VK_FIXED_SIZE)
+        self._load(image, index, start, cap)
+
+    @classmethod
+    def at(cls, image: HiveImage, index: int, start: int, cap: int) -> Value:
+        """Build from a cell already checked by ``image.cell`` (hot path of key walks)."""
+        v = cls.__new__(cls)
+        v._load(image, index, start, cap)
+        return v
+
+    def _load(self, image: HiveImage, index: int, start: int, cap: int) -> None:
         self._image = image
         self.index = index
-        start, cap = image.cell(index, "value", VK_FIXED_SIZE)
         sig, name_len, data_size, data, vtype, flags, _spare = VK.unpack_from(
             image.buf,  # type: ignore[arg-type]
             start,
@@ -42,8 +52,11 @@ class Value:
             raise SignatureError(f"value cell {index:#x}: signature {sig!r} is not 'vk'", start)
         if VK_FIXED_SIZE + name_len > cap:
             raise CellError(f"value cell {index:#x}: name runs past the cell", start)
-        raw_name = bytes(image.buf[start + VK_FIXED_SIZE : start + VK_FIXED_SIZE + name_len])
-        self.name = decode_name(raw_name, bool(flags & ValueFlags.COMP_NAME))
+        raw_name = image.buf[start + VK_FIXED_SIZE : start + VK_FIXED_SIZE + name_len]
+        if flags & 1:
+            self.name = raw_name.decode("latin-1")
+        else:
+            self.name = decode_name(bytes(raw_name), False)
         self.data_size = data_size
         self.data_cell = data
         self.type_ = vtype
