@@ -1,0 +1,58 @@
+"""Time regf's log recovery of regipy's SYSTEM_B (+ LOG1/LOG2) against regipy's replay.
+
+Usage: ``REGF_CORPUS=/path/to/corpus python3 benchmarks/bench_recovery.py``. One run of
+each; regipy writes its restored hive to a temporary file (its API needs one), regf builds
+the image in memory. Both timings include reading the input files.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+# Run from a checkout without installing: make the repository root importable.
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from regf._accel import BACKEND
+from regf.storage.discover import find_logs
+from regf.storage.recovery import recover
+
+
+def _regf(hive: Path) -> tuple[float, int]:
+    start = time.perf_counter()
+    logs = [(p.name, p.read_bytes()) for p in find_logs(hive)]
+    _, report = recover(hive.read_bytes(), logs)
+    return time.perf_counter() - start, report.pages_applied
+
+
+def _regipy(hive: Path) -> tuple[float, int]:
+    from regipy.recovery import apply_transaction_logs
+
+    log1, log2 = (hive.with_name(hive.name + s) for s in (".LOG1", ".LOG2"))
+    with tempfile.TemporaryDirectory() as tmp:
+        out = os.path.join(tmp, "restored")
+        start = time.perf_counter()
+        _, pages = apply_transaction_logs(str(hive), str(log1), str(log2), out)
+        return time.perf_counter() - start, pages
+
+
+def main() -> int:
+    """Run both recoveries once and print the timings and their ratio."""
+    corpus = os.environ.get("REGF_CORPUS")
+    if not corpus:
+        print("set REGF_CORPUS to the corpus folder", file=sys.stderr)
+        return 2
+    hive = Path(corpus, "mkorman90__regipy", "regipy_tests", "data", "SYSTEM_B")
+    t_regf, p_regf = _regf(hive)
+    t_regipy, p_regipy = _regipy(hive)
+    print(f"regf   ({BACKEND} backend): {t_regf * 1000:8.1f} ms, {p_regf} pages")
+    print(f"regipy              : {t_regipy * 1000:8.1f} ms, {p_regipy} pages")
+    print(f"ratio regipy/regf   : {t_regipy / t_regf:8.1f}x")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
