@@ -194,8 +194,13 @@ def key_pairs(source: Any, root_path_prefix: str | None = None) -> Iterator[tupl
         root_path_prefix: display path of the starting key; default: its own name. E.g.
             ``HKEY_LOCAL_MACHINE\\SOFTWARE`` makes every path start with that.
     """
-    if hasattr(source, "root") and not hasattr(source, "subkeys"):
-        source = source.root
+    if hasattr(source, "walk") and hasattr(source, "root"):
+        # A hive: use its own walk (cycle- and depth-checked); key.path is root-relative.
+        root_name = root_path_prefix if root_path_prefix is not None else source.root.name
+        return (
+            (f"{root_name}\\{key.path}" if key.path else root_name, key)
+            for key in source.walk()
+        )
     if hasattr(source, "subkeys"):
         start = root_path_prefix if root_path_prefix is not None else source.name
         return walk_with_paths(source, start)
