@@ -31,6 +31,7 @@ ffibuilder.set_source(
     '#include "regf_accel.h"',
     sources=["csrc/regf_accel.c"],
     include_dirs=["csrc"],
+    depends=["csrc/regf_accel.h", "csrc/upcase_table.h"],
     extra_compile_args=["-O2"],
 )
 

@@ -1,0 +1,63 @@
+"""Build the optional cffi extension ``regf._accel._regf_c``; all metadata is in pyproject.
+
+Without a working C compiler the build warns and installs the pure-Python package anyway
+(``regf._accel`` then selects the Python backend; ``REGF_BACKEND=c`` makes that an error).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import warnings
+from typing import Any
+
+from setuptools import setup
+from setuptools.command.build_ext import build_ext
+from setuptools.errors import CCompilerError, CompileError, ExecError, PlatformError
+
+_BUILD_ERRORS = (CCompilerError, CompileError, ExecError, PlatformError, OSError)
+
+
+def _warn(exc: BaseException) -> None:
+    msg = (
+        f"regf: building the C accelerator failed ({exc!r}); "
+        "installing without it (pure-Python backend)"
+    )
+    warnings.warn(msg, RuntimeWarning, stacklevel=2)
+    print(f"WARNING: {msg}", file=sys.stderr)
+
+
+class OptionalBuildExt(build_ext):
+    """build_ext that turns a compiler failure into a warning.
+
+    Extensions are marked optional (distutils then warns instead of failing on compile
+    errors), and a missing build product is left out of the outputs so that editable and
+    in-place installs do not try to copy it.
+    """
+
+    def run(self) -> None:
+        for ext in self.extensions:
+            ext.optional = True
+        try:
+            super().run()
+        except _BUILD_ERRORS as exc:
+            _warn(exc)
+
+    def build_extension(self, ext: Any) -> None:
+        try:
+            super().build_extension(ext)
+        except _BUILD_ERRORS as exc:
+            _warn(exc)
+
+    def get_outputs(self) -> list[str]:
+        return [f for f in super().get_outputs() if os.path.exists(f)]
+
+    def get_output_mapping(self) -> dict[str, str]:
+        mapping: dict[str, str] = super().get_output_mapping()
+        return {src: dst for src, dst in mapping.items() if os.path.exists(src)}
+
+
+setup(
+    cffi_modules=["csrc/build_accel.py:ffibuilder"],
+    cmdclass={"build_ext": OptionalBuildExt},
+)
