@@ -167,6 +167,19 @@ def test_log_order_does_not_matter(n1: int, n2: int, swap: bool) -> None:
     assert len(ra.applied_entries) == n1 + n2
 
 
+@settings(max_examples=200, deadline=None)
+@given(st.binary(max_size=3000), st.integers(0, 6000), st.booleans())
+def test_garbage_logs_never_crash(junk: bytes, cut: int, keep_head: bool) -> None:
+    # A real log prefix followed by junk, cut anywhere: recover or refuse, nothing else.
+    log = _log(2, _entries(2, 2), 8192)
+    raw = (log[:cut] + junk) if keep_head else junk
+    try:
+        image, report = recover(_primary(3, 2), [("h.LOG1", raw)])
+    except RecoveryError:
+        return
+    assert report.applied and is_dirty(image[:512]) is None
+
+
 def test_parse_log_reports_stop_reason() -> None:
     entries = _entries(2, 2)
     raw = _head(2, 2, 8192, file_type=6, size=512) + b"".join(entries) + b"HvLE" + bytes(508)

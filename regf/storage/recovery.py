@@ -101,6 +101,10 @@ def _seq_cmp(a: int, b: int) -> int:
     return -1 if (b - a) & _M32 < _HALF else 1
 
 
+def _log_cmp(a: LogFile, b: LogFile) -> int:
+    return _seq_cmp(a.seq, b.seq)
+
+
 def _not_older(a: int, b: int) -> bool:
     """``a >= b`` modulo 2^32."""
     return (a - b) & _M32 < _HALF
@@ -178,7 +182,7 @@ def _recover_new(
     primary: bytes | bytearray, logs: list[LogFile], report: RecoveryReport
 ) -> bytearray:
     """HvLE recovery (fmt §6.5)."""
-    ordered = sorted(logs, key=functools.cmp_to_key(lambda a, b: _seq_cmp(a.seq, b.seq)))
+    ordered = sorted(logs, key=functools.cmp_to_key(_log_cmp))
     if report.dirty == "checksum":
         # Only the log with the later entries is used; it supplies the base block.
         chosen = [ordered[-1]]
@@ -224,6 +228,10 @@ def _recover_new(
     if last is None:
         raise RecoveryError("no log entry could be applied")
     _put(image, _FLAGS, flags)
+    end = _valid_bins_end(image, hbins)
+    if end < hbins:
+        # The spec has Windows replace such a bin with a dummy one; we only report it.
+        report.notes.append(f"bin chain breaks at hive-bins offset {end:#x} after recovery")
     # The Windows 10 sample (yarp RecoveredHive_Windows10) ends at last applied + 1.
     final = (last + 1) & _M32
     report.final_sequence = final
@@ -275,8 +283,8 @@ def _recover_old(
     return _finish(image, hbins, seq, seq)
 
 
-def _check_bins(image: bytearray, runs: list[tuple[int, int]], hbins: int) -> str | None:
-    """Every recovered page must lie in a bin with a sane header (fmt §6.2)."""
+def _valid_bins_end(image: bytearray, hbins: int) -> int:
+    """Hive-bins offset where the chain of sane bin headers from offset 0 ends."""
     pos = 0
     while pos < hbins:
         head = image[BASE + pos : BASE + pos + 12]
@@ -284,7 +292,12 @@ def _check_bins(image: bytearray, runs: list[tuple[int, int]], hbins: int) -> st
         if head[:4] != b"hbin" or _u32(head, 4) != pos or size < PAGE or size % PAGE:
             break
         pos += size
-    valid_end = pos
+    return pos
+
+
+def _check_bins(image: bytearray, runs: list[tuple[int, int]], hbins: int) -> str | None:
+    """Every recovered sector must lie in a bin with a sane header (fmt §6.2)."""
+    valid_end = _valid_bins_end(image, hbins)
     for off, size in runs:
         if off + size > valid_end:
             return f"recovered data at hive-bins offset {off:#x} lies past the last valid bin"
