@@ -330,3 +330,13 @@ def test_clean_hive_with_logs_ignored() -> None:
     clean = (d / "RecoveredHive_Windows10").read_bytes()
     image, report = recover(clean, _logs(d / "NewDirtyHive.LOG1", d / "NewDirtyHive.LOG2"))
     assert bytes(image) == clean and not report.applied and report.dirty is None
+
+
+@corpus
+def test_clean_real_hive_with_new_log_ignored() -> None:
+    # dfwinreg's NTUSER.DAT is clean (Seq1 == Seq2) yet has a valid HvLE log beside it.
+    hive = Path(CORPUS or "", "log2timeline__dfwinreg", "test_data", "NTUSER.DAT")
+    data = hive.read_bytes()
+    image, report = recover(data, _logs(*find_logs(hive)))
+    assert bytes(image) == data and not report.applied
+    assert report.logs and report.logs[0].valid
