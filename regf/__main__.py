@@ -1,0 +1,5 @@
+"""``python -m regf``: the command-line interface."""
+
+from regf.cli import main
+
+main()

@@ -1,0 +1,59 @@
+"""Command-line interface: ``regf info|ls|tree|get|export|check HIVE ...``.
+
+Every :class:`regf.RegfError` or :class:`OSError` is reported as one line
+``regf: error: <msg>`` on stderr with exit status 1 (usage errors: 2); never a traceback.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+
+from regf.errors import RegfError
+
+from ._common import CliError, Options, describe_error
+
+
+class RegfGroup(click.Group):
+    """Click group that turns RegfError / OSError into a one-line error (exit 1)."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        """Run the subcommand, mapping library and OS errors to :class:`CliError`."""
+        try:
+            return super().invoke(ctx)
+        except (RegfError, OSError) as exc:
+            raise CliError(describe_error(exc)) from None
+
+
+@click.group(name="regf", cls=RegfGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--no-recover", is_flag=True, help="Do not apply transaction logs to dirty hives.")
+@click.option(
+    "--forensic",
+    is_flag=True,
+    help="Lenient mode (strict=False): skip damaged records instead of failing.",
+)
+@click.version_option(package_name="regf", prog_name="regf")
+@click.pass_context
+def main(ctx: click.Context, no_recover: bool, forensic: bool) -> None:
+    """Inspect and export Windows registry hive files."""
+    ctx.obj = Options(recover=not no_recover, strict=not forensic)
+
+
+def _register() -> None:
+    from . import browse, check, export
+
+    for command in (
+        browse.info,
+        browse.ls,
+        browse.tree,
+        browse.get,
+        export.export,
+        check.check,
+    ):
+        main.add_command(command)
+
+
+_register()
+
+__all__ = ["RegfGroup", "main"]
