@@ -31,7 +31,9 @@ Layout decisions (all readers accept any layout; these are the compact choices):
 
 from __future__ import annotations
 
+import inspect
 import struct
+import sys
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -202,8 +204,7 @@ def _validate(key: KeySpec, path: str, depth: int, minor: int, is_root: bool) ->
         sd = key.security
         if not isinstance(sd, bytes | bytearray) or len(sd) < 20 or sd[0] != 1:
             raise InvalidArgumentError(
-                f"security must be a self-relative descriptor (revision 1, >= 20 bytes): "
-                f"{path!r}"
+                f"security must be a self-relative descriptor (revision 1, >= 20 bytes): {path!r}"
             )
         if not struct.unpack_from("<H", sd, 2)[0] & 0x8000:
             raise InvalidArgumentError(f"security descriptor is not self-relative: {path!r}")
@@ -450,7 +451,9 @@ class _Writer:
         for g in groups:
             kind = self.leaf_kind(len(g), root_cell is not None)
             leaves.append((self.alloc_leaf(kind, len(g)), kind))
-        children = [self.key(s, nk, False) for s in subs]
+        children: list[int] = []
+        for s in subs:  # a plain loop: one Python frame per tree level
+            children.append(self.key(s, nk, False))
 
         pos = 0
         for (leaf, kind), g in zip(leaves, groups, strict=True):
@@ -581,9 +584,15 @@ def serialize(
         raise InvalidArgumentError("timestamp must be a u64 FILETIME")
     if not isinstance(file_name, str):
         raise InvalidArgumentError("file_name must be str")
-    _validate(tree, tree.name if isinstance(tree.name, str) else "?", 0, minor, True)
-    w = _Writer(minor)
-    root = w.key(tree, HCELL_NIL, True)
+    # One frame per level (validation, then writing); allow the full MAX_DEPTH tree.
+    old_limit = sys.getrecursionlimit()
+    sys.setrecursionlimit(max(old_limit, 2 * MAX_DEPTH + 200 + len(inspect.stack(0))))
+    try:
+        _validate(tree, tree.name if isinstance(tree.name, str) else "?", 0, minor, True)
+        w = _Writer(minor)
+        root = w.key(tree, HCELL_NIL, True)
+    finally:
+        sys.setrecursionlimit(old_limit)
     w.finish_security()
     bins = w.bins.render(timestamp)
     head = base_block(
