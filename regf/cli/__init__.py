@@ -41,7 +41,7 @@ def main(ctx: click.Context, no_recover: bool, forensic: bool) -> None:
 
 
 def _register() -> None:
-    from . import browse, check, export
+    from . import browse, check, export, recover
 
     for command in (
         browse.info,
@@ -50,6 +50,7 @@ def _register() -> None:
         browse.get,
         export.export,
         check.check,
+        recover.recover,
     ):
         main.add_command(command)
 

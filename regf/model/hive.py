@@ -152,7 +152,14 @@ class Hive:
         from ..storage.files import read_file
 
         pairs = [(str(p), read_file(p)) for p in paths]
-        image, report = recovery.recover(bytes(buf), pairs)
+        try:
+            image, report = recovery.recover(bytes(buf), pairs)
+        except RegfError as exc:
+            if self.strict:
+                raise
+            # Forensic mode: the stale primary is still evidence worth reading.
+            self._dirty_warning(f"logs not applied: {exc}")
+            return buf, bb
         self.recovery = report
         return image, parse_base_block(image)
 

@@ -56,3 +56,31 @@ def read_source(source: Source) -> HiveSource:
 def read_file(path: str | os.PathLike[str]) -> bytes:
     """Whole file contents (used for logs)."""
     return Path(path).read_bytes()
+
+
+def write_new_file(path: str | os.PathLike[str], data: bytes | bytearray) -> None:
+    """Write ``data`` to ``path`` atomically: temp file, fsync, rename, fsync the folder.
+
+    A crash leaves either the old file (or none) or the complete new one, never a torn
+    hive.
+    """
+    target = Path(path)
+    tmp = target.with_name(f".{target.name}.regf-tmp-{os.getpid()}")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+    try:
+        view = memoryview(data)
+        while view:
+            n = os.write(fd, view)
+            view = view[n:]
+        os.fsync(fd)
+    except BaseException:
+        os.close(fd)
+        tmp.unlink(missing_ok=True)
+        raise
+    os.close(fd)
+    os.replace(tmp, target)
+    dfd = os.open(target.parent, os.O_RDONLY)
+    try:
+        os.fsync(dfd)
+    finally:
+        os.close(dfd)

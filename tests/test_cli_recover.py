@@ -1,0 +1,93 @@
+"""``regf recover`` and recovery through ``regf.open`` (corpus-based, CATALOG.md 6.1)."""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+import warnings
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+import regf
+from regf.cli import main
+
+Y = "msuhanov__yarp/hives_for_tests"
+
+
+def _digest(folder: Path) -> dict[str, str]:
+    return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in folder.iterdir()}
+
+
+def test_recover_reproduces_windows10_bins(corpus: Path, tmp_path: Path) -> None:
+    src = tmp_path / "in"
+    shutil.copytree(corpus / Y / "NewDirtyHive1", src)
+    before = _digest(src)
+    out = tmp_path / "out.hiv"
+    r = CliRunner().invoke(main, ["recover", str(src / "NewDirtyHive"), "-o", str(out)])
+    assert r.exit_code == 0, r.output
+    assert _digest(src) == before  # inputs untouched
+    data = out.read_bytes()
+    win = (corpus / Y / "RecoveredHive_Windows10").read_bytes()
+    hbins = int.from_bytes(data[0x28:0x2C], "little")
+    assert len(data) == 4096 + hbins
+    assert data[4096:] == win[4096 : 4096 + hbins]
+    with regf.open(out) as h:
+        assert not h.dirty and h.base_block.seq1 == h.base_block.seq2
+        assert [k.path for k in h.walk()] == ["", "Key3", "Key3\\Key3_1", "Key3\\Key3_2", "Key3\\Key3_3"]
+        assert h.open_key("Key3").value("").data == "1" * 1440
+
+
+@pytest.mark.parametrize("name", ["BadLogHive1", "BadLogHive2", "BadLogHive3"])
+def test_recover_refuses_bad_logs(corpus: Path, tmp_path: Path, name: str) -> None:
+    hive = next(p for p in (corpus / Y / name).iterdir() if "." not in p.name)
+    out = tmp_path / "o.hiv"
+    r = CliRunner().invoke(main, ["recover", str(hive), "-o", str(out)])
+    assert r.exit_code == 1 and not out.exists()
+    assert r.output.startswith("regf: error:") and len(r.output.strip().splitlines()) == 1
+
+
+def test_recover_refuses_clean_hive(corpus: Path, tmp_path: Path) -> None:
+    r = CliRunner().invoke(
+        main, ["recover", str(corpus / Y / "EmptyHive"), "-o", str(tmp_path / "x")]
+    )
+    assert r.exit_code == 1 and "clean" in r.output
+
+
+def test_open_recovers_old_format_log(corpus: Path) -> None:
+    folder = corpus / Y / "OldDirtyHive"
+    with regf.open(folder / "OldDirtyHive", recover=False) as stale:
+        stale.open_key(r"key_with_many_subkeys\1")
+        with pytest.raises(regf.KeyNotFoundError):
+            stale.open_key(r"key_with_many_subkeys\5000\find_me_in_log")
+    with regf.open(folder / "OldDirtyHive") as h:
+        assert not h.dirty and h.recovery is not None
+        h.open_key(r"key_with_many_subkeys\5000\find_me_in_log")
+        with pytest.raises(regf.KeyNotFoundError):
+            h.open_key(r"key_with_many_subkeys\1")
+        v = h.open_key(r"key_with_many_subkeys\4500").value("V")
+        assert v.type == regf.REG_MULTI_SZ
+        # Raw data is "a\0bb\0ccc\0\0": three strings and the list terminator. yarp's
+        # test lists a fourth "" because it splits without removing the terminator.
+        assert v.raw == "a\0bb\0ccc\0\0".encode("utf-16-le")
+        assert v.data == ["a", "bb", "ccc"]
+
+
+def test_bad_logs_forensic_mode_reads_stale_primary(corpus: Path) -> None:
+    hive = corpus / Y / "BadLogHive1" / "BadLogHive"
+    with pytest.raises(regf.RecoveryError):
+        regf.open(hive)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        with regf.open(hive, strict=False) as h:
+            assert h.dirty and h.warnings
+            list(h.walk())
+
+
+def test_regipy_dirty_sets_recover(corpus: Path) -> None:
+    d = corpus / "mkorman90__regipy/regipy_tests/data"
+    for name in ("transactions_NTUSER.DAT", "SYSTEM_B", "UsrClass.dat"):
+        with regf.open(d / name) as h:
+            assert h.was_dirty and not h.dirty
+            assert sum(1 for _ in h.walk()) > 0
