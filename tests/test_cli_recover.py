@@ -29,7 +29,7 @@ def test_recover_reproduces_windows10_bins(corpus: Path, tmp_path: Path) -> None
     assert r.exit_code == 0, r.output
     assert _digest(src) == before  # inputs untouched
     data = out.read_bytes()
-    win = (corpus / Y / "RecoveredHive_Windows10").read_bytes()
+    win = (corpus / Y / "NewDirtyHive1/RecoveredHive_Windows10").read_bytes()
     hbins = int.from_bytes(data[0x28:0x2C], "little")
     assert len(data) == 4096 + hbins
     assert data[4096:] == win[4096 : 4096 + hbins]
