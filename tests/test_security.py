@@ -468,3 +468,73 @@ def test_corpus_ntuser_run_key_descriptor() -> None:
     sd = matches[0]
     assert sd.sddl.startswith("O:SYG:SYD:")
     assert "S-1-5-21-2036804247-3058324640-2116585241-1673" in sd.sddl
+
+
+# ---------------------------------------------------------------------------------------
+# Generated descriptors
+# ---------------------------------------------------------------------------------------
+
+sids = st.builds(
+    Sid,
+    st.just(1),
+    st.integers(0, (1 << 48) - 1),
+    st.lists(st.integers(0, (1 << 32) - 1), max_size=15).map(tuple),
+)
+guids = st.none() | st.uuids().map(str)
+sid_aces = st.builds(
+    Ace,
+    st.sampled_from([0, 1, 2, 3, 0x11]),
+    st.integers(0, 255),
+    st.integers(0, (1 << 32) - 1),
+    sids,
+)
+object_aces = st.builds(
+    Ace,
+    st.sampled_from([5, 6, 7, 8]),
+    st.integers(0, 255),
+    st.integers(0, (1 << 32) - 1),
+    sids,
+    guids,
+    guids,
+)
+
+
+@st.composite
+def acls(draw: st.DrawFn) -> Acl:
+    aces = draw(st.lists(sid_aces | object_aces, max_size=6))
+    revision = 4 if any(a.type in (5, 6, 7, 8) for a in aces) else 2
+    return Acl(revision, tuple(aces))
+
+
+# Control bits SDDL can express, with the present bits implied by the ACLs.
+descriptors = st.builds(
+    lambda owner, group, sacl, dacl, flags: SecurityDescriptor(
+        1,
+        0x8000 | flags | (0x4 if dacl else 0) | (0x10 if sacl else 0),
+        owner,
+        group,
+        sacl,
+        dacl,
+    ),
+    st.none() | sids,
+    st.none() | sids,
+    st.none() | acls(),
+    st.none() | acls(),
+    st.sampled_from([0, 0x1000, 0x0400, 0x0100, 0x1400, 0x2000, 0x0800, 0x0200, 0x3F00]),
+).filter(
+    lambda sd: (
+        (sd.dacl is not None or not sd.control & 0x1500)
+        and (sd.sacl is not None or not sd.control & 0x2A00)
+    )
+)
+
+
+@given(descriptors)
+def test_generated_descriptors_round_trip(sd: SecurityDescriptor) -> None:
+    data = sd.to_bytes()
+    back = parse_descriptor(data)
+    assert back == sd
+    assert back.to_bytes() == data
+    text = sd.sddl
+    assert from_sddl(text) == sd
+    assert from_sddl(text).sddl == text

@@ -340,6 +340,10 @@ class Sid:
     authority: int
     subauthorities: tuple[int, ...]
 
+    def __post_init__(self) -> None:
+        if not isinstance(self.subauthorities, tuple):  # accept lists, stay hashable
+            object.__setattr__(self, "subauthorities", tuple(self.subauthorities))
+
     def __str__(self) -> str:
         """Windows' string form; an authority of 2**32 or more is written in hex."""
         auth = str(self.authority) if self.authority < 1 << 32 else f"0x{self.authority:012X}"
@@ -729,7 +733,7 @@ def parse_descriptor(data: bytes | bytearray | memoryview, base: int = 0) -> Sec
 # Parsing SDDL.
 # ---------------------------------------------------------------------------------------
 
-_SDDL_SID_RE = re.compile(r"S-1-(?:0[xX][0-9A-Fa-f]+|[0-9]+)(?:-[0-9]+)*|[A-Z]{2}")
+_SDDL_SID_RE = re.compile(r"S-1-(?:0[xX][0-9A-Fa-f]{12}|[0-9]+)(?:-[0-9]+)*|[A-Z]{2}")
 _SDDL_ACE_RE = re.compile(r"\(([^()]*)\)")
 
 
