@@ -13,6 +13,7 @@ from typing import Any
 
 from setuptools import setup
 from setuptools.command.build_ext import build_ext
+from setuptools.command.sdist import sdist
 from setuptools.errors import CCompilerError, CompileError, ExecError, PlatformError
 
 _BUILD_ERRORS = (CCompilerError, CompileError, ExecError, PlatformError, OSError)
@@ -57,7 +58,19 @@ class OptionalBuildExt(build_ext):
         return {src: dst for src, dst in mapping.items() if os.path.exists(src)}
 
 
+# Needed to build from an sdist; setuptools only packs the C file listed in ``sources``.
+_C_FILES = ("csrc/build_accel.py", "csrc/regf_accel.c", "csrc/regf_accel.h", "csrc/upcase_table.h")
+
+
+class SdistWithCSource(sdist):
+    """sdist that always ships the cffi builder and C headers (no MANIFEST.in needed)."""
+
+    def make_release_tree(self, base_dir: str, files: list[str]) -> None:
+        extra = [f for f in _C_FILES if f not in files and os.path.exists(f)]
+        super().make_release_tree(base_dir, [*files, *extra])
+
+
 setup(
     cffi_modules=["csrc/build_accel.py:ffibuilder"],
-    cmdclass={"build_ext": OptionalBuildExt},
+    cmdclass={"build_ext": OptionalBuildExt, "sdist": SdistWithCSource},
 )
