@@ -538,3 +538,28 @@ def test_generated_descriptors_round_trip(sd: SecurityDescriptor) -> None:
     text = sd.sddl
     assert from_sddl(text) == sd
     assert from_sddl(text).sddl == text
+
+
+SDDL_ALPHABET = "OGDS:()-;0123456789xXAaBCDEFIKLNPRSTUWY_ "
+
+
+@given(st.text(alphabet=SDDL_ALPHABET, max_size=60) | st.text(max_size=40))
+def test_random_sddl_only_raises_invalid_argument(text: str) -> None:
+    try:
+        sd = from_sddl(text)
+    except InvalidArgumentError:
+        return
+    assert parse_descriptor(sd.to_bytes()) == sd
+
+
+@pytest.mark.parametrize("text", ["D:(A;;08;;;SY)", "D:(A;;" + "9" * 5000 + ";;;SY)"])
+def test_sddl_bad_numbers(text: str) -> None:
+    with pytest.raises(InvalidArgumentError):
+        from_sddl(text)
+
+
+def test_sddl_numbers() -> None:
+    assert from_sddl("D:(A;;010;;;SY)").sddl == "D:(A;;SW;;;SY)"  # octal, like strtoul
+    assert Sid.parse("S-1-05-018") == Sid.parse("S-1-5-18")
+    with pytest.raises(InvalidArgumentError):
+        Sid.parse("S-1-5-" + "1" * 5000)

@@ -362,7 +362,10 @@ class Sid:
         m = _SID_RE.match(text)
         if m is None:
             raise InvalidArgumentError(f"not a SID string: {text!r}")
-        auth = int(m.group(1), 0)
+        if len(text) > 512:  # 255 sub-authorities of 10 digits fit; also caps int() work
+            raise InvalidArgumentError(f"SID string too long: {text[:40]!r}...")
+        auth_text = m.group(1)
+        auth = int(auth_text[2:], 16) if auth_text[:2] in ("0x", "0X") else int(auth_text)
         subs = tuple(int(s) for s in m.group(2).split("-")[1:])
         if auth >= 1 << 48 or len(subs) > 255 or any(s >= 1 << 32 for s in subs):
             raise InvalidArgumentError(f"SID out of range: {text!r}")
@@ -746,8 +749,13 @@ def _parse_rights(text: str) -> int:
         return 0
     if text[:2].lower() == "0x":
         value = int(text[2:], 16) if re.fullmatch(r"[0-9A-Fa-f]+", text[2:]) else -1
-    elif text.isdigit():
-        value = int(text, 8) if text.startswith("0") and len(text) > 1 else int(text)
+    elif re.fullmatch(r"[0-9]+", text):  # C strtoul base 0: leading 0 means octal
+        if len(text) > 12:  # longer than any 32-bit number (caps the int() work)
+            value = -1
+        elif text.startswith("0") and len(text) > 1:
+            value = int(text, 8) if re.fullmatch(r"[0-7]+", text) else -1
+        else:
+            value = int(text)
     elif len(text) % 2 == 0 and all(
         text[i : i + 2] in _RIGHTS_CODES for i in range(0, len(text), 2)
     ):
