@@ -35,7 +35,8 @@ def test_recover_reproduces_windows10_bins(corpus: Path, tmp_path: Path) -> None
     assert data[4096:] == win[4096 : 4096 + hbins]
     with regf.open(out) as h:
         assert not h.dirty and h.base_block.seq1 == h.base_block.seq2
-        assert [k.path for k in h.walk()] == ["", "Key3", "Key3\\Key3_1", "Key3\\Key3_2", "Key3\\Key3_3"]
+        want = ["", "Key3", "Key3\\Key3_1", "Key3\\Key3_2", "Key3\\Key3_3"]
+        assert [k.path for k in h.walk()] == want
         assert h.open_key("Key3").value("").data == "1" * 1440
 
 

@@ -23,19 +23,65 @@ HVLE = struct.Struct("<4sIIIIIQQ")
 I32 = struct.Struct("<i")
 U32 = struct.Struct("<I")
 
-NK_FIELDS = (
-    "signature flags last_written access_bits layered_bits spare parent subkey_count "
-    "volatile_subkey_count subkey_list volatile_subkey_list value_count value_list security "
-    "class_cell max_name_len user_virt_flags debug max_class_len max_value_name_len "
-    "max_value_data_len work_var name_length class_length"
-).split()
-VK_FIELDS = "signature name_length data_size data type flags spare".split()
-SK_FIELDS = "signature reserved flink blink reference_count descriptor_length".split()
-HBIN_FIELDS = "signature offset size reserved timestamp spare".split()
-DB_FIELDS = "signature segment_count segment_list".split()
-BASE_FIELDS = (
-    "signature seq1 seq2 last_written major minor file_type file_format root_cell "
-    "hbins_size clustering file_name rm_id log_id flags tm_id guid_signature "
-    "last_reorganized reserved1 checksum"
-).split()
-HVLE_FIELDS = "signature size flags sequence hbins_size page_count hash1 hash2".split()
+NK_FIELDS = [
+    "signature",
+    "flags",
+    "last_written",
+    "access_bits",
+    "layered_bits",
+    "spare",
+    "parent",
+    "subkey_count",
+    "volatile_subkey_count",
+    "subkey_list",
+    "volatile_subkey_list",
+    "value_count",
+    "value_list",
+    "security",
+    "class_cell",
+    "max_name_len",
+    "user_virt_flags",
+    "debug",
+    "max_class_len",
+    "max_value_name_len",
+    "max_value_data_len",
+    "work_var",
+    "name_length",
+    "class_length",
+]
+VK_FIELDS = ["signature", "name_length", "data_size", "data", "type", "flags", "spare"]
+SK_FIELDS = ["signature", "reserved", "flink", "blink", "reference_count", "descriptor_length"]
+HBIN_FIELDS = ["signature", "offset", "size", "reserved", "timestamp", "spare"]
+DB_FIELDS = ["signature", "segment_count", "segment_list"]
+BASE_FIELDS = [
+    "signature",
+    "seq1",
+    "seq2",
+    "last_written",
+    "major",
+    "minor",
+    "file_type",
+    "file_format",
+    "root_cell",
+    "hbins_size",
+    "clustering",
+    "file_name",
+    "rm_id",
+    "log_id",
+    "flags",
+    "tm_id",
+    "guid_signature",
+    "last_reorganized",
+    "reserved1",
+    "checksum",
+]
+HVLE_FIELDS = [
+    "signature",
+    "size",
+    "flags",
+    "sequence",
+    "hbins_size",
+    "page_count",
+    "hash1",
+    "hash2",
+]

@@ -61,7 +61,7 @@ class BaseBlockInfo:
     def last_reorganized(self) -> datetime | None:
         """Reorganization time; None unless the low 2 bits say it is one (fmt §1.3)."""
         bits = self.last_reorganized_raw & 3
-        if bits in (0, 3) or self.offreg and self.last_reorganized_raw == 0x6752664F:
+        if bits in (0, 3) or (self.offreg and self.last_reorganized_raw == 0x6752664F):
             return None
         return filetime(self.last_reorganized_raw & ~3)
 
@@ -84,7 +84,9 @@ def parse_base_block(buf: Any) -> BaseBlockInfo:
     c = codec.parse(BaseBlockHead, head, 0, "base block")
     # offreg writes "OfRg" + flags at 0xB0 (6.2+) or at 0xA8 (6.1), fmt §1.4.
     offreg = head[0xB0:0xB4] == b"OfRg" or head[0xA8:0xAC] == b"OfRg"
-    ser = int.from_bytes(bytes(buf[0x200:0x208]), "little") if offreg and len(buf) >= 0x208 else None
+    ser = None
+    if offreg and len(buf) >= 0x208:
+        ser = int.from_bytes(bytes(buf[0x200:0x208]), "little")
     name = c.file_name.decode("utf-16-le", "replace").split("\0", 1)[0]
     return BaseBlockInfo(
         seq1=c.seq1,

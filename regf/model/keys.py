@@ -6,6 +6,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from .._accel import name_hash, upcase
 from ..errors import (
     CellError,
     FormatError,
@@ -18,7 +19,6 @@ from ..errors import (
 from ..format.constants import BASE, HCELL_NIL, KeyFlags
 from ..format.fast import NK, SK
 from ..format.structs import NK_FIXED_SIZE, SK_FIXED_SIZE
-from .._accel import name_hash, upcase
 from .values import Value, decode_name
 
 if TYPE_CHECKING:
@@ -83,9 +83,8 @@ def _read_list(image: HiveImage, cell: int, out: list[Any], hashes: bool, in_roo
         out.extend((v, None) for v in vals) if hashes else out.extend(vals)
     elif hashes and sig == b"lh":
         for i in range(0, 8 * count, 8):
-            out.append(
-                (int.from_bytes(raw[i : i + 4], "little"), int.from_bytes(raw[i + 4 : i + 8], "little"))
-            )
+            cell = int.from_bytes(raw[i : i + 4], "little")
+            out.append((cell, int.from_bytes(raw[i + 4 : i + 8], "little")))
     else:
         vals = [int.from_bytes(raw[i : i + 4], "little") for i in range(0, 8 * count, 8)]
         out.extend((v, None) for v in vals) if hashes else out.extend(vals)

@@ -57,8 +57,8 @@ class Value:
             self.name = raw_name.decode("latin-1")
         else:
             self.name = decode_name(bytes(raw_name), False)
-        self.data_size = data_size
-        self.data_cell = data
+        self.data_size: int = data_size
+        self.data_cell: int = data
         self.type_ = vtype
         self.flags = flags
 

@@ -6,6 +6,7 @@ nothing until pages are touched) and never writes to it or creates any file.
 
 from __future__ import annotations
 
+import contextlib
 import mmap
 import os
 from pathlib import Path
@@ -26,10 +27,9 @@ class HiveSource:
     def close(self) -> None:
         """Release the mapping (keys read after this raise ``ValueError`` on mmap)."""
         if isinstance(self.buf, mmap.mmap):
-            try:
+            # A memoryview may still be exported: then let GC release the mapping.
+            with contextlib.suppress(BufferError):
                 self.buf.close()
-            except BufferError:  # a memoryview still exported: let GC release it
-                pass
 
 
 def read_source(source: Source) -> HiveSource:
