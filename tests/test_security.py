@@ -465,9 +465,10 @@ def test_corpus_ntuser_run_key_descriptor() -> None:
         if str(sd.owner) == str(sd.group) == "S-1-5-18" and sids == RUN_KEY_SIDS:
             matches.append(sd)
     assert matches, "no sk with the Run key's owner, group and ACEs"
-    sd = matches[0]
-    assert sd.sddl.startswith("O:SYG:SYD:")
-    assert "S-1-5-21-2036804247-3058324640-2116585241-1673" in sd.sddl
+    assert {sd.sddl for sd in matches} >= {
+        "O:SYG:SYD:(A;OICIID;KA;;;S-1-5-21-2036804247-3058324640-2116585241-1673)"
+        "(A;OICIID;KA;;;SY)(A;OICIID;KA;;;BA)(A;OICIID;KR;;;RC)"
+    }
 
 
 # ---------------------------------------------------------------------------------------
