@@ -317,6 +317,9 @@ class AllocMachine(RuleBasedStateMachine):
 
     @rule(target=cells, n=payloads, seed=st.integers(0, 255))
     def alloc(self, n: int, seed: int) -> int:
+        return self._alloc(n, seed)
+
+    def _alloc(self, n: int, seed: int) -> int:
         c = self.a.alloc(n)
         assert c not in self.model
         size = self.a.capacity(c) + 4
@@ -335,7 +338,7 @@ class AllocMachine(RuleBasedStateMachine):
     @rule(target=cells, c=consumes(cells), n=payloads, seed=st.integers(0, 255))
     def realloc(self, c: int, n: int, seed: int) -> int:
         if c not in self.model:
-            return self.alloc(n, seed)
+            return self._alloc(n, seed)
         size, content = self.model.pop(c)
         d = self.a.realloc(c, n)
         if cell_total(n) <= size:
