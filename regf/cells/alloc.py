@@ -39,9 +39,16 @@ are those with a positive size; no on-disk free-list links exist in XP+ hives, f
 Adjacent free cells found in an existing image (e.g. one written by hivex, which never
 coalesces) are kept as they are: opening does not write.
 
-Every operation is O(log n)-ish: free cells are found through a map of free-cell starts
-and a map of free-cell ends (so the preceding free cell is found without walking the bin),
-and a bit mask of non-empty classes.
+No operation scans the hive: free neighbours are found through a map of free-cell starts
+and a map of free-cell ends (so the preceding free cell is found without walking the bin,
+unlike ReactOS), the class to take from through a bit mask of non-empty classes, and each
+class is a sorted list (bisect; insertion/removal is a memmove). Only a request in a
+power-of-two bucket walks that one bucket for a fit. ~14 us per op on 200k mixed ops.
+
+Cell indexes given to :meth:`CellAllocator.free`, :meth:`~CellAllocator.realloc` and
+:meth:`~CellAllocator.write` are checked for range, alignment, bin headers, a negative
+(allocated) size and bin bounds, but not for pointing *inside* another allocated cell:
+callers pass indexes they got from :meth:`~CellAllocator.alloc` or from a checked read.
 """
 
 from __future__ import annotations
