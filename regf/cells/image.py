@@ -29,9 +29,8 @@ def _scan(image: HiveImage) -> bytes | bytearray:
 
     fast = getattr(_accel, "scan_cells", None)
     if fast is not None and _accel.BACKEND == "c":
-        bins = memoryview(image.buf)[BASE : BASE + image.hbins_size]  # type: ignore[arg-type]
         try:
-            return fast(bins, image.hbins_size)  # type: ignore[no-any-return]
+            return fast(image.bins_view(), image.hbins_size)  # type: ignore[no-any-return]
         except FormatError:
             pass  # damaged bins: the Python scan resynchronises and records problems
     return image._scan_cells()
@@ -44,6 +43,7 @@ class HiveImage:
         "_bin_ends",
         "_bin_starts",
         "_bitmap",
+        "_view",
         "buf",
         "hbins_size",
         "minor",
@@ -62,6 +62,7 @@ class HiveImage:
         self._bin_starts: list[int] | None = None
         self._bin_ends: list[int] = []
         self._bitmap: bytes | bytearray | None = None
+        self._view: memoryview | None = None
 
     # -- bins --------------------------------------------------------------------------
 
@@ -106,6 +107,12 @@ class HiveImage:
         if i < 0 or index >= self._bin_ends[i] or index < self._bin_starts[i] + 0x20:
             return -1
         return self._bin_ends[i]
+
+    def bins_view(self) -> memoryview:
+        """Zero-copy view of the hive bins (for the C accelerator)."""
+        if self._view is None:
+            self._view = memoryview(self.buf)[BASE : BASE + self.hbins_size]  # type: ignore[arg-type]
+        return self._view
 
     # -- cells -------------------------------------------------------------------------
 

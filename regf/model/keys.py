@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import struct
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from .. import _accel
 from .._accel import name_hash, upcase
 from ..errors import (
     CellError,
@@ -25,6 +27,19 @@ if TYPE_CHECKING:
     from ..cells.image import HiveImage
 
 _EPOCH = datetime(1601, 1, 1, tzinfo=UTC)
+
+
+def _unpack_u32s(buf: Any, start: int, count: int) -> tuple[int, ...]:
+    """``count`` little-endian u32 at ``start`` (one struct call, cached formats)."""
+    fmt = _U32S.get(count)
+    if fmt is None:
+        fmt = struct.Struct(f"<{count}I")
+        if count < 4096:
+            _U32S[count] = fmt
+    return fmt.unpack_from(buf, start)  # type: ignore[no-any-return]
+
+
+_U32S: dict[int, struct.Struct] = {}
 MAX_LIST = 1 << 20  # bound on elements read from one list (hostile counts)
 
 
@@ -88,6 +103,14 @@ def _read_list(image: HiveImage, cell: int, out: list[Any], hashes: bool, in_roo
     else:
         vals = [int.from_bytes(raw[i : i + 4], "little") for i in range(0, 8 * count, 8)]
         out.extend((v, None) for v in vals) if hashes else out.extend(vals)
+
+
+def _fast_leaf_cells(image: HiveImage, list_cell: int) -> list[int] | None:
+    """Subkey list decoded in C (same checks as :func:`subkey_cells`); None without C."""
+    if _accel.BACKEND != "c":
+        return None
+    view = image.bins_view()
+    return _accel.leaf_cells(view, image.hbins_size, list_cell)  # type: ignore[no-any-return]
 
 
 class Key:
@@ -192,7 +215,9 @@ class Key:
             return []
         image = self._image
         try:
-            cells = subkey_cells(image, self._f[9])
+            cells = _fast_leaf_cells(image, self._f[9]) if image.strict else None
+            if cells is None:
+                cells = subkey_cells(image, self._f[9])
         except FormatError as exc:
             if image.strict:
                 raise
@@ -250,8 +275,7 @@ class Key:
                 raise err
             image.problems.append(err)
             count = cap // 4
-        raw = bytes(image.buf[start : start + 4 * count])
-        return [int.from_bytes(raw[i : i + 4], "little") for i in range(0, 4 * count, 4)]
+        return list(_unpack_u32s(image.buf, start, count))
 
     def values(self) -> list[Value]:
         """Values in stored (insertion) order."""
