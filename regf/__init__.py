@@ -28,6 +28,7 @@ from .errors import (
     ValueNotFoundError,
 )
 from .format.constants import KeyFlags, ValueFlags, ValueType
+from .model.edit import create
 from .model.hive import BaseBlockInfo, DirtyHiveWarning, Hive
 from .model.hive import open_hive as open
 from .model.keys import Key
@@ -86,5 +87,6 @@ __all__ = [
     "ValueFlags",
     "ValueNotFoundError",
     "ValueType",
+    "create",
     "open",
 ]

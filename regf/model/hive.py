@@ -296,10 +296,15 @@ def open_hive(
     A dirty hive is recovered in memory from its transaction logs (found beside the file,
     or given as ``logs``) unless ``recover=False``; nothing is ever written in mode "r".
     ``strict=False`` (forensic mode) skips and records damaged records in
-    ``hive.problems`` instead of raising.
+    ``hive.problems`` instead of raising. ``mode="r+"`` returns an editable in-memory
+    :class:`~regf.model.edit.EditHive` (saved with ``save_as``; see that module).
     """
+    if mode == "r+":
+        from .edit import open_editable
+
+        return open_editable(source, strict=strict, recover=recover, logs=logs)  # type: ignore[return-value]
     if mode != "r":
-        raise HiveStateError(f"mode {mode!r} is not supported yet (only 'r')")
+        raise HiveStateError(f"mode {mode!r} is not supported (only 'r' and 'r+')")
     src = read_source(source)
     try:
         return Hive(src, strict=strict, recover=recover, logs=logs)
