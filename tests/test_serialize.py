@@ -13,6 +13,7 @@ Two kinds of checks:
 
 from __future__ import annotations
 
+import importlib.util
 import io
 import json
 import os
@@ -609,13 +610,28 @@ def test_big_data_cells_fill_their_bins() -> None:
     assert sizes.count(16384) == 6
 
 
-def test_ri_split() -> None:
-    tree = KeySpec("R", subkeys=[KeySpec(f"s{i}") for i in range(3000)])
-    w = check_structure(serialize(tree, timestamp=FT))
-    assert [n for _, n in w.leaf_kinds] == [1000, 1000, 1000]
-    tree = KeySpec("R", subkeys=[KeySpec(f"s{i}") for i in range(1013)])
-    w = check_structure(serialize(tree, timestamp=FT))
-    assert [n for _, n in w.leaf_kinds] == [1013]
+@pytest.mark.parametrize(
+    ("minor", "count", "leaves"),
+    [
+        (5, 507, [(b"lh", 507)]),
+        (5, 508, [(b"lh", 507), (b"lh", 1)]),
+        (5, 512, [(b"lh", 507), (b"lh", 5)]),  # what offreg wrote in nt-hive's testhive
+        (5, 1200, [(b"lh", 507), (b"lh", 507), (b"lh", 186)]),
+        (3, 507, [(b"lf", 507)]),
+        (3, 508, [(b"li", 508)]),
+        (4, 1013, [(b"li", 1013)]),
+        (4, 1014, [(b"li", 1013), (b"li", 1)]),
+        (2, 3000, [(b"li", 1013), (b"li", 1013), (b"li", 974)]),
+    ],
+)
+def test_leaf_plan(minor: int, count: int, leaves: list[tuple[bytes, int]]) -> None:
+    tree = KeySpec("R", subkeys=[KeySpec(f"s{i}") for i in range(count)])
+    data = serialize(tree, minor=minor, timestamp=FT)
+    w = check_structure(data, minor)
+    assert w.leaf_kinds == leaves
+    assert _has_ri(data) == (len(leaves) > 1)
+    # every leaf fits one 4 KiB bin
+    assert all(4 + 4 + (4 if k == b"li" else 8) * n <= 4064 for k, n in leaves)
 
 
 def test_deterministic_and_header() -> None:
@@ -731,9 +747,11 @@ def test_fixture_up_to_date() -> None:
     script = root / "make_fixtures.py"
     if not script.exists() or not (root / "sample.hiv").exists():
         pytest.skip("fixtures not generated")
-    ns: dict[str, Any] = {"__name__": "make_fixtures"}
-    exec(compile(script.read_text(), str(script), "exec"), ns)
-    data = ns["build_sample"]()
+    spec = importlib.util.spec_from_file_location("make_fixtures", script)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    data = module.build_sample()
     assert data == (root / "sample.hiv").read_bytes()
     check_structure(data)
 
@@ -771,18 +789,20 @@ def test_rebuild_nt_hive_testhive() -> None:
     mine = check_structure(data, minor)
     assert canonical(read_pyregf(data)) == canonical(read_pyregf(orig))
     theirs = _offreg_layout(orig)
-    assert sorted(mine.big_values) == sorted(theirs["big"])
-    assert bool(any(k == b"ri" for k in theirs["lists"])) == (
-        len({n for _, n in mine.leaf_kinds}) > 0 and _has_ri(data)
-    )
+    ours = _offreg_layout(data)
+    assert sorted(mine.big_values) == sorted(theirs["big"]) == sorted(ours["big"])
+    assert mine.big_values  # the testhive does exercise big data
+    # same list cells: signatures and element counts (incl. the ri over lh 507 + lh 5)
+    assert Counter(ours["lists"]) == Counter(theirs["lists"])
+    assert (b"ri", 2) in theirs["lists"]
 
 
 def _has_ri(data: bytes) -> bool:
-    return any(k == b"ri" for k in _offreg_layout(data)["lists"])
+    return any(k == b"ri" for k, _ in _offreg_layout(data)["lists"])
 
 
 def _offreg_layout(data: bytes) -> dict[str, Any]:
-    """Scan allocated cells: list signatures and (length, segments) of big-data values."""
+    """Scan allocated cells: (signature, count) of lists; (length, segments) of big data."""
     hb = data[4096 : 4096 + _u32(data, 0x28)]
     cells: dict[int, bytes] = {}
     off = 0
@@ -795,7 +815,8 @@ def _offreg_layout(data: bytes) -> dict[str, Any]:
                 cells[pos] = hb[pos + 4 : pos - c]
             pos += abs(c)
         off += size
-    lists = [c[:2] for c in cells.values() if c[:2] in (b"ri", b"li", b"lf", b"lh")]
+    sigs = (b"ri", b"li", b"lf", b"lh")
+    lists = [(c[:2], _u16(c, 2)) for c in cells.values() if c[:2] in sigs]
     big = []
     for c in cells.values():
         if c[:2] == b"vk":

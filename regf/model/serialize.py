@@ -10,16 +10,19 @@ Layout decisions (all readers accept any layout; these are the compact choices):
   first use of that descriptor), its value list, each vk followed by its data (or its big
   data segments, segment list and db), then its subkey list (``ri`` first, then leaves),
   then the subkeys recursively in sorted order.
-* Bins are 4096 bytes; a cell that does not fit the rest of the current bin starts a new
-  bin of ``roundup(cell + 32, 4096)`` bytes (fmt §2). Earlier bins are never back-filled.
+* Bins are 4096 bytes; a cell that does not fit the tail of a recent bin starts a new bin
+  of ``roundup(cell + 32, 4096)`` bytes (fmt §2). The few most recent bins with room are
+  tried first (see :class:`_Bins`), so small cells following a big-data segment's own
+  16 KiB bin still fill the 4 KiB bin before it.
 * Cells are ``round8(4 + payload)`` bytes (fmt §3); slack bytes are zero.
-* Subkey lists (fmt §4.2): minor >= 5 uses ``lh``; minor 3-4 uses ``lf`` up to 507
-  entries (Windows converts a full ``lf`` into an ``li``) and ``li`` above; minor 2 uses
-  ``li``. A key with more than 1013 subkeys (Windows' leaf limit, ``MAX_LEAF_LH``) gets an
-  ``ri`` whose leaves split the sorted names as evenly as possible into
-  ``ceil(n / 1013)`` leaves (so every leaf holds at most 1013 entries, and no leaf is
-  needlessly tiny). Leaves under an ``ri`` are ``lh`` in >= 1.5 hives and ``li``
-  otherwise, like Windows.
+* Subkey lists (fmt §4.2), sorted with Windows' collation: minor >= 5 uses ``lh``;
+  minor 3-4 uses ``lf`` up to 507 entries and a single ``li`` from 508 to 1013 (Windows
+  converts a full ``lf`` into an ``li``); minor 2 uses ``li``. Every leaf is kept within
+  one 4 KiB bin: at most 507 entries for ``lh`` (``4 + 4 + 507 * 8 = 4064``) and 1013
+  for ``li``. More subkeys than that get an ``ri`` over leaves filled greedily in sorted
+  order (all full but the last), which is exactly what offreg's ``ORSaveHive`` wrote for
+  the 512-subkey key of nt-hive's testhive (``ri`` -> ``lh`` 507 + ``lh`` 5). Leaves under
+  an ``ri`` are ``lh`` in >= 1.5 hives and ``li`` otherwise, like Windows.
 * Value data (fmt §4.3): ``len <= 4`` is stored inline (``0x80000000 | len``, including
   length 0); ``len > 16344`` in minor >= 4 hives becomes ``db`` big data: segments of
   16344 bytes, each in a 16352-byte cell (which fills a 16 KiB bin exactly), then the
@@ -249,32 +252,49 @@ def _validate(key: KeySpec, path: str, depth: int, minor: int, is_root: bool) ->
 
 
 class _Bins:
-    """Append-only cell allocator; cell contents may be supplied after allocation."""
+    """Cell allocator filling bins at their tails; contents may be supplied later.
+
+    Each bin is filled from its start, so its used part is one run of cells and its
+    remainder one free cell. A cell goes into the first of the last few bins (the
+    ``OPEN_BINS`` most recently created ones that still have room) whose tail fits it,
+    else into a new bin of ``roundup(cell + 32, 4096)`` bytes. The small window lets the
+    cells that follow a dedicated big bin (a 16 KiB big-data segment, a large data cell)
+    go back into the partly filled 4 KiB bin before it, like offreg, while keeping
+    allocation O(1).
+    """
+
+    OPEN_BINS = 4
 
     def __init__(self) -> None:
-        self.bins: list[tuple[int, int]] = []  # (offset, size)
-        self.end = 0  # offset of the next free byte in the last bin
+        self.bins: list[list[int]] = []  # [offset, size, tail (next free byte)]
+        self.open: list[int] = []  # indexes into self.bins that still have room
         self.cells: dict[int, tuple[int, bytes | None]] = {}  # index -> (cell size, data)
 
     def alloc(self, payload: int, data: bytes | None = None) -> int:
         """Reserve a cell for ``payload`` bytes and return its cell index."""
         size = _round8(4 + payload)
-        if self.bins:
-            b_off, b_size = self.bins[-1]
-            if self.end + size > b_off + b_size:
-                self._new_bin(size)
+        for i in self.open:
+            b = self.bins[i]
+            if b[2] + size <= b[0] + b[1]:
+                break
         else:
-            self._new_bin(size)
-        idx = self.end
-        self.end += size
+            i = self._new_bin(size)
+            b = self.bins[i]
+        idx = b[2]
+        b[2] += size
+        if b[2] == b[0] + b[1]:
+            self.open.remove(i)
         self.cells[idx] = (size, data)
         return idx
 
-    def _new_bin(self, cell_size: int) -> None:
-        start = self.bins[-1][0] + self.bins[-1][1] if self.bins else 0
+    def _new_bin(self, cell_size: int) -> int:
+        start = self.total
         bin_size = -(-(cell_size + HBIN_HEADER) // PAGE) * PAGE
-        self.bins.append((start, bin_size))
-        self.end = start + HBIN_HEADER
+        self.bins.append([start, bin_size, start + HBIN_HEADER])
+        self.open.append(len(self.bins) - 1)
+        if len(self.open) > self.OPEN_BINS:
+            del self.open[0]
+        return len(self.bins) - 1
 
     def set(self, idx: int, data: bytes) -> None:
         """Supply the payload of a previously allocated cell."""
@@ -291,7 +311,7 @@ class _Bins:
     def render(self, timestamp: int) -> bytes:
         """All bins, cells in place, bin tails as one free cell each."""
         out = bytearray(self.total)
-        for i, (off, size) in enumerate(self.bins):
+        for i, (off, size, _tail) in enumerate(self.bins):
             head = build(
                 S.HbinHeader,
                 dict(
@@ -308,13 +328,9 @@ class _Bins:
                 raise AssertionError(f"cell {idx:#x} never filled")
             struct.pack_into("<i", out, idx, -size)
             out[idx + 4 : idx + 4 + len(data)] = data
-        # Free tails: walk each bin to find where allocated cells stop.
-        for off, size in self.bins:
-            pos = off + HBIN_HEADER
-            while pos < off + size and pos in self.cells:
-                pos += self.cells[pos][0]
-            if pos < off + size:
-                struct.pack_into("<i", out, pos, off + size - pos)
+        for off, size, tail in self.bins:  # each bin's remainder is one free cell
+            if tail < off + size:
+                struct.pack_into("<i", out, tail, off + size - tail)
         return bytes(out)
 
 
@@ -401,6 +417,10 @@ class _Writer:
 
     # -- subkey lists ----------------------------------------------------------------------
 
+    def leaf_capacity(self) -> int:
+        """Most entries per leaf: what fits one 4 KiB bin (507 for lh, 1013 for li)."""
+        return MAX_LEAF_LF if self.minor >= 5 else MAX_LEAF_LH
+
     def leaf_kind(self, count: int, under_root: bool) -> bytes:
         if self.minor >= 5:
             return b"lh"
@@ -441,11 +461,10 @@ class _Writer:
         groups: list[list[KeySpec]] = []
         root_cell: int | None = None
         leaves: list[tuple[int, bytes]] = []
-        if n > MAX_LEAF_LH:
-            k = -(-n // MAX_LEAF_LH)
-            bounds = [n * i // k for i in range(k + 1)]
-            groups = [subs[bounds[i] : bounds[i + 1]] for i in range(k)]
-            root_cell = self.bins.alloc(4 + 4 * k)
+        cap = self.leaf_capacity()
+        if n > cap:
+            groups = [subs[i : i + cap] for i in range(0, n, cap)]
+            root_cell = self.bins.alloc(4 + 4 * len(groups))
         elif n:
             groups = [subs]
         for g in groups:
