@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -122,7 +122,7 @@ def _filetime(ts: Timestamp) -> int:
         if ts.tzinfo is None:
             raise InvalidArgumentError("timestamp datetime must be timezone-aware")
         delta = ts.astimezone(UTC) - datetime(1970, 1, 1, tzinfo=UTC)
-        ft = EPOCH_FILETIME + (delta // _TICK)
+        ft = EPOCH_FILETIME + (delta // _MICROSECOND) * 10
     elif isinstance(ts, int) and not isinstance(ts, bool):
         ft = ts
     else:
@@ -132,7 +132,7 @@ def _filetime(ts: Timestamp) -> int:
     return ft
 
 
-_TICK = datetime(1970, 1, 1, 0, 0, 0, 1, tzinfo=UTC) - datetime(1970, 1, 1, tzinfo=UTC)
+_MICROSECOND = timedelta(microseconds=1)
 
 
 def _sz(text: object, what: str) -> bytes:
@@ -277,7 +277,7 @@ class EditKey:
         self._class = class_name or None
         self.last_written_raw = last_written
         self._security = security
-        self.extra_flags = flags & ~_DROP_FLAGS
+        self.extra_flags = int(flags) & ~int(_DROP_FLAGS)
         self.user_flags = user_flags
         self.virt_flags = virt_flags
         self.debug = debug
@@ -845,7 +845,7 @@ def _fill(ek: EditKey, rk: Any) -> None:
     ek._class = rk.class_name or None
     ek.last_written_raw = rk.last_written_raw
     ek._security = rk.security_raw
-    ek.extra_flags = int(rk.flags) & ~_DROP_FLAGS
+    ek.extra_flags = int(rk.flags) & ~int(_DROP_FLAGS)
     ek.user_flags = rk.user_flags
     ek.virt_flags = rk.virt_control_flags
     ek.debug = rk.debug
