@@ -308,14 +308,13 @@ def export_json(
             yield json.dumps(key_json(path, key), ensure_ascii=False)
         return
     yield "["
-    first = True
+    pending: str | None = None
     for path, key in keys:
-        text = json.dumps(key_json(path, key), ensure_ascii=False)
-        if not first:
-            yield "," + text
-        else:
-            yield text
-            first = False
+        if pending is not None:
+            yield pending + ","
+        pending = json.dumps(key_json(path, key), ensure_ascii=False)
+    if pending is not None:
+        yield pending
     yield "]"
 
 
