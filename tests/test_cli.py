@@ -260,3 +260,26 @@ def test_matches_hivexregedit(corpus: Path, hive_rel: str) -> None:
         text = proc.stdout.decode("utf-8", "surrogateescape")
         assert '"binary"=hex(3):01,02,03,04,05' in text
         assert '"binary"=hex:01,02,03,04,05' in ours_result.stdout
+
+
+YARP = "msuhanov__yarp/hives_for_tests"
+
+
+def test_info_recovery_and_no_recover(corpus: Path) -> None:
+    path = str(corpus / YARP / "NewDirtyHive1" / "NewDirtyHive")
+    recovered = run("info", path)
+    assert recovered.exit_code == 0, recovered.output
+    assert "logs applied: yes" in recovered.stdout
+    raw = run("--no-recover", "info", path)
+    assert raw.exit_code == 0
+    assert any(line.split()[:3] == ["dirty", "now", "yes"] for line in raw.stdout.splitlines()), (
+        raw.stdout
+    )
+
+
+def test_forensic_and_check_on_cycle(corpus: Path) -> None:
+    path = str(corpus / YARP / "BadListHive")
+    forensic = run("--forensic", "info", path)
+    assert forensic.exit_code == 0 and "cycle" in forensic.stdout
+    checked = run("check", path)
+    assert checked.exit_code == 1 and "cycle" in checked.stdout and "0x" in checked.stdout
