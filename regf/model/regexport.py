@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import json
+import re
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -198,8 +199,7 @@ def key_pairs(source: Any, root_path_prefix: str | None = None) -> Iterator[tupl
         # A hive: use its own walk (cycle- and depth-checked); key.path is root-relative.
         root_name = root_path_prefix if root_path_prefix is not None else source.root.name
         return (
-            (f"{root_name}\\{key.path}" if key.path else root_name, key)
-            for key in source.walk()
+            (f"{root_name}\\{key.path}" if key.path else root_name, key) for key in source.walk()
         )
     if hasattr(source, "subkeys"):
         start = root_path_prefix if root_path_prefix is not None else source.name
@@ -358,7 +358,8 @@ RegOperation = CreateKey | DeleteKey | SetValue | DeleteValue
 # Types whose hex data regedit converts from the ANSI code page in REGEDIT4 files
 # (RegSetValueExA semantics).
 _ANSI_STRING_TYPES = frozenset({REG_SZ, REG_EXPAND_SZ, REG_MULTI_SZ})
-
+_QUOTE_SPECIAL = re.compile(r'["\\\\]')
+_QUOTE_SPECIAL = re.compile(r'["\\]')
 
 def _ansi_to_utf16(raw: bytes, codepage: str) -> bytes:
     try:
@@ -415,27 +416,30 @@ class _Cursor:
 
 def _read_quoted(cur: _Cursor, *, unicode_file: bool) -> str:
     """Read a ``"..."`` string (cursor on the opening quote); may span lines."""
-    start_line = cur.line
-    cur.take()
-    out: list[str] = []
     text = cur.text
+    start = cur.pos
+    pos = start + 1
+    out: list[str] = []
     while True:
-        if cur.eof():
-            raise RegParseError("unterminated string", start_line)
-        ch = cur.take()
-        if ch == '"':
-            return "".join(out)
-        if ch == "\\" and not cur.eof():
-            nxt = text[cur.pos]
-            if nxt in ('"', "\\"):
-                cur.take()
-                out.append(nxt)
-                continue
-            if nxt == "n" and unicode_file:
-                cur.take()
-                out.append("\n")
-                continue
-        out.append(ch)
+        match = _QUOTE_SPECIAL.search(text, pos)
+        if match is None:
+            raise RegParseError("unterminated string", cur.line)
+        out.append(text[pos : match.start()])
+        pos = match.end()
+        if match.group() == '"':
+            break
+        nxt = text[pos : pos + 1]
+        if nxt in ('"', "\\"):
+            out.append(nxt)
+            pos += 1
+        elif nxt == "n" and unicode_file:
+            out.append("\n")
+            pos += 1
+        else:  # regedit keeps an unknown escape as it is
+            out.append("\\")
+    cur.line += text.count("\n", start, pos)
+    cur.pos = pos
+    return "".join(out)
 
 
 def _parse_hex_bytes(cur: _Cursor, first: str, line: int) -> bytes:
@@ -467,8 +471,14 @@ def _parse_hex_bytes(cur: _Cursor, first: str, line: int) -> bytes:
     joined = joined.rstrip(",")
     if joined == "":
         return b""
+    items = joined.split(",")
+    if all(len(item) == 2 for item in items):
+        try:
+            return bytes.fromhex("".join(items))
+        except ValueError:
+            pass  # fall through to find and report the bad item
     out = bytearray()
-    for item in joined.split(","):
+    for item in items:
         if not (1 <= len(item) <= 2) or any(c not in "0123456789abcdefABCDEF" for c in item):
             raise RegParseError(f"bad hex byte {item!r}", line)
         out.append(int(item, 16))
