@@ -6,6 +6,8 @@ Every :class:`regf.RegfError` or :class:`OSError` is reported as one line
 
 from __future__ import annotations
 
+import os
+import sys
 from typing import Any
 
 import click
@@ -15,6 +17,15 @@ from regf.errors import RegfError
 from ._common import CliError, Options, describe_error
 
 
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null so the interpreter's final flush cannot fail again."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError, AttributeError):  # not a real file (e.g. CliRunner)
+        pass
+
+
 class RegfGroup(click.Group):
     """Click group that turns RegfError / OSError into a one-line error (exit 1)."""
 
@@ -22,6 +33,10 @@ class RegfGroup(click.Group):
         """Run the subcommand, mapping library and OS errors to :class:`CliError`."""
         try:
             return super().invoke(ctx)
+        except BrokenPipeError:
+            # Output closed early (e.g. `| head`): stop quietly, as Unix tools do.
+            _silence_stdout()
+            ctx.exit(1)
         except (RegfError, OSError) as exc:
             raise CliError(describe_error(exc)) from None
 
