@@ -361,6 +361,7 @@ _ANSI_STRING_TYPES = frozenset({REG_SZ, REG_EXPAND_SZ, REG_MULTI_SZ})
 _QUOTE_SPECIAL = re.compile(r'["\\\\]')
 _QUOTE_SPECIAL = re.compile(r'["\\]')
 
+
 def _ansi_to_utf16(raw: bytes, codepage: str) -> bytes:
     try:
         text = raw.decode(codepage)
