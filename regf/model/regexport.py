@@ -172,11 +172,18 @@ def walk_with_paths(
     """Yield ``(display path, key)`` depth-first, pre-order, in stored subkey order.
 
     Paths are built from key names under ``start_path`` (so they do not depend on how the
-    reader spells ``key.path``). Iterative, so deep hives cannot overflow the stack.
+    reader spells ``key.path``). Iterative, so deep hives cannot overflow the stack; keys
+    with an ``index`` attribute already visited (a cycle) are skipped.
     """
     stack: list[tuple[str, KeyLike]] = [(start_path, start)]
+    seen: set[int] = set()
     while stack:
         path, key = stack.pop()
+        index = getattr(key, "index", None)
+        if isinstance(index, int):
+            if index in seen:  # a damaged hive whose subkey lists form a cycle
+                continue
+            seen.add(index)
         if on_key is not None:
             on_key(key)
         yield path, key
