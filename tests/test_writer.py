@@ -290,6 +290,23 @@ def test_close_flush_and_exceptions(tmp_path: Path) -> None:
     assert not q.exists()
 
 
+def test_depth_limit_and_replace(tmp_path: Path) -> None:
+    p = tmp_path / "deep.hiv"
+    p.write_bytes(b"not a hive")
+    with regf.create(p) as hive:
+        assert p.read_bytes() == b"not a hive"  # nothing written before close
+        # the reader's walk refuses keys at depth 512, so 511 levels is the limit
+        leaf = hive.create_key("\\".join(["d"] * 511))
+        assert leaf.path.count("\\") == 510
+        with pytest.raises(regf.InvalidArgumentError):
+            leaf.create_key("too-deep")
+        with pytest.raises(regf.InvalidArgumentError):
+            hive.create_key("\\".join(["e"] * 512))
+        assert "E" not in [s.name.upper() for s in hive.root.subkeys()]
+    with regf.open(p) as h:
+        assert sum(1 for _ in h.walk()) == 512
+
+
 def test_r_plus_never_writes_in_place(tmp_path: Path) -> None:
     p = tmp_path / "orig.hiv"
     with regf.create(p) as hive:

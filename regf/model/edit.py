@@ -428,8 +428,9 @@ class EditKey:
             _check_key_name(p)
         cls = _check_class(class_name)
         depth = key._depth()
-        if depth + len(parts) > MAX_DEPTH:
-            raise InvalidArgumentError(f"tree deeper than {MAX_DEPTH} levels")
+        # The reader's walk stops at depth MAX_DEPTH, so keep every key above it.
+        if depth + len(parts) >= MAX_DEPTH:
+            raise InvalidArgumentError(f"keys may be at most {MAX_DEPTH - 1} levels deep")
         ft: int | None = None
         for i, part in enumerate(parts):
             child = key._children.get(upcase(part))
@@ -795,8 +796,9 @@ def _same_file(a: Path, b: Path) -> bool:
 def create(path: str | os.PathLike[str], *, minor: int = 5, root_name: str = "ROOT") -> EditHive:
     """A new, empty editable hive written to ``path`` on close or :meth:`EditHive.flush`.
 
-    ``minor`` is the format version written (default 5, i.e. 1.5). Leaving a ``with``
-    block through an exception writes nothing.
+    ``minor`` is the format version written (default 5, i.e. 1.5). Nothing is written
+    until then; an existing file at ``path`` is replaced (atomically) at that point.
+    Leaving a ``with`` block through an exception writes nothing.
     """
     if not isinstance(path, str | os.PathLike):
         raise InvalidArgumentError("path must be a str or os.PathLike")
