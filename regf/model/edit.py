@@ -20,9 +20,12 @@ atomically (:func:`regf.storage.files.write_new_file`). Consequences:
   through the key/value API is.
 
 Names compare case-insensitively with Windows' rules (:func:`regf._accel.upcase`); a key
-keeps the case it was created with. Timestamps are FILETIMEs (100 ns ticks since 1601);
-every mutating call takes an optional ``timestamp=`` (FILETIME ``int`` or aware
-``datetime``) and otherwise uses the current time.
+keeps the case it was created with. Timestamps are FILETIMEs (100 ns ticks since 1601):
+creating or deleting a key sets its parent's last written time (and a new key's own),
+renaming sets the key's and its parent's, setting or deleting a value sets the key's;
+each of these calls takes an optional ``timestamp=`` (FILETIME ``int`` or aware
+``datetime``) and otherwise uses the current time. Assigning ``class_name`` or
+``security_raw`` leaves timestamps alone (use :meth:`EditKey.touch`).
 """
 
 from __future__ import annotations
