@@ -36,7 +36,7 @@ def _unpack_u32s(buf: Any, start: int, count: int) -> tuple[int, ...]:
         fmt = struct.Struct(f"<{count}I")
         if count < 4096:
             _U32S[count] = fmt
-    return fmt.unpack_from(buf, start)  # type: ignore[no-any-return]
+    return fmt.unpack_from(buf, start)
 
 
 _U32S: dict[int, struct.Struct] = {}
@@ -110,7 +110,7 @@ def _fast_leaf_cells(image: HiveImage, list_cell: int) -> list[int] | None:
     if _accel.BACKEND != "c":
         return None
     view = image.bins_view()
-    return _accel.leaf_cells(view, image.hbins_size, list_cell)  # type: ignore[no-any-return]
+    return _accel.leaf_cells(view, image.hbins_size, list_cell)
 
 
 class Key:
