@@ -7,8 +7,8 @@ with no free space except the tail of each bin (one free cell, positive size).
 Layout decisions (all readers accept any layout; these are the compact choices):
 
 * Cells are appended in depth-first pre-order: a key's nk, its class cell, its sk (on
-  first use of that descriptor), its value list, each vk followed by its data (or its big
-  data segments, segment list and db), then its subkey list (``ri`` first, then leaves),
+  first use of that descriptor), its value list, each vk followed by its data (or its db
+  cell, segment list and segments, like offreg), then its subkey list (``ri`` first, then leaves),
   then the subkeys recursively in sorted order.
 * Bins are 4096 bytes; a cell that does not fit the tail of a recent bin starts a new bin
   of ``roundup(cell + 32, 4096)`` bytes (fmt §2). The few most recent bins with room are
@@ -409,11 +409,15 @@ class _Writer:
         return vk
 
     def big_data(self, raw: bytes) -> int:
+        """Store ``raw`` as big data; returns the db cell (allocated first, like offreg)."""
         segments = [raw[i : i + BIG].ljust(BIG, b"\0") for i in range(0, len(raw), BIG)]
+        db = self.bins.alloc(S.BigData.sizeof() + 4)
+        seg_list = self.bins.alloc(4 * len(segments))
         cells = [self.bins.alloc(BIG, seg) for seg in segments]
-        seg_list = self.bins.alloc(4 * len(cells), struct.pack(f"<{len(cells)}I", *cells))
-        db = build(S.BigData, dict(segment_count=len(cells), segment_list=seg_list))
-        return self.bins.alloc(len(db) + 4, db + bytes(4))
+        self.bins.set(seg_list, struct.pack(f"<{len(cells)}I", *cells))
+        head = build(S.BigData, dict(segment_count=len(cells), segment_list=seg_list))
+        self.bins.set(db, head + bytes(4))
+        return db
 
     # -- subkey lists ----------------------------------------------------------------------
 
