@@ -730,13 +730,15 @@ def test_invalid_minor() -> None:
 
 def test_deep_tree() -> None:
     leaf = KeySpec("k")
-    for _ in range(MAX_DEPTH):
+    for _ in range(MAX_DEPTH - 1):  # deepest key MAX_DEPTH - 1 levels below the root
         leaf = KeySpec("k", subkeys=[leaf])
     data = serialize(leaf, timestamp=FT)
     old = sys.getrecursionlimit()
     sys.setrecursionlimit(old + 4 * MAX_DEPTH)
     try:
         check_structure(data)
+        regf = pytest.importorskip("regf")
+        assert sum(1 for _ in regf.open(data).walk()) == MAX_DEPTH
     finally:
         sys.setrecursionlimit(old)
     with pytest.raises(InvalidArgumentError):

@@ -178,8 +178,10 @@ def _check_name_str(name: object, what: str) -> str:
 
 
 def _validate(key: KeySpec, path: str, depth: int, minor: int, is_root: bool) -> None:
-    if depth > MAX_DEPTH:
-        raise InvalidArgumentError(f"tree deeper than {MAX_DEPTH} levels at {path!r}")
+    if depth >= MAX_DEPTH:  # regf's reader (and edit.py) stop at depth MAX_DEPTH
+        raise InvalidArgumentError(
+            f"keys may be at most {MAX_DEPTH - 1} levels below the root: {path!r}"
+        )
     name = _check_name_str(key.name, "key name")
     n = _code_units(name)
     if not 1 <= n <= MAX_KEY_NAME:
