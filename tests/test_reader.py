@@ -306,3 +306,14 @@ def test_misc_single_facts(corpus: Path) -> None:
     with regf.open(ez / "SAM_hasBigEndianDWord") as h:
         v = h.open_key(r"SAM\Domains\Account\Aliases").value("")
         assert v.type == T.REG_DWORD_BIG_ENDIAN and v.data == 0
+
+
+def test_duplicate_sibling_names_are_structural_errors(corpus: Path) -> None:
+    """yarp's DuplicateSubkeysHive lists key "4500" twice: strict raises, forensic reads."""
+    p = corpus / "msuhanov__yarp/hives_for_tests/DuplicateSubkeysHive"
+    with regf.open(p) as h, pytest.raises(regf.StructureError) as e:
+        list(h.walk())
+    assert e.value.offset is not None and "4500" in str(e.value)
+    with regf.open(p, strict=False) as h2:
+        paths = [k.path for k in h2.walk()]
+        assert paths.count("key_with_many_subkeys\\4500") == 2

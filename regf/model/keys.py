@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from .. import _accel
 from .._accel import name_hash, upcase
+from .._accel.pure import upcase as _upcase_py
 from ..errors import (
     CellError,
     FormatError,
@@ -111,6 +112,23 @@ def _fast_leaf_cells(image: HiveImage, list_cell: int) -> list[int] | None:
         return None
     view = image.bins_view()
     return _accel.leaf_cells(view, image.hbins_size, list_cell)
+
+
+def _check_no_duplicates(keys: list[Key], parent: Key) -> None:
+    """Strict mode: sibling names must be unique case-insensitively (fmt §4.1).
+
+    Lists are stored sorted, so duplicates are neighbours; comparing neighbours costs one
+    ``str.translate`` per name. (An unsorted list with distant duplicates is caught by
+    ``regf check``, which also verifies the order.)
+    """
+    prev = None
+    for k in keys:
+        cur = _upcase_py(k.name)
+        if cur == prev:
+            raise StructureError(
+                f"duplicate subkey name {k.name!r} under {parent.path!r}", k.offset
+            )
+        prev = cur
 
 
 class Key:
@@ -232,7 +250,9 @@ class Key:
                 except FormatError as exc:
                     image.problems.append(exc)
             return out
-        return [Key(self._hive, c, path) for c in cells]
+        keys = [Key(self._hive, c, path) for c in cells]
+        _check_no_duplicates(keys, self)
+        return keys
 
     def iter_subkeys(self) -> Iterator[Key]:
         """Iterate subkeys (same as :meth:`subkeys`)."""
