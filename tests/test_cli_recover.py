@@ -92,3 +92,16 @@ def test_regipy_dirty_sets_recover(corpus: Path) -> None:
         with regf.open(d / name) as h:
             assert h.was_dirty and not h.dirty
             assert sum(1 for _ in h.walk()) > 0
+
+
+def test_info_lists_logs_and_survives_bad_logs(corpus: Path) -> None:
+    runner = CliRunner()
+    r = runner.invoke(main, ["info", str(corpus / Y / "NewDirtyHive1" / "NewDirtyHive")])
+    assert r.exit_code == 0, r.output
+    flat = " ".join(r.output.split())
+    assert "NewDirtyHive.LOG1: new (HvLE), base seq 2, 1 entries, seq 2..2, valid" in flat
+    assert "NewDirtyHive.LOG2: new (HvLE), base seq 3, 3 entries, seq 3..5, valid" in flat
+    r = runner.invoke(main, ["info", str(corpus / Y / "BadLogHive2" / "BadLogHive")])
+    assert r.exit_code == 0, r.output
+    flat = " ".join(r.output.split())
+    assert "dirty now yes" in flat and "logs not applied" in flat and "invalid" in flat

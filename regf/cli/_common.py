@@ -47,14 +47,18 @@ def get_options(ctx: click.Context) -> Options:
     return obj if isinstance(obj, Options) else Options()
 
 
-def open_hive(ctx: click.Context, path: str, *, strict: bool | None = None) -> Any:
+def open_hive(
+    ctx: click.Context, path: str, *, strict: bool | None = None, recover: bool | None = None
+) -> Any:
     """Open ``path`` with the global ``--no-recover`` / ``--forensic`` settings."""
     opts = get_options(ctx)
     with warnings.catch_warnings():
         # Dirty-hive warnings are shown by `info` from hive.warnings, not as Python warnings.
         warnings.simplefilter("ignore")
         return regf.open(
-            path, strict=opts.strict if strict is None else strict, recover=opts.recover
+            path,
+            strict=opts.strict if strict is None else strict,
+            recover=opts.recover if recover is None else recover,
         )
 
 

@@ -10,7 +10,7 @@ from rich.markup import escape
 from rich.table import Table
 from rich.tree import Tree
 
-from regf.errors import RegfError
+from regf.errors import RecoveryError, RegfError
 
 from ._common import format_data, get_options, open_hive, open_key, type_name
 
@@ -22,6 +22,26 @@ def _console() -> Console:
 
 def _fmt_time(when: Any) -> str:
     return when.isoformat(sep=" ") if when is not None else "-"
+
+
+def _log_lines(hive_path: str) -> list[str]:
+    """One line per transaction log beside the hive: format, entries, sequences, validity."""
+    from regf.storage.discover import find_logs
+    from regf.storage.files import read_file
+    from regf.storage.logs import parse_log
+
+    lines = []
+    for path in find_logs(hive_path):
+        log = parse_log(str(path), read_file(path))
+        fmt = {"new": "new (HvLE)", "old": "old (DIRT)"}.get(log.format or "", "unknown")
+        if log.format == "new":
+            rng = log.seq_range
+            what = f"{len(log.entries)} entries" + (f", seq {rng[0]}..{rng[1]}" if rng else "")
+        else:
+            what = f"{len(log.sectors)} dirty sectors"
+        state = "valid" if log.valid else f"invalid: {log.problem}"
+        lines.append(f"{path.name}: {fmt}, base seq {log.seq}, {what}, {state}")
+    return lines
 
 
 def _recovery_lines(report: Any) -> list[str]:
@@ -53,7 +73,17 @@ def _recovery_lines(report: Any) -> list[str]:
 @click.pass_context
 def info(ctx: click.Context, hive_path: str) -> None:
     """Show base block fields, version, dirty state, counts and recovery summary."""
-    with open_hive(ctx, hive_path) as hive:
+    refused = None
+    try:
+        hive = open_hive(ctx, hive_path)
+    except RecoveryError as exc:
+        # info describes the hive even when its logs cannot be applied: show the stale
+        # primary and why the logs were refused.
+        refused = str(exc)
+        hive = open_hive(ctx, hive_path, recover=False)
+    with hive:
+        if refused:
+            hive.warnings.append(f"logs not applied: {refused}")
         bb = hive.base_block
         table = Table(show_header=False, box=None, pad_edge=False)
         table.add_column("field", style="bold")
@@ -88,6 +118,8 @@ def info(ctx: click.Context, hive_path: str) -> None:
             table.add_row(field, escape(value))
         for line in _recovery_lines(hive.recovery):
             table.add_row("recovery", escape(line))
+        for line in _log_lines(hive_path):
+            table.add_row("log", escape(line))
         for warning in hive.warnings:
             table.add_row("warning", escape(warning))
         if not get_options(ctx).strict:
