@@ -12,6 +12,7 @@ from rich.console import Console
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
 from regf.model.regexport import export_json, export_reg
+from regf.storage.files import atomic_output
 
 from ._common import open_hive, open_key
 
@@ -108,9 +109,9 @@ def export(
 
         if to_file:
             assert output is not None
-            out: IO[bytes] = stack.enter_context(open(output, "wb"))
+            out: IO[bytes] = stack.enter_context(atomic_output(output))
         else:
-            out = click.get_binary_stream("stdout")
+            out = sys.stdout.buffer
         if codec == "utf-16-le":
             out.write(b"\xff\xfe")
         _write_lines(out, lines, newline, codec)

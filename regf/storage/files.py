@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import mmap
 import os
+from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO
 
@@ -84,3 +85,26 @@ def write_new_file(path: str | os.PathLike[str], data: bytes | bytearray) -> Non
         os.fsync(dfd)
     finally:
         os.close(dfd)
+
+
+@contextlib.contextmanager
+def atomic_output(path: str | os.PathLike[str]) -> Iterator[BinaryIO]:
+    """A binary file that replaces ``path`` only if the ``with`` block succeeds.
+
+    Writes go to a temporary file beside ``path``; on success it is fsynced and renamed
+    over ``path``, on failure it is removed, so an interrupted export never leaves a
+    half-written file under the real name.
+    """
+    target = Path(path)
+    tmp = target.with_name(f".{target.name}.regf-tmp-{os.getpid()}")
+    fh = open(tmp, "wb")  # noqa: SIM115 - closed below on both paths
+    try:
+        yield fh
+        fh.flush()
+        os.fsync(fh.fileno())
+    except BaseException:
+        fh.close()
+        tmp.unlink(missing_ok=True)
+        raise
+    fh.close()
+    os.replace(tmp, target)
