@@ -141,6 +141,17 @@ class HiveImage:
                 off += n
         return bm
 
+    def bitmap(self) -> bytes | bytearray:
+        """The cell-start bitmap (bit ``index // 8``), built on first use.
+
+        Hot loops test it inline, exactly as :meth:`cell` does, and call :meth:`cell` only
+        when the test fails (to raise the precise error).
+        """
+        bm = self._bitmap
+        if bm is None:
+            bm = self._bitmap = _scan(self)
+        return bm
+
     def cell(self, index: int, what: str = "cell", min_size: int = 0) -> tuple[int, int]:
         """Check cell ``index`` and return ``(file offset of its data, data capacity)``.
 

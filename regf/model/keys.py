@@ -20,7 +20,7 @@ from ..errors import (
     ValueNotFoundError,
 )
 from ..format.constants import BASE, HCELL_NIL, KeyFlags
-from ..format.fast import NK, SK
+from ..format.fast import I32, NK, SK
 from ..format.structs import NK_FIXED_SIZE, SK_FIXED_SIZE
 from .values import Value, decode_name
 
@@ -303,8 +303,19 @@ class Key:
         if image.strict:
             cell = image.cell
             at = Value.at
+            bm = image.bitmap()
+            buf = image.buf
+            limit = image.hbins_size
+            unpack = I32.unpack_from
             res = []
             for c in self._value_cells():
+                q = c >> 3
+                # Inline copy of HiveImage.cell's fast path; cell() explains failures.
+                if not c & 0x80000007 and c < limit and (bm[q >> 3] >> (q & 7)) & 1:
+                    cap = -unpack(buf, BASE + c)[0] - 4  # type: ignore[arg-type]
+                    if cap >= 20:
+                        res.append(at(image, c, BASE + c + 4, cap))
+                        continue
                 start, cap = cell(c, "value", 20)
                 res.append(at(image, c, start, cap))
             return res

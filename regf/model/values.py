@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 
 from ..errors import CellError, FormatError, SignatureError, StructureError
 from ..format.constants import BASE, DATA_INLINE, HCELL_NIL, ValueType
-from ..format.fast import DB, U32, VK
+from ..format.fast import DB, I32, U32, VK
 from ..format.structs import BIG_DATA_SEGMENT, VK_FIXED_SIZE
 from .decode import decode
 
@@ -101,7 +101,15 @@ class Value:
                 return self._big_data(length)
             # Not a db record: some writers (hivex) store big values in one cell. Read it
             # literally when the cell is large enough, as Windows would fail to.
-        start, cap = image.cell(self.data_cell, "value data")
+        c = self.data_cell
+        q = c >> 3
+        bm = image.bitmap()
+        # Inline copy of HiveImage.cell's fast path (this is the hottest read).
+        if not c & 0x80000007 and c < image.hbins_size and (bm[q >> 3] >> (q & 7)) & 1:
+            start = BASE + c + 4
+            cap = -I32.unpack_from(image.buf, BASE + c)[0] - 4  # type: ignore[arg-type]
+        else:
+            start, cap = image.cell(c, "value data")
         if cap < length:
             if image.strict:
                 raise CellError(
