@@ -225,7 +225,7 @@ _hive_argument = click.argument(
 # ---------------------------------------------------------------------------------------
 
 
-@click.command(epilog="HIVE is never written: there is no input hive here; OUT is created.")
+@click.command(epilog="OUT is written atomically as a complete new hive file.")
 @click.argument("output", metavar="OUT", type=click.Path(dir_okay=False))
 @click.option(
     "--minor", type=click.Choice(["3", "4", "5", "6"]), default="5", show_default=True,
@@ -267,7 +267,7 @@ def mkkey(
         "argument is one string (or one VALUE split on --sep); REG_DWORD/REG_QWORD: decimal "
         "or 0x hex, range-checked; REG_BINARY, REG_NONE and other types: hex bytes. With "
         "--hex, VALUE is hex bytes stored as is for any type. NAME '' or '@' is the "
-        "default value. " + _NOTE
+        "default value; put '--' before arguments that start with '-'. " + _NOTE
     ),
 )
 @_hive_argument
@@ -555,8 +555,12 @@ def run_shell(shell: Shell, lines: IO[str], interactive: bool, err: Callable[[st
     lineno = 0
     while True:
         if interactive:
-            click.echo(f"\\{shell.cwd.path}> ", nl=False)
-        line = lines.readline()
+            try:
+                line = input(f"\\{shell.cwd.path}> ") + "\n"
+            except EOFError:
+                break
+        else:
+            line = lines.readline()
         if not line:
             break
         lineno += 1
@@ -602,6 +606,9 @@ def shell(ctx: click.Context, hive_path: str, output: str | None) -> None:
         _check_output(hive_path, output)
     stdin = click.get_text_stream("stdin")
     interactive = stdin.isatty()
+    if interactive:
+        with contextlib.suppress(ImportError):
+            import readline  # noqa: F401 - line editing and history for input()
     with _open_edit(ctx, hive_path) as hive:
         sh = Shell(hive, hive_path, output, click.echo)
         failures = run_shell(sh, stdin, interactive, lambda m: click.echo(m, err=True))
