@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import shlex
+import sys
 import warnings
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -604,7 +605,7 @@ def shell(ctx: click.Context, hive_path: str, output: str | None) -> None:
     """Edit HIVE interactively or from a script on stdin (hivexsh-like)."""
     if output is not None:
         _check_output(hive_path, output)
-    stdin = click.get_text_stream("stdin")
+    stdin = sys.stdin
     interactive = stdin.isatty()
     if interactive:
         with contextlib.suppress(ImportError):
