@@ -155,7 +155,8 @@ class Hive:
 
         pairs = [(str(p), read_file(p)) for p in paths]
         try:
-            image, report = recovery.recover(bytes(buf), pairs)
+            # The mapping is passed as is: recover() makes the one working copy it needs.
+            image, report = recovery.recover(buf, pairs)
         except RegfError as exc:
             if self.strict:
                 raise

@@ -7,6 +7,7 @@ and returns it only when recovery succeeded, so a caller never sees a half-appli
 from __future__ import annotations
 
 import functools
+import mmap
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Literal
@@ -15,6 +16,10 @@ from .._accel import checksum
 from ..errors import RecoveryError
 from ..format.fast import U32
 from .logs import PAGE, SECTOR, LogFile, parse_log
+
+#: A primary image: bytes, or a read-only mapping of the file (no copy is made of it;
+#: recovery builds its own working copy).
+Primary = bytes | bytearray | mmap.mmap
 
 BASE = 4096
 _M32 = 0xFFFFFFFF
@@ -71,7 +76,7 @@ class RecoveryReport:
         return sum(len(p) for _, _, p in self.applied_entries)
 
 
-def _u32(buf: bytes | bytearray, off: int) -> int:
+def _u32(buf: Primary, off: int) -> int:
     return int(U32.unpack_from(buf, off)[0])
 
 
@@ -111,7 +116,7 @@ def _not_older(a: int, b: int) -> bool:
 
 
 def recover(
-    primary: bytes | bytearray, logs: Sequence[tuple[str, bytes]]
+    primary: Primary, logs: Sequence[tuple[str, bytes]]
 ) -> tuple[bytearray, RecoveryReport]:
     """Apply ``logs`` (name, bytes) to a dirty ``primary``; return the image and a report.
 
@@ -152,7 +157,7 @@ def recover(
     raise RecoveryError(f"primary is dirty ({report.dirty}) and {report.reason}")
 
 
-def _start_image(primary: bytes | bytearray, head: bytes | None) -> bytearray:
+def _start_image(primary: Primary, head: bytes | None) -> bytearray:
     """Copy the primary; with ``head`` (bad primary base block), replace its base block."""
     image = bytearray(primary)
     if len(image) < BASE:
@@ -179,7 +184,7 @@ def _finish(image: bytearray, hbins: int, seq1: int, seq2: int) -> bytearray:
 
 
 def _recover_new(
-    primary: bytes | bytearray, logs: list[LogFile], report: RecoveryReport
+    primary: Primary, logs: list[LogFile], report: RecoveryReport
 ) -> bytearray:
     """HvLE recovery (fmt §6.5)."""
     ordered = sorted(logs, key=functools.cmp_to_key(_log_cmp))
@@ -239,7 +244,7 @@ def _recover_new(
 
 
 def _recover_old(
-    primary: bytes | bytearray, logs: list[LogFile], report: RecoveryReport
+    primary: Primary, logs: list[LogFile], report: RecoveryReport
 ) -> bytearray:
     """DIRT recovery (fmt §6.2): timestamp eligibility, sector copy, bin check."""
     bad_head = report.dirty == "checksum"
