@@ -106,14 +106,6 @@ def _read_list(image: HiveImage, cell: int, out: list[Any], hashes: bool, in_roo
         out.extend((v, None) for v in vals) if hashes else out.extend(vals)
 
 
-def _fast_leaf_cells(image: HiveImage, list_cell: int) -> list[int] | None:
-    """Subkey list decoded in C (same checks as :func:`subkey_cells`); None without C."""
-    if _accel.BACKEND != "c":
-        return None
-    view = image.bins_view()
-    return _accel.leaf_cells(view, image.hbins_size, list_cell)
-
-
 def _check_no_duplicates(keys: list[Key], parent: Key) -> None:
     """Strict mode: sibling names must be unique case-insensitively (fmt §4.1).
 
@@ -233,8 +225,11 @@ class Key:
             return []
         image = self._image
         try:
-            cells = _fast_leaf_cells(image, self._f[9]) if image.strict else None
-            if cells is None:
+            # Strict: the accelerator decodes the whole list (C, or its pure twin; same
+            # checks). Forensic: subkey_cells skips a bad leaf instead of failing.
+            if image.strict:
+                cells = _accel.leaf_cells(image.bins_view(), image.hbins_size, self._f[9])
+            else:
                 cells = subkey_cells(image, self._f[9])
         except FormatError as exc:
             if image.strict:
