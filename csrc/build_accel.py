@@ -24,14 +24,40 @@ int regf_leaf_cells(const uint8_t *bins, size_t hbins_size, uint32_t list_cell,
                     uint32_t *out, size_t out_cap);
 """
 
+# Cell allocator core (csrc/alloc.h), used by regf.cells.alloc.CCellAllocator.
+ALLOC_CDEF = """
+typedef struct regf_alloc regf_alloc;
+regf_alloc *regf_alloc_new(void);
+void regf_alloc_delete(regf_alloc *a);
+int regf_alloc_load(regf_alloc *a, const uint8_t *img, size_t len, int64_t hbins_size,
+                    int64_t *aux);
+int64_t regf_alloc_alloc(regf_alloc *a, uint8_t *img, size_t len, int64_t payload,
+                         int64_t *aux);
+int regf_alloc_free(regf_alloc *a, uint8_t *img, size_t len, int64_t index);
+int64_t regf_alloc_realloc(regf_alloc *a, uint8_t *img, size_t len, int64_t index,
+                           int64_t payload, int64_t *aux);
+int64_t regf_alloc_check(const regf_alloc *a, const uint8_t *img, size_t len, int64_t index);
+int regf_alloc_write(regf_alloc *a, uint8_t *img, size_t len, int64_t index, int64_t off,
+                     const uint8_t *data, size_t n);
+uint32_t regf_alloc_hbins_size(const regf_alloc *a);
+void regf_alloc_stats(const regf_alloc *a, uint64_t *out_stats);
+size_t regf_alloc_nbins(const regf_alloc *a);
+size_t regf_alloc_nfree(const regf_alloc *a);
+size_t regf_alloc_ndirty(const regf_alloc *a);
+size_t regf_alloc_bins(const regf_alloc *a, uint32_t *starts, uint32_t *ends, size_t cap);
+size_t regf_alloc_free_cells(const regf_alloc *a, uint32_t *starts, uint32_t *sizes,
+                             size_t cap);
+size_t regf_alloc_dirty(regf_alloc *a, uint32_t *out, size_t cap, int clear);
+"""
+
 ffibuilder = FFI()
-ffibuilder.cdef(CDEF)
+ffibuilder.cdef(CDEF + ALLOC_CDEF)
 ffibuilder.set_source(
     "regf._accel._regf_c",
-    '#include "regf_accel.h"',
-    sources=["csrc/regf_accel.c"],
+    '#include "regf_accel.h"\n#include "alloc.h"',
+    sources=["csrc/regf_accel.c", "csrc/alloc.c"],
     include_dirs=["csrc"],
-    depends=["csrc/regf_accel.h", "csrc/upcase_table.h"],
+    depends=["csrc/regf_accel.h", "csrc/upcase_table.h", "csrc/alloc.h"],
     extra_compile_args=["-O2"],
 )
 

@@ -1,6 +1,12 @@
 """Cell allocator over a mutable hive image (fmt §2, §3, §8.1).
 
-:class:`CellAllocator` owns the hive-bins part of a whole-file image (a ``bytearray`` that
+Two implementations with one API and identical decisions (same cell indexes, image bytes,
+dirty pages, statistics and errors; ``tests/test_alloc_parity.py`` checks this):
+:class:`PyCellAllocator`, the pure-Python executable specification described below, and
+:class:`CCellAllocator`, its twin over the C core in ``csrc/alloc.c``. :data:`CellAllocator`
+is the one for the live backend (``regf._accel.BACKEND``).
+
+The allocator owns the hive-bins part of a whole-file image (a ``bytearray`` that
 starts with the 4096-byte base block) and hands out, frees and resizes cells the way the
 Windows configuration manager does (ReactOS ``cmlib/hivecell.c`` is the readable model):
 
@@ -43,19 +49,22 @@ No operation scans the hive: free neighbours are found through a map of free-cel
 and a map of free-cell ends (so the preceding free cell is found without walking the bin,
 unlike ReactOS), the class to take from through a bit mask of non-empty classes, and each
 class is a sorted list (bisect; insertion/removal is a memmove). Only a request in a
-power-of-two bucket walks that one bucket for a fit. ~14 us per op on 200k mixed ops.
+power-of-two bucket walks that one bucket for a fit. ~14 us per op on 200k mixed ops; the
+C twin (treaps per class, augmented with subtree maximum sizes, so the bucket walk is a
+logarithmic descent) takes about 1 us per op, most of it the Python call.
 
-Cell indexes given to :meth:`CellAllocator.free`, :meth:`~CellAllocator.realloc` and
-:meth:`~CellAllocator.write` are checked for range, alignment, bin headers, a negative
+Cell indexes given to :meth:`~PyCellAllocator.free`, :meth:`~PyCellAllocator.realloc` and
+:meth:`~PyCellAllocator.write` are checked for range, alignment, bin headers, a negative
 (allocated) size and bin bounds, but not for pointing *inside* another allocated cell:
-callers pass indexes they got from :meth:`~CellAllocator.alloc` or from a checked read.
+callers pass indexes they got from :meth:`~PyCellAllocator.alloc` or from a checked read.
 """
 
 from __future__ import annotations
 
 from bisect import bisect_left, bisect_right, insort
-from typing import NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 
+from .._accel import BACKEND
 from ..errors import CellError, FormatError, InvalidArgumentError
 from ..format.constants import BASE, PAGE
 from ..format.fast import HBIN, I32
@@ -104,7 +113,7 @@ def size_class(size: int) -> int:
     return min(NUM_CLASSES - 1, 16 + units.bit_length() - 5)
 
 
-class CellAllocator:
+class PyCellAllocator:
     """Allocate, free and resize cells in a whole-file hive image (see the module doc).
 
     ``image`` is modified in place and grows (``bytearray`` extension) when new bins do not
@@ -135,7 +144,12 @@ class CellAllocator:
         if hbins_size is None:
             (hbins_size,) = I32.unpack_from(image, HBINS_SIZE_OFFSET)
             hbins_size &= 0xFFFFFFFF
-        if hbins_size % PAGE or hbins_size >= MAX_HBINS or BASE + hbins_size > len(image):
+        if (
+            hbins_size < 0
+            or hbins_size % PAGE
+            or hbins_size >= MAX_HBINS
+            or BASE + hbins_size > len(image)
+        ):
             raise FormatError(f"bad hive bins size {hbins_size:#x}", HBINS_SIZE_OFFSET)
         self.hbins_size = hbins_size
         self._bin_starts: list[int] = []
@@ -394,3 +408,330 @@ class CellAllocator:
     def bins(self) -> list[tuple[int, int]]:
         """(start, end) of every bin, hive-bins relative."""
         return list(zip(self._bin_starts, self._bin_ends, strict=True))
+
+
+# -- C twin ------------------------------------------------------------------------------
+
+# Error codes of csrc/alloc.h.
+_E_RANGE = -1
+_E_HEADER = -2
+_E_FREE = -3
+_E_BAD_SIZE = -4
+_E_NEG_LEN = -5
+_E_TOO_LARGE = -6
+_E_HIVE_FULL = -7
+_E_OVERFLOW = -8
+_NEED_GROW = -9
+_E_NOMEM = -10
+_E_IMAGE = -11
+_E_SHORT_BASE = -12
+_E_HBINS_SIZE = -13
+_E_BIN_HEADER = -14
+_E_BIN_OFFSET = -15
+_E_TILING = -16
+
+# The cffi module, imported on first use so that the pure backend never loads it.
+_ffi: Any = None
+_lib: Any = None
+
+
+def _load_c() -> None:
+    """Import the C extension (ImportError when it was not built)."""
+    global _ffi, _lib
+    if _lib is None:
+        from .._accel._regf_c import ffi, lib
+
+        _ffi, _lib = ffi, lib
+
+
+def _c64(x: int) -> int:
+    """Clamp an int that does not fit a C int64 to an equivalent one (same error)."""
+    return -1 if x < 0 else 1 << 62
+
+
+class CCellAllocator:
+    """:class:`PyCellAllocator` over the C core (``csrc/alloc.c``): same API, same results.
+
+    The C side keeps the free lists, bins and dirty pages; the image stays this Python
+    ``bytearray`` and is handed to C on every call (it moves when it grows). When a new
+    bin needs a longer image, C changes nothing and asks for the length; the image is
+    extended with zero bytes here and the call repeated. Raises ImportError when the C
+    extension is not built.
+    """
+
+    __slots__ = ("_a", "_aux", "_out3", "image")
+
+    def __init__(self, image: bytearray, hbins_size: int | None = None) -> None:
+        _load_c()
+        raw = _lib.regf_alloc_new()
+        if raw == _ffi.NULL:
+            raise MemoryError("cannot allocate the cell allocator")
+        self._a: Any = _ffi.gc(raw, _lib.regf_alloc_delete)
+        self._aux: Any = _ffi.new("int64_t *")
+        self._out3: Any = _ffi.new("uint64_t[3]")
+        self.image = image
+        if hbins_size is None:
+            arg = -1
+        elif 0 <= hbins_size <= 0xFFFFFFFF:
+            arg = hbins_size
+        else:
+            arg = 0xFFFFFFFF  # rejected as PyCellAllocator rejects the real value
+        code = _lib.regf_alloc_load(
+            self._a, _ffi.from_buffer("uint8_t[]", image), len(image), arg, self._aux
+        )
+        if code:
+            raise self._load_error(code, hbins_size)
+
+    def _load_error(self, code: int, hbins_size: int | None) -> Exception:
+        at = int(self._aux[0])
+        buf = self.image
+        if code == _E_SHORT_BASE:
+            return FormatError("image shorter than the 4096-byte base block", 0)
+        if code == _E_HBINS_SIZE:
+            if hbins_size is None:
+                hbins_size = I32.unpack_from(buf, HBINS_SIZE_OFFSET)[0] & 0xFFFFFFFF
+            return FormatError(f"bad hive bins size {hbins_size:#x}", HBINS_SIZE_OFFSET)
+        if code in (_E_BIN_HEADER, _E_BIN_OFFSET):
+            sig, bin_off, size, _res, _ts, _spare = HBIN.unpack_from(buf, at)
+            if code == _E_BIN_HEADER:
+                return FormatError(f"bad hbin header (sig={sig!r}, size={size:#x})", at)
+            return FormatError(f"hbin offset field {bin_off:#x} != {at - BASE:#x}", at)
+        if code == _E_TILING:
+            (csize,) = I32.unpack_from(buf, at)
+            return FormatError(f"cell size {csize:#x} breaks the tiling of its bin", at)
+        return self._error(code, 0)
+
+    def _error(
+        self, code: int, index: int, payload_len: int = 0, write: tuple[int, int] = (0, 0)
+    ) -> Exception:
+        """The exception PyCellAllocator raises for C error ``code`` (same text, offset)."""
+        if code == _E_RANGE:
+            return CellError(f"cell index {index:#x} out of range or misaligned", None)
+        if code == _E_HEADER:
+            return CellError(f"index {index:#x} is a bin header", BASE + index)
+        if code in (_E_FREE, _E_BAD_SIZE):
+            (size,) = I32.unpack_from(self.image, BASE + index)
+            if code == _E_FREE:
+                return CellError(f"cell {index:#x} is free (size {size})", BASE + index)
+            return CellError(f"cell {index:#x} has bad size {-size:#x}", BASE + index)
+        if code == _E_NEG_LEN:
+            return InvalidArgumentError(f"negative cell payload length {payload_len}")
+        if code == _E_TOO_LARGE:
+            return InvalidArgumentError(f"cell of {cell_total(payload_len)} bytes is too large")
+        if code == _E_HIVE_FULL:
+            end = int(self._aux[0])
+            return InvalidArgumentError(f"hive bins would exceed 2 GiB ({end:#x} bytes)")
+        if code == _E_OVERFLOW:
+            offset_in_data, length = write
+            size = self._check_live(index)
+            return InvalidArgumentError(
+                f"write of {length} bytes at {offset_in_data} overflows cell {index:#x} "
+                f"({size - 4} data bytes)"
+            )
+        if code == _E_NOMEM:
+            return MemoryError("cell allocator out of memory")
+        if code == _E_IMAGE:
+            return FormatError(
+                f"image ({len(self.image):#x} bytes) shorter than its hive bins "
+                f"({BASE + self.hbins_size:#x})",
+                len(self.image),
+            )
+        return RuntimeError(f"unexpected cell allocator code {code}")  # pragma: no cover
+
+    def _extend(self) -> None:
+        """Grow the image to the length the C side asked for (zero bytes, as _grow)."""
+        need = int(self._aux[0])
+        self.image.extend(bytes(need - len(self.image)))
+
+    # -- public operations (see PyCellAllocator) -------------------------------------------
+
+    @property
+    def hbins_size(self) -> int:
+        """Size of the hive bins (the base block's field at 0x28 is kept equal)."""
+        return int(_lib.regf_alloc_hbins_size(self._a))
+
+    def alloc(self, payload_len: int) -> int:
+        """Allocate a cell with room for ``payload_len`` bytes; return its cell index."""
+        while True:
+            image = self.image
+            try:
+                r: int = _lib.regf_alloc_alloc(
+                    self._a,
+                    _ffi.from_buffer("uint8_t[]", image, require_writable=True),
+                    len(image),
+                    payload_len,
+                    self._aux,
+                )
+            except OverflowError:
+                r = _lib.regf_alloc_alloc(
+                    self._a,
+                    _ffi.from_buffer("uint8_t[]", image, require_writable=True),
+                    len(image),
+                    _c64(payload_len),
+                    self._aux,
+                )
+            if r >= 0:
+                return r
+            if r != _NEED_GROW:
+                raise self._error(r, 0, payload_len)
+            self._extend()
+
+    def _check_live(self, index: int) -> int:
+        """Validate an allocated cell index; return its (positive) size."""
+        image = self.image
+        try:
+            r: int = _lib.regf_alloc_check(
+                self._a, _ffi.from_buffer("uint8_t[]", image), len(image), index
+            )
+        except OverflowError:
+            r = _E_RANGE
+        if r < 0:
+            raise self._error(r, index)
+        return r
+
+    def free(self, index: int) -> None:
+        """Free the allocated cell ``index``, coalescing with free neighbours in its bin."""
+        image = self.image
+        try:
+            r: int = _lib.regf_alloc_free(
+                self._a,
+                _ffi.from_buffer("uint8_t[]", image, require_writable=True),
+                len(image),
+                index,
+            )
+        except OverflowError:
+            r = _E_RANGE
+        if r:
+            raise self._error(r, index)
+
+    def realloc(self, index: int, payload_len: int) -> int:
+        """Resize cell ``index`` to hold ``payload_len`` bytes; return the (new) index."""
+        while True:
+            image = self.image
+            try:
+                r: int = _lib.regf_alloc_realloc(
+                    self._a,
+                    _ffi.from_buffer("uint8_t[]", image, require_writable=True),
+                    len(image),
+                    index,
+                    payload_len,
+                    self._aux,
+                )
+            except OverflowError:
+                r = _lib.regf_alloc_realloc(
+                    self._a,
+                    _ffi.from_buffer("uint8_t[]", image, require_writable=True),
+                    len(image),
+                    index if -(1 << 63) <= index < 1 << 63 else -1,
+                    payload_len if -(1 << 63) <= payload_len < 1 << 63 else _c64(payload_len),
+                    self._aux,
+                )
+            if r >= 0:
+                return r
+            if r != _NEED_GROW:
+                raise self._error(r, index, payload_len)
+            self._extend()
+
+    def write(self, index: int, offset_in_data: int, data: bytes | bytearray) -> None:
+        """Write ``data`` into cell ``index`` at ``offset_in_data``; mark the pages dirty."""
+        image = self.image
+        src: Any = data if type(data) is bytes else _ffi.from_buffer("uint8_t[]", data)
+        try:
+            r: int = _lib.regf_alloc_write(
+                self._a,
+                _ffi.from_buffer("uint8_t[]", image, require_writable=True),
+                len(image),
+                index,
+                offset_in_data,
+                src,
+                len(src),
+            )
+        except OverflowError:
+            r = _lib.regf_alloc_write(
+                self._a,
+                _ffi.from_buffer("uint8_t[]", image, require_writable=True),
+                len(image),
+                index if -(1 << 63) <= index < 1 << 63 else -1,
+                offset_in_data if -(1 << 63) <= offset_in_data < 1 << 63 else -1,
+                src,
+                len(src),
+            )
+        if r:
+            raise self._error(r, index, 0, (offset_in_data, len(data)))
+
+    def read(self, index: int) -> bytes:
+        """The data of allocated cell ``index`` (its whole capacity)."""
+        size = self._check_live(index)
+        return bytes(self.image[BASE + index + 4 : BASE + index + size])
+
+    def capacity(self, index: int) -> int:
+        """Data bytes the allocated cell ``index`` can hold (its size minus 4)."""
+        return self._check_live(index) - 4
+
+    def _pages(self, clear: int) -> set[int]:
+        n = _lib.regf_alloc_ndirty(self._a)
+        out = _ffi.new("uint32_t[]", n)
+        got = _lib.regf_alloc_dirty(self._a, out, n, clear)
+        assert got == n
+        return set(_ffi.unpack(out, n))
+
+    def dirty_pages(self) -> set[int]:
+        """Page numbers (file offset // 4096) written since the last :meth:`take_dirty`."""
+        return self._pages(0)
+
+    def take_dirty(self) -> set[int]:
+        """Return the dirty pages and start a new, empty set."""
+        return self._pages(1)
+
+    def stats(self) -> AllocStats:
+        """Allocated bytes, free bytes and free-cell count (maintained incrementally)."""
+        out = self._out3
+        _lib.regf_alloc_stats(self._a, out)
+        return AllocStats(int(out[0]), int(out[1]), int(out[2]))
+
+    def free_cells(self) -> dict[int, int]:
+        """A copy of the free-cell map: cell index -> size (in address order)."""
+        n = _lib.regf_alloc_nfree(self._a)
+        starts = _ffi.new("uint32_t[]", n)
+        sizes = _ffi.new("uint32_t[]", n)
+        _lib.regf_alloc_free_cells(self._a, starts, sizes, n)
+        return dict(sorted(zip(_ffi.unpack(starts, n), _ffi.unpack(sizes, n), strict=True)))
+
+    def bins(self) -> list[tuple[int, int]]:
+        """(start, end) of every bin, hive-bins relative."""
+        n = _lib.regf_alloc_nbins(self._a)
+        starts = _ffi.new("uint32_t[]", n)
+        ends = _ffi.new("uint32_t[]", n)
+        _lib.regf_alloc_bins(self._a, starts, ends, n)
+        return list(zip(_ffi.unpack(starts, n), _ffi.unpack(ends, n), strict=True))
+
+
+class CellAllocatorAPI(Protocol):
+    """What both allocators offer; code that takes either may annotate with this."""
+
+    image: bytearray
+
+    @property
+    def hbins_size(self) -> int: ...
+    def alloc(self, payload_len: int) -> int: ...
+    def free(self, index: int) -> None: ...
+    def realloc(self, index: int, payload_len: int) -> int: ...
+    def write(self, index: int, offset_in_data: int, data: bytes | bytearray) -> None: ...
+    def read(self, index: int) -> bytes: ...
+    def capacity(self, index: int) -> int: ...
+    def dirty_pages(self) -> set[int]: ...
+    def take_dirty(self) -> set[int]: ...
+    def stats(self) -> AllocStats: ...
+    def free_cells(self) -> dict[int, int]: ...
+    def bins(self) -> list[tuple[int, int]]: ...
+
+
+if TYPE_CHECKING:
+    # mypy sees the specification; both classes must satisfy the same protocol.
+    CellAllocator = PyCellAllocator
+    _SPEC: type[CellAllocatorAPI] = PyCellAllocator
+    _TWIN: type[CellAllocatorAPI] = CCellAllocator
+elif BACKEND == "c":
+    CellAllocator = CCellAllocator
+else:
+    CellAllocator = PyCellAllocator

@@ -1,0 +1,89 @@
+/*
+ * regf cell allocator core (C99, no Python API): the C twin of the pure-Python
+ * PyCellAllocator in regf/cells/alloc.py, which is the executable specification. Every
+ * decision (which free cell serves a request, splits, coalescing, bin growth, dirty
+ * pages, errors) must be identical; tests/test_alloc_parity.py checks that.
+ *
+ * The hive image is owned by Python (a bytearray that grows, so its address changes):
+ * the allocator never keeps a pointer to it. Every call that looks at the image gets it
+ * as (img, len) and first checks that the image still holds the whole hive bins
+ * (4096 + hbins_size <= len; else REGF_ALLOC_E_IMAGE). When a new bin is needed and the
+ * image is too short, the call changes nothing and returns REGF_ALLOC_NEED_GROW with the
+ * needed image length in *aux; the caller extends the image (with zero bytes) and repeats
+ * the same call, which then formats the bin.
+ *
+ * Offsets ("cell indexes") are relative to the start of the hive bins (file offset 4096),
+ * as in the format (fmt section 3). All multi-byte fields are read and written
+ * little-endian byte by byte (any host byte order, no unaligned access).
+ */
+#ifndef REGF_ALLOC_H
+#define REGF_ALLOC_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct regf_alloc regf_alloc;
+
+/* Error codes (negative). *aux, where a function takes it, gives the detail noted. */
+#define REGF_ALLOC_E_RANGE (-1)       /* index < 0, misaligned or index + 8 > hbins_size */
+#define REGF_ALLOC_E_HEADER (-2)      /* index is inside a bin header */
+#define REGF_ALLOC_E_FREE (-3)        /* the cell's size field is >= 0 (free) */
+#define REGF_ALLOC_E_BAD_SIZE (-4)    /* allocated size < 8, not a multiple of 8, or past its bin */
+#define REGF_ALLOC_E_NEG_LEN (-5)     /* negative payload length */
+#define REGF_ALLOC_E_TOO_LARGE (-6)   /* round8(4 + payload) + 32 >= 2 GiB */
+#define REGF_ALLOC_E_HIVE_FULL (-7)   /* new bin would end at or past 2 GiB; *aux = its end */
+#define REGF_ALLOC_E_OVERFLOW (-8)    /* write past the cell's data (or negative offset) */
+#define REGF_ALLOC_NEED_GROW (-9)     /* *aux = image length needed; extend and call again */
+#define REGF_ALLOC_E_NOMEM (-10)      /* malloc failed; nothing was changed */
+#define REGF_ALLOC_E_IMAGE (-11)      /* image shorter than 4096 + hbins_size */
+/* load() only; *aux = file offset of the problem */
+#define REGF_ALLOC_E_SHORT_BASE (-12) /* image shorter than the base block */
+#define REGF_ALLOC_E_HBINS_SIZE (-13) /* hbins size not a multiple of 4096, >= 2 GiB, past image */
+#define REGF_ALLOC_E_BIN_HEADER (-14) /* signature, size < 4096 / not multiple / past hbins */
+#define REGF_ALLOC_E_BIN_OFFSET (-15) /* bin offset field != its offset */
+#define REGF_ALLOC_E_TILING (-16)     /* cell size < 8, not a multiple of 8, or past its bin */
+
+/* A new, empty allocator (NULL when out of memory); free it with regf_alloc_delete. */
+regf_alloc *regf_alloc_new(void);
+void regf_alloc_delete(regf_alloc *a);
+
+/* Scan every bin of img and file its free cells. hbins_size < 0: read the base block's
+ * field at 0x28. Call once, on a new allocator. Returns 0 or an error (*aux = offset). */
+int regf_alloc_load(regf_alloc *a, const uint8_t *img, size_t len, int64_t hbins_size,
+                    int64_t *aux);
+
+/* Allocate a zeroed cell for payload bytes; returns its index or an error. */
+int64_t regf_alloc_alloc(regf_alloc *a, uint8_t *img, size_t len, int64_t payload,
+                         int64_t *aux);
+
+/* Free an allocated cell, coalescing with free neighbours in its bin. 0 or an error. */
+int regf_alloc_free(regf_alloc *a, uint8_t *img, size_t len, int64_t index);
+
+/* Resize: returns index when round8(4 + payload) fits, else the new cell's index (old data
+ * copied, old cell freed), or an error. */
+int64_t regf_alloc_realloc(regf_alloc *a, uint8_t *img, size_t len, int64_t index,
+                           int64_t payload, int64_t *aux);
+
+/* Validate an allocated cell index; returns its (positive) size or an error. */
+int64_t regf_alloc_check(const regf_alloc *a, const uint8_t *img, size_t len, int64_t index);
+
+/* Copy n bytes into cell index at data offset off; 0 or an error. */
+int regf_alloc_write(regf_alloc *a, uint8_t *img, size_t len, int64_t index, int64_t off,
+                     const uint8_t *data, size_t n);
+
+/* Inspection. out_stats: allocated bytes, free bytes, free-cell count. */
+uint32_t regf_alloc_hbins_size(const regf_alloc *a);
+void regf_alloc_stats(const regf_alloc *a, uint64_t *out_stats);
+size_t regf_alloc_nbins(const regf_alloc *a);
+size_t regf_alloc_nfree(const regf_alloc *a);
+size_t regf_alloc_ndirty(const regf_alloc *a);
+/* Fill starts/ends with every bin (cap entries at most); returns the bin count. */
+size_t regf_alloc_bins(const regf_alloc *a, uint32_t *starts, uint32_t *ends, size_t cap);
+/* Fill starts/sizes with every free cell (in no particular order); returns their count. */
+size_t regf_alloc_free_cells(const regf_alloc *a, uint32_t *starts, uint32_t *sizes,
+                             size_t cap);
+/* Fill out with the dirty page numbers (file offset / 4096) in increasing order; returns
+ * their count. clear != 0 also empties the set (only when they all fitted in cap). */
+size_t regf_alloc_dirty(regf_alloc *a, uint32_t *out, size_t cap, int clear);
+
+#endif /* REGF_ALLOC_H */
