@@ -1,0 +1,108 @@
+"""Which allocated cells a hive image still uses: reachability from the root key.
+
+:func:`reachable_cells` follows every pointer a reader follows -- nk, class, sk, subkey
+lists (``ri`` and its leaves), value list, vk, data cell or ``db`` + segment list +
+segments -- and :func:`leaked_cells` compares that with the allocated cells found by
+scanning the bins. An in-place writer that frees everything it unlinks leaves no leaks
+(issue 4: "no cell leaks after deletes"); tests and :mod:`regf.model.check` use this.
+Reads only; whole-file image in, hive-bins relative cell indexes out.
+"""
+
+from __future__ import annotations
+
+import struct
+
+from ..format.constants import BASE, DATA_INLINE, HCELL_NIL
+from ..format.fast import DB, NK, VK
+from ..format.structs import BIG_DATA_SEGMENT
+from .cellsec import iter_key_cells
+
+_U32 = struct.Struct("<I")
+_I32 = struct.Struct("<i")
+_MINOR_OFFSET = 0x18
+
+
+def _list_cells(buf: bytes | bytearray, cell: int) -> list[int]:
+    """The subkey list cell and, for an ``ri``, its leaves."""
+    sig = bytes(buf[BASE + cell + 4 : BASE + cell + 6])
+    if sig != b"ri":
+        return [cell]
+    (count,) = struct.unpack_from("<H", buf, BASE + cell + 6)
+    return [cell, *struct.unpack_from(f"<{count}I", buf, BASE + cell + 8)]
+
+
+def reachable_cells(
+    buf: bytes | bytearray, root: int, hbins_size: int | None = None
+) -> dict[int, str]:
+    """Every cell reachable from the root nk ``root``: cell index -> what it is.
+
+    Inline data, zero-length data and NIL pointers reach nothing. Big data is recognised
+    as the reader does (minor >= 4, length > 16344 and a ``db`` signature).
+    """
+    if hbins_size is None:
+        (hbins_size,) = _U32.unpack_from(buf, 0x28)
+    (minor,) = _U32.unpack_from(buf, _MINOR_OFFSET)
+    keys, _problems = iter_key_cells(buf, hbins_size, root)
+    out: dict[int, str] = {}
+    for nk in keys:
+        out[nk] = "nk"
+        f = NK.unpack_from(buf, BASE + nk + 4)
+        flags, sub_count, sub_list = f[1], f[7], f[9]
+        v_count, v_list, sk, cls, cls_len = f[11], f[12], f[13], f[14], f[23]
+        out[sk] = "sk"
+        if cls_len and cls not in (HCELL_NIL, 0):
+            out[cls] = "class"
+        if sub_count and sub_list != HCELL_NIL:
+            for c in _list_cells(buf, sub_list):
+                out[c] = "subkey list"
+        if flags & 0x40 or not v_count or v_list == HCELL_NIL:
+            continue
+        out[v_list] = "value list"
+        for vk in struct.unpack_from(f"<{v_count}I", buf, BASE + v_list + 4):
+            out[vk] = "vk"
+            _sig, _nl, size, data, _t, _fl, _sp = VK.unpack_from(buf, BASE + vk + 4)
+            if size & DATA_INLINE or size == 0 or data == HCELL_NIL:
+                continue
+            at = BASE + data + 4
+            if minor >= 4 and size > BIG_DATA_SEGMENT and buf[at : at + 2] == b"db":
+                _s, count, seg_list = DB.unpack_from(buf, at)
+                out[data] = "db"
+                out[seg_list] = "segment list"
+                for seg in struct.unpack_from(f"<{count}I", buf, BASE + seg_list + 4):
+                    out[seg] = "segment"
+            else:
+                out[data] = "data"
+    return out
+
+
+def allocated_cells(buf: bytes | bytearray, hbins_size: int | None = None) -> set[int]:
+    """Indexes of every allocated (negative-size) cell, by walking every bin."""
+    if hbins_size is None:
+        (hbins_size,) = _U32.unpack_from(buf, 0x28)
+    out: set[int] = set()
+    off = 0
+    while off < hbins_size:
+        (size,) = _U32.unpack_from(buf, BASE + off + 8)
+        if size < 4096 or size % 4096:  # not a sound bin: stop (check.py reports it)
+            break
+        end = off + size
+        cell = off + 0x20
+        while cell < end:
+            (n,) = _I32.unpack_from(buf, BASE + cell)
+            if n < 0:
+                out.add(cell)
+            if not n or n % 8:
+                break
+            cell += abs(n)
+        off = end
+    return out
+
+
+def leaked_cells(buf: bytes | bytearray, root: int | None = None) -> set[int]:
+    """Allocated cells nothing reachable from the root points at (``root``: base block)."""
+    if root is None:
+        (root,) = _U32.unpack_from(buf, 0x24)
+    return allocated_cells(buf) - set(reachable_cells(buf, root))
+
+
+__all__ = ["allocated_cells", "leaked_cells", "reachable_cells"]
