@@ -1,0 +1,894 @@
+"""The pager: crash-safe in-place writing of a hive through its LOG1/LOG2 transaction logs.
+
+A :class:`Pager` is the only code that writes to an existing hive. It takes the hive's
+writer lock, recovers a dirty hive the way Windows' loader does (and writes the recovered
+state back), and then turns each flush of a whole-file image into a new-format (HvLE) log
+entry followed, at once or later, by an in-place update of the primary file. At every
+moment the files on disk, read by any log-aware reader (regf, yarp, Windows), hold either
+the hive as of the last completed flush or as of the flush in progress, never a mixture.
+The model (:mod:`regf.model`) edits the image; the pager only copies pages of it.
+
+NOTES ON THE DESIGN OF THE PAGER
+================================
+
+Definitions
+-----------
+
+*Page*
+    A 4 KiB unit of the primary file. Page 0 is the base block; page ``p >= 1`` is the
+    hive-bins data at hive-bins offset ``(p - 1) * 4096`` (fmt §1, §2).
+
+*Image*
+    The caller's ``bytearray``: the whole hive file (base block + hive bins) as it should
+    be. *Dirty pages* are the page numbers the caller changed since its last flush
+    (:meth:`regf.cells.alloc.CellAllocator.take_dirty`). The pager owns these base-block
+    fields of the image and of the files: Seq1 (0x04), Seq2 (0x08), file type (0x1C) and
+    checksum (0x1FC). The last-written timestamp (0x0C) is left as the caller set it:
+    Windows 8.1 and later no longer maintain it (fmt §1.1).
+
+*Sequence* ``S``
+    The pager's counter. The next log entry gets number ``S``; a clean primary holds
+    Seq1 = Seq2 = ``S``. Arithmetic is modulo 2^32 (fmt §6.5 step 1).
+
+*Entry*
+    One HvLE record (fmt §6.3): all dirty pages of one flush, contiguous pages merged into
+    one page reference, both Marvin32 hashes, the sequence number, the hive-bins size and
+    flag bit 0; zero padding makes it end on a 4096-byte boundary of the log file, as
+    Windows 10 does.
+
+*Run*
+    The entries of one log file, written back to back from offset 512 behind a 512-byte
+    copy of the base block (file type 6, Seq1 = Seq2 = the first entry's number). A log
+    file is *started* by writing that copy and the first entry at offset 0; it is
+    *extended* by appending an entry right after the last one.
+
+*Unreconciled*
+    Logged in the current run but not yet written to the primary's pages. The primary is
+    *dirty on disk* when its Seq1 != Seq2 (or its checksum is bad), *clean* otherwise.
+
+*Reconcile*
+    Copying the unreconciled pages into the primary (fmt §6.4 step 3): base block with
+    Seq1 = ``S`` (Seq2 unchanged), pages, fsync, base block with Seq2 = Seq1, fsync.
+
+*Durable*
+    Written and fsynced. A flush is *committed* when its entry is durable and the primary
+    is durably dirty (log-only flush) or durably reconciled (full flush).
+
+*Current log*
+    The log file holding the current run. Only ``<hive>.LOG1`` and ``<hive>.LOG2`` are
+    written; an old single-log ``<hive>.LOG`` is only read (and emptied, see 6).
+
+Protocol of one flush
+---------------------
+
+1. Build the entry (sequence ``S``) from every dirty page of the image.
+2. If the primary is clean, *start* the next log file: write the base-block copy and the
+   entry at offset 0 (cutting the file to that length if it had grown past the cap);
+   otherwise *extend* the current run. fsync the log (and its folder if it was created).
+3. ``S := S + 1``.
+4. Full flush (default, or a log-only flush whose run passed the cap): reconcile. If the
+   primary was clean, the base block with Seq1 = ``S`` is fsynced on its own before any
+   page is written, because a device may otherwise persist pages before the dirty mark.
+5. Log-only flush (``reconcile=False``, Windows' lazy reconcile): if the primary is clean,
+   write its base block with Seq1 = ``S``, Seq2 = the run's first number (this marks it
+   dirty so that readers apply the run) and fsync. The pages stay in the log.
+
+Log alternation policy
+----------------------
+
+A run is always started after a reconcile, in the other file than the last run (LOG1,
+LOG2, LOG1, ...), so a run never spans two files and every run stands on its own: it
+starts at the primary's Seq2, which is what regf, yarp, python-registry and Windows look
+for. A run is reconciled as soon as its file passes ``LogPolicy.cap`` bytes (default
+1 MiB), even by a log-only flush, and a file longer than the cap is cut back when a new
+run starts in it. So each log file stays under ``cap`` plus one entry, and the only
+log copy of unreconciled data is never overwritten (invariant 4). The pager keeps a copy
+of the unreconciled pages in memory (at most the run's size), so reconciling never reads
+the image, which may already hold newer, unlogged edits.
+
+Invariants
+----------
+
+Each is named in a test ``tests/test_flush.py::test_invariant_<n>_...``.
+
+1. No hive-bins page of the primary is written unless the entry carrying its new bytes is
+   durable in the current run and the primary is durably dirty with Seq2 = that run's
+   first sequence number.
+2. :meth:`Pager.flush` returns only when the flush is committed; recovering the files at
+   that moment (regf, yarp, Windows) yields the image as flushed.
+3. All unreconciled entries form one run in one log file: it starts at offset 512, its
+   base-block copy has Seq1 = Seq2 = the primary's Seq2 = its first entry's number, its
+   numbers are consecutive, and every entry ends on a 4096-byte boundary of the file.
+4. A log file is started (offset 0 rewritten) only while the primary is clean on disk, so
+   the only log copy of unreconciled data is never overwritten.
+5. Seq2 = Seq1 is written to the primary only after every page of the reconcile is
+   durable; from then on no log is needed to read the hive.
+6. Apart from the current run's file, no log file holds a valid new-format base block
+   whose sequence number is not older than the primary's Seq2, and no valid old-format
+   log remains after a writer opened the hive (:meth:`Pager.open` empties such files once
+   the primary is clean), so no reader can apply a run that was never committed.
+7. The base-block copy of the current run equals the pager's base block in every field
+   log entries do not carry (all but Seq1, Seq2, hive-bins size, flag bit 0, file type
+   and checksum), so a primary base block torn by a crash is recovered from that copy
+   (fmt §6.5 step 3) without losing, e.g., a new root cell.
+8. After any failed I/O the pager does no further I/O; every later call except
+   :meth:`Pager.close` raises :class:`~regf.errors.HiveStateError`, and the files hold
+   the state before or after the failed flush (reopening recovers it).
+9. Each log file stays shorter than ``LogPolicy.cap`` plus one entry once a run has been
+   started in it.
+10. From open to close the pager holds the hive's exclusive writer lock (:mod:`.lock`);
+    a second writer in this or another process gets :class:`~regf.errors.LockedError`.
+11. Read-only opens (:func:`regf.open` in mode ``"r"``) never write, truncate or create
+    a file: only a pager writes, and only through :mod:`.fileio`.
+
+States
+------
+
+::
+
+       open() / create()
+              |
+              v        flush(reconcile=False)
+         +---------+ ---------------------------> +---------+ --+
+         |  CLEAN  |                              | PENDING |   | flush(reconcile=False)
+         +---------+ <--------------------------- +---------+ <-+
+          |  ^     flush(), reconcile(), cap passed     |
+          +--+ flush()                                  |
+              \\                                        /
+               +---- any I/O error ----> FAILED <-----+
+     close() from any state ----> CLOSED
+
+=============  ===================  ==========  ====================================
+from           event                to          method
+=============  ===================  ==========  ====================================
+CLEAN          flush                CLEAN       :meth:`Pager.flush`
+CLEAN          flush_log_only       PENDING     :meth:`Pager.flush` (reconcile=False)
+PENDING        flush                CLEAN       :meth:`Pager.flush`
+PENDING        flush_log_only       PENDING     :meth:`Pager.flush` (reconcile=False)
+CLEAN/PENDING  reconcile            CLEAN       :meth:`Pager.reconcile`
+CLEAN/PENDING  error                FAILED      any method, when I/O fails
+any            close                CLOSED      :meth:`Pager.close`
+=============  ===================  ==========  ====================================
+
+(A log-only flush whose run passes the cap is a ``flush`` event.) What each state
+guarantees:
+
+CLEAN
+    The primary is clean on disk and its bytes equal the image as of the last flush
+    (pager-owned fields included). No log is needed; the next flush starts a new run.
+PENDING
+    The primary is durably dirty (Seq1 != Seq2); the current run holds every change since
+    the last reconcile; recovering the files yields the image as of the last flush. The
+    primary's pages are those of the last reconcile.
+FAILED
+    A write, fsync or truncate failed (or the process "crashed" in a test). The files hold
+    the state before or after the failed flush; the in-memory state may not match them,
+    so nothing more is written. Only :meth:`Pager.close` works; reopening recovers.
+CLOSED
+    The lock is released and the files are closed. Closing does not flush: unreconciled
+    data stays in the log, where every log-aware reader finds it.
+"""
+
+from __future__ import annotations
+
+import enum
+import os
+import threading
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+from .._accel import checksum, marvin32
+from ..errors import (
+    FormatError,
+    HiveStateError,
+    InvalidArgumentError,
+    RecoveryError,
+    UnsupportedVersionError,
+)
+from ..format.constants import FILE_TYPE_LOG_NEW, FILE_TYPE_LOG_OLD, FILE_TYPE_LOG_OLD_NT
+from ..format.fast import HVLE, U32
+from . import discover, lock, recovery
+from .fileio import DEFAULT_OPS, FileHandle, FileOps
+from .logs import check_log_base_block
+
+PAGE = 4096
+BASE = 4096
+SECTOR = 512
+HVLE_HEADER = 0x28
+_M32 = 0xFFFFFFFF
+_HALF = 0x80000000
+
+# Base block field offsets (fmt §1.1).
+_SEQ1, _SEQ2, _MAJOR, _MINOR, _TYPE, _FORMAT = 0x04, 0x08, 0x14, 0x18, 0x1C, 0x20
+_ROOT, _HBINS, _CLUSTER, _FLAGS, _CKSUM = 0x24, 0x28, 0x2C, 0x90, 0x1FC
+#: Largest hive-bins size: cell indexes reserve bit 31 (fmt §3).
+_MAX_HBINS = 0x80000000
+
+#: Suffixes of the two logs the pager writes (dual-log scheme, fmt §6.1).
+LOG_SUFFIXES = (".LOG1", ".LOG2")
+
+
+class PagerState(enum.Enum):
+    """Where a :class:`Pager` is in its life (see the module docstring)."""
+
+    CLEAN = "clean"
+    PENDING = "pending"
+    FAILED = "failed"
+    CLOSED = "closed"
+
+
+#: Every allowed transition: (state, event) -> new state. ``error`` and ``close`` apply
+#: from every live state. Anything not listed is refused with HiveStateError.
+TRANSITIONS: dict[tuple[PagerState, str], PagerState] = {
+    (PagerState.CLEAN, "flush"): PagerState.CLEAN,
+    (PagerState.CLEAN, "flush_log_only"): PagerState.PENDING,
+    (PagerState.PENDING, "flush"): PagerState.CLEAN,
+    (PagerState.PENDING, "flush_log_only"): PagerState.PENDING,
+    (PagerState.CLEAN, "reconcile"): PagerState.CLEAN,
+    (PagerState.PENDING, "reconcile"): PagerState.CLEAN,
+    (PagerState.CLEAN, "error"): PagerState.FAILED,
+    (PagerState.PENDING, "error"): PagerState.FAILED,
+    (PagerState.CLEAN, "close"): PagerState.CLOSED,
+    (PagerState.PENDING, "close"): PagerState.CLOSED,
+    (PagerState.FAILED, "close"): PagerState.CLOSED,
+    (PagerState.CLOSED, "close"): PagerState.CLOSED,
+}
+
+
+@dataclass(frozen=True)
+class LogPolicy:
+    """How big a log file may grow before its run is reconciled (see "Log alternation")."""
+
+    #: Bytes of a log file after which its run is reconciled (and a longer file is cut
+    #: back when a run starts in it).
+    cap: int = 1 << 20
+
+
+@dataclass
+class FlushStats:
+    """What one :meth:`Pager.flush` (or :meth:`Pager.reconcile`) wrote."""
+
+    #: Sequence number of the entry written, None when nothing was logged.
+    sequence: int | None = None
+    #: 4 KiB pages in the entry, and page references (runs of contiguous pages).
+    pages: int = 0
+    references: int = 0
+    #: Log file written and the entry's offset and size in it.
+    log: Path | None = None
+    log_offset: int | None = None
+    entry_size: int = 0
+    #: True when this flush started a new run (wrote the log's base-block copy).
+    started_log: bool = False
+    #: True when the primary was reconciled (it is clean on disk afterwards).
+    reconciled: bool = False
+    log_bytes: int = 0
+    primary_bytes: int = 0
+    writes: int = 0
+    fsyncs: int = 0
+
+    @property
+    def bytes_written(self) -> int:
+        """Total bytes handed to pwrite, logs and primary together."""
+        return self.log_bytes + self.primary_bytes
+
+
+# -- byte helpers ----------------------------------------------------------------------
+
+
+def _u32(buf: bytes | bytearray | memoryview, off: int) -> int:
+    return int(U32.unpack_from(buf, off)[0])
+
+
+def _put(buf: bytearray, off: int, value: int) -> None:
+    U32.pack_into(buf, off, value & _M32)
+
+
+def _not_older(a: int, b: int) -> bool:
+    """``a >= b`` on the 32-bit sequence circle (fmt §6.5 step 1)."""
+    return (a - b) & _M32 < _HALF
+
+
+def _seal(bb: bytearray, seq1: int, seq2: int, file_type: int = 0) -> bytearray:
+    """Set the pager-owned fields of a base block (or its 512-byte copy) and its checksum."""
+    _put(bb, _SEQ1, seq1)
+    _put(bb, _SEQ2, seq2)
+    _put(bb, _TYPE, file_type)
+    _put(bb, _CKSUM, checksum(bb[:SECTOR]))
+    return bb
+
+
+def _uncarried(head: bytes | bytearray) -> bytes:
+    """The first 512 base-block bytes minus the fields log entries carry (invariant 7)."""
+    b = bytearray(head[:SECTOR])
+    for off in (_SEQ1, _SEQ2, _TYPE, _HBINS, _CKSUM):
+        b[off : off + 4] = bytes(4)
+    _put(b, _FLAGS, _u32(b, _FLAGS) & ~1)
+    return bytes(b)
+
+
+def page_runs(pages: Iterable[int]) -> list[tuple[int, int]]:
+    """Merge page numbers into ``(first page, count)`` runs of contiguous pages."""
+    runs: list[tuple[int, int]] = []
+    for p in sorted(set(pages)):
+        if runs and runs[-1][0] + runs[-1][1] == p:
+            runs[-1] = (runs[-1][0], runs[-1][1] + 1)
+        else:
+            runs.append((p, 1))
+    return runs
+
+
+def build_entry(
+    pages: dict[int, bytes], sequence: int, hbins_size: int, flags: int, log_offset: int
+) -> bytes:
+    """One HvLE entry (fmt §6.3) for ``pages`` (page number >= 1 -> 4096 bytes).
+
+    Contiguous pages share one page reference. The entry is zero-padded so that it ends
+    on a 4096-byte boundary of the log when written at ``log_offset`` (a multiple of 512).
+    Hash-1 covers bytes [0x28, size) and is stored before Hash-2, which covers [0, 0x20).
+    """
+    runs = page_runs(pages)
+    data_len = PAGE * len(pages)
+    raw = HVLE_HEADER + 8 * len(runs) + data_len
+    size = -(-(log_offset + raw) // PAGE) * PAGE - log_offset
+    buf = bytearray(size)
+    HVLE.pack_into(buf, 0, b"HvLE", size, flags & 1, sequence & _M32, hbins_size, len(runs), 0, 0)
+    pos = HVLE_HEADER
+    for first, count in runs:
+        U32.pack_into(buf, pos, (first - 1) * PAGE)  # relative to the hive bins
+        U32.pack_into(buf, pos + 4, count * PAGE)
+        pos += 8
+    for first, count in runs:
+        for p in range(first, first + count):
+            buf[pos : pos + PAGE] = pages[p]
+            pos += PAGE
+    buf[0x18:0x20] = marvin32(memoryview(buf)[HVLE_HEADER:]).to_bytes(8, "little")
+    buf[0x20:0x28] = marvin32(memoryview(buf)[:0x20]).to_bytes(8, "little")
+    return bytes(buf)
+
+
+def log_base_block(bb: bytes | bytearray, sequence: int) -> bytes:
+    """The 512-byte base-block copy that starts a log file (fmt §6.1, §6.3)."""
+    head = bytearray(bb[:SECTOR])
+    return bytes(_seal(head, sequence, sequence, FILE_TYPE_LOG_NEW))
+
+
+def check_primary_head(head: bytes | bytearray, file_size: int) -> int:
+    """Validate a clean primary base block the pager may write into; return hbins size."""
+    if len(head) < BASE or bytes(head[:4]) != b"regf":
+        raise FormatError("not a regf hive (bad signature or shorter than 4096 bytes)", 0)
+    major, minor = _u32(head, _MAJOR), _u32(head, _MINOR)
+    if major != 1 or not 3 <= minor <= 6:
+        raise UnsupportedVersionError(f"hive version {major}.{minor} cannot be written", _MINOR)
+    if _u32(head, _TYPE) != 0:
+        raise UnsupportedVersionError(f"file type {_u32(head, _TYPE)} is not a primary", _TYPE)
+    if _u32(head, _FORMAT) != 1 or _u32(head, _CLUSTER) != 1:
+        raise UnsupportedVersionError("file format or clustering factor is not 1", _FORMAT)
+    hbins = _u32(head, _HBINS)
+    if hbins < PAGE or hbins % PAGE or hbins >= _MAX_HBINS:
+        raise FormatError(f"hive bins size {hbins:#x} is not a positive multiple of 4096", _HBINS)
+    if BASE + hbins > file_size:
+        raise FormatError(
+            f"file ends at {file_size:#x} before the hive bins end at {BASE + hbins:#x}", file_size
+        )
+    return hbins
+
+
+def sibling_path(hive: Path, suffix: str) -> Path:
+    """The existing sibling ``hive`` + ``suffix`` in any letter case, else the canonical name."""
+    want = (hive.name + suffix).casefold()
+    try:
+        names = sorted(os.listdir(hive.parent))
+    except OSError:
+        names = []
+    matches = [n for n in names if n.casefold() == want]
+    exact = hive.name + suffix
+    if exact in matches or not matches:
+        return hive.with_name(exact)
+    return hive.with_name(matches[0])
+
+
+# -- the pager -------------------------------------------------------------------------
+
+
+class Pager:
+    """Crash-safe writer of one hive file (see the module docstring for the protocol).
+
+    Make one with :meth:`open` (existing hive) or :meth:`create` (new file). Thread-safe:
+    calls are serialised by an internal lock (an autoflush thread may call :meth:`flush`).
+    """
+
+    def __init__(
+        self,
+        path: Path,
+        ops: FileOps,
+        primary: FileHandle,
+        hive_lock: lock.HiveLock,
+        bb: bytes,
+        sequence: int,
+        disk_size: int,
+        policy: LogPolicy,
+    ) -> None:
+        self.path = path
+        self.policy = policy
+        self._ops = ops
+        self._primary = primary
+        self._lock = hive_lock
+        self._mutex = threading.RLock()
+        self._state = PagerState.CLEAN
+        #: the base block as of the last flush, sealed as clean (Seq1 = Seq2 = sequence).
+        self._bb = bytes(bb)
+        self._seq = sequence & _M32
+        self._disk_size = disk_size
+        self.log_paths = [sibling_path(path, s) for s in LOG_SUFFIXES]
+        self._logs: list[FileHandle | None] = [None, None]
+        #: index of the file holding the current run (PENDING) / the last run.
+        self._cur = 1
+        #: next offset in the current run's file.
+        self._log_end = 0
+        #: first sequence number of the current run (the primary's Seq2 while PENDING).
+        self._run_start = self._seq
+        #: base-block copy of the current run (invariant 7).
+        self._run_head = b""
+        #: page -> bytes of every unreconciled page, as logged.
+        self._pending: dict[int, bytes] = {}
+        #: True while the primary is durably dirty (PENDING).
+        self._primary_dirty = False
+        self.failure: BaseException | None = None
+
+    # -- opening -----------------------------------------------------------------------
+
+    @classmethod
+    def open(
+        cls,
+        path: str | os.PathLike[str],
+        *,
+        io: FileOps | None = None,
+        log_policy: LogPolicy | None = None,
+    ) -> tuple[Pager, bytearray, recovery.RecoveryReport | None]:
+        """Open an existing hive for writing: lock, recover if dirty, reconcile.
+
+        Returns the pager, the image (a ``bytearray`` of exactly 4096 + hive-bins bytes
+        that the caller may edit in place) and the recovery report (None when the hive
+        was clean). A dirty hive is recovered from its logs (:mod:`.recovery`) and the
+        recovered state is written back to the primary before this returns, as Windows'
+        loader does; a dirty hive whose logs cannot be applied raises
+        :class:`~regf.errors.RecoveryError` without writing anything. Logs that could
+        mislead a later recovery are emptied (invariant 6). Raises
+        :class:`~regf.errors.LockedError` when another writer has the hive.
+        """
+        ops = io if io is not None else DEFAULT_OPS
+        p = Path(path)
+        primary = ops.open(p)
+        try:
+            hive_lock = lock.acquire(p, primary.fileno())
+        except BaseException:
+            primary.close()
+            raise
+        try:
+            pager, image, report = cls._load(p, ops, primary, hive_lock, log_policy or LogPolicy())
+        except BaseException:
+            hive_lock.release()
+            primary.close()
+            raise
+        return pager, image, report
+
+    @classmethod
+    def _load(
+        cls,
+        p: Path,
+        ops: FileOps,
+        primary: FileHandle,
+        hive_lock: lock.HiveLock,
+        policy: LogPolicy,
+    ) -> tuple[Pager, bytearray, recovery.RecoveryReport | None]:
+        size = primary.size()
+        data = primary.pread(size, 0)
+        report: recovery.RecoveryReport | None = None
+        if recovery.is_dirty(data[:SECTOR]) is not None:
+            pairs = []
+            for lp in discover.find_logs(p):
+                h = ops.open(lp)
+                try:
+                    pairs.append((str(lp), h.pread(h.size(), 0)))
+                finally:
+                    h.close()
+            if not pairs:
+                raise RecoveryError(f"{p}: hive is dirty and has no transaction log", 0)
+            image, report = recovery.recover(data, pairs)
+            hbins = check_primary_head(image, len(image))
+            size = cls._write_back(primary, data, image, hbins)
+        else:
+            hbins = check_primary_head(data, size)
+            image = bytearray(data[: BASE + hbins])
+        seq = _u32(image, _SEQ1)
+        bb = bytes(_seal(bytearray(image[:BASE]), seq, seq))
+        image[:BASE] = bb
+        pager = cls(p, ops, primary, hive_lock, bb, seq, size, policy)
+        pager._neutralise_logs()
+        return pager, image, report
+
+    @staticmethod
+    def _write_back(primary: FileHandle, disk: bytes, image: bytearray, hbins: int) -> int:
+        """Reconcile a recovered image into the still-dirty primary; return the new size.
+
+        The base block on disk stays dirty until every changed page is durable, so a crash
+        here leaves a primary from which the same recovery runs again (the pages written
+        so far are exactly what the logs put there anyway).
+        """
+        changed = [
+            p
+            for p in range(1, 1 + hbins // PAGE)
+            if disk[p * PAGE : (p + 1) * PAGE] != image[p * PAGE : (p + 1) * PAGE]
+        ]
+        for first, count in page_runs(changed):
+            primary.pwrite(memoryview(image)[first * PAGE : (first + count) * PAGE], first * PAGE)
+        if primary.size() < BASE + hbins:
+            primary.truncate(BASE + hbins)
+        primary.fsync()
+        primary.pwrite(memoryview(image)[:BASE], 0)
+        primary.fsync()
+        return max(len(disk), BASE + hbins)
+
+    def _neutralise_logs(self) -> None:
+        """Invariant 6 at open: empty logs no correct recovery may apply; pick the next file.
+
+        Called with the primary clean on disk. A valid new-format log whose sequence is
+        not older than the primary's comes from a run whose flush never committed (the
+        process died between the log fsync and the dirty mark); left alone it could be
+        applied after a later run in the other file. A valid old-format log is stale
+        once the primary is clean, and Windows or a peer might prefer it over our runs.
+        """
+        newest: tuple[int, int] | None = None  # (sequence, index)
+        candidates = [(i, lp) for i, lp in enumerate(self.log_paths)]
+        single = sibling_path(self.path, ".LOG")
+        candidates.append((-1, single))
+        for i, lp in candidates:
+            if not self._ops.exists(lp):
+                continue
+            h = self._ops.open(lp)
+            try:
+                head = h.pread(SECTOR + 4, 0)
+                if len(head) < SECTOR + 4 or check_log_base_block(head[:SECTOR]) is not None:
+                    continue  # not a usable log: nothing can apply it
+                ftype, seq = _u32(head, _TYPE), _u32(head, _SEQ1)
+                stale_old = ftype in (FILE_TYPE_LOG_OLD, FILE_TYPE_LOG_OLD_NT)
+                uncommitted = ftype == FILE_TYPE_LOG_NEW and _not_older(seq, self._seq)
+                if stale_old or uncommitted:
+                    h.truncate(0)
+                    h.fsync()
+                elif i >= 0 and (newest is None or not _not_older(newest[0], seq)):
+                    newest = (seq, i)
+            finally:
+                h.close()
+        # Alternate: the next run goes to the file that does not hold the newest run.
+        self._cur = newest[1] if newest is not None else 1
+
+    @classmethod
+    def create(
+        cls,
+        path: str | os.PathLike[str],
+        image: bytearray,
+        *,
+        io: FileOps | None = None,
+        log_policy: LogPolicy | None = None,
+        overwrite: bool = False,
+    ) -> Pager:
+        """Write ``image`` as a new hive file at ``path`` and return a pager on it.
+
+        The file is written beside ``path``, fsynced and renamed over it (then the folder
+        is fsynced), so a crash leaves the old file (or none) or the complete new one.
+        Stale sibling logs of a previous hive with that name are removed first. The
+        image's Seq1/Seq2 (the larger of the two, at least 1), file type and checksum are
+        set in place. Raises FileExistsError unless ``overwrite``; LockedError when
+        another writer has the existing file open.
+        """
+        ops = io if io is not None else DEFAULT_OPS
+        p = Path(path)
+        hbins = check_primary_head(image, len(image))
+        if len(image) != BASE + hbins:
+            raise InvalidArgumentError(f"image is {len(image)} bytes, expected {BASE + hbins}")
+        seq = max(_u32(image, _SEQ1), _u32(image, _SEQ2), 1)
+        _seal(image, seq, seq)
+        old_lock: lock.HiveLock | None = None
+        if ops.exists(p):
+            if not overwrite:
+                raise FileExistsError(f"{p} exists (pass overwrite=True to replace it)")
+            old_lock = lock.acquire(p)  # refuse to replace a hive another writer has
+        tmp = p.with_name(f".{p.name}.regf-new-{os.getpid()}")
+        handle = ops.open(tmp, create=True)
+        try:
+            hive_lock = lock.acquire(tmp, handle.fileno())
+        except BaseException:
+            handle.close()
+            ops.unlink(tmp)
+            if old_lock is not None:
+                old_lock.release()
+            raise
+        try:
+            handle.truncate(0)
+            handle.pwrite(image, 0)
+            handle.fsync()
+            for suffix in (".LOG", *LOG_SUFFIXES):
+                ops.unlink(sibling_path(p, suffix))
+            ops.replace(tmp, p)
+            ops.fsync_dir(p.parent)
+        except BaseException:
+            hive_lock.release()
+            handle.close()
+            ops.unlink(tmp)
+            raise
+        finally:
+            if old_lock is not None:
+                old_lock.release()
+        handle.path = p
+        hive_lock.retarget(p)
+        pager = cls(
+            p,
+            ops,
+            handle,
+            hive_lock,
+            bytes(image[:BASE]),
+            seq,
+            len(image),
+            log_policy or LogPolicy(),
+        )
+        pager._cur = 1  # no log yet: the first run goes to LOG1
+        return pager
+
+    # -- state -------------------------------------------------------------------------
+
+    @property
+    def state(self) -> PagerState:
+        """The current :class:`PagerState`."""
+        return self._state
+
+    @property
+    def failed(self) -> bool:
+        """True once an I/O error has put the pager into the FAILED state."""
+        return self._state is PagerState.FAILED
+
+    @property
+    def sequence(self) -> int:
+        """The sequence number the next log entry will get (fmt §6.4)."""
+        return self._seq
+
+    @property
+    def current_log(self) -> Path | None:
+        """The log file holding the unreconciled run (PENDING), else None."""
+        return self.log_paths[self._cur] if self._state is PagerState.PENDING else None
+
+    def _check_live(self) -> None:
+        if self._state is PagerState.FAILED:
+            raise HiveStateError(
+                f"{self.path}: an earlier flush failed ({self.failure!r}); close the hive "
+                "and reopen it (reopening recovers the last committed state)"
+            )
+        if self._state is PagerState.CLOSED:
+            raise HiveStateError(f"{self.path}: hive is closed")
+
+    def _go(self, event: str) -> None:
+        new = TRANSITIONS.get((self._state, event))
+        if new is None:  # pragma: no cover - guarded by _check_live
+            raise HiveStateError(f"cannot {event} in state {self._state.value}")
+        self._state = new
+
+    # -- I/O helpers (all counted) --------------------------------------------------------
+
+    def _write(
+        self,
+        h: FileHandle,
+        data: bytes | bytearray | memoryview,
+        off: int,
+        stats: FlushStats,
+        *,
+        log: bool,
+    ) -> None:
+        h.pwrite(data, off)
+        stats.writes += 1
+        if log:
+            stats.log_bytes += len(data)
+        else:
+            stats.primary_bytes += len(data)
+
+    def _fsync(self, h: FileHandle, stats: FlushStats) -> None:
+        h.fsync()
+        stats.fsyncs += 1
+
+    def _log_handle(self, i: int, stats: FlushStats) -> FileHandle:
+        h = self._logs[i]
+        if h is None:
+            lp = self.log_paths[i]
+            created = not self._ops.exists(lp)
+            h = self._ops.open(lp, create=True)
+            self._logs[i] = h
+            if created:
+                # The new directory entry must be durable before the run it holds counts.
+                self._ops.fsync_dir(lp.parent)
+                stats.fsyncs += 1
+        return h
+
+    # -- flushing ----------------------------------------------------------------------
+
+    def flush(
+        self, image: bytearray, dirty_pages: Iterable[int], *, reconcile: bool = True
+    ) -> FlushStats:
+        """Make the image durable: log its dirty pages, then (by default) reconcile.
+
+        ``dirty_pages`` are page numbers (file offset // 4096; 0 = base block) changed
+        since the last flush; the base block is also compared with the last flush's, so
+        a base-block change is never missed. With ``reconcile=False`` the primary is only
+        marked dirty and the pages stay in the current run (Windows' lazy reconcile).
+        Sets Seq1, Seq2, file type and checksum in ``image``'s base block. Raises
+        :class:`~regf.errors.HiveStateError` in the FAILED or CLOSED state; the first
+        I/O error is re-raised as is and puts the pager in FAILED (invariant 8).
+        """
+        with self._mutex:
+            self._check_live()
+            hbins = check_primary_head(image, len(image))
+            npages = 1 + hbins // PAGE
+            pages = sorted({int(p) for p in dirty_pages if int(p) != 0})
+            bad = [p for p in pages if not 0 < p < npages]
+            if bad:
+                raise InvalidArgumentError(
+                    f"dirty page {bad[0]} is outside the hive bins (pages 1..{npages - 1})"
+                )
+            head = bytearray(image[:BASE])
+            bb_changed = bytes(_seal(bytearray(head), self._seq, self._seq)) != self._bb
+            stats = FlushStats()
+            if not pages and not bb_changed:
+                if reconcile and self._state is PagerState.PENDING:
+                    self._guarded(self._reconcile, stats)
+                return stats
+            if not pages:
+                # An entry needs at least one page (fmt §6.3); a base-block-only change
+                # (e.g. a new root cell) is carried by the first bin page and the copy.
+                pages = [1]
+            self._guarded(self._flush, image, head, pages, hbins, reconcile, stats)
+            return stats
+
+    def _guarded(self, fn: Callable[..., None], *args: object) -> None:
+        """Run an I/O step; any exception moves the pager to FAILED (invariant 8)."""
+        try:
+            fn(*args)
+        except BaseException as exc:
+            self.failure = exc
+            self._go("error")
+            raise
+
+    def _flush(
+        self,
+        image: bytearray,
+        head: bytearray,
+        pages: list[int],
+        hbins: int,
+        reconcile: bool,
+        stats: FlushStats,
+    ) -> None:
+        if self._primary_dirty and _uncarried(head) != _uncarried(self._run_head):
+            # The run's base-block copy would no longer match (invariant 7): finish the
+            # run, so that the new base block gets a run (and a copy) of its own.
+            self._reconcile(stats)
+        seq = self._seq
+        snapshot = {p: bytes(image[p * PAGE : (p + 1) * PAGE]) for p in pages}
+        flags = _u32(head, _FLAGS)
+        start = not self._primary_dirty
+        if start:
+            i = 1 - self._cur  # alternate LOG1 <-> LOG2
+            h = self._log_handle(i, stats)
+            entry = build_entry(snapshot, seq, hbins, flags, SECTOR)
+            run_head = log_base_block(head, seq)
+            self._write(h, run_head + entry, 0, stats, log=True)
+            end = SECTOR + len(entry)
+            if h.size() > max(self.policy.cap, end):
+                h.truncate(end)  # bound the file (invariant 9); the tail is stale
+            self._fsync(h, stats)
+            self._cur, self._log_end = i, end
+            self._run_start, self._run_head = seq, run_head
+            stats.started_log = True
+        else:
+            h = self._log_handle(self._cur, stats)
+            entry = build_entry(snapshot, seq, hbins, flags, self._log_end)
+            self._write(h, entry, self._log_end, stats, log=True)
+            self._fsync(h, stats)
+            self._log_end += len(entry)
+        stats.sequence, stats.pages = seq, len(pages)
+        stats.references = len(page_runs(pages))
+        stats.log = self.log_paths[self._cur]
+        stats.log_offset, stats.entry_size = self._log_end - len(entry), len(entry)
+        # The entry is durable: the new state exists on disk (in the log).
+        self._seq = (seq + 1) & _M32
+        self._pending.update(snapshot)
+        self._bb = bytes(_seal(head, self._seq, self._seq))
+        image[:SECTOR] = self._bb[:SECTOR]
+        if reconcile or self._log_end > self.policy.cap:
+            self._reconcile(stats)
+            self._go("flush")
+        elif start:
+            # Mark the primary dirty so that readers apply the run (fmt §6.4).
+            dirty = bytearray(self._bb)
+            self._write(
+                self._primary, _seal(dirty, self._seq, self._run_start), 0, stats, log=False
+            )
+            self._fsync(self._primary, stats)
+            self._primary_dirty = True
+            self._go("flush_log_only")
+        else:
+            self._go("flush_log_only")
+
+    def reconcile(self) -> FlushStats:
+        """Write the unreconciled pages into the primary (no-op when CLEAN)."""
+        with self._mutex:
+            self._check_live()
+            stats = FlushStats()
+            if self._state is PagerState.PENDING:
+                self._guarded(self._reconcile, stats)
+            self._go("reconcile")
+            return stats
+
+    def _reconcile(self, stats: FlushStats) -> None:
+        """fmt §6.4 step 3 from the in-memory copy of the run's pages (invariants 1, 5)."""
+        if not self._pending and not self._primary_dirty:
+            return
+        hbins = _u32(self._bb, _HBINS)
+        bump = _seal(bytearray(self._bb), self._seq, self._run_start)
+        self._write(self._primary, bump, 0, stats, log=False)
+        if not self._primary_dirty:
+            # Barrier: the dirty mark must be durable before the first page can be.
+            self._fsync(self._primary, stats)
+            self._primary_dirty = True
+        for first, count in page_runs(self._pending):
+            data = b"".join(self._pending[p] for p in range(first, first + count))
+            self._write(self._primary, data, first * PAGE, stats, log=False)
+        self._disk_size = max(self._disk_size, BASE + hbins)
+        if self._primary.size() < BASE + hbins:
+            self._primary.truncate(BASE + hbins)  # grow to the bins (fmt §6.4)
+            stats.writes += 1
+        self._fsync(self._primary, stats)
+        self._write(self._primary, memoryview(self._bb)[:SECTOR], 0, stats, log=False)
+        self._fsync(self._primary, stats)
+        self._pending.clear()
+        self._primary_dirty = False
+        stats.reconciled = True
+
+    # -- closing -----------------------------------------------------------------------
+
+    def close(self) -> None:
+        """Release the lock and close the files. Does not flush (unreconciled data is
+        safe in the current run). Idempotent; the only call allowed after a failure."""
+        with self._mutex:
+            if self._state is PagerState.CLOSED:
+                return
+            self._go("close")
+            try:
+                self._lock.release()
+            finally:
+                for h in self._logs:
+                    if h is not None:
+                        h.close()
+                self._logs = [None, None]
+                self._primary.close()
+
+    def __enter__(self) -> Pager:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"<Pager {self.path} {self._state.value} seq={self._seq}>"
+
+
+__all__ = [
+    "LOG_SUFFIXES",
+    "TRANSITIONS",
+    "FlushStats",
+    "LogPolicy",
+    "Pager",
+    "PagerState",
+    "build_entry",
+    "check_primary_head",
+    "log_base_block",
+    "page_runs",
+    "sibling_path",
+]
