@@ -22,6 +22,7 @@ void regf_sort_key(const uint16_t *in, uint8_t *out, size_t n);
 int regf_scan_cells(const uint8_t *bins, size_t hbins_size, uint8_t *bitmap_out);
 int regf_leaf_cells(const uint8_t *bins, size_t hbins_size, uint32_t list_cell,
                     uint32_t *out, size_t out_cap);
+uint64_t regf_bin_chain_end(const uint8_t *bins, size_t hbins_size, size_t start);
 """
 
 # Cell allocator core (csrc/alloc.h), used by regf.cells.alloc.CCellAllocator.

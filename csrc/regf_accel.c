@@ -276,3 +276,22 @@ int regf_leaf_cells(const uint8_t *bins, size_t hbins_size, uint32_t list_cell,
     }
     return (int)count;
 }
+
+/* ---- recovery -------------------------------------------------------------------- */
+
+uint64_t regf_bin_chain_end(const uint8_t *bins, size_t hbins_size, size_t start)
+{
+    uint64_t total = (uint64_t)hbins_size;
+    uint64_t off = (uint64_t)start;
+    while (off < total) {
+        const uint8_t *hb = bins + off;
+        uint64_t size;
+        if (total - off < 32 || memcmp(hb, "hbin", 4) != 0 || rd32(hb + 4) != off)
+            return off;
+        size = rd32(hb + 8);
+        if (size < 4096 || size % 4096 != 0 || size > total - off)
+            return off;
+        off += size;
+    }
+    return total;
+}

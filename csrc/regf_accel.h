@@ -86,4 +86,14 @@ int regf_scan_cells(const uint8_t *bins, size_t hbins_size, uint8_t *bitmap_out)
 int regf_leaf_cells(const uint8_t *bins, size_t hbins_size, uint32_t list_cell,
                     uint32_t *out, size_t out_cap);
 
+/* ---- regf_bin_chain_end ---------------------------------------------------------
+ * Follows the chain of hbin headers in bins[0..hbins_size) from offset start (a
+ * multiple of 4096 not above hbins_size) and returns the offset of the first header that
+ * is not sane: fewer than 32 bytes left, signature not "hbin", offset field != its
+ * position, size < 4096, size % 4096 != 0, or the bin running past hbins_size. Returns
+ * hbins_size when every bin from start on is sane. Cells are not looked at. Used after
+ * log recovery (fmt §6.5 step 6) to find dirty bins that need a dummy replacement.
+ */
+uint64_t regf_bin_chain_end(const uint8_t *bins, size_t hbins_size, size_t start);
+
 #endif /* REGF_ACCEL_H */

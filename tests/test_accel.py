@@ -451,3 +451,15 @@ def test_parity_random_bytes(data: bytes, draw: st.DataObject) -> None:
         assert _outcome(c.leaf_cells, data, hbins_size, t) == _outcome(
             pure.leaf_cells, data, hbins_size, t
         )
+
+
+@parity
+@PARITY_SETTINGS
+@given(hives(), st.integers(0, 8))
+def test_parity_bin_chain_end(case: tuple[bytes, int, list[int]], page: int) -> None:
+    data, hbins_size, _ = case
+    c = _cbackend()
+    start = page * 4096
+    assert _outcome(c.bin_chain_end, data, hbins_size, start) == _outcome(
+        pure.bin_chain_end, data, hbins_size, start
+    )

@@ -138,6 +138,57 @@ def test_bad_primary_base_block_taken_from_log() -> None:
     assert is_dirty(image[:512]) is None
 
 
+def _dummy(off: int) -> bytes:
+    head = struct.pack("<4sII8sQI", b"hbin", off, 4096, bytes(8), 0, 0)
+    return head + struct.pack("<i", 4096 - 32) + bytes(4096 - 36)
+
+
+def test_invalid_dirty_bin_becomes_dummy_bin() -> None:
+    # fmt §6.5 step 6: an entry leaves page 0x1000 without a valid hbin header; the bin
+    # is replaced by a 4096-byte bin with one free cell and the chain goes on after it.
+    primary = _primary(3, 2, nbins=3)
+    garbage = (0x1000, bytes([0x5A]) * 4096)
+    image, report = recover(primary, [("h.LOG1", _log(2, [_entry(2, [garbage], 12288)], 12288))])
+    assert report.applied and report.dummy_bins == [0x1000]
+    assert bytes(image[BASE + 0x1000 : BASE + 0x2000]) == _dummy(0x1000)
+    # Untouched bins are kept byte for byte; no "chain breaks" note.
+    assert bytes(image[BASE : BASE + 0x1000]) == primary[BASE : BASE + 0x1000]
+    assert bytes(image[BASE + 0x2000 :]) == primary[BASE + 0x2000 :]
+    assert not any("chain breaks" in n for n in report.notes)
+
+
+def test_grown_area_without_pages_becomes_dummy_bins() -> None:
+    # An entry grows the hive by two pages but writes neither: zero fill is no bin.
+    image, report = recover(
+        _primary(3, 2, nbins=1), [("h.LOG1", _log(2, [_entry(2, [_page(0, 0x11)], 12288)], 4096))]
+    )
+    assert report.dummy_bins == [0x1000, 0x2000]
+    assert bytes(image[BASE + 0x1000 : BASE + 0x2000]) == _dummy(0x1000)
+    assert bytes(image[BASE + 0x2000 :]) == _dummy(0x2000)
+
+
+def test_invalid_clean_bin_is_reported_not_replaced() -> None:
+    # A broken bin the log never wrote is the primary's own damage: reported only.
+    primary = bytearray(_primary(3, 2, nbins=3))
+    primary[BASE + 0x2000 : BASE + 0x2004] = b"junk"
+    log = _log(2, [_entry(2, [_page(0, 0x10)], 12288)], 12288)
+    image, report = recover(bytes(primary), [("h.LOG1", log)])
+    assert report.dummy_bins == []
+    assert bytes(image[BASE + 0x2000 : BASE + 0x2004]) == b"junk"
+    assert any("chain breaks at hive-bins offset 0x2000" in n for n in report.notes)
+
+
+def test_bin_chain_end() -> None:
+    from regf._accel import bin_chain_end
+
+    bins = bytearray(b"".join(_bin(i * 4096, 0) for i in range(4)))
+    bins[0x2000:0x2004] = b"xxxx"
+    assert bin_chain_end(bins, len(bins), 0) == 0x2000
+    assert bin_chain_end(bins, len(bins), 0x3000) == len(bins)
+    assert bin_chain_end(bins, 0x2000, 0) == 0x2000
+    assert bin_chain_end(bins, 0x1800, 0) == 0x1000  # bin 1 runs past the size
+
+
 @settings(max_examples=60, deadline=None)
 @given(st.integers(0, 3), st.data())
 def test_corrupt_entry_stops_there(index: int, data: st.DataObject) -> None:
@@ -340,3 +391,18 @@ def test_clean_real_hive_with_new_log_ignored() -> None:
     image, report = recover(data, _logs(*find_logs(hive)))
     assert bytes(image) == data and not report.applied
     assert report.logs and report.logs[0].valid
+
+
+@corpus
+def test_mapped_recovery_equals_copy() -> None:
+    # recover_files() recovers into a copy-on-write mapping of the primary: same bytes
+    # as the in-memory copy, and the file is untouched.
+    from regf.storage.recovery import recover_files
+
+    path = _regipy("SYSTEM_B")
+    before = hashlib.sha256(path.read_bytes()).hexdigest()
+    want, _ = recover(path.read_bytes(), _logs(*find_logs(path)))
+    with open(path, "rb") as fh:
+        got, report = recover_files(fh.read(), find_logs(path), path)
+    assert bytes(got) == bytes(want) and report.pages_applied == 315
+    assert hashlib.sha256(path.read_bytes()).hexdigest() == before

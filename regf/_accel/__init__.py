@@ -30,6 +30,7 @@ if _choice != "python":
 if _impl is None:
     BACKEND = "python"
     from .pure import (
+        bin_chain_end,
         checksum,
         leaf_cells,
         marvin32,
@@ -47,10 +48,12 @@ else:
     upcase = _impl.upcase
     scan_cells = _impl.scan_cells
     leaf_cells = _impl.leaf_cells
+    bin_chain_end = _impl.bin_chain_end
 
 __all__ = [
     "BACKEND",
     "REGISTRY_SEED",
+    "bin_chain_end",
     "checksum",
     "leaf_cells",
     "marvin32",

@@ -116,3 +116,11 @@ def leaf_cells(bins: _Buffer, hbins_size: int, list_cell: int) -> list[int]:
     if n < 0:
         raise leaf_error(n, list_cell)
     return list(ffi.unpack(out, n))
+
+
+def bin_chain_end(bins: _Buffer, hbins_size: int, start: int = 0) -> int:
+    """Offset of the first insane hbin header in the chain from ``start`` (see pure.py)."""
+    check_hbins_args(bins, hbins_size)
+    if start < 0 or start % 4096:
+        raise ValueError("start must be a non-negative multiple of 4096")
+    return int(lib.regf_bin_chain_end(ffi.from_buffer("uint8_t[]", bins), hbins_size, start))

@@ -301,3 +301,27 @@ def leaf_cells(bins: _Buffer, hbins_size: int, list_cell: int) -> list[int]:
     if code < 0:
         raise leaf_error(code, list_cell)
     return out
+
+
+# ---- recovery (C twin: regf_bin_chain_end) -----------------------------------------
+
+
+def bin_chain_end(bins: _Buffer, hbins_size: int, start: int = 0) -> int:
+    """Offset of the first insane hbin header in the chain from ``start`` (fmt §2).
+
+    Sane: 32 bytes available, signature ``hbin``, offset field equal to its position,
+    size a positive multiple of 4096 that stays inside ``hbins_size``. Returns
+    ``hbins_size`` when every bin from ``start`` on is sane. Cells are not examined.
+    """
+    check_hbins_args(bins, hbins_size)
+    if start < 0 or start % 4096:
+        raise ValueError("start must be a non-negative multiple of 4096")
+    off = start
+    while off < hbins_size:
+        if hbins_size - off < 32 or bytes(bins[off : off + 4]) != b"hbin":
+            return off
+        field, size = struct.unpack_from("<II", bins, off + 4)
+        if field != off or size < 4096 or size % 4096 or size > hbins_size - off:
+            return off
+        off += size
+    return hbins_size

@@ -15,6 +15,7 @@ from ..errors import (
     FormatError,
     HiveStateError,
     RegfError,
+    SignatureError,
     StructureError,
     TruncatedError,
     UnsupportedVersionError,
@@ -22,6 +23,7 @@ from ..errors import (
 from ..format import codec
 from ..format.constants import BASE, FILE_TYPE_PRIMARY, MAX_DEPTH
 from ..format.structs import BaseBlockHead
+from ..storage import discover, recovery
 from ..storage.files import HiveSource, Source, read_source
 from .keys import Key, filetime
 
@@ -127,10 +129,21 @@ class Hive:
         self.recovery: Any = None
         self._closed = False
         buf: Any = source.buf
-        bb = parse_base_block(buf)
-        self.was_dirty = bb.dirty
-        if bb.dirty and recover:
-            buf, bb = self._recover(buf, bb, logs)
+        try:
+            bb = parse_base_block(buf)
+        except SignatureError:
+            # A base block wiped by a crash (a torn write that left zeros) is rebuilt
+            # from a log's copy, as Windows does (fmt §6.5 step 3); no log: still fatal.
+            if not recover:
+                raise
+            buf, rbb = self._recover(buf, None, logs)
+            if rbb is None:
+                raise
+            bb, self.was_dirty = rbb, True
+        else:
+            self.was_dirty = bb.dirty
+            if bb.dirty and recover:
+                buf, bb = self._recover(buf, bb, logs)
         self._check_header(bb, len(buf))
         self.base_block = bb
         self.image = HiveImage(buf, bb.hbins_size, bb.minor, strict)
@@ -139,24 +152,17 @@ class Hive:
 
     # -- opening -----------------------------------------------------------------------
 
-    def _recover(self, buf: Any, bb: BaseBlockInfo, logs: Sequence[Any] | None) -> Any:
-        try:
-            from ..storage import discover, recovery
-        except ImportError:  # pragma: no cover - recovery module not built yet
-            self._dirty_warning("recovery support is not available")
-            return buf, bb
+    def _recover(self, buf: Any, bb: BaseBlockInfo | None, logs: Sequence[Any] | None) -> Any:
         paths = list(logs) if logs is not None else (
             discover.find_logs(self.path) if self.path is not None else []
         )
         if not paths:
             self._dirty_warning("no transaction logs found")
             return buf, bb
-        from ..storage.files import read_file
-
-        pairs = [(str(p), read_file(p)) for p in paths]
         try:
-            # The mapping is passed as is: recover() makes the one working copy it needs.
-            image, report = recovery.recover(buf, pairs)
+            # The primary mapping is passed as is and the logs are mapped, not read:
+            # recover() makes the one working copy it needs.
+            image, report = recovery.recover_files(buf, paths, self.path)
         except RegfError as exc:
             if self.strict:
                 raise

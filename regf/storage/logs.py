@@ -7,14 +7,15 @@ walk stops early records why in ``stop_reason`` (garbage after the live run is n
 
 from __future__ import annotations
 
+import struct
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 from .._accel import checksum, marvin32
 from ..errors import RegfError
 from ..format import codec
 from ..format.constants import FILE_TYPE_LOG_NEW, FILE_TYPE_LOG_OLD, FILE_TYPE_LOG_OLD_NT
-from ..format.fast import HVLE, U32
+from ..format.fast import HVLE
 from ..format.structs import HVLE_HEADER_SIZE, LOG_BASE_BLOCK_SIZE, BaseBlockHead
 
 SECTOR = 512
@@ -58,7 +59,13 @@ class LogFile:
     head: bytes = field(default=b"", repr=False)
     #: old format: (hive-bins offset, log offset) of every stored 512-byte sector.
     sectors: list[tuple[int, int]] = field(default_factory=list)
-    data: bytes = field(default=b"", repr=False)
+    #: the log's bytes as given: bytes, or a read-only mapping (never copied).
+    data: Any = field(default=b"", repr=False)
+
+    @property
+    def view(self) -> memoryview:
+        """Zero-copy view of :attr:`data` (page copies slice it without temporaries)."""
+        return memoryview(self.data)
 
     @property
     def seq_range(self) -> tuple[int, int] | None:
@@ -93,22 +100,26 @@ def check_log_base_block(head: bytes) -> str | None:
     return None
 
 
-def parse_log(name: str, data: bytes) -> LogFile:
-    """Parse and validate a whole log file's bytes; never raises for bad content."""
-    data = bytes(data)
-    magic = data[SECTOR : SECTOR + 4]
+def parse_log(name: str, data: Any) -> LogFile:
+    """Parse and validate a whole log file's bytes; never raises for bad content.
+
+    ``data`` is bytes or any read-only buffer (an mmap of the file): it is not copied,
+    and only the base block, entry headers and hashed entry bodies are read.
+    """
+    magic = bytes(data[SECTOR : SECTOR + 4])
     # Format is decided by the magic after the base block, not by the hive's minor
     # version (regipy PR #27); the file type must agree.
     fmt: Literal["new", "old"] | None = (
         "new" if magic == b"HvLE" else "old" if magic == b"DIRT" else None
     )
     log = LogFile(name=name, format=fmt, data=data)
-    problem = check_log_base_block(data)
+    head = bytes(data[:LOG_BASE_BLOCK_SIZE])
+    problem = check_log_base_block(head)
     if problem is None:
-        bb = codec.parse(BaseBlockHead, data[:LOG_BASE_BLOCK_SIZE], 0, "log base block")
+        bb = codec.parse(BaseBlockHead, head, 0, "log base block")
         log.seq, log.hbins_size = bb.seq1, bb.hbins_size
         log.last_written, log.flags = bb.last_written, bb.flags
-        log.head = data[:LOG_BASE_BLOCK_SIZE]
+        log.head = head
         if fmt is None:
             problem = f"unknown log magic {magic!r} at offset 0x200"
         elif (fmt == "new") != (bb.file_type == FILE_TYPE_LOG_NEW):
@@ -129,18 +140,19 @@ def parse_log(name: str, data: bytes) -> LogFile:
 
 def _walk_entries(log: LogFile) -> None:
     """Collect consecutive valid HvLE entries from offset 512 (fmt §6.5 step 4)."""
-    data, pos, expected = log.data, SECTOR, log.seq
-    while pos < len(data):
-        reason = _check_entry(data, pos, expected)
-        if isinstance(reason, str):
-            log.stop_reason, log.stop_offset = reason, pos
-            return
-        log.entries.append(reason)
-        pos += reason.size
-        expected = (expected + 1) & _M32  # sequence numbers wrap modulo 2^32
+    pos, expected = SECTOR, log.seq
+    with memoryview(log.data) as data:
+        while pos < len(data):
+            reason = _check_entry(data, pos, expected)
+            if isinstance(reason, str):
+                log.stop_reason, log.stop_offset = reason, pos
+                return
+            log.entries.append(reason)
+            pos += reason.size
+            expected = (expected + 1) & _M32  # sequence numbers wrap modulo 2^32
 
 
-def _check_entry(data: bytes, pos: int, expected: int) -> LogEntry | str:
+def _check_entry(data: memoryview, pos: int, expected: int) -> LogEntry | str:
     """Validate the entry at ``pos``; return it, or the reason it is not valid."""
     if pos + HVLE_HEADER_SIZE > len(data):
         return "truncated entry header"
@@ -168,9 +180,9 @@ def _check_entry(data: bytes, pos: int, expected: int) -> LogEntry | str:
         return f"{count} page references run past the end of the entry"
     pages: list[tuple[int, int]] = []
     total = 0
+    refs = struct.unpack_from(f"<{2 * count}I", data, pos + HVLE_HEADER_SIZE)
     for i in range(count):
-        (off,) = U32.unpack_from(data, pos + HVLE_HEADER_SIZE + 8 * i)
-        (psize,) = U32.unpack_from(data, pos + HVLE_HEADER_SIZE + 8 * i + 4)
+        off, psize = refs[2 * i], refs[2 * i + 1]
         if off % SECTOR or psize == 0 or psize % SECTOR or off + psize > hbins:
             return f"bad page reference {i} ({off:#x}, {psize:#x})"
         pages.append((off, psize))

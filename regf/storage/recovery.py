@@ -6,20 +6,30 @@ and returns it only when recovery succeeded, so a caller never sees a half-appli
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import mmap
-from collections.abc import Sequence
+import os
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
-from .._accel import checksum
+from .._accel import bin_chain_end, checksum
 from ..errors import RecoveryError
 from ..format.fast import U32
-from .logs import PAGE, SECTOR, LogFile, parse_log
+from .logs import PAGE, SECTOR, LogEntry, LogFile, parse_log
 
 #: A primary image: bytes, or a read-only mapping of the file (no copy is made of it;
 #: recovery builds its own working copy).
 Primary = bytes | bytearray | mmap.mmap
+#: Log contents: bytes, or a read-only mapping (only the valid entries are ever read).
+LogData = bytes | bytearray | memoryview | mmap.mmap
+#: A recovered image: a bytearray, or a private copy-on-write mapping of the primary file
+#: (writes never reach the file) when :func:`recover_files` could map it.
+Image = bytearray | mmap.mmap
+#: ``make_image(primary, size)``: a writable buffer of exactly ``size`` bytes holding the
+#: primary's bytes (zero beyond its end), that recovery may modify.
+ImageFactory = Callable[[Primary, int], Image]
 
 BASE = 4096
 _M32 = 0xFFFFFFFF
@@ -68,6 +78,9 @@ class RecoveryReport:
     reason: str | None = None
     #: new-format: the final sequence number written to Seq1 and Seq2.
     final_sequence: int | None = None
+    #: hive-bins offsets of dirty bins whose header was invalid after the entries were
+    #: applied, each replaced by a 4096-byte dummy bin holding one free cell (fmt §6.5.6).
+    dummy_bins: list[int] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
 
     @property
@@ -80,7 +93,7 @@ def _u32(buf: Primary, off: int) -> int:
     return int(U32.unpack_from(buf, off)[0])
 
 
-def _put(buf: bytearray, off: int, value: int) -> None:
+def _put(buf: bytearray | mmap.mmap, off: int, value: int) -> None:
     U32.pack_into(buf, off, value & _M32)
 
 
@@ -116,13 +129,25 @@ def _not_older(a: int, b: int) -> bool:
 
 
 def recover(
-    primary: Primary, logs: Sequence[tuple[str, bytes]]
+    primary: Primary, logs: Sequence[tuple[str, LogData]]
 ) -> tuple[bytearray, RecoveryReport]:
     """Apply ``logs`` (name, bytes) to a dirty ``primary``; return the image and a report.
 
     A clean primary is returned unchanged (logs ignored). Raises :class:`RecoveryError`
-    when the primary is dirty and no log can be applied.
+    when the primary is dirty and no log can be applied. ``primary`` is never modified;
+    the image is a new bytearray.
     """
+    image, report = _recover(primary, logs, None)
+    assert isinstance(image, bytearray)  # no factory: always a copy
+    return image, report
+
+
+def _recover(
+    primary: Primary,
+    logs: Sequence[tuple[str, LogData]],
+    make_image: ImageFactory | None,
+) -> tuple[Image, RecoveryReport]:
+    """:func:`recover`; ``make_image`` (new-format logs only) supplies the writable image."""
     report = RecoveryReport(dirty=is_dirty(primary[:SECTOR]))
     parsed = [parse_log(name, data) for name, data in logs]
     report.logs = [
@@ -144,7 +169,10 @@ def recover(
         if not usable:
             continue
         try:
-            image = attempt(primary, usable, report)
+            if attempt is _recover_new:
+                image: Image = _recover_new(primary, usable, report, make_image)
+            else:
+                image = _recover_old(primary, usable, report)
         except RecoveryError as exc:
             errors.append(exc.message)
             continue
@@ -155,6 +183,61 @@ def recover(
         errors.append(f"no usable log ({problems})")
     report.reason = "; ".join(errors)
     raise RecoveryError(f"primary is dirty ({report.dirty}) and {report.reason}")
+
+
+@contextlib.contextmanager
+def mapped_logs(paths: Sequence[str | os.PathLike[str]]) -> Iterator[list[tuple[str, LogData]]]:
+    """``(name, contents)`` for each log path, mapped read-only instead of read.
+
+    Recovery reads only the valid entries of a log (and copies only their pages), so a
+    mapping avoids reading and copying whole multi-megabyte logs. Empty files come back
+    as ``b""`` (they cannot be mapped). The mappings are closed on exit.
+    """
+    maps: list[mmap.mmap] = []
+    out: list[tuple[str, LogData]] = []
+    try:
+        for p in paths:
+            with open(p, "rb") as fh:
+                if os.fstat(fh.fileno()).st_size == 0:
+                    out.append((str(p), b""))
+                    continue
+                m = mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ)
+            maps.append(m)
+            out.append((str(p), m))
+        yield out
+    finally:
+        for m in maps:
+            with contextlib.suppress(BufferError):
+                m.close()
+
+
+def recover_files(
+    primary: Primary,
+    log_paths: Sequence[str | os.PathLike[str]],
+    primary_path: str | os.PathLike[str] | None = None,
+) -> tuple[Image, RecoveryReport]:
+    """:func:`recover` with logs given as paths (mapped, never written).
+
+    With ``primary_path`` (the file ``primary`` was read from), the recovered image is a
+    private copy-on-write mapping of that file when it fits in it: only the pages the
+    logs rewrite are copied, instead of the whole hive. Nothing is ever written to any
+    file (``mmap.ACCESS_COPY``).
+    """
+    factory = None
+    if primary_path is not None:
+        path = primary_path
+
+        def factory(prim: Primary, size: int) -> Image:
+            with open(path, "rb") as fh:
+                if size <= os.fstat(fh.fileno()).st_size and size > 0:
+                    m = mmap.mmap(fh.fileno(), size, access=mmap.ACCESS_COPY)
+                    if m[:SECTOR] == prim[:SECTOR]:  # same file as the primary we checked
+                        return m
+                    m.close()
+            return _copy_image(prim, size)
+
+    with mapped_logs(log_paths) as logs:
+        return _recover(primary, logs, factory)
 
 
 def _start_image(primary: Primary, head: bytes | None) -> bytearray:
@@ -169,7 +252,17 @@ def _start_image(primary: Primary, head: bytes | None) -> bytearray:
     return image
 
 
-def _finish(image: bytearray, hbins: int, seq1: int, seq2: int) -> bytearray:
+def _copy_image(primary: Primary, size: int) -> bytearray:
+    """The default image factory: a copy of the primary's first ``size`` bytes, zero
+    filled when the primary is shorter."""
+    with memoryview(primary) as mv:
+        image = bytearray(mv[:size])
+    if len(image) < size:
+        image.extend(bytes(size - len(image)))
+    return image
+
+
+def _finish(image: Image, hbins: int, seq1: int, seq2: int) -> Image:
     """Write the final base block fields and cut the image to exactly 4096 + hbins."""
     _put(image, _SEQ1, seq1)
     _put(image, _SEQ2, seq2)
@@ -177,21 +270,36 @@ def _finish(image: bytearray, hbins: int, seq1: int, seq2: int) -> bytearray:
     _put(image, _TYPE, 0)
     _put(image, _CKSUM, checksum(image[:SECTOR]))
     end = BASE + hbins
-    if len(image) < end:
-        image.extend(bytes(end - len(image)))
-    del image[end:]
+    if len(image) != end:
+        assert isinstance(image, bytearray)  # factories make mappings at the final size
+        if len(image) < end:
+            image.extend(bytes(end - len(image)))
+        del image[end:]
     return image
 
 
 def _recover_new(
-    primary: Primary, logs: list[LogFile], report: RecoveryReport
-) -> bytearray:
-    """HvLE recovery (fmt §6.5)."""
+    primary: Primary,
+    logs: list[LogFile],
+    report: RecoveryReport,
+    make_image: ImageFactory | None = None,
+) -> Image:
+    """HvLE recovery (fmt §6.5).
+
+    Everything that can refuse the logs is decided first (which logs, which entries, the
+    final size); only then is the image made, at its final length, and written. So a
+    refusal never leaves a half-written image behind, and ``make_image`` may hand out a
+    private copy-on-write mapping of the primary instead of copying it.
+    """
     ordered = sorted(logs, key=functools.cmp_to_key(_log_cmp))
+    head: bytes | None = None
     if report.dirty == "checksum":
         # Only the log with the later entries is used; it supplies the base block.
         chosen = [ordered[-1]]
-        image = _start_image(primary, ordered[-1].head)
+        head = ordered[-1].head
+        flags = int.from_bytes(head[_FLAGS : _FLAGS + 4], "little")
+        # Until an entry says otherwise, estimate the size from the file (fmt §6.5 step 3).
+        hbins = max(0, (len(primary) - BASE) // PAGE * PAGE)
     else:
         seq2 = _u32(primary, _SEQ2)
         chosen = []
@@ -205,12 +313,9 @@ def _recover_new(
         if chosen[0].seq != seq2:
             # Windows accepts this (spec: log Seq >= primary Seq2); note the gap.
             report.notes.append(f"{chosen[0].name} starts at {chosen[0].seq}, primary at {seq2}")
-        image = _start_image(primary, None)
-    flags = _u32(image, _FLAGS)
-    hbins = _u32(image, _HBINS)
-    if report.dirty == "checksum":
-        # Until an entry says otherwise, estimate the size from the file (fmt §6.5 step 3).
-        hbins = max(0, (len(primary) - BASE) // PAGE * PAGE)
+        flags = _u32(primary, _FLAGS)
+        hbins = _u32(primary, _HBINS)
+    plan: list[tuple[LogFile, LogEntry]] = []
     last: int | None = None
     for i, lf in enumerate(chosen):
         if i and last is not None and lf.seq != (last + 1) & _M32:
@@ -219,23 +324,43 @@ def _recover_new(
             break
         for entry in lf.entries:
             flags = (flags & ~1) | (entry.flags & 1)  # only bit 0 travels in entries
-            hbins = entry.hbins_size
-            if len(image) < BASE + hbins:  # grow with zeros (EricZimmerman/Registry #24)
-                image.extend(bytes(BASE + hbins - len(image)))
-            src = entry.data_offset
-            for off, size in entry.pages:
-                image[BASE + off : BASE + off + size] = lf.data[src : src + size]
-                src += size
-            report.applied_entries.append((lf.name, entry.sequence, entry.pages))
+            hbins = entry.hbins_size  # the image grows with zeros (EricZimmerman/Registry #24)
+            plan.append((lf, entry))
             last = entry.sequence
         if lf.stop_reason not in (None, "end of entries"):
             report.notes.append(f"{lf.name}: stopped at {lf.stop_offset:#x}: {lf.stop_reason}")
     if last is None:
         raise RecoveryError("no log entry could be applied")
+    # Decided; now write. Bytes past the final size would be cut at the end anyway, so the
+    # image is made at its final length and page writes are clipped to it.
+    size = BASE + hbins
+    image = (make_image or _copy_image)(primary, size)
+    if head is not None:
+        # Base-block recovery: the log's 512 bytes, rest zero, type back to primary.
+        image[:BASE] = head[:SECTOR] + bytes(BASE - SECTOR)
+    # Hive-bins bytes the primary supplied; anything beyond is zero fill until an entry
+    # writes it, so it counts as dirty for the bin check below.
+    primary_end = max(0, len(primary) - BASE)
+    dirty_runs: list[tuple[int, int]] = []
+    with memoryview(image) as dst:
+        for lf, entry in plan:
+            src = entry.data_offset
+            with lf.view as data:
+                for off, psize in entry.pages:
+                    lo, hi = BASE + off, min(BASE + off + psize, size)
+                    if lo < hi:
+                        # memoryview to memoryview: one memmove, no temporary bytes.
+                        dst[lo:hi] = data[src : src + hi - lo]
+                    src += psize
+            dirty_runs.extend(entry.pages)
+            report.applied_entries.append((lf.name, entry.sequence, entry.pages))
     _put(image, _FLAGS, flags)
-    end = _valid_bins_end(image, hbins)
+    if primary_end < hbins:
+        dirty_runs.append((primary_end, hbins - primary_end))
+    end = _repair_dirty_bins(image, hbins, dirty_runs, report)
     if end < hbins:
-        # The spec has Windows replace such a bin with a dummy one; we only report it.
+        # A broken bin the logs never touched: Windows would refuse the hive; we report it
+        # and leave the bytes as they are (the reader skips or rejects that bin).
         report.notes.append(f"bin chain breaks at hive-bins offset {end:#x} after recovery")
     # The Windows 10 sample (yarp RecoveredHive_Windows10) ends at last applied + 1.
     final = (last + 1) & _M32
@@ -285,19 +410,49 @@ def _recover_old(
     report.applied_entries.append((lf.name, lf.seq, tuple(runs)))
     seq = lf.seq if bad_head else _u32(image, _SEQ1)
     report.final_sequence = seq
-    return _finish(image, hbins, seq, seq)
+    _finish(image, hbins, seq, seq)
+    return image
 
 
 def _valid_bins_end(image: bytearray, hbins: int) -> int:
     """Hive-bins offset where the chain of sane bin headers from offset 0 ends."""
+    hbins = min(hbins, max(0, len(image) - BASE))
+    with memoryview(image) as mv, mv[BASE : BASE + hbins] as bins:
+        return bin_chain_end(bins, hbins, 0)
+
+
+def _dummy_bin(offset: int) -> bytes:
+    """A 4096-byte bin at ``offset`` holding one free cell over all of its space."""
+    head = b"hbin" + offset.to_bytes(4, "little") + PAGE.to_bytes(4, "little") + bytes(20)
+    return head + (PAGE - 0x20).to_bytes(4, "little") + bytes(PAGE - 0x24)
+
+
+def _repair_dirty_bins(
+    image: Image, hbins: int, dirty_runs: list[tuple[int, int]], report: RecoveryReport
+) -> int:
+    """Replace each invalid *dirty* bin by a dummy bin (fmt §6.5 step 6); return where the
+    chain of sane bins ends (``hbins`` when it reaches the end).
+
+    A bin whose header is insane after the entries were applied, and whose first page
+    was written by an entry (or lies in zero fill beyond the primary's end), becomes a
+    4096-byte bin with one free cell, and the chain continues after it. An insane bin
+    that no entry touched stops the chain: that damage is the primary's own.
+    """
+    npages = hbins // PAGE
+    dirty = bytearray(npages)
+    for off, size in dirty_runs:
+        first, last = off // PAGE, min(npages, -(-(off + size) // PAGE))
+        if first < last:
+            dirty[first:last] = b"\1" * (last - first)
     pos = 0
-    while pos < hbins:
-        head = image[BASE + pos : BASE + pos + 12]
-        size = _u32(head, 8) if len(head) == 12 else 0
-        if head[:4] != b"hbin" or _u32(head, 4) != pos or size < PAGE or size % PAGE:
-            break
-        pos += size
-    return pos
+    with memoryview(image) as mv, mv[BASE : BASE + hbins] as bins:
+        while True:
+            pos = bin_chain_end(bins, hbins, pos)
+            if pos >= hbins or not dirty[pos // PAGE]:
+                return pos
+            image[BASE + pos : BASE + pos + PAGE] = _dummy_bin(pos)
+            report.dummy_bins.append(pos)
+            pos += PAGE
 
 
 def _check_bins(image: bytearray, runs: list[tuple[int, int]], hbins: int) -> str | None:
@@ -309,4 +464,11 @@ def _check_bins(image: bytearray, runs: list[tuple[int, int]], hbins: int) -> st
     return None
 
 
-__all__ = ["LogSummary", "RecoveryReport", "is_dirty", "recover"]
+__all__ = [
+    "LogSummary",
+    "RecoveryReport",
+    "is_dirty",
+    "mapped_logs",
+    "recover",
+    "recover_files",
+]
