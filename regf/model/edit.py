@@ -1,23 +1,46 @@
-"""Editable hives: an in-memory key tree that is serialized to a complete new file on save.
+"""Editable hives: the writer edits the hive's cells in place, as Windows does.
 
-**First version, by design.** Editing does *not* touch hive bytes: opening a hive for
-editing (``regf.open(path, mode="r+")``) reads the whole tree through the reader into
-memory (names, classes, timestamps, security descriptors, flags, user/virtualization/debug
-bits, every value's type and exact raw bytes), and every change is made on that tree.
-Saving runs :func:`regf.model.serialize.serialize`, which writes a clean, compact hive,
-atomically (:func:`regf.storage.files.write_new_file`). Consequences:
+An :class:`EditHive` owns a whole-file image (a ``bytearray``: the 4096-byte base block
+followed by the hive bins) and a :class:`~regf.cells.alloc.CellAllocator` over it. Every
+edit allocates, writes and frees cells in that image exactly the way Windows'
+configuration manager does (ReactOS ``cmlib`` is the readable model), so the image is
+at every moment a valid hive whose changed 4 KiB pages the allocator records
+(:meth:`~regf.cells.alloc.CellAllocator.take_dirty`) for a log-based flush:
 
-* ``regf.create(path)`` writes ``path`` when the hive is closed (or the ``with`` block
-  ends without an exception) and on :meth:`EditHive.flush`.
-* ``regf.open(path, mode="r+")`` **never writes in place**: in-place, byte-level editing
-  with transaction logs (and so :meth:`EditHive.flush` for such hives) is the next step.
-  For now :meth:`EditHive.flush` raises :class:`~regf.errors.HiveStateError` and closing
-  discards unsaved changes; save them with :meth:`EditHive.save_as`, which refuses to
-  overwrite the file the hive was opened from.
-* The output layout is the serializer's (sorted, packed, one shared ``sk`` per distinct
-  descriptor), not the original file's: cell offsets, free space, slack bytes, stale
-  volatile counts and Win8+ access bits are not preserved; everything a reader sees
-  through the key/value API is.
+* key nodes: :mod:`regf.model.nodes`; subkey lists (sorted, ``lh``/``lf``/``li``/``ri``
+  by version, 1.5x growth, ``lf`` -> ``li`` conversion, ``ri`` splits):
+  :mod:`regf.model.sublists`; values, value lists and big data:
+  :mod:`regf.model.cellvalues`; shared ``sk`` cells, their ring and reference counts:
+  :mod:`regf.model.cellsec`.
+* An :class:`EditKey` is a small handle to an nk cell. Handles are shared (one per live
+  key, kept in a weak registry, so nothing per key stays in memory beyond the handles
+  the caller holds), follow the node when it moves (a rename that needs a bigger cell)
+  and stay valid across renames of any ancestor; after the key or an ancestor is
+  deleted every operation raises :class:`~regf.errors.KeyNotFoundError`.
+* Base-block fields the model owns are kept exact in the image: the root cell (0x24)
+  and the hive-bins size (0x28, maintained by the allocator). Sequence numbers and the
+  checksum belong to the flush (:mod:`regf.storage`).
+* **Volatile keys** (``create_key(..., volatile=True)``) live in a second, memory-only
+  cell space (Windows' volatile storage: its own image and allocator, never saved):
+  their nodes, lists, values and ``sk`` cells are there, flagged ``KEY_VOLATILE``. The
+  volatile children of a stable key are listed in memory, not in its nk. Stable keys
+  cannot be created under volatile ones (:class:`ChildMustBeVolatileError`, Windows'
+  ``STATUS_CHILD_MUST_BE_VOLATILE``). As in Windows, creating a volatile child still
+  updates the stable parent's last written time and maxima.
+
+Saving and opening:
+
+* ``regf.create(path)`` starts from a fresh minimal image (base block, one bin, the root
+  nk with flags 0x2C and one self-linked ``sk``); the image is written to ``path`` when
+  the hive is closed (or the ``with`` block ends without an exception) and on
+  :meth:`EditHive.flush`.
+* ``regf.open(path, mode="r+")`` loads the hive image (a dirty hive is recovered in
+  memory from its logs first, as the reader does) and edits it; it never writes back to
+  the file yet: :meth:`EditHive.flush` raises :class:`~regf.errors.HiveStateError` and
+  closing discards the changes.
+* :meth:`EditHive.save_as` (and :meth:`EditHive.to_bytes`) write a compact, clean copy
+  (walk -> :class:`~regf.model.spec.KeySpec` -> :func:`~regf.model.serialize.serialize`)
+  without volatile keys, and never overwrite the file the hive was opened from.
 
 Names compare case-insensitively with Windows' rules (:func:`regf._accel.upcase`); a key
 keeps the case it was created with. Timestamps are FILETIMEs (100 ns ticks since 1601):
@@ -31,13 +54,17 @@ each of these calls takes an optional ``timestamp=`` (FILETIME ``int`` or aware
 from __future__ import annotations
 
 import os
+import struct
+import weakref
 from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import Any, cast
 
-from .._accel import sort_key, upcase
+from .._accel import checksum, sort_key
+from ..cells.alloc import CellAllocator
+from ..cells.alloc import CellAllocatorAPI as Alloc
 from ..errors import (
     HiveStateError,
     InvalidArgumentError,
@@ -46,15 +73,27 @@ from ..errors import (
     StructureError,
     ValueNotFoundError,
 )
-from ..format.constants import MAX_DEPTH, MAX_KEY_NAME, MAX_VALUE_NAME, KeyFlags, ValueType
+from ..format.constants import (
+    BASE,
+    HCELL_NIL,
+    MAX_DEPTH,
+    MAX_KEY_NAME,
+    MAX_VALUE_NAME,
+    VOLATILE_BIT,
+    KeyFlags,
+    ValueType,
+)
+from ..format.fast import NK, SK
+from ..format.structs import SK_FIXED_SIZE
 from ..storage.files import Source, write_new_file
+from . import cellsec, cellvalues, nodes, sublists
 from .decode import decode
 from .keys import filetime
 from .serialize import DEFAULT_SECURITY, EPOCH_FILETIME, now_filetime, serialize
 from .spec import KeySpec, ValueSpec
 
-#: Flags the serializer computes (or that cannot be written); not kept as "extra" flags.
-_DROP_FLAGS = (
+#: Flags the model computes (or that cannot be written); not reported as "extra" flags.
+_DROP_FLAGS = int(
     KeyFlags.COMP_NAME
     | KeyFlags.HIVE_ENTRY
     | KeyFlags.VOLATILE
@@ -65,6 +104,20 @@ _DROP_FLAGS = (
 _MAX_DATA = 0x7FFFFFFF
 _BIG_SEGMENT = 16344
 _STRING_TYPES = (ValueType.REG_SZ, ValueType.REG_EXPAND_SZ)
+_U32 = struct.Struct("<I")
+_Q = struct.Struct("<Q")
+#: Base-block fields (fmt §1.1).
+_BB_SEQ1 = 0x04
+_BB_TIME = 0x0C
+_BB_MINOR = 0x18
+_BB_ROOT = 0x24
+_BB_HBINS = 0x28
+_BB_CHECKSUM = 0x1FC
+
+
+class ChildMustBeVolatileError(InvalidArgumentError):
+    """A stable key cannot be created under a volatile one (``STATUS_CHILD_MUST_BE_VOLATILE``)."""
+
 
 Timestamp = int | datetime | None
 
@@ -107,14 +160,8 @@ def _check_class(class_name: object) -> str | None:
 
 
 def _check_security(sd: object) -> bytes:
-    if not isinstance(sd, bytes | bytearray | memoryview):
-        raise InvalidArgumentError("security descriptor must be bytes")
-    raw = bytes(sd)
-    if len(raw) < 20 or raw[0] != 1 or not int.from_bytes(raw[2:4], "little") & 0x8000:
-        raise InvalidArgumentError(
-            "security must be a self-relative descriptor (revision 1, >= 20 bytes)"
-        )
-    return raw
+    """``sd`` as bytes when it parses as a self-relative descriptor (fmt §4.5)."""
+    return cellsec.validate_descriptor(sd)  # type: ignore[arg-type]
 
 
 def _filetime(ts: Timestamp) -> int:
@@ -203,12 +250,13 @@ def _split(path: object) -> list[str]:
 
 
 # ---------------------------------------------------------------------------------------
-# Values and keys
+# Values
 # ---------------------------------------------------------------------------------------
 
 
 class EditValue:
-    """One value of an editable key (read-only view; change it with ``set_value``)."""
+    """One value of an editable key: a snapshot read from its vk (change it with
+    ``set_value``)."""
 
     __slots__ = ("name", "raw", "type_")
 
@@ -240,101 +288,167 @@ class EditValue:
         return f"<EditValue {self.name!r} {self.type.name} {self.size} bytes>"
 
 
+# ---------------------------------------------------------------------------------------
+# Keys: handles to nk cells
+# ---------------------------------------------------------------------------------------
+
+#: (volatile?, cell index in that space): how the hive names a node internally.
+Node = tuple[bool, int]
+
+
 class EditKey:
-    """One key of an :class:`EditHive`. Handles stay valid across renames of any ancestor;
-    after the key (or an ancestor) is deleted every operation raises KeyNotFoundError."""
+    """A handle to one key (an nk cell) of an :class:`EditHive`.
 
-    __slots__ = (
-        "_children",
-        "_class",
-        "_deleted",
-        "_hive",
-        "_name",
-        "_parent",
-        "_security",
-        "_values",
-        "debug",
-        "extra_flags",
-        "last_written_raw",
-        "user_flags",
-        "virt_flags",
-    )
+    Handles stay valid across renames of any ancestor and when the key's node moves to a
+    new cell; after the key (or an ancestor) is deleted every operation raises
+    KeyNotFoundError. There is one handle per live key: looking a key up twice gives the
+    same object while a handle to it is held.
+    """
 
-    def __init__(
-        self,
-        hive: EditHive,
-        parent: EditKey | None,
-        name: str,
-        *,
-        class_name: str | None = None,
-        last_written: int = 0,
-        security: bytes = DEFAULT_SECURITY,
-        flags: int = 0,
-        user_flags: int = 0,
-        virt_flags: int = 0,
-        debug: int = 0,
-    ) -> None:
+    __slots__ = ("__weakref__", "_cell", "_hive", "_vol")
+
+    def __init__(self, hive: EditHive, vol: bool, cell: int) -> None:
         self._hive = hive
-        self._parent = parent
-        self._name = name
-        self._class = class_name or None
-        self.last_written_raw = last_written
-        self._security = security
-        self.extra_flags = int(flags) & ~int(_DROP_FLAGS)
-        self.user_flags = user_flags
-        self.virt_flags = virt_flags
-        self.debug = debug
-        self._children: dict[str, EditKey] = {}
-        self._values: dict[str, EditValue] = {}  # insertion order = stored order
-        self._deleted = False
+        self._vol = vol
+        self._cell = cell  # -1 once deleted
+
+    # -- plumbing ------------------------------------------------------------------------
+
+    def _live(self) -> EditHive:
+        hive = self._hive
+        hive._check_open()
+        if self._cell < 0:
+            raise KeyNotFoundError("key has been deleted")
+        return hive
+
+    def _alloc(self) -> Alloc:
+        return self._hive._space(self._vol)
+
+    def _head(self) -> tuple[Any, ...]:
+        hive = self._live()
+        return NK.unpack_from(hive._space(self._vol).image, BASE + self._cell + 4)
+
+    def _write(self, off: int, data: bytes) -> None:
+        hive = self._live()
+        hive._space(self._vol).write(self._cell, off, data)
+        hive._modified = True
 
     # -- identity ------------------------------------------------------------------------
-
-    def _live(self) -> EditKey:
-        self._hive._check_open()
-        if self._deleted:
-            raise KeyNotFoundError(f"key {self._name!r} has been deleted")
-        return self
 
     @property
     def name(self) -> str:
         """The key's name (as created; the root's is the hive's root name)."""
-        return self._name
+        hive = self._live()
+        return nodes.name_of(hive._space(self._vol).image, self._cell)
 
     @property
     def path(self) -> str:
         """Backslash-separated path from the root (the root itself is "")."""
-        parts: list[str] = []
-        k: EditKey | None = self
-        while k is not None and k._parent is not None:
-            parts.append(k._name)
-            k = k._parent
-        return "\\".join(reversed(parts))
+        return self._live()._path((self._vol, self._cell))
 
     @property
     def parent(self) -> EditKey | None:
         """The parent key, or None for the root."""
-        return self._parent
+        hive = self._live()
+        p = hive._parent_of((self._vol, self._cell))
+        return None if p is None else hive._handle(p)
 
     @property
     def deleted(self) -> bool:
         """True once the key or an ancestor was deleted."""
-        return self._deleted
+        return self._cell < 0
+
+    @property
+    def volatile(self) -> bool:
+        """True for a volatile (memory-only) key."""
+        return self._vol
+
+    @property
+    def index(self) -> int | None:
+        """Cell index of the nk (None for a volatile key: it is not in the image)."""
+        self._live()
+        return None if self._vol else self._cell
+
+    @property
+    def offset(self) -> int | None:
+        """File offset of the nk cell in the image (None for a volatile key)."""
+        self._live()
+        return None if self._vol else BASE + self._cell
 
     @property
     def flags(self) -> KeyFlags:
-        """nk flags as they will be written (computed bits for the name and root included)."""
-        f = self.extra_flags
-        if all(ord(c) <= 0xFF for c in self._name):
-            f |= KeyFlags.COMP_NAME
-        if self._parent is None:
-            f |= KeyFlags.HIVE_ENTRY | KeyFlags.NO_DELETE
-        return KeyFlags(f)
+        """nk flags as stored (``KEY_COMP_NAME``, the root's and volatile bits included)."""
+        return KeyFlags(self._head()[1])
+
+    @property
+    def extra_flags(self) -> int:
+        """The nk flags the model does not compute (``KEY_SYM_LINK``, ``KEY_NO_DELETE``,
+        virtualization bits, the old user-flag nibble ...). Assignable."""
+        return int(self._head()[1]) & ~_DROP_FLAGS
+
+    @extra_flags.setter
+    def extra_flags(self, value: int) -> None:
+        if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 0xFFFF:
+            raise InvalidArgumentError("flags must be a u16")
+        cur = int(self._head()[1])
+        self._write(nodes.NK_FLAGS, struct.pack("<H", (cur & _DROP_FLAGS) | (value & ~_DROP_FLAGS)))
+
+    def _nibble(self, which: int) -> int:
+        f = self._head()
+        return int(f[16] & 0xF) if which == 0 else int(f[16] >> 4) if which == 1 else int(f[17])
+
+    def _set_nibble(self, which: int, value: int) -> None:
+        limit = 0xFF if which == 2 else 0xF
+        if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= limit:
+            raise InvalidArgumentError(f"value must be 0..{limit:#x}")
+        f = self._head()
+        if which == 2:
+            self._write(nodes.NK_DEBUG, bytes([value]))
+        else:
+            uv = int(f[16])
+            uv = (uv & 0xF0) | value if which == 0 else (uv & 0x0F) | (value << 4)
+            self._write(nodes.NK_USER_VIRT, bytes([uv]))
+
+    @property
+    def user_flags(self) -> int:
+        """Wow64 user flags: the low nibble of nk byte +0x36 (fmt §5.1). Assignable."""
+        return self._nibble(0)
+
+    @user_flags.setter
+    def user_flags(self, value: int) -> None:
+        self._set_nibble(0, value)
+
+    @property
+    def virt_flags(self) -> int:
+        """Virtualization control flags: the high nibble of nk byte +0x36. Assignable."""
+        return self._nibble(1)
+
+    @virt_flags.setter
+    def virt_flags(self, value: int) -> None:
+        self._set_nibble(1, value)
 
     @property
     def virt_control_flags(self) -> int:
         """Virtualization control flags (reader's name for ``virt_flags``)."""
-        return self.virt_flags
+        return self._nibble(1)
+
+    @property
+    def debug(self) -> int:
+        """The debug byte (nk +0x37). Assignable."""
+        return self._nibble(2)
+
+    @debug.setter
+    def debug(self, value: int) -> None:
+        self._set_nibble(2, value)
+
+    @property
+    def last_written_raw(self) -> int:
+        """Last written time as a FILETIME int. Assignable (like :meth:`touch`)."""
+        return int(self._head()[2])
+
+    @last_written_raw.setter
+    def last_written_raw(self, value: int) -> None:
+        self.touch(value)
 
     @property
     def last_written(self) -> datetime:
@@ -344,54 +458,90 @@ class EditKey:
     def touch(self, timestamp: Timestamp = None) -> None:
         """Set the last written time to ``timestamp`` (default now)."""
         self._live()
-        self.last_written_raw = _filetime(timestamp)
-        self._hive._modified = True
+        self._write(nodes.NK_LAST_WRITTEN, _Q.pack(_filetime(timestamp)))
+
+    access_bits = property(lambda self: int(self._head()[3]), doc="Win8+ access bits.")
+    layered_bits = property(lambda self: int(self._head()[4]), doc="RS1+ layered-key bits.")
+    work_var = property(lambda self: int(self._head()[21]), doc="Opaque run-time field.")
+    max_name_len = property(
+        lambda self: int(self._head()[15]), doc="Largest subkey name (UTF-16 bytes, high-water)."
+    )
+    max_class_len = property(
+        lambda self: int(self._head()[18]), doc="Largest subkey class (bytes, high-water)."
+    )
+    max_value_name_len = property(
+        lambda self: int(self._head()[19]), doc="Largest value name (UTF-16 bytes, high-water)."
+    )
+    max_value_data_len = property(
+        lambda self: int(self._head()[20]), doc="Largest value data (bytes, high-water)."
+    )
 
     @property
     def class_name(self) -> str | None:
-        """The key's class string, or None."""
-        return self._class
+        """The key's class string, or None. Assignable (raises the parent's MaxClassLen)."""
+        hive = self._live()
+        return nodes.class_of(hive._space(self._vol).image, self._cell)
 
     @class_name.setter
     def class_name(self, value: str | None) -> None:
-        self._live()
-        self._class = _check_class(value)
-        self._hive._modified = True
+        hive = self._live()
+        cls = _check_class(value)
+        raw = cls.encode("utf-16-le", "surrogatepass") if cls else b""
+        nodes.set_class(hive._space(self._vol), self._cell, raw)
+        p = hive._parent_of((self._vol, self._cell))
+        if p is not None and raw:
+            nodes.raise_maxima(hive._space(p[0]), p[1], 0, len(raw))
+        hive._modified = True
 
     @property
     def security_raw(self) -> bytes:
-        """Self-relative SECURITY_DESCRIPTOR bytes (new keys inherit their parent's)."""
-        return self._security
+        """Self-relative SECURITY_DESCRIPTOR bytes of the key's sk (new keys inherit
+        their parent's). Assignable: identical descriptors share one sk."""
+        hive = self._live()
+        return cellsec.key_security(hive._space(self._vol), self._cell)
 
     @security_raw.setter
     def security_raw(self, value: bytes) -> None:
-        self._live()
-        self._security = _check_security(value)
-        self._hive._modified = True
+        hive = self._live()
+        desc = _check_security(value)
+        hive._set_security((self._vol, self._cell), desc)
 
     @property
     def security(self) -> Any:
         """Parsed security descriptor (owner, group, dacl, sacl, ``.sddl``)."""
         from ..format.security import parse_descriptor
 
-        return parse_descriptor(self._security)
+        return parse_descriptor(self.security_raw)
+
+    @property
+    def security_index(self) -> int | None:
+        """Cell index of the key's sk (None for a volatile key)."""
+        f = self._head()
+        return None if self._vol else int(f[13])
 
     # -- children ------------------------------------------------------------------------
 
     @property
     def subkey_count(self) -> int:
-        """Number of subkeys."""
-        return len(self._children)
+        """Number of stable subkeys (the nk's count; 0 for a volatile key)."""
+        return 0 if self._vol else int(self._head()[7])
+
+    @property
+    def volatile_subkey_count(self) -> int:
+        """Number of volatile subkeys (memory only)."""
+        hive = self._live()
+        return hive._lists((self._vol, self._cell))[1][2]
 
     @property
     def value_count(self) -> int:
         """Number of values."""
-        return len(self._values)
+        return int(self._head()[11])
 
     def subkeys(self) -> list[EditKey]:
-        """Subkeys in Windows-sorted order (the order they are stored in)."""
-        self._live()
-        return [self._children[k] for k in sorted(self._children, key=_sort_upcased)]
+        """Subkeys: the stable ones in stored (Windows-sorted) order, then the volatile
+        ones (sorted), as Windows enumerates them."""
+        hive = self._live()
+        return [hive._handle(n) for n in hive._children((self._vol, self._cell))]
 
     def iter_subkeys(self) -> Iterator[EditKey]:
         """Iterate subkeys (same as :meth:`subkeys`)."""
@@ -399,82 +549,93 @@ class EditKey:
 
     def subkey(self, name: str) -> EditKey:
         """The subkey called ``name`` (case-insensitive, Windows rules)."""
-        self._live()
+        hive = self._live()
         if not isinstance(name, str):
             raise InvalidArgumentError("key name must be str")
-        try:
-            return self._children[upcase(name)]
-        except KeyError:
-            raise KeyNotFoundError(f"no subkey {name!r} under {self.path!r}") from None
+        n = hive._find_child((self._vol, self._cell), name) if name else None
+        if n is None:
+            raise KeyNotFoundError(f"no subkey {name!r} under {self.path!r}")
+        return hive._handle(n)
 
     def open_key(self, path: str) -> EditKey:
         """A descendant by backslash-separated relative path ("" is this key)."""
-        key = self._live()
+        hive = self._live()
+        node: Node = (self._vol, self._cell)
         for part in _split(path):
-            key = key.subkey(part)
-        return key
+            found = hive._find_child(node, part)
+            if found is None:
+                raise KeyNotFoundError(f"no subkey {part!r} under {hive._path(node)!r}")
+            node = found
+        return hive._handle(node)
 
     def create_key(
-        self, path: str, class_name: str | None = None, *, timestamp: Timestamp = None
+        self,
+        path: str,
+        class_name: str | None = None,
+        *,
+        timestamp: Timestamp = None,
+        volatile: bool = False,
+        security: bytes | None = None,
     ) -> EditKey:
         """Open or create the key at relative ``path``, creating missing parents.
 
-        Existing keys are returned unchanged (``class_name`` only applies to keys this call
-        creates). A new key inherits its parent's security descriptor; its last written
-        time and its parent's become ``timestamp`` (default now).
+        Existing keys are returned unchanged (``class_name``, ``volatile`` and
+        ``security`` only apply to keys this call creates). A new key shares its parent's
+        sk (reference count + 1) unless ``security`` (a self-relative descriptor) is
+        given; its last written time and its parent's become ``timestamp`` (default
+        now). ``volatile=True`` creates memory-only keys; a stable key under a volatile
+        one raises :class:`ChildMustBeVolatileError`.
         """
-        key = self._live()
+        hive = self._live()
         parts = _split(path)
         if not parts:
             raise InvalidArgumentError("create_key needs a non-empty path")
         for p in parts:
             _check_key_name(p)
         cls = _check_class(class_name)
-        depth = key._depth()
-        # The reader's walk stops at depth MAX_DEPTH, so keep every key above it.
-        if depth + len(parts) >= MAX_DEPTH:
-            raise InvalidArgumentError(f"keys may be at most {MAX_DEPTH - 1} levels deep")
+        class_raw = cls.encode("utf-16-le", "surrogatepass") if cls else b""
+        desc = None if security is None else _check_security(security)
+        node: Node = (self._vol, self._cell)
         ft: int | None = None
+        depth: int | None = None
         for i, part in enumerate(parts):
-            child = key._children.get(upcase(part))
-            if child is None:
+            found = hive._find_child(node, part)
+            if found is None:
+                if depth is None:
+                    # The reader's walk stops at depth MAX_DEPTH: keep every key above it.
+                    depth = hive._depth(node) + i
+                    if depth + len(parts) - i >= MAX_DEPTH:
+                        raise InvalidArgumentError(
+                            f"keys may be at most {MAX_DEPTH - 1} levels deep"
+                        )
                 if ft is None:
                     ft = _filetime(timestamp)
-                child = EditKey(
-                    self._hive,
-                    key,
+                last = i == len(parts) - 1
+                found = hive._create_child(
+                    node,
                     part,
-                    class_name=cls if i == len(parts) - 1 else None,
-                    last_written=ft,
-                    security=key._security,
+                    volatile=bool(volatile),
+                    class_raw=class_raw if last else b"",
+                    security=desc,
+                    timestamp=ft,
                 )
-                key._children[upcase(part)] = child
-                key.last_written_raw = ft
-                self._hive._modified = True
-            key = child
-        return key
+            node = found
+        return hive._handle(node)
 
     def delete_key(
         self, path: str, *, recursive: bool = False, timestamp: Timestamp = None
     ) -> None:
         """Delete the descendant at relative ``path`` (see :meth:`EditHive.delete_key`)."""
+        hive = self._live()
         target = self.open_key(path)
-        parent = target._parent
-        if parent is None or target is self:
+        node: Node = (target._vol, target._cell)
+        if target is self or hive._parent_of(node) is None:
             raise InvalidArgumentError("cannot delete the key itself or the root")
-        if target._children and not recursive:
+        if hive._has_children(node) and not recursive:
             raise InvalidArgumentError(
                 f"key {target.path!r} has subkeys; pass recursive=True to delete them"
             )
-        ft = _filetime(timestamp)
-        del parent._children[upcase(target._name)]
-        parent.last_written_raw = ft
-        stack = [target]
-        while stack:
-            k = stack.pop()
-            k._deleted = True
-            stack.extend(k._children.values())
-        self._hive._modified = True
+        hive._delete(node, _filetime(timestamp))
 
     def rename(self, new_name: str, *, timestamp: Timestamp = None) -> None:
         """Rename this key within its parent (a case-only change is allowed).
@@ -482,48 +643,44 @@ class EditKey:
         A sibling with the same name (case-insensitively) raises InvalidArgumentError.
         The key's and its parent's last written times become ``timestamp`` (default now).
         """
-        self._live()
-        parent = self._parent
+        hive = self._live()
+        node: Node = (self._vol, self._cell)
+        parent = hive._parent_of(node)
         if parent is None:
             raise InvalidArgumentError("the root key cannot be renamed")
         _check_key_name(new_name)
-        old, new = upcase(self._name), upcase(new_name)
-        if new != old and new in parent._children:
+        other = hive._find_child(parent, new_name)
+        if other is not None and other != node:
             raise InvalidArgumentError(
                 f"cannot rename {self.path!r}: a sibling named {new_name!r} exists"
             )
-        ft = _filetime(timestamp)
-        del parent._children[old]
-        parent._children[new] = self
-        self._name = new_name
-        self.last_written_raw = ft
-        parent.last_written_raw = ft
-        self._hive._modified = True
+        hive._rename(node, parent, new_name, _filetime(timestamp))
 
     def _depth(self) -> int:
-        d = 0
-        k = self._parent
-        while k is not None:
-            d += 1
-            k = k._parent
-        return d
+        return self._live()._depth((self._vol, self._cell))
 
     # -- values --------------------------------------------------------------------------
 
     def values(self) -> list[EditValue]:
         """Values in stored (insertion) order."""
-        self._live()
-        return list(self._values.values())
+        hive = self._live()
+        a = hive._space(self._vol)
+        return [
+            EditValue(r.name, r.type, r.raw)
+            for r in cellvalues.iter_values(a, self._cell, hive.minor)
+        ]
 
     def value(self, name: str = "") -> EditValue:
         """The value called ``name`` ("" is the default value), case-insensitive."""
-        self._live()
+        hive = self._live()
         if not isinstance(name, str):
             raise InvalidArgumentError("value name must be str")
-        try:
-            return self._values[upcase(name)]
-        except KeyError:
-            raise ValueNotFoundError(f"no value {name!r} in {self.path!r}") from None
+        a = hive._space(self._vol)
+        vk = cellvalues.find_value(a, self._cell, name)
+        if vk is None:
+            raise ValueNotFoundError(f"no value {name!r} in {self.path!r}")
+        r = cellvalues.read_value(a, vk, hive.minor)
+        return EditValue(r.name, r.type, r.raw)
 
     def set_value(
         self,
@@ -539,70 +696,51 @@ class EditKey:
         value converted by :func:`encode_value`. Replacing keeps the existing value's name
         case and position. The key's last written time becomes ``timestamp`` (default now).
         """
-        self._live()
+        hive = self._live()
         _check_value_name(name)
         vtype, raw = encode_value(data, type)
-        if len(raw) > _MAX_DATA or (
-            self._hive.minor >= 4 and -(-len(raw) // _BIG_SEGMENT) > 0xFFFF
-        ):
+        if len(raw) > _MAX_DATA or (hive.minor >= 4 and -(-len(raw) // _BIG_SEGMENT) > 0xFFFF):
             raise InvalidArgumentError(f"value data too large ({len(raw)} bytes)")
         ft = _filetime(timestamp)
-        key = upcase(name)
-        v = self._values.get(key)
-        if v is None:
-            v = self._values[key] = EditValue(name, vtype, raw)
-        else:
-            v.type_, v.raw = vtype, raw
-        self.last_written_raw = ft
-        self._hive._modified = True
-        return v
+        a = hive._space(self._vol)
+        vk = cellvalues.set_value(a, self._cell, name, vtype, raw, minor=hive.minor, timestamp=ft)
+        hive._modified = True
+        return EditValue(_vk_name(a.image, vk), vtype, raw)
 
     def delete_value(self, name: str = "", *, timestamp: Timestamp = None) -> None:
         """Delete the value ``name``; ValueNotFoundError if there is none."""
-        self._live()
+        hive = self._live()
         if not isinstance(name, str):
             raise InvalidArgumentError("value name must be str")
-        try:
-            del self._values[upcase(name)]
-        except KeyError:
-            raise ValueNotFoundError(f"no value {name!r} in {self.path!r}") from None
-        self.last_written_raw = _filetime(timestamp)
-        self._hive._modified = True
+        ft = _filetime(timestamp)
+        if not cellvalues.delete_value(hive._space(self._vol), self._cell, name, timestamp=ft):
+            raise ValueNotFoundError(f"no value {name!r} in {self.path!r}")
+        hive._modified = True
 
     # -- conversion ----------------------------------------------------------------------
 
-    def _spec_node(self) -> KeySpec:
-        return KeySpec(
-            self._name,
-            class_name=self._class,
-            last_written=self.last_written_raw,
-            flags=self.extra_flags,
-            security=self._security,
-            values=[v.to_spec() for v in self._values.values()],
-            user_flags=self.user_flags,
-            virt_flags=self.virt_flags,
-            debug=self.debug,
-        )
-
     def to_spec(self) -> KeySpec:
-        """This key and its subtree as a :class:`KeySpec` tree (subkeys sorted)."""
-        self._live()
-        top = self._spec_node()
-        stack: list[tuple[EditKey, KeySpec]] = [(self, top)]
-        while stack:
-            key, spec = stack.pop()
-            for child in key.subkeys():
-                cs = child._spec_node()
-                spec.subkeys.append(cs)
-                stack.append((child, cs))
-        return top
+        """This key and its stable subtree as a :class:`KeySpec` tree (subkeys sorted;
+        volatile keys are never saved)."""
+        hive = self._live()
+        if self._vol:
+            raise InvalidArgumentError("a volatile key cannot be saved")
+        return hive._spec(self._cell)
 
     def __repr__(self) -> str:
-        return f"<EditKey {self.path or '(root)'!r}>"
+        if self._cell < 0:
+            return "<EditKey (deleted)>"
+        if self._hive._closed:
+            return "<EditKey (hive closed)>"
+        return f"<EditKey {self.path or '(root)'!r}{' volatile' if self._vol else ''}>"
 
 
-def _sort_upcased(up: str) -> Any:
-    return sort_key(up)
+def _vk_name(buf: bytearray, vk: int) -> str:
+    """The stored name of vk cell ``vk`` (fmt §4.3)."""
+    start = BASE + vk + 4
+    name_len, flags = struct.unpack_from("<H12xH", buf, start + 2)
+    raw = buf[start + 0x14 : start + 0x14 + name_len]
+    return nodes.decode_key_name(raw, bool(flags & 1))
 
 
 # ---------------------------------------------------------------------------------------
@@ -610,8 +748,19 @@ def _sort_upcased(up: str) -> Any:
 # ---------------------------------------------------------------------------------------
 
 
+def _fresh_image(minor: int, root_name: str, file_name: str) -> bytearray:
+    """A minimal hive: base block, one bin with the root nk (flags 0x2C) and one
+    self-linked sk holding :data:`DEFAULT_SECURITY` (fmt §11)."""
+    ts = now_filetime()
+    return bytearray(
+        serialize(
+            KeySpec(root_name, last_written=ts), minor=minor, timestamp=ts, file_name=file_name
+        )
+    )
+
+
 class EditHive:
-    """An editable in-memory hive (see the module docstring for what saving does).
+    """An editable hive: a whole-file image edited in place (see the module docstring).
 
     Made by :func:`create` (a new file, written on close/flush) or by
     ``regf.open(path, mode="r+")`` (an existing hive; save changes with :meth:`save_as`).
@@ -626,6 +775,7 @@ class EditHive:
         source: Path | None = None,
         mode: str = "w",
         file_name: str = "",
+        image: bytearray | None = None,
     ) -> None:
         if isinstance(minor, bool) or not isinstance(minor, int) or not 2 <= minor <= 6:
             raise InvalidArgumentError(f"minor version must be 2..6, not {minor!r}")
@@ -640,7 +790,21 @@ class EditHive:
         self.warnings: list[str] = []
         self._closed = False
         self._modified = False
-        self._root = EditKey(self, None, _check_key_name(root_name), last_written=now_filetime())
+        if image is None:
+            image = _fresh_image(minor, _check_key_name(root_name), file_name)
+        self._image = image
+        self._alloc: Alloc = CellAllocator(image)
+        self._root_cell: int = _U32.unpack_from(image, _BB_ROOT)[0]
+        nodes.check_nk(self._alloc, self._root_cell)
+        #: Volatile storage: created with the first volatile key.
+        self._valloc: Alloc | None = None
+        self._vanchor = HCELL_NIL  # the volatile space's permanent sk (ring anchor)
+        self._sk_cache = cellsec.SkCache()
+        self._vsk_cache = cellsec.SkCache()
+        #: stable parent nk -> (volatile list cell, count) of its volatile children.
+        self._vol_lists: dict[int, tuple[int, int]] = {}
+        #: live handles: node key -> EditKey (weak: no per-key object outlives its user).
+        self._handles: weakref.WeakValueDictionary[int, EditKey] = weakref.WeakValueDictionary()
 
     # -- state ---------------------------------------------------------------------------
 
@@ -655,18 +819,291 @@ class EditHive:
 
     @property
     def modified(self) -> bool:
-        """True when the tree changed since it was created, loaded or last written."""
+        """True when the hive changed since it was created, loaded or last written."""
         return self._modified
 
     @property
     def version(self) -> tuple[int, int]:
-        """(major, minor) version that saving writes."""
+        """(major, minor) version of the hive (and of what saving writes)."""
         return (1, self.minor)
 
     @property
     def writable(self) -> bool:
-        """Always True: the tree is editable."""
+        """Always True: the hive is editable."""
         return True
+
+    @property
+    def image(self) -> bytearray:
+        """The whole-file image (base block + hive bins) the edits are made in.
+
+        Read-only property; the bytes are live (do not keep a ``memoryview`` of it across
+        edits: the allocator extends it when the hive grows).
+        """
+        self._check_open()
+        return self._image
+
+    @property
+    def allocator(self) -> Alloc:
+        """The :class:`~regf.cells.alloc.CellAllocator` over :attr:`image` (its
+        ``take_dirty()`` gives the 4 KiB pages changed since the last call)."""
+        self._check_open()
+        return self._alloc
+
+    @property
+    def root_cell(self) -> int:
+        """Cell index of the root nk (the base block's field at 0x24)."""
+        return self._root_cell
+
+    # -- cell spaces and nodes -------------------------------------------------------------
+
+    def _space(self, vol: bool) -> Alloc:
+        if not vol:
+            return self._alloc
+        if self._valloc is None:
+            self._open_volatile()
+        assert self._valloc is not None
+        return self._valloc
+
+    def _open_volatile(self) -> None:
+        """Create the volatile cell space: an image of its own (a copy of the base block
+        with no bins) and an allocator, plus an anchor sk that keeps a reference forever
+        so the volatile sk ring always has a member."""
+        vimage = bytearray(self._image[:BASE])
+        vimage[_BB_HBINS : _BB_HBINS + 4] = bytes(4)
+        vimage[_BB_MINOR : _BB_MINOR + 4] = _U32.pack(self.minor)
+        valloc = CellAllocator(vimage)
+        sk = valloc.alloc(SK_FIXED_SIZE + len(DEFAULT_SECURITY))
+        valloc.write(sk, 0, SK.pack(b"sk", 0, sk, sk, 1, len(DEFAULT_SECURITY)) + DEFAULT_SECURITY)
+        self._valloc = valloc
+        self._vanchor = sk
+
+    def _handle(self, node: Node) -> EditKey:
+        vol, cell = node
+        k = cell | VOLATILE_BIT if vol else cell
+        h = self._handles.get(k)
+        if h is None:
+            h = EditKey(self, vol, cell)
+            self._handles[k] = h
+        return h
+
+    def _parent_of(self, node: Node) -> Node | None:
+        vol, cell = node
+        if not vol:
+            if cell == self._root_cell:
+                return None
+            return (False, nodes.u32(self._image, cell, nodes.NK_PARENT))
+        p = nodes.u32(self._space(True).image, cell, nodes.NK_PARENT)
+        return (bool(p & VOLATILE_BIT), p & ~VOLATILE_BIT)
+
+    def _path(self, node: Node) -> str:
+        parts: list[str] = []
+        while True:
+            p = self._parent_of(node)
+            if p is None:
+                break
+            parts.append(nodes.name_of(self._space(node[0]).image, node[1]))
+            node = p
+        return "\\".join(reversed(parts))
+
+    def _depth(self, node: Node) -> int:
+        d = 0
+        p = self._parent_of(node)
+        while p is not None:
+            d += 1
+            p = self._parent_of(p)
+        return d
+
+    def _lists(self, node: Node) -> tuple[tuple[bool, int, int], tuple[bool, int, int]]:
+        """((False, stable list, count), (True, volatile list, count)) of a node."""
+        vol, cell = node
+        if vol:
+            c, vc, lst, vlst = nodes.counts(self._space(True).image, cell)
+            return (False, HCELL_NIL, 0), (True, vlst if vc else HCELL_NIL, vc)
+        c, _vc, lst, _vlst = nodes.counts(self._image, cell)
+        vlst, vc = self._vol_lists.get(cell, (HCELL_NIL, 0))
+        return (False, lst if c else HCELL_NIL, c), (True, vlst, vc)
+
+    def _set_list(self, node: Node, child_vol: bool, lst: int, count: int) -> None:
+        vol, cell = node
+        if not child_vol:
+            nodes.set_list(self._alloc, cell, False, count, lst)
+        elif vol:
+            nodes.set_list(self._space(True), cell, True, count, lst)
+        elif count:
+            self._vol_lists[cell] = (lst, count)
+        else:
+            self._vol_lists.pop(cell, None)
+
+    def _children(self, node: Node) -> list[Node]:
+        out: list[Node] = []
+        for vol, lst, count in self._lists(node):
+            if count and lst != HCELL_NIL:
+                a = self._space(vol)
+                out.extend((vol, c) for c in sublists.cells(a.image, lst, a.hbins_size))
+        return out
+
+    def _has_children(self, node: Node) -> bool:
+        (_s, _l, c), (_v, _vl, vc) = self._lists(node)
+        return bool(c or vc)
+
+    def _find_child(self, node: Node, name: str) -> Node | None:
+        key = sort_key(name)
+        for vol, lst, count in self._lists(node):
+            if count and lst != HCELL_NIL:
+                a = self._space(vol)
+                c = sublists.find(a.image, lst, key, a.hbins_size)
+                if c >= 0:
+                    return (vol, c)
+        return None
+
+    # -- editing primitives ------------------------------------------------------------------
+
+    def _create_child(
+        self,
+        parent: Node,
+        name: str,
+        *,
+        volatile: bool,
+        class_raw: bytes,
+        security: bytes | None,
+        timestamp: int,
+    ) -> Node:
+        """Create key ``name`` under ``parent`` (which has no such child)."""
+        pvol, pcell = parent
+        if pvol and not volatile:
+            raise ChildMustBeVolatileError(
+                f"cannot create stable key {name!r} under volatile key {self._path(parent)!r}"
+            )
+        palloc = self._space(pvol)
+        a = self._space(volatile)
+        cache = self._vsk_cache if volatile else self._sk_cache
+        sk = HCELL_NIL
+        desc = security
+        if desc is None:
+            if volatile == pvol:
+                sk = nodes.u32(palloc.image, pcell, nodes.NK_SECURITY)
+            else:  # a volatile child of a stable key: a volatile copy of its descriptor
+                desc = cellsec.key_security(palloc, pcell)
+        if sk != HCELL_NIL:
+            cellsec.sk_addref(a, sk)
+        parent_field = (pcell | VOLATILE_BIT if pvol else pcell) if volatile else pcell
+        nk = nodes.new_nk(
+            a,
+            name,
+            parent=parent_field,
+            security=sk,
+            flags=int(KeyFlags.VOLATILE) if volatile else 0,
+            timestamp=timestamp,
+            class_raw=class_raw,
+        )
+        if desc is not None:
+            anchor = self._vanchor if volatile else self._root_sk()
+            cellsec.set_key_security(a, nk, desc, anchor=anchor, cache=cache)
+        stable_l, vol_l = self._lists(parent)
+        _v, lst, count = vol_l if volatile else stable_l
+        lst = sublists.insert(a, lst, count, name, nk, self.minor)
+        self._set_list(parent, volatile, lst, count + 1)
+        # The parent: last written time and maxima (fmt §5.2, §8.1: CmpDoCreate).
+        nodes.set_time(palloc, pcell, timestamp)
+        nodes.raise_maxima(palloc, pcell, nodes.utf16_len(name), len(class_raw))
+        self._modified = True
+        return (volatile, nk)
+
+    def _root_sk(self) -> int:
+        return nodes.u32(self._image, self._root_cell, nodes.NK_SECURITY)
+
+    def _set_security(self, node: Node, desc: bytes) -> None:
+        vol, cell = node
+        a = self._space(vol)
+        anchor = self._vanchor if vol else self._root_sk()
+        cellsec.set_key_security(
+            a, cell, desc, anchor=anchor, cache=self._vsk_cache if vol else self._sk_cache
+        )
+        self._modified = True
+
+    def _delete(self, node: Node, timestamp: int) -> None:
+        """Unlink ``node`` from its parent and free its whole subtree."""
+        parent = self._parent_of(node)
+        assert parent is not None
+        vol, cell = node
+        a = self._space(vol)
+        name = nodes.name_of(a.image, cell)
+        stable_l, vol_l = self._lists(parent)
+        _v, lst, count = vol_l if vol else stable_l
+        lst = sublists.remove(a, lst, name, cell)
+        self._set_list(parent, vol, lst, count - 1)
+        self._free_subtree(node)
+        palloc = self._space(parent[0])
+        nodes.set_time(palloc, parent[1], timestamp)
+        if not self._has_children(parent):
+            # The last subkey went away: MaxNameLen/MaxClassLen back to 0 (fmt §5.2).
+            nodes.reset_maxima(palloc, parent[1])
+        self._modified = True
+
+    def _free_subtree(self, top: Node) -> None:
+        """Free every cell of ``top`` and its descendants (children first)."""
+        stack: list[tuple[Node, bool]] = [(top, False)]
+        while stack:
+            node, expanded = stack.pop()
+            if not expanded:
+                stack.append((node, True))
+                stack.extend((c, False) for c in self._children(node))
+                continue
+            self._free_node(node)
+
+    def _free_node(self, node: Node) -> None:
+        """Free one node whose children are already gone: values, lists, sk, class, nk."""
+        vol, cell = node
+        a = self._space(vol)
+        cellvalues.free_values(a, cell)
+        c, vc, lst, vlst = nodes.counts(a.image, cell)
+        if not vol and c:
+            sublists.free_list(a, lst)
+        if vol and vc:
+            sublists.free_list(a, vlst)
+        if not vol and cell in self._vol_lists:
+            vl, _n = self._vol_lists.pop(cell)
+            sublists.free_list(self._space(True), vl)
+        sk = nodes.u32(a.image, cell, nodes.NK_SECURITY)
+        cellsec.sk_release(a, sk, cache=self._vsk_cache if vol else self._sk_cache)
+        nodes.free_nk(a, cell)
+        h = self._handles.pop(cell | VOLATILE_BIT if vol else cell, None)
+        if h is not None:
+            h._cell = -1
+
+    def _rename(self, node: Node, parent: Node, new_name: str, timestamp: int) -> None:
+        vol, cell = node
+        a = self._space(vol)
+        old_name = nodes.name_of(a.image, cell)
+        stable_l, vol_l = self._lists(parent)
+        _v, lst, count = vol_l if vol else stable_l
+        # Out of the parent's list under the old name, rename (the node may move), back in
+        # under the new name at its sorted position.
+        lst = sublists.remove(a, lst, old_name, cell)
+        new = nodes.rename_nk(a, cell, new_name)
+        lst = sublists.insert(a, lst, count - 1, new_name, new, self.minor)
+        self._set_list(parent, vol, lst, count)
+        if new != cell:
+            self._moved(node, new)
+        nodes.set_time(a, new, timestamp)
+        palloc = self._space(parent[0])
+        nodes.set_time(palloc, parent[1], timestamp)
+        nodes.raise_maxima(palloc, parent[1], nodes.utf16_len(new_name), 0)
+        self._modified = True
+
+    def _moved(self, node: Node, new: int) -> None:
+        """The nk of ``node`` moved to cell ``new``: repoint children and the handle."""
+        vol, old = node
+        field = new | VOLATILE_BIT if vol else new
+        for cvol, child in self._children((vol, new)):
+            nodes.set_u32(self._space(cvol), child, nodes.NK_PARENT, field)
+        if not vol and old in self._vol_lists:
+            self._vol_lists[new] = self._vol_lists.pop(old)
+        k_old = old | VOLATILE_BIT if vol else old
+        h = self._handles.pop(k_old, None)
+        if h is not None:
+            h._cell = new
+            self._handles[new | VOLATILE_BIT if vol else new] = h
 
     # -- reading (mirrors the reader's Hive) --------------------------------------------
 
@@ -674,14 +1111,15 @@ class EditHive:
     def root(self) -> EditKey:
         """The root key."""
         self._check_open()
-        return self._root
+        return self._handle((False, self._root_cell))
 
     def open_key(self, path: str) -> EditKey:
         """The key at ``path`` (backslash-separated, case-insensitive, Windows rules)."""
         return self.root.open_key(path)
 
     def walk(self, key: EditKey | str | None = None) -> Iterator[EditKey]:
-        """Every key below (and including) ``key`` depth-first, subkeys in sorted order."""
+        """Every key below (and including) ``key`` depth-first: stable subkeys in sorted
+        order, then volatile ones."""
         start = self.root if key is None else self.open_key(key) if isinstance(key, str) else key
         stack = [start]
         while stack:
@@ -692,15 +1130,24 @@ class EditHive:
     # -- editing ------------------------------------------------------------------------
 
     def create_key(
-        self, path: str, class_name: str | None = None, *, timestamp: Timestamp = None
+        self,
+        path: str,
+        class_name: str | None = None,
+        *,
+        timestamp: Timestamp = None,
+        volatile: bool = False,
+        security: bytes | None = None,
     ) -> EditKey:
-        """Open or create the key at ``path``, creating missing parents (see EditKey)."""
-        return self.root.create_key(path, class_name, timestamp=timestamp)
+        """Open or create the key at ``path``, creating missing parents (see
+        :meth:`EditKey.create_key`)."""
+        return self.root.create_key(
+            path, class_name, timestamp=timestamp, volatile=volatile, security=security
+        )
 
     def delete_key(
         self, path: str, *, recursive: bool = False, timestamp: Timestamp = None
     ) -> None:
-        """Delete the key at ``path``.
+        """Delete the key at ``path`` and free every cell it owned.
 
         A key with subkeys needs ``recursive=True`` (else InvalidArgumentError); the root
         cannot be deleted. The parent's last written time becomes ``timestamp``
@@ -718,21 +1165,62 @@ class EditHive:
 
     # -- saving --------------------------------------------------------------------------
 
+    def _spec(self, top: int) -> KeySpec:
+        """The stable subtree of nk ``top`` as KeySpecs (descriptors shared per sk)."""
+        a = self._alloc
+        buf = self._image
+        minor = self.minor
+        sds: dict[int, bytes] = {}
+
+        def node(cell: int) -> KeySpec:
+            f = NK.unpack_from(buf, BASE + cell + 4)
+            sk = f[13]
+            sd = sds.get(sk)
+            if sd is None:
+                sd = sds[sk] = cellsec.read_sk(a, sk).descriptor
+            return KeySpec(
+                nodes.name_of(buf, cell),
+                class_name=nodes.class_of(buf, cell),
+                last_written=f[2],
+                flags=f[1] & ~_DROP_FLAGS,
+                security=sd,
+                values=[
+                    ValueSpec(r.name, r.type, r.raw) for r in cellvalues.iter_values(a, cell, minor)
+                ],
+                user_flags=f[16] & 0xF,
+                virt_flags=f[16] >> 4,
+                debug=f[17],
+            )
+
+        spec = node(top)
+        stack = [(top, spec)]
+        while stack:
+            cell, s = stack.pop()
+            c, _vc, lst, _vl = nodes.counts(buf, cell)
+            if not c or lst == HCELL_NIL:
+                continue
+            for child in sublists.cells(buf, lst, a.hbins_size):
+                cs = node(child)
+                s.subkeys.append(cs)
+                stack.append((child, cs))
+        return spec
+
     def to_spec(self) -> KeySpec:
-        """The whole tree as a :class:`KeySpec`."""
-        return self.root.to_spec()
+        """The stable tree as a :class:`KeySpec` (volatile keys are never saved)."""
+        self._check_open()
+        return self._spec(self._root_cell)
 
     def to_bytes(self, *, timestamp: Timestamp = None) -> bytes:
-        """The complete hive file this tree serializes to."""
+        """A compact, clean hive file holding this hive's stable keys."""
         self._check_open()
         ts = _filetime(timestamp)
         return serialize(self.to_spec(), minor=self.minor, timestamp=ts, file_name=self.file_name)
 
     def save_as(self, path: str | os.PathLike[str]) -> None:
-        """Write the tree as a complete new hive file at ``path`` (atomically).
+        """Write a compact, clean copy of the hive to ``path`` (atomically).
 
         Refuses (HiveStateError) to overwrite the file the hive was opened from: writing
-        back in place is not implemented yet.
+        back in place is the flush's job.
         """
         self._check_open()
         dest = Path(path)
@@ -745,12 +1233,28 @@ class EditHive:
         if self.target is not None and _same_file(dest, self.target):
             self._modified = False
 
+    def _write_image(self, dest: Path) -> None:
+        """Write the image itself as a clean primary: Seq1 = Seq2 = previous + 1, base
+        block and first-bin timestamps now, checksum (fmt §1, §11)."""
+        img = self._image
+        ts = now_filetime()
+        (seq,) = _U32.unpack_from(img, _BB_SEQ1)
+        seq = (seq + 1) & 0xFFFFFFFF
+        struct.pack_into("<II", img, _BB_SEQ1, seq, seq)
+        _Q.pack_into(img, _BB_TIME, ts)
+        _Q.pack_into(img, BASE + 0x14, ts)  # first bin mirrors the base block (fmt §1.1)
+        _U32.pack_into(img, _BB_CHECKSUM, checksum(img[:512]))
+        end = BASE + self._alloc.hbins_size
+        with memoryview(img) as whole, whole[:end] as view:
+            write_new_file(dest, cast(bytes, view))
+        self._alloc.take_dirty()  # the file now equals the image
+
     def flush(self) -> None:
         """Write a :func:`create`-d hive to its file; HiveStateError for ``mode="r+"``."""
         self._check_open()
         if self.target is None:
             raise HiveStateError("in-place flush not implemented yet (use save_as)")
-        write_new_file(self.target, self.to_bytes())
+        self._write_image(self.target)
         self._modified = False
 
     def close(self) -> None:
@@ -762,11 +1266,17 @@ class EditHive:
             if self.target is not None:
                 self.flush()
         finally:
-            self._closed = True
+            self._release()
 
     def discard(self) -> None:
         """Close without writing anything."""
+        self._release()
+
+    def _release(self) -> None:
         self._closed = True
+        for h in list(self._handles.values()):
+            h._cell = -1
+        self._handles.clear()
 
     def __enter__(self) -> EditHive:
         return self
@@ -775,7 +1285,7 @@ class EditHive:
         self, et: type[BaseException] | None, ev: BaseException | None, tb: TracebackType | None
     ) -> None:
         if et is not None:
-            self.discard()  # do not write a half-edited tree
+            self.discard()  # do not write a half-edited hive
         else:
             self.close()
 
@@ -799,9 +1309,9 @@ def _same_file(a: Path, b: Path) -> bool:
 def create(path: str | os.PathLike[str], *, minor: int = 5, root_name: str = "ROOT") -> EditHive:
     """A new, empty editable hive written to ``path`` on close or :meth:`EditHive.flush`.
 
-    ``minor`` is the format version written (default 5, i.e. 1.5). Nothing is written
-    until then; an existing file at ``path`` is replaced (atomically) at that point.
-    Leaving a ``with`` block through an exception writes nothing.
+    ``minor`` is the format version (default 5, i.e. 1.5). Nothing is written until
+    then; an existing file at ``path`` is replaced (atomically) at that point. Leaving a
+    ``with`` block through an exception writes nothing.
     """
     if not isinstance(path, str | os.PathLike):
         raise InvalidArgumentError("path must be a str or os.PathLike")
@@ -818,10 +1328,11 @@ def open_editable(
     recover: bool = True,
     logs: Sequence[Any] | None = None,
 ) -> EditHive:
-    """Read a whole hive into an editable tree (``regf.open(..., mode="r+")``).
+    """Load a hive image for in-place editing (``regf.open(..., mode="r+")``).
 
-    The hive is read with the reader (dirty hives recovered in memory as usual) and then
-    closed; nothing is ever written to ``source``. Save with :meth:`EditHive.save_as`.
+    The hive is opened with the reader (header checks; a dirty hive is recovered in
+    memory from its logs as usual), its image copied, and the reader closed; nothing is
+    ever written to ``source`` (save with :meth:`EditHive.save_as`).
     """
     from .hive import open_hive
 
@@ -829,71 +1340,27 @@ def open_editable(
     try:
         bb = reader.base_block
         src = reader.path
-        rroot = reader.root
+        end = BASE + bb.hbins_size
+        with memoryview(reader.buf) as whole, whole[:end] as view:
+            image = bytearray(view)
+        if len(image) < end:
+            raise StructureError("hive bins run past the end of the file", len(image))
         hive = EditHive(
             minor=bb.minor if 2 <= bb.minor <= 6 else 3,
-            root_name=rroot.name or "ROOT",
             source=Path(src) if src is not None else None,
             mode="r+",
             file_name=bb.file_name,
+            image=image,
         )
         hive.warnings.extend(reader.warnings)
-        _load(hive, reader, strict)
-        hive._modified = False
         return hive
     finally:
         reader.close()
         reader._source.close()
 
 
-def _fill(ek: EditKey, rk: Any) -> None:
-    ek._class = rk.class_name or None
-    ek.last_written_raw = rk.last_written_raw
-    ek._security = rk.security_raw
-    ek.extra_flags = int(rk.flags) & ~int(_DROP_FLAGS)
-    ek.user_flags = rk.user_flags
-    ek.virt_flags = rk.virt_control_flags
-    ek.debug = rk.debug
-
-
-def _load(hive: EditHive, reader: Any, strict: bool) -> None:
-    def problem(msg: str, offset: int | None) -> None:
-        if strict:
-            raise StructureError(msg, offset)
-        hive.warnings.append(f"{msg} (skipped)")
-
-    rroot = reader.root
-    root = hive._root
-    _fill(root, rroot)
-    seen: set[int] = set()
-    stack: list[tuple[Any, EditKey, int]] = [(rroot, root, 0)]
-    while stack:
-        rk, ek, depth = stack.pop()
-        if rk.index in seen:
-            problem(f"key {rk.path!r} reached twice (cycle)", rk.offset)
-            continue
-        seen.add(rk.index)
-        for rv in rk.values():
-            up = upcase(rv.name)
-            if up in ek._values:
-                problem(f"duplicate value {rv.name!r} in {rk.path!r}", rv.offset)
-                continue
-            ek._values[up] = EditValue(rv.name, rv.type_, rv.raw)
-        if depth >= MAX_DEPTH and rk.subkey_count:
-            problem(f"tree deeper than {MAX_DEPTH} at {rk.path!r}", rk.offset)
-            continue
-        for rs in rk.subkeys():
-            up = upcase(rs.name)
-            if up in ek._children or not rs.name or "\\" in rs.name:
-                problem(f"bad or duplicate subkey name {rs.name!r} in {rk.path!r}", rs.offset)
-                continue
-            child = EditKey(hive, ek, rs.name)
-            _fill(child, rs)
-            ek._children[up] = child
-            stack.append((rs, child, depth + 1))
-
-
 __all__ = [
+    "ChildMustBeVolatileError",
     "EditHive",
     "EditKey",
     "EditValue",
