@@ -1,0 +1,392 @@
+"""Registry filter callbacks: CmRegisterCallbackEx / CmUnRegisterCallback, the
+REG_*_INFORMATION structures passed to them, and the pre/post dispatch rules.
+
+A callback is ``callback(notify_class, info) -> int`` (an NTSTATUS). The rules (the
+"Handling Notifications" page, ``nt-api/004``):
+
+* **Pre-notification** (``RegNtPre*``): STATUS_SUCCESS lets the operation continue; a
+  failure status blocks it and is returned to the caller, and no post-notification is
+  sent; STATUS_CALLBACK_BYPASS means the callback handled the operation itself: the caller
+  gets STATUS_SUCCESS plus whatever output the callback left in the information
+  structure, and no post-notification is sent.
+* **Post-notification** (``RegNtPost*``, with :class:`REG_POST_OPERATION_INFORMATION`):
+  the callback may change the output members of ``PreInformation`` and return
+  STATUS_SUCCESS (the caller gets the changed output), or set ``ReturnStatus`` and return
+  STATUS_CALLBACK_BYPASS (the caller gets ``ReturnStatus``). Other return values of a
+  post-notification are ignored.
+
+Callbacks form a stack ordered by altitude (a decimal string, as in Windows): the highest
+altitude sees pre-notifications first and post-notifications last. When a pre-callback
+blocks or bypasses, callbacks below it are not called. Input members changed by a
+pre-callback are not used by the operation (Windows captures its arguments first).
+Callbacks run with the registry lock held, so they may call the ``Zw*`` methods
+(re-entrantly, on the same thread); an exception in a callback propagates to the caller of
+the ``Zw*`` method and the operation is either not started (pre) or already complete
+(post): never half done.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from .constants import REG_NOTIFY_CLASS
+from .status import NT_SUCCESS, NTSTATUS, NtStatusError, to_status
+
+#: ``callback(notify_class, info) -> NTSTATUS``.
+RegistryCallback = Callable[[REG_NOTIFY_CLASS, Any], int]
+
+# ---------------------------------------------------------------------------------------
+# REG_*_INFORMATION (wdm.h member names). ``Object`` is the key object (CM key body) the
+# operation works on; pointer members that a callback fills (ResultObject, Disposition,
+# KeyInformation, ResultLength, ...) are plain attributes here.
+# ---------------------------------------------------------------------------------------
+
+
+@dataclass(eq=False)
+class _Common:
+    CallContext: Any = None
+    ObjectContext: Any = None
+    Reserved: Any = None
+
+
+@dataclass(eq=False)
+class REG_CREATE_KEY_INFORMATION(_Common):
+    """RegNtPreCreateKeyEx / RegNtPreOpenKeyEx (REG_OPEN_KEY_INFORMATION is the same)."""
+
+    CompleteName: str = ""
+    RootObject: Any = None
+    ObjectType: Any = None
+    CreateOptions: int = 0
+    Class: str | None = None
+    SecurityDescriptor: bytes | None = None
+    SecurityQualityOfService: Any = None
+    DesiredAccess: int = 0
+    GrantedAccess: int = 0
+    #: Output: REG_CREATED_NEW_KEY / REG_OPENED_EXISTING_KEY.
+    Disposition: int | None = None
+    #: Output: the key object opened or created (a bypassing callback must set it).
+    ResultObject: Any = None
+    RootObjectContext: Any = None
+    Transaction: Any = None
+
+
+REG_OPEN_KEY_INFORMATION = REG_CREATE_KEY_INFORMATION
+
+
+@dataclass(eq=False)
+class REG_DELETE_KEY_INFORMATION(_Common):
+    """RegNtPreDeleteKey."""
+
+    Object: Any = None
+
+
+@dataclass(eq=False)
+class REG_SET_VALUE_KEY_INFORMATION(_Common):
+    """RegNtPreSetValueKey."""
+
+    Object: Any = None
+    ValueName: str = ""
+    TitleIndex: int = 0
+    Type: int = 0
+    Data: bytes = b""
+    DataSize: int = 0
+
+
+@dataclass(eq=False)
+class REG_DELETE_VALUE_KEY_INFORMATION(_Common):
+    """RegNtPreDeleteValueKey."""
+
+    Object: Any = None
+    ValueName: str = ""
+
+
+@dataclass(eq=False)
+class REG_RENAME_KEY_INFORMATION(_Common):
+    """RegNtPreRenameKey."""
+
+    Object: Any = None
+    NewName: str = ""
+
+
+@dataclass(eq=False)
+class REG_ENUMERATE_KEY_INFORMATION(_Common):
+    """RegNtPreEnumerateKey."""
+
+    Object: Any = None
+    Index: int = 0
+    KeyInformationClass: int = 0
+    #: Output: the information structure (an :class:`~regf.nt.infoclass.InfoStruct`).
+    KeyInformation: Any = None
+    Length: int | None = None
+    #: Output: bytes needed.
+    ResultLength: int | None = None
+
+
+@dataclass(eq=False)
+class REG_ENUMERATE_VALUE_KEY_INFORMATION(_Common):
+    """RegNtPreEnumerateValueKey."""
+
+    Object: Any = None
+    Index: int = 0
+    KeyValueInformationClass: int = 0
+    KeyValueInformation: Any = None
+    Length: int | None = None
+    ResultLength: int | None = None
+
+
+@dataclass(eq=False)
+class REG_QUERY_KEY_INFORMATION(_Common):
+    """RegNtPreQueryKey."""
+
+    Object: Any = None
+    KeyInformationClass: int = 0
+    KeyInformation: Any = None
+    Length: int | None = None
+    ResultLength: int | None = None
+
+
+@dataclass(eq=False)
+class REG_QUERY_VALUE_KEY_INFORMATION(_Common):
+    """RegNtPreQueryValueKey."""
+
+    Object: Any = None
+    ValueName: str = ""
+    KeyValueInformationClass: int = 0
+    KeyValueInformation: Any = None
+    Length: int | None = None
+    ResultLength: int | None = None
+
+
+@dataclass(eq=False)
+class REG_KEY_HANDLE_CLOSE_INFORMATION(_Common):
+    """RegNtPreKeyHandleClose (a close cannot be blocked or bypassed)."""
+
+    Object: Any = None
+
+
+@dataclass(eq=False)
+class REG_FLUSH_KEY_INFORMATION(_Common):
+    """RegNtPreFlushKey."""
+
+    Object: Any = None
+
+
+@dataclass(eq=False)
+class REG_LOAD_KEY_INFORMATION(_Common):
+    """RegNtPreLoadKey (``Object`` is None: the key does not exist yet)."""
+
+    Object: Any = None
+    KeyName: str = ""
+    SourceFile: str = ""
+    Flags: int = 0
+    TrustClassObject: Any = None
+    UserEvent: Any = None
+    DesiredAccess: int = 0
+    RootHandle: Any = None
+
+
+@dataclass(eq=False)
+class REG_UNLOAD_KEY_INFORMATION(_Common):
+    """RegNtPreUnLoadKey."""
+
+    Object: Any = None
+    UserEvent: Any = None
+
+
+@dataclass(eq=False)
+class REG_QUERY_KEY_SECURITY_INFORMATION(_Common):
+    """RegNtPreQueryKeySecurity."""
+
+    Object: Any = None
+    SecurityInformation: int = 0
+    #: Output: the self-relative descriptor bytes.
+    SecurityDescriptor: bytes | None = None
+    Length: int | None = None
+
+
+@dataclass(eq=False)
+class REG_SET_KEY_SECURITY_INFORMATION(_Common):
+    """RegNtPreSetKeySecurity."""
+
+    Object: Any = None
+    SecurityInformation: int = 0
+    SecurityDescriptor: bytes = b""
+
+
+@dataclass(eq=False)
+class REG_POST_OPERATION_INFORMATION:
+    """Every RegNtPost* notification of a callback registered with CmRegisterCallbackEx.
+
+    ``Status`` is what the operation returned; set ``ReturnStatus`` and return
+    STATUS_CALLBACK_BYPASS to make the caller get ``ReturnStatus`` instead.
+    """
+
+    Object: Any = None
+    Status: NTSTATUS = NTSTATUS.STATUS_SUCCESS
+    PreInformation: Any = None
+    ReturnStatus: int = NTSTATUS.STATUS_SUCCESS
+    CallContext: Any = None
+    ObjectContext: Any = None
+    Reserved: Any = None
+
+
+# ---------------------------------------------------------------------------------------
+# Registration and dispatch
+# ---------------------------------------------------------------------------------------
+
+
+def parse_altitude(altitude: object) -> Decimal:
+    """An altitude string ("320000", "385201.5") as a Decimal; STATUS_INVALID_PARAMETER
+    for anything that is not a non-negative decimal number written as a string."""
+    if not isinstance(altitude, str) or not altitude or altitude.strip() != altitude:
+        raise NtStatusError(NTSTATUS.STATUS_INVALID_PARAMETER, "altitude must be a decimal string")
+    body = altitude.replace(".", "", 1)
+    if not body.isdigit() or not body.isascii():
+        raise NtStatusError(NTSTATUS.STATUS_INVALID_PARAMETER, f"bad altitude {altitude!r}")
+    try:
+        return Decimal(altitude)
+    except InvalidOperation:  # pragma: no cover - guarded by the digit check
+        raise NtStatusError(NTSTATUS.STATUS_INVALID_PARAMETER, altitude) from None
+
+
+@dataclass(eq=False)
+class _Registration:
+    cookie: int
+    altitude: Decimal
+    altitude_text: str
+    callback: RegistryCallback
+    contexts: dict[int, Any] = field(default_factory=dict)
+
+
+class CallbackTable:
+    """The registered callbacks, highest altitude first."""
+
+    def __init__(self) -> None:
+        self._entries: list[_Registration] = []
+        self._next_cookie = 0x1000
+        self._lock = threading.Lock()
+
+    def register(self, callback: RegistryCallback, altitude: str) -> int:
+        """Add ``callback``; returns its cookie (the LARGE_INTEGER Windows hands back)."""
+        if not callable(callback):
+            raise NtStatusError(NTSTATUS.STATUS_INVALID_PARAMETER, "callback is not callable")
+        alt = parse_altitude(altitude)
+        with self._lock:
+            if any(e.altitude == alt for e in self._entries):
+                raise NtStatusError(
+                    NTSTATUS.STATUS_FLT_INSTANCE_ALTITUDE_COLLISION,
+                    f"a callback is already registered at altitude {altitude}",
+                )
+            cookie = self._next_cookie
+            self._next_cookie += 1
+            self._entries.append(_Registration(cookie, alt, altitude, callback))
+            self._entries.sort(key=lambda e: e.altitude, reverse=True)
+        return cookie
+
+    def unregister(self, cookie: int) -> None:
+        """Remove the callback registered under ``cookie``."""
+        with self._lock:
+            for i, e in enumerate(self._entries):
+                if e.cookie == cookie:
+                    del self._entries[i]
+                    return
+        raise NtStatusError(NTSTATUS.STATUS_INVALID_PARAMETER, f"no callback with cookie {cookie}")
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def snapshot(self) -> list[_Registration]:
+        """The callbacks in altitude order (highest first) at this moment."""
+        with self._lock:
+            return list(self._entries)
+
+    def pre(
+        self, notify_class: REG_NOTIFY_CLASS, info: Any, *, blockable: bool = True
+    ) -> tuple[NTSTATUS, list[_Registration]]:
+        """Send a pre-notification; returns (status, the callbacks that saw it).
+
+        STATUS_SUCCESS: go on. STATUS_CALLBACK_BYPASS: handled by a callback. Anything
+        else: blocked with that status. ``blockable=False`` (handle close) ignores the
+        callbacks' answers.
+        """
+        seen: list[_Registration] = []
+        for reg in self.snapshot():
+            seen.append(reg)
+            _set_object_context(info, reg, "ObjectContext")
+            status = to_status(reg.callback(notify_class, info))
+            if not blockable or status == NTSTATUS.STATUS_SUCCESS:
+                continue
+            if status == NTSTATUS.STATUS_CALLBACK_BYPASS:
+                return status, seen
+            if not NT_SUCCESS(status):
+                return status, seen
+            # Informational/success codes other than STATUS_SUCCESS let it continue.
+        return NTSTATUS.STATUS_SUCCESS, seen
+
+    def post(
+        self,
+        notify_class: REG_NOTIFY_CLASS,
+        post: REG_POST_OPERATION_INFORMATION,
+        seen: list[_Registration],
+    ) -> NTSTATUS:
+        """Send a post-notification to the callbacks in ``seen``, lowest altitude first;
+        returns the status the caller gets (``Status`` or an override)."""
+        for reg in reversed(seen):
+            _set_object_context(post, reg, "ObjectContext")
+            post.ReturnStatus = post.Status
+            answer = to_status(reg.callback(notify_class, post))
+            if answer == NTSTATUS.STATUS_CALLBACK_BYPASS:
+                post.Status = to_status(post.ReturnStatus)
+        return to_status(post.Status)
+
+    def set_object_context(self, cookie: int, obj: Any, context: Any) -> Any:
+        """CmSetCallbackObjectContext: attach ``context`` to key object ``obj`` for the
+        callback ``cookie``; returns the previous context."""
+        for reg in self.snapshot():
+            if reg.cookie == cookie:
+                old = reg.contexts.get(id(obj))
+                reg.contexts[id(obj)] = context
+                return old
+        raise NtStatusError(NTSTATUS.STATUS_INVALID_PARAMETER, f"no callback with cookie {cookie}")
+
+    def drop_object(self, obj: Any) -> list[tuple[_Registration, Any]]:
+        """Forget every context attached to ``obj``; returns (registration, context)."""
+        out = []
+        for reg in self.snapshot():
+            if id(obj) in reg.contexts:
+                out.append((reg, reg.contexts.pop(id(obj))))
+        return out
+
+
+def _set_object_context(info: Any, reg: _Registration, attr: str) -> None:
+    obj = getattr(info, "Object", None)
+    if obj is not None and hasattr(info, attr):
+        setattr(info, attr, reg.contexts.get(id(obj)))
+
+
+__all__ = [
+    "REG_CREATE_KEY_INFORMATION",
+    "REG_DELETE_KEY_INFORMATION",
+    "REG_DELETE_VALUE_KEY_INFORMATION",
+    "REG_ENUMERATE_KEY_INFORMATION",
+    "REG_ENUMERATE_VALUE_KEY_INFORMATION",
+    "REG_FLUSH_KEY_INFORMATION",
+    "REG_KEY_HANDLE_CLOSE_INFORMATION",
+    "REG_LOAD_KEY_INFORMATION",
+    "REG_OPEN_KEY_INFORMATION",
+    "REG_POST_OPERATION_INFORMATION",
+    "REG_QUERY_KEY_INFORMATION",
+    "REG_QUERY_KEY_SECURITY_INFORMATION",
+    "REG_QUERY_VALUE_KEY_INFORMATION",
+    "REG_RENAME_KEY_INFORMATION",
+    "REG_SET_KEY_SECURITY_INFORMATION",
+    "REG_SET_VALUE_KEY_INFORMATION",
+    "REG_UNLOAD_KEY_INFORMATION",
+    "CallbackTable",
+    "RegistryCallback",
+    "parse_altitude",
+]

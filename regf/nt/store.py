@@ -1,0 +1,336 @@
+"""Key storage behind the NT layer: the model's editable keys for stable keys of loaded
+hives, and :class:`MemKey` for everything that lives only in memory (the master hive
+``\\REGISTRY``, ``\\REGISTRY\\MACHINE``, ``\\REGISTRY\\USER`` and volatile keys).
+
+Windows keeps a key's stable and volatile subkeys in two separate lists (nk +0x1C and
++0x20, fmt §4.1) and enumerates the stable ones first; a volatile key is never written to
+the hive file. This module gives the rest of ``regf.nt`` one view over both kinds and hides
+which features the model's ``EditKey`` has (nk maxima, volatile keys): where it lacks
+them, the values are computed here (see :data:`EDITKEY_HAS_MAXIMA`).
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from .._accel import sort_key, upcase
+from ..format.constants import MAX_KEY_NAME, MAX_VALUE_NAME, KeyFlags
+from ..model.edit import EditKey
+from ..model.serialize import now_filetime
+
+#: Whether the model's EditKey keeps the nk maxima itself (high-water marks, fmt §5.2).
+EDITKEY_HAS_MAXIMA = all(
+    hasattr(EditKey, a)
+    for a in ("max_name_len", "max_class_len", "max_value_name_len", "max_value_data_len")
+)
+#: Whether EditKey.create_key takes ``volatile=`` (volatile keys kept by the model).
+EDITKEY_HAS_VOLATILE = "volatile" in inspect.signature(EditKey.create_key).parameters
+
+
+def units(text: str) -> int:
+    """UTF-16 code units in ``text`` (surrogate pairs count 2)."""
+    return len(text.encode("utf-16-le", "surrogatepass")) // 2
+
+
+def wide_len(text: str | None) -> int:
+    """Bytes of ``text`` as UTF-16 (what every reported length counts, fmt §4.9)."""
+    return 2 * units(text) if text else 0
+
+
+@dataclass
+class MemValue:
+    """A value of a :class:`MemKey`."""
+
+    name: str
+    type_: int
+    raw: bytes
+
+
+class MemKey:
+    """A key that exists only in memory (volatile storage).
+
+    Keeps the same facts an nk holds, including the maxima as high-water marks that drop
+    to 0 only when the last child/value goes (fmt §5.2).
+    """
+
+    volatile = True
+
+    def __init__(
+        self,
+        name: str,
+        parent: MemKey | None = None,
+        *,
+        class_name: str | None = None,
+        security: bytes = b"",
+        timestamp: int | None = None,
+    ) -> None:
+        self.name = name
+        self.parent = parent
+        self.class_name = class_name or None
+        self.security_raw = security
+        self.last_written_raw = now_filetime() if timestamp is None else timestamp
+        self.flags = KeyFlags(0)
+        self.children: dict[str, MemKey] = {}
+        self.value_map: dict[str, MemValue] = {}
+        self.deleted = False
+        self.max_name_len = 0
+        self.max_class_len = 0
+        self.max_value_name_len = 0
+        self.max_value_data_len = 0
+
+    def subkeys(self) -> list[MemKey]:
+        """Children in Windows order (upcased, ordinal)."""
+        return [self.children[k] for k in sorted(self.children, key=sort_key)]
+
+    def subkey(self, name: str) -> MemKey | None:
+        """The child called ``name`` (case-insensitive) or None."""
+        return self.children.get(upcase(name))
+
+    def values(self) -> list[MemValue]:
+        """Values in creation order."""
+        return list(self.value_map.values())
+
+    def create_child(self, name: str, class_name: str | None, timestamp: int) -> MemKey:
+        """A new volatile child (the caller checked that none exists)."""
+        child = MemKey(
+            name, self, class_name=class_name, security=self.security_raw, timestamp=timestamp
+        )
+        self.children[upcase(name)] = child
+        self.note_child(name, class_name)
+        self.last_written_raw = timestamp
+        return child
+
+    def note_child(self, name: str, class_name: str | None) -> None:
+        """Raise the subkey maxima for a child called ``name``."""
+        self.max_name_len = max(self.max_name_len, wide_len(name))
+        self.max_class_len = max(self.max_class_len, wide_len(class_name))
+
+    def remove_child(self, child: MemKey, timestamp: int) -> None:
+        """Unlink ``child`` (no subkeys of its own)."""
+        del self.children[upcase(child.name)]
+        child.deleted = True
+        if not self.children:
+            self.max_name_len = self.max_class_len = 0
+        self.last_written_raw = timestamp
+
+    def set_value(self, name: str, vtype: int, raw: bytes, timestamp: int) -> None:
+        """Create or replace a value (keeps the existing name's case and position)."""
+        v = self.value_map.get(upcase(name))
+        if v is None:
+            self.value_map[upcase(name)] = MemValue(name, vtype, raw)
+        else:
+            v.type_, v.raw = vtype, raw
+        self.max_value_name_len = max(self.max_value_name_len, wide_len(name))
+        self.max_value_data_len = max(self.max_value_data_len, len(raw))
+        self.last_written_raw = timestamp
+
+    def delete_value(self, name: str, timestamp: int) -> bool:
+        """Delete a value; False if there is none."""
+        if self.value_map.pop(upcase(name), None) is None:
+            return False
+        if not self.value_map:
+            self.max_value_name_len = self.max_value_data_len = 0
+        self.last_written_raw = timestamp
+        return True
+
+    def rename(self, new_name: str, timestamp: int) -> None:
+        """Rename within the parent."""
+        parent = self.parent
+        if parent is not None:
+            del parent.children[upcase(self.name)]
+            parent.children[upcase(new_name)] = self
+            parent.note_child(new_name, None)
+            parent.last_written_raw = timestamp
+        self.name = new_name
+        self.last_written_raw = timestamp
+
+    def __repr__(self) -> str:
+        return f"<MemKey {self.name!r}>"
+
+
+# ---------------------------------------------------------------------------------------
+# One view over EditKey (stable) and MemKey (volatile)
+# ---------------------------------------------------------------------------------------
+
+
+def is_volatile(key: Any) -> bool:
+    """Whether ``key`` is volatile (in memory only)."""
+    return bool(getattr(key, "volatile", False))
+
+
+def key_name(key: Any) -> str:
+    """The key's name as stored."""
+    return str(key.name)
+
+
+def class_name(key: Any) -> str | None:
+    """The key's class or None."""
+    return key.class_name or None
+
+
+def flags(key: Any) -> int:
+    """nk flags (KEY_SYM_LINK, ...)."""
+    return int(key.flags)
+
+
+def is_link(key: Any) -> bool:
+    """Whether the key is a symbolic link (KEY_SYM_LINK, fmt §4.1)."""
+    return bool(flags(key) & KeyFlags.SYM_LINK)
+
+
+def mark_link(key: Any) -> None:
+    """Set KEY_SYM_LINK on a key just created with REG_OPTION_CREATE_LINK."""
+    if isinstance(key, MemKey):
+        key.flags |= KeyFlags.SYM_LINK
+    else:
+        key.extra_flags = int(key.extra_flags) | KeyFlags.SYM_LINK
+
+
+def last_written(key: Any) -> int:
+    """LastWriteTime as a FILETIME int."""
+    return int(key.last_written_raw)
+
+
+def children(key: Any, overlay: dict[str, MemKey]) -> list[Any]:
+    """Subkeys in enumeration order: stable ones sorted, then volatile ones sorted
+    (Windows indexes the stable list first, then the volatile list)."""
+    if isinstance(key, MemKey):
+        return key.subkeys()
+    subs = key.subkeys()
+    stable = [k for k in subs if not is_volatile(k)]
+    vol = [k for k in subs if is_volatile(k)]
+    vol.extend(overlay[u] for u in sorted(overlay, key=sort_key))
+    if len(vol) > 1:
+        vol.sort(key=lambda k: sort_key(upcase(k.name)))
+    return stable + vol
+
+
+def find_child(key: Any, name: str, overlay: dict[str, MemKey]) -> Any | None:
+    """The subkey called ``name`` (case-insensitive) or None."""
+    if isinstance(key, MemKey):
+        return key.subkey(name)
+    hit = overlay.get(upcase(name))
+    if hit is not None:
+        return hit
+    try:
+        return key.subkey(name)
+    except KeyError:  # KeyNotFoundError
+        return None
+
+
+def child_count(key: Any, overlay: dict[str, MemKey]) -> int:
+    """Stable + volatile subkeys (what KEY_FULL_INFORMATION.SubKeys reports)."""
+    if isinstance(key, MemKey):
+        return len(key.children)
+    if EDITKEY_HAS_VOLATILE:
+        n = int(key.subkey_count) + int(getattr(key, "volatile_subkey_count", 0))
+    else:
+        n = int(key.subkey_count)
+    return n + len(overlay)
+
+
+def iter_values(key: Any) -> Iterator[tuple[str, int, bytes]]:
+    """(name, type, raw data) of each value in stored order."""
+    for v in key.values():
+        yield str(v.name), int(v.type_), bytes(v.raw)
+
+
+def value_list(key: Any) -> list[tuple[str, int, bytes]]:
+    """All values as (name, type, raw data)."""
+    return list(iter_values(key))
+
+
+def find_value(key: Any, name: str) -> tuple[str, int, bytes] | None:
+    """The value called ``name`` (case-insensitive) or None."""
+    if isinstance(key, MemKey):
+        v = key.value_map.get(upcase(name))
+        return None if v is None else (v.name, v.type_, v.raw)
+    try:
+        ev = key.value(name)
+    except KeyError:  # ValueNotFoundError
+        return None
+    return str(ev.name), int(ev.type_), bytes(ev.raw)
+
+
+def value_count(key: Any) -> int:
+    """Number of values."""
+    if isinstance(key, MemKey):
+        return len(key.value_map)
+    return int(key.value_count)
+
+
+@dataclass
+class Maxima:
+    """The four nk maxima, in bytes (fmt §5)."""
+
+    name: int
+    class_: int
+    value_name: int
+    value_data: int
+
+
+def maxima(key: Any, overlay_max: tuple[int, int] = (0, 0)) -> Maxima:
+    """The key's maxima. ``overlay_max`` raises the subkey ones for volatile children the
+    NT layer keeps itself (name, class)."""
+    if isinstance(key, MemKey) or EDITKEY_HAS_MAXIMA:
+        m = Maxima(
+            int(key.max_name_len),
+            int(key.max_class_len),
+            int(key.max_value_name_len),
+            int(key.max_value_data_len),
+        )
+    else:
+        # Fallback while EditKey has no nk maxima: exact maxima over what is there now
+        # (Windows keeps high-water marks, which can only be larger).
+        subs = list(key.subkeys())
+        vals = value_list(key)
+        m = Maxima(
+            max((wide_len(s.name) for s in subs), default=0),
+            max((wide_len(s.class_name) for s in subs), default=0),
+            max((wide_len(n) for n, _, _ in vals), default=0),
+            max((len(d) for _, _, d in vals), default=0),
+        )
+    m.name = max(m.name, overlay_max[0])
+    m.class_ = max(m.class_, overlay_max[1])
+    return m
+
+
+def check_key_name(name: str) -> bool:
+    """Whether ``name`` is a legal key name component (1..255 units, no backslash)."""
+    return 1 <= units(name) <= MAX_KEY_NAME and "\\" not in name
+
+
+def check_value_name(name: str) -> bool:
+    """Whether ``name`` is a legal value name (at most 16383 units)."""
+    return units(name) <= MAX_VALUE_NAME
+
+
+__all__ = [
+    "EDITKEY_HAS_MAXIMA",
+    "EDITKEY_HAS_VOLATILE",
+    "Maxima",
+    "MemKey",
+    "MemValue",
+    "check_key_name",
+    "check_value_name",
+    "child_count",
+    "children",
+    "class_name",
+    "find_child",
+    "find_value",
+    "flags",
+    "is_link",
+    "is_volatile",
+    "iter_values",
+    "key_name",
+    "last_written",
+    "mark_link",
+    "maxima",
+    "units",
+    "value_count",
+    "value_list",
+    "wide_len",
+]
