@@ -39,36 +39,21 @@ class HiveMount:
 class Kcb:
     """Key control block: one per key that has been looked up."""
 
-    __slots__ = (
-        "children",
-        "deleted",
-        "holder",
-        "key",
-        "mount",
-        "overlay",
-        "overlay_max",
-        "parent",
-    )
+    __slots__ = ("children", "deleted", "holder", "key", "mount", "name", "parent")
 
-    def __init__(self, key: Any, parent: Kcb | None, mount: HiveMount | None) -> None:
-        #: The storage key: EditKey (stable) or MemKey (volatile / master hive).
+    def __init__(self, key: Any, parent: Kcb | None, mount: HiveMount | None, name: str) -> None:
+        #: The storage key: EditKey (loaded hives) or MemKey (master hive).
         self.key = key
-        #: The key that carries the name in the parent (differs for hive roots, whose
-        #: name in the namespace is the load name).
+        #: The key that carries the name in the parent: for a hive root, the master-hive
+        #: link key (its name in the namespace is the load name, not the root nk's).
         self.holder = key
         self.parent = parent
         #: The hive the key belongs to (None in the master hive).
         self.mount = mount
+        #: The key's name in the namespace (kept here: a deleted key's storage is gone).
+        self.name = name
         self.children: dict[str, Kcb] = {}
-        #: Volatile children of a stable key kept by this layer (model without volatile).
-        self.overlay: dict[str, MemKey] = {}
-        self.overlay_max = [0, 0]
         self.deleted = False
-
-    @property
-    def name(self) -> str:
-        """The key's name in the namespace."""
-        return store.key_name(self.holder)
 
     @property
     def path(self) -> str:
@@ -133,7 +118,7 @@ class Namespace:
         top.flags |= KeyFlags.HIVE_ENTRY | KeyFlags.NO_DELETE
         for name in ("MACHINE", "USER"):
             top.create_child(name, None, top.last_written_raw).flags |= KeyFlags.NO_DELETE
-        self.root = Kcb(top, None, None)
+        self.root = Kcb(top, None, None, top.name)
 
     def child(self, parent: Kcb, name: str) -> Kcb | None:
         """The KCB of ``parent``'s subkey ``name`` (made on first use), or None."""
@@ -141,10 +126,10 @@ class Namespace:
         kcb = parent.children.get(up)
         if kcb is not None:
             return kcb
-        raw = store.find_child(parent.key, name, parent.overlay)
+        raw = store.find_child(parent.key, name)
         if raw is None:
             return None
-        kcb = Kcb(raw, parent, parent.mount)
+        kcb = Kcb(raw, parent, parent.mount, store.key_name(raw))
         parent.children[up] = kcb
         return kcb
 
@@ -154,27 +139,19 @@ class Namespace:
 
     def subkeys(self, parent: Kcb) -> list[Any]:
         """``parent``'s storage children in enumeration order."""
-        return store.children(parent.key, parent.overlay)
+        return store.children(parent.key)
 
     def create(
         self, parent: Kcb, name: str, class_name: str | None, volatile: bool, ts: int
     ) -> Kcb:
-        """Create subkey ``name`` (the caller checked it does not exist)."""
+        """Create subkey ``name`` (the caller checked it does not exist and that a stable
+        key is not asked for under a volatile one)."""
         key = parent.key
         if isinstance(key, MemKey):
             raw: Any = key.create_child(name, class_name, ts)
-        elif volatile and store.EDITKEY_HAS_VOLATILE:
-            raw = key.create_key(name, class_name, timestamp=ts, volatile=True)
-        elif volatile:
-            # The model keeps no volatile keys: keep it here, beside the stable parent.
-            raw = MemKey(name, None, class_name=class_name, security=key.security_raw, timestamp=ts)
-            parent.overlay[upcase(name)] = raw
-            parent.overlay_max[0] = max(parent.overlay_max[0], store.wide_len(name))
-            parent.overlay_max[1] = max(parent.overlay_max[1], store.wide_len(class_name))
-            key.touch(ts)
         else:
-            raw = key.create_key(name, class_name, timestamp=ts)
-        kcb = Kcb(raw, parent, parent.mount)
+            raw = key.create_key(name, class_name, timestamp=ts, volatile=volatile)
+        kcb = Kcb(raw, parent, parent.mount, name)
         parent.children[upcase(name)] = kcb
         return kcb
 
@@ -182,19 +159,13 @@ class Namespace:
         """Delete ``kcb``'s key (the caller checked it has no subkeys)."""
         parent = kcb.parent
         assert parent is not None
-        raw, pkey = kcb.key, parent.key
-        up = upcase(kcb.name)
-        if isinstance(raw, MemKey) and raw.parent is not None:
+        raw = kcb.key
+        if isinstance(raw, MemKey):
+            assert raw.parent is not None
             raw.parent.remove_child(raw, ts)
-        elif isinstance(raw, MemKey):
-            del parent.overlay[up]
-            raw.deleted = True
-            if not parent.overlay:
-                parent.overlay_max = [0, 0]
-            pkey.touch(ts)
         else:
-            pkey.delete_key(store.key_name(raw), timestamp=ts)
-        parent.children.pop(up, None)
+            parent.key.delete_key(kcb.name, timestamp=ts)
+        parent.children.pop(upcase(kcb.name), None)
         kcb.deleted = True
 
     def rename(self, kcb: Kcb, new_name: str, ts: int) -> None:
@@ -202,26 +173,19 @@ class Namespace:
         parent = kcb.parent
         assert parent is not None
         raw = kcb.key
-        old_up = upcase(kcb.name)
-        if isinstance(raw, MemKey) and raw.parent is not None:
+        if isinstance(raw, MemKey):
             raw.rename(new_name, ts)
-        elif isinstance(raw, MemKey):
-            del parent.overlay[old_up]
-            parent.overlay[upcase(new_name)] = raw
-            raw.name = new_name
-            raw.last_written_raw = ts
-            parent.overlay_max[0] = max(parent.overlay_max[0], store.wide_len(new_name))
-            parent.key.touch(ts)
         else:
             raw.rename(new_name, timestamp=ts)
-        parent.children.pop(old_up, None)
+        parent.children.pop(upcase(kcb.name), None)
         parent.children[upcase(new_name)] = kcb
+        kcb.name = new_name
 
     def mount(self, parent: Kcb, name: str, mount: HiveMount) -> Kcb:
         """Link ``mount``'s hive root into the master hive as ``parent``\\``name``."""
         holder = parent.key.create_child(name, None, store.last_written(mount.hive.root))
         holder.flags |= KeyFlags.HIVE_EXIT
-        kcb = Kcb(mount.hive.root, parent, mount)
+        kcb = Kcb(mount.hive.root, parent, mount, name)
         kcb.holder = holder
         parent.children[upcase(name)] = kcb
         mount.root = kcb
@@ -234,7 +198,7 @@ class Namespace:
         holder = kcb.holder
         assert isinstance(holder, MemKey)
         parent.key.remove_child(holder, parent.key.last_written_raw)
-        parent.children.pop(upcase(holder.name), None)
+        parent.children.pop(upcase(kcb.name), None)
         gone: list[Kcb] = []
         stack = [kcb]
         while stack:

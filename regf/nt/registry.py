@@ -929,10 +929,8 @@ class Registry:
         if cls == C.KeyNameInformation:
             assert kcb is not None
             return I.KEY_NAME_INFORMATION.make(kcb.path)
-        overlay = kcb.overlay if kcb is not None else {}
-        omax = (kcb.overlay_max[0], kcb.overlay_max[1]) if kcb is not None else (0, 0)
-        m = store.maxima(key, omax)
-        subkeys = store.child_count(key, overlay)
+        m = store.maxima(key)
+        subkeys = store.child_count(key)
         values = store.value_count(key)
         if cls == C.KeyFullInformation:
             return I.KEY_FULL_INFORMATION.make(
@@ -967,7 +965,7 @@ class Registry:
                 kcb = self._alive(obj.kcb)
                 if kcb.is_hive_root or store.flags(kcb.holder) & KeyFlags.NO_DELETE:
                     raise _fail(S.STATUS_CANNOT_DELETE, f"{kcb.path} cannot be deleted")
-                if store.child_count(kcb.key, kcb.overlay):
+                if store.child_count(kcb.key):
                     raise _fail(S.STATUS_CANNOT_DELETE, f"{kcb.path} has subkeys")
                 assert kcb.parent is not None
                 self._ns.delete(kcb, now_filetime())

@@ -2,32 +2,22 @@
 hives, and :class:`MemKey` for everything that lives only in memory (the master hive
 ``\\REGISTRY``, ``\\REGISTRY\\MACHINE``, ``\\REGISTRY\\USER`` and volatile keys).
 
-Windows keeps a key's stable and volatile subkeys in two separate lists (nk +0x1C and
-+0x20, fmt §4.1) and enumerates the stable ones first; a volatile key is never written to
-the hive file. This module gives the rest of ``regf.nt`` one view over both kinds and hides
-which features the model's ``EditKey`` has (nk maxima, volatile keys): where it lacks
-them, the values are computed here (see :data:`EDITKEY_HAS_MAXIMA`).
+Keys of loaded hives, stable or volatile, are the model's ``EditKey`` (which keeps the nk
+maxima as high-water marks and volatile keys in memory-only cell space, enumerating
+stable subkeys first as Windows does). The master hive is not a hive file at all, so its
+keys are :class:`MemKey` objects with the same facts. This module gives the rest of
+``regf.nt`` one view over both.
 """
 
 from __future__ import annotations
 
-import inspect
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
 from .._accel import sort_key, upcase
 from ..format.constants import MAX_KEY_NAME, MAX_VALUE_NAME, KeyFlags
-from ..model.edit import EditKey
 from ..model.serialize import now_filetime
-
-#: Whether the model's EditKey keeps the nk maxima itself (high-water marks, fmt §5.2).
-EDITKEY_HAS_MAXIMA = all(
-    hasattr(EditKey, a)
-    for a in ("max_name_len", "max_class_len", "max_value_name_len", "max_value_data_len")
-)
-#: Whether EditKey.create_key takes ``volatile=`` (volatile keys kept by the model).
-EDITKEY_HAS_VOLATILE = "volatile" in inspect.signature(EditKey.create_key).parameters
 
 
 def units(text: str) -> int:
@@ -194,42 +184,27 @@ def last_written(key: Any) -> int:
     return int(key.last_written_raw)
 
 
-def children(key: Any, overlay: dict[str, MemKey]) -> list[Any]:
-    """Subkeys in enumeration order: stable ones sorted, then volatile ones sorted
+def children(key: Any) -> list[Any]:
+    """Subkeys in enumeration order: stable ones in Windows order, then volatile ones
     (Windows indexes the stable list first, then the volatile list)."""
-    if isinstance(key, MemKey):
-        return key.subkeys()
-    subs = key.subkeys()
-    stable = [k for k in subs if not is_volatile(k)]
-    vol = [k for k in subs if is_volatile(k)]
-    vol.extend(overlay[u] for u in sorted(overlay, key=sort_key))
-    if len(vol) > 1:
-        vol.sort(key=lambda k: sort_key(upcase(k.name)))
-    return stable + vol
+    return list(key.subkeys())
 
 
-def find_child(key: Any, name: str, overlay: dict[str, MemKey]) -> Any | None:
+def find_child(key: Any, name: str) -> Any | None:
     """The subkey called ``name`` (case-insensitive) or None."""
     if isinstance(key, MemKey):
         return key.subkey(name)
-    hit = overlay.get(upcase(name))
-    if hit is not None:
-        return hit
     try:
         return key.subkey(name)
     except KeyError:  # KeyNotFoundError
         return None
 
 
-def child_count(key: Any, overlay: dict[str, MemKey]) -> int:
+def child_count(key: Any) -> int:
     """Stable + volatile subkeys (what KEY_FULL_INFORMATION.SubKeys reports)."""
     if isinstance(key, MemKey):
         return len(key.children)
-    if EDITKEY_HAS_VOLATILE:
-        n = int(key.subkey_count) + int(getattr(key, "volatile_subkey_count", 0))
-    else:
-        n = int(key.subkey_count)
-    return n + len(overlay)
+    return int(key.subkey_count) + int(key.volatile_subkey_count)
 
 
 def iter_values(key: Any) -> Iterator[tuple[str, int, bytes]]:
@@ -272,30 +247,14 @@ class Maxima:
     value_data: int
 
 
-def maxima(key: Any, overlay_max: tuple[int, int] = (0, 0)) -> Maxima:
-    """The key's maxima. ``overlay_max`` raises the subkey ones for volatile children the
-    NT layer keeps itself (name, class)."""
-    if isinstance(key, MemKey) or EDITKEY_HAS_MAXIMA:
-        m = Maxima(
-            int(key.max_name_len),
-            int(key.max_class_len),
-            int(key.max_value_name_len),
-            int(key.max_value_data_len),
-        )
-    else:
-        # Fallback while EditKey has no nk maxima: exact maxima over what is there now
-        # (Windows keeps high-water marks, which can only be larger).
-        subs = list(key.subkeys())
-        vals = value_list(key)
-        m = Maxima(
-            max((wide_len(s.name) for s in subs), default=0),
-            max((wide_len(s.class_name) for s in subs), default=0),
-            max((wide_len(n) for n, _, _ in vals), default=0),
-            max((len(d) for _, _, d in vals), default=0),
-        )
-    m.name = max(m.name, overlay_max[0])
-    m.class_ = max(m.class_, overlay_max[1])
-    return m
+def maxima(key: Any) -> Maxima:
+    """The key's nk maxima (high-water marks, fmt §5.2)."""
+    return Maxima(
+        int(key.max_name_len),
+        int(key.max_class_len),
+        int(key.max_value_name_len),
+        int(key.max_value_data_len),
+    )
 
 
 def check_key_name(name: str) -> bool:
@@ -309,8 +268,6 @@ def check_value_name(name: str) -> bool:
 
 
 __all__ = [
-    "EDITKEY_HAS_MAXIMA",
-    "EDITKEY_HAS_VOLATILE",
     "Maxima",
     "MemKey",
     "MemValue",
