@@ -62,7 +62,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, cast
 
-from .._accel import checksum, sort_key
+from .._accel import checksum
 from ..cells.alloc import CellAllocator
 from ..cells.alloc import CellAllocatorAPI as Alloc
 from ..errors import (
@@ -947,7 +947,7 @@ class EditHive:
         return bool(c or vc)
 
     def _find_child(self, node: Node, name: str) -> Node | None:
-        key = sort_key(name)
+        key = sublists.name_key(name)
         for vol, lst, count in self._lists(node):
             if count and lst != HCELL_NIL:
                 a = self._space(vol)
@@ -1002,10 +1002,18 @@ class EditHive:
         stable_l, vol_l = self._lists(parent)
         _v, lst, count = vol_l if volatile else stable_l
         lst = sublists.insert(a, lst, count, name, nk, self.minor)
-        self._set_list(parent, volatile, lst, count + 1)
-        # The parent: last written time and maxima (fmt §5.2, §8.1: CmpDoCreate).
-        nodes.set_time(palloc, pcell, timestamp)
-        nodes.raise_maxima(palloc, pcell, nodes.utf16_len(name), len(class_raw))
+        if volatile:
+            self._set_list(parent, volatile, lst, count + 1)
+        # The parent: count and list, last written time and maxima in one write
+        # (fmt §5.2, §8.1: CmpDoCreate).
+        nodes.touch_parent(
+            palloc,
+            pcell,
+            timestamp=timestamp,
+            stable_list=None if volatile else (count + 1, lst),
+            name_bytes=nodes.utf16_len(name),
+            class_bytes=len(class_raw),
+        )
         self._modified = True
         return (volatile, nk)
 

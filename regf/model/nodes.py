@@ -220,6 +220,36 @@ def raise_maxima(alloc: Alloc, nk: int, name_bytes: int, class_bytes: int) -> No
         alloc.write(nk, NK_MAX_CLASS, _U32.pack(class_bytes))
 
 
+def touch_parent(
+    alloc: Alloc,
+    nk: int,
+    *,
+    timestamp: int,
+    stable_list: tuple[int, int] | None = None,
+    name_bytes: int = 0,
+    class_bytes: int = 0,
+) -> None:
+    """One write for what creating a subkey changes in its parent (fmt §5.2, §8.1):
+    the last written time, optionally the stable (count, list) pair, and the
+    MaxNameLen (low 16 bits of +0x34 only) / MaxClassLen high-water marks."""
+    buf = alloc.image
+    start = BASE + nk + 4
+    part = bytearray(buf[start + NK_LAST_WRITTEN : start + NK_MAX_CLASS + 4])
+    base = NK_LAST_WRITTEN
+    _Q.pack_into(part, 0, timestamp)
+    if stable_list is not None:
+        count, lst = stable_list
+        _U32.pack_into(part, NK_SUBKEY_COUNT - base, count)
+        _U32.pack_into(part, NK_SUBKEY_LIST - base, lst)
+    (cur,) = _U16.unpack_from(part, NK_MAX_NAME - base)
+    if name_bytes > cur:
+        _U16.pack_into(part, NK_MAX_NAME - base, min(name_bytes, 0xFFFF))
+    (cur,) = _U32.unpack_from(part, NK_MAX_CLASS - base)
+    if class_bytes > cur:
+        _U32.pack_into(part, NK_MAX_CLASS - base, class_bytes)
+    alloc.write(nk, NK_LAST_WRITTEN, part)
+
+
 def reset_maxima(alloc: Alloc, nk: int) -> None:
     """MaxNameLen and MaxClassLen back to 0 (the last subkey went away, fmt §5.2)."""
     alloc.write(nk, NK_MAX_NAME, b"\0\0")
@@ -325,5 +355,6 @@ __all__ = [
     "set_list",
     "set_time",
     "set_u32",
+    "touch_parent",
     "u32",
 ]

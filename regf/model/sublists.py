@@ -79,12 +79,22 @@ def leaf_kind(minor: int) -> bytes:
 # ---------------------------------------------------------------------------------------
 
 
+def name_key(name: str) -> Key:
+    """Sort key of ``name``: :func:`regf._accel.sort_key`, with an ASCII fast path
+    (Windows' table upper-cases exactly ``a``-``z`` among ASCII code units)."""
+    if name.isascii():
+        return name.upper().encode("utf-16-be")
+    return sort_key(name)
+
+
 def nk_key(buf: bytearray, nk: int) -> Key:
     """Sort key of the name stored in key node ``nk``."""
     start = BASE + nk + 4
     (n,) = _U16.unpack_from(buf, start + NK_NAME_LEN)
     raw = buf[start + NK_NAME : start + NK_NAME + n]
     if buf[start + NK_FLAGS] & COMP_NAME:
+        if raw.isascii():
+            return raw.upper().decode("ascii").encode("utf-16-be")
         return sort_key(raw.decode("latin-1"))
     if n % 2:
         raw = raw[:-1]
@@ -147,6 +157,14 @@ def _bisect(buf: bytearray, leaf: int, n: int, es: int, key: Key) -> tuple[int, 
     lo, hi = 0, n
     base = BASE + leaf + 8
     unpack = _U32.unpack_from
+    if n:
+        # Appending in order is the common case (sequential creation): one name read.
+        k = nk_key(buf, unpack(buf, base + es * (n - 1))[0])
+        if k < key:
+            return n, False
+        if k == key:
+            return n - 1, True
+        hi = n - 1
     while lo < hi:
         mid = (lo + hi) >> 1
         k = nk_key(buf, unpack(buf, base + es * mid)[0])
@@ -159,18 +177,24 @@ def _bisect(buf: bytearray, leaf: int, n: int, es: int, key: Key) -> tuple[int, 
     return lo, False
 
 
+def _leaf_last_key(buf: bytearray, leaf: int, root: int, hbins_size: int) -> Key:
+    sig, n, es = _head(buf, leaf, hbins_size)
+    if sig == RI or n == 0:
+        raise StructureError(f"index root {root:#x}: bad leaf {leaf:#x}", BASE + leaf)
+    return nk_key(buf, _entry(buf, leaf, es, n - 1))
+
+
 def _root_select(buf: bytearray, root: int, count: int, key: Key, hbins_size: int) -> int:
     """Index in root of the leaf for ``key``: the first leaf whose last name is >= key,
     or the last leaf (``CmpFindSubKeyInRoot`` + ``CmpSelectLeaf``'s choice, fmt §4.2)."""
     lo, hi = 0, count
     base = BASE + root + 8
+    if _leaf_last_key(buf, _U32.unpack_from(buf, base + 4 * (count - 1))[0], root, hbins_size) < key:
+        return count - 1  # beyond the last leaf (sequential creation): no search
     while lo < hi:
         mid = (lo + hi) >> 1
         leaf = _U32.unpack_from(buf, base + 4 * mid)[0]
-        sig, n, es = _head(buf, leaf, hbins_size)
-        if sig == RI or n == 0:
-            raise StructureError(f"index root {root:#x}: bad leaf {leaf:#x}", BASE + leaf)
-        if nk_key(buf, _entry(buf, leaf, es, n - 1)) < key:
+        if _leaf_last_key(buf, leaf, root, hbins_size) < key:
             lo = mid + 1
         else:
             hi = mid
@@ -257,7 +281,7 @@ def _split(alloc: Alloc, root: int, sel: int) -> int:
 def insert(alloc: Alloc, lst: int, count: int, name: str, child: int, minor: int) -> int:
     """Add ``child`` (named ``name``) to the list ``lst`` of ``count`` subkeys (NIL or
     count 0: none yet); return the list's (possibly new) cell. ``CmpAddSubKey``."""
-    key = sort_key(name)
+    key = name_key(name)
     if count == 0 or lst == HCELL_NIL:
         lst = alloc.alloc(FIRST_LEAF)
         alloc.write(lst, 0, _HEAD.pack(leaf_kind(minor), 0))
@@ -302,7 +326,7 @@ def insert(alloc: Alloc, lst: int, count: int, name: str, child: int, minor: int
 def remove(alloc: Alloc, lst: int, name: str, child: int) -> int:
     """Remove ``child`` (named ``name``) from list ``lst``; return the list cell, or NIL
     when the list is gone (``CmpRemoveSubKey``). StructureError if it is not there."""
-    key = sort_key(name)
+    key = name_key(name)
     buf = alloc.image
     hb = alloc.hbins_size
     sig, count, es = _head(buf, lst, hb)
@@ -372,6 +396,7 @@ __all__ = [
     "insert",
     "leaf_kind",
     "leaves",
+    "name_key",
     "nk_key",
     "remove",
 ]
