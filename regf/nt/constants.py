@@ -178,6 +178,7 @@ KeyValueFullInformation = KEY_VALUE_INFORMATION_CLASS.KeyValueFullInformation
 KeyValuePartialInformation = KEY_VALUE_INFORMATION_CLASS.KeyValuePartialInformation
 KeyValueFullInformationAlign64 = KEY_VALUE_INFORMATION_CLASS.KeyValueFullInformationAlign64
 KeyValuePartialInformationAlign64 = KEY_VALUE_INFORMATION_CLASS.KeyValuePartialInformationAlign64
+KeyValueLayerInformation = KEY_VALUE_INFORMATION_CLASS.KeyValueLayerInformation
 
 # ---------------------------------------------------------------------------------------
 # Registry callback notify classes (REG_NOTIFY_CLASS, wdm.h).
