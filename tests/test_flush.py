@@ -951,6 +951,26 @@ def test_log_only_flush_with_growth_recovered_by_python_registry(tmp_path: Path)
     assert bins(data) == bins(image)  # BytesIO grows on writes past its end
 
 
+def test_peer_bug_python_registry_overwrites_flags(tmp_path: Path) -> None:
+    """python-registry stores each entry's whole flags field as the base block's Flags,
+    but entries carry only bit 0 (fmt §6.3, §6.5 step 5): a hive with bit 1 set ("layered
+    keys", Windows 10 RS1+) loses it in python-registry's recovery; regf keeps it."""
+    pytest.importorskip("Registry")
+    hive = copy_sample(tmp_path)
+    raw = bytearray(hive.read_bytes())
+    struct.pack_into("<I", raw, 0x90, 2)
+    struct.pack_into("<I", raw, 0x1FC, ref_checksum(bytes(raw[:512])))
+    hive.write_bytes(raw)
+    pager, image, _ = Pager.open(hive)
+    pager.flush(image, mutate(image, random.Random(16), []), reconcile=False)
+    pager.close()
+    with regf.open(hive) as h:
+        assert h.base_block.flags == 2 and bins(h.buf) == bins(image)
+    data = python_registry_recover(hive)
+    assert bins(data) == bins(image)  # the data is right ...
+    assert u32(data, 0x90) == 0  # ... but bit 1 of Flags is gone
+
+
 def regipy_recover(hive: Path, out: Path) -> bytes:
     from regipy.recovery import apply_transaction_logs
 

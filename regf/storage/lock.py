@@ -11,8 +11,9 @@ corrupt it, so a writer takes two locks:
 * ``fcntl.flock(LOCK_EX | LOCK_NB)`` on the primary file, which other processes see.
 
 Both refusals raise :class:`~regf.errors.LockedError` at once (no waiting). Read-only
-opens take no lock: they never write, so a reader beside a writer can at worst see the
-state of the last completed flush (or recover it from the logs in memory).
+opens take no lock and are never blocked: they never write. They are not isolated from
+a writer either: a reader maps the file, so while a writer reconciles, pages the reader
+has not copied can change under it. Reopen after the writer's flush for a consistent view.
 
 The flock is tied to the descriptor it was taken on: closing that descriptor releases it.
 On platforms without ``fcntl`` only the in-process registry applies.
