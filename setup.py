@@ -59,7 +59,14 @@ class OptionalBuildExt(build_ext):
 
 
 # Needed to build from an sdist; setuptools only packs the C file listed in ``sources``.
-_C_FILES = ("csrc/build_accel.py", "csrc/regf_accel.c", "csrc/regf_accel.h", "csrc/upcase_table.h")
+_C_FILES = (
+    "csrc/build_accel.py",
+    "csrc/regf_accel.c",
+    "csrc/regf_accel.h",
+    "csrc/upcase_table.h",
+    "csrc/alloc.c",
+    "csrc/alloc.h",
+)
 
 
 class SdistWithCSource(sdist):

@@ -10,8 +10,9 @@
  *     its first element (exact classes and classes above the request's) or walks its own
  *     bucket in address order for the first cell that fits; "leftmost node" and "leftmost
  *     node whose size >= total" give the same cells in O(log n);
- *   - a bit mask of non-empty classes, the bins as sorted start/end arrays (binary search
- *     for index checks) and a dirty bitmap with one bit per 4 KiB page of the file.
+ *   - a bit mask of non-empty classes, the bins as start/end arrays with a page -> bin
+ *     table (bins are whole pages, so index checks find the bin in O(1)) and a dirty
+ *     bitmap with one bit per 4 KiB page of the file.
  * Every mutating call first reserves the memory it may need, so an out-of-memory error
  * (REGF_ALLOC_E_NOMEM) always leaves the allocator and the image unchanged.
  */
@@ -50,6 +51,8 @@ struct regf_alloc {
     uint32_t hbins_size;
     uint32_t *bin_starts, *bin_ends;
     size_t nbins, bins_cap;
+    uint32_t *page_bin; /* hive-bins page (offset / 4096) -> index of its bin */
+    size_t pages_cap;
     node_t *nodes;
     size_t nodes_cap, nodes_used;
     int32_t free_node;
@@ -457,6 +460,7 @@ void regf_alloc_delete(regf_alloc *a) {
     if (!a) return;
     free(a->bin_starts);
     free(a->bin_ends);
+    free(a->page_bin);
     free(a->nodes);
     free(a->by_start.keys);
     free(a->by_start.vals);
@@ -466,7 +470,18 @@ void regf_alloc_delete(regf_alloc *a) {
     free(a);
 }
 
-static int reserve_bins(regf_alloc *a, size_t extra) {
+/* Room for one more bin and for the page table up to hive-bins size `end`. */
+static int reserve_bins(regf_alloc *a, size_t extra, uint64_t end) {
+    size_t pages = (size_t)(end / PAGE);
+    if (pages > a->pages_cap) {
+        size_t cap = a->pages_cap ? a->pages_cap * 2 : 64;
+        uint32_t *p;
+        while (pages > cap) cap *= 2;
+        p = realloc(a->page_bin, cap * sizeof *p);
+        if (!p) return -1;
+        a->page_bin = p;
+        a->pages_cap = cap;
+    }
     if (a->nbins + extra > a->bins_cap) {
         size_t cap = a->bins_cap ? a->bins_cap * 2 : 16;
         uint32_t *s, *e;
@@ -480,6 +495,15 @@ static int reserve_bins(regf_alloc *a, size_t extra) {
         a->bins_cap = cap;
     }
     return 0;
+}
+
+/* Append a bin (room reserved by reserve_bins). */
+static void add_bin(regf_alloc *a, uint64_t start, uint64_t end) {
+    uint64_t pg;
+    for (pg = start / PAGE; pg < end / PAGE; pg++) a->page_bin[pg] = (uint32_t)a->nbins;
+    a->bin_starts[a->nbins] = (uint32_t)start;
+    a->bin_ends[a->nbins] = (uint32_t)end;
+    a->nbins++;
 }
 
 int regf_alloc_load(regf_alloc *a, const uint8_t *img, size_t len, int64_t hbins_arg,
@@ -519,10 +543,8 @@ int regf_alloc_load(regf_alloc *a, const uint8_t *img, size_t len, int64_t hbins
             }
             cell += n;
         }
-        if (reserve_bins(a, 1)) return REGF_ALLOC_E_NOMEM;
-        a->bin_starts[a->nbins] = (uint32_t)off;
-        a->bin_ends[a->nbins] = (uint32_t)end;
-        a->nbins++;
+        if (reserve_bins(a, 1, end)) return REGF_ALLOC_E_NOMEM;
+        add_bin(a, off, end);
         a->cells_bytes += size - HBIN_HEADER;
         off = end;
     }
@@ -553,7 +575,7 @@ static int grow(regf_alloc *a, uint8_t *img, size_t len, uint64_t total, int64_t
         *aux = (int64_t)need;
         return REGF_ALLOC_NEED_GROW;
     }
-    if (reserve_bins(a, 1) || reserve_dirty(a, need)) return REGF_ALLOC_E_NOMEM;
+    if (reserve_bins(a, 1, end) || reserve_dirty(a, need)) return REGF_ALLOC_E_NOMEM;
     p = img + BASE + start;
     /* Bytes after the old end may be file slack: clear the whole new bin. Reserved,
      * timestamp and spare stay zero (fmt section 2). */
@@ -566,9 +588,7 @@ static int grow(regf_alloc *a, uint8_t *img, size_t len, uint64_t total, int64_t
     a->hbins_size = (uint32_t)end;
     wr32(img + HBINS_SIZE_OFFSET, (uint32_t)end);
     touch(a, HBINS_SIZE_OFFSET, 4);
-    a->bin_starts[a->nbins] = (uint32_t)start;
-    a->bin_ends[a->nbins] = (uint32_t)end;
-    a->nbins++;
+    add_bin(a, start, end);
     a->cells_bytes += size - HBIN_HEADER;
     file_cell(a, (uint32_t)(start + HBIN_HEADER), (uint32_t)(size - HBIN_HEADER));
     return 0;
@@ -621,21 +641,14 @@ int64_t regf_alloc_alloc(regf_alloc *a, uint8_t *img, size_t len, int64_t payloa
 }
 
 int64_t regf_alloc_check(const regf_alloc *a, const uint8_t *img, size_t len, int64_t index) {
-    size_t lo = 0, hi = a->nbins, i;
+    size_t i;
     int64_t size;
     if (!image_ok(a, len)) return REGF_ALLOC_E_IMAGE;
     if (index < 0 || index % 8 || index + (int64_t)MIN_CELL > (int64_t)a->hbins_size)
         return REGF_ALLOC_E_RANGE;
-    /* Last bin starting at or before index (bisect_right - 1). */
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-        if (a->bin_starts[mid] <= (uint64_t)index)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    if (lo == 0) return REGF_ALLOC_E_HEADER;
-    i = lo - 1;
+    /* The bin holding index (Python: bisect_right(bin_starts, index) - 1): bins tile
+     * the hive bins in whole pages, so the page says. */
+    i = a->page_bin[(size_t)index / PAGE];
     if (index < (int64_t)a->bin_starts[i] + (int64_t)HBIN_HEADER) return REGF_ALLOC_E_HEADER;
     size = rdi32(img + BASE + index);
     if (size >= 0) return REGF_ALLOC_E_FREE;

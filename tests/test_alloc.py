@@ -4,6 +4,9 @@ Unit tests pin the Windows-compatible behaviour (8-byte cells, split keeping 8-b
 remainders, coalescing on both sides within a bin only, bin growth sizes, realloc, dirty
 pages); a hypothesis state machine checks the allocator against a dict model, re-walking
 the raw image after every step; a corpus test rebuilds the free lists of a real hive.
+Everything runs on both implementations: the pure-Python specification and the C twin
+(skipped only with ``REGF_BACKEND=python``; otherwise a missing C build fails). Their
+step-by-step parity is tests/test_alloc_parity.py.
 """
 
 from __future__ import annotations
@@ -23,18 +26,44 @@ from hypothesis.stateful import (
     rule,
 )
 
-from regf.cells.alloc import CellAllocator, cell_total, size_class
+from regf import _accel
+from regf.cells.alloc import (
+    CCellAllocator,
+    CellAllocator,
+    CellAllocatorAPI,
+    PyCellAllocator,
+    cell_total,
+    size_class,
+)
 from regf.cells.image import HiveImage
 from regf.errors import CellError, FormatError, InvalidArgumentError
 
 BASE = 4096
 
+C_SKIPPED = os.environ.get("REGF_BACKEND", "").strip().lower() == "python"
+skip_c = pytest.mark.skipif(C_SKIPPED, reason="REGF_BACKEND=python")
+AllocClass = type[PyCellAllocator] | type[CCellAllocator]
+#: Every test taking ``cls`` runs on both implementations.
+both = pytest.mark.parametrize(
+    "cls",
+    [
+        pytest.param(PyCellAllocator, id="python"),
+        pytest.param(CCellAllocator, id="c", marks=skip_c),
+    ],
+)
 
-def fresh() -> CellAllocator:
+
+def fresh(cls: AllocClass = CellAllocator) -> CellAllocatorAPI:
     """An allocator over a base block with no bins yet."""
     img = bytearray(BASE)
     img[0:4] = b"regf"
-    return CellAllocator(img)
+    return cls(img)
+
+
+def test_backend_choice() -> None:
+    """CellAllocator is the live backend's class."""
+    want = CCellAllocator if _accel.BACKEND == "c" else PyCellAllocator
+    assert CellAllocator is want
 
 
 def walk(
@@ -66,7 +95,7 @@ def walk(
     return out
 
 
-def free_map(a: CellAllocator) -> dict[int, int]:
+def free_map(a: CellAllocatorAPI) -> dict[int, int]:
     """Free cells found by walking the image."""
     return {c: s for _b, _e, cells in walk(a.image, a.hbins_size) for c, s in cells if s > 0}
 
@@ -90,8 +119,9 @@ def test_cell_total_and_classes() -> None:
 # -- unit tests -----------------------------------------------------------------------
 
 
-def test_first_alloc_creates_bin_and_splits() -> None:
-    a = fresh()
+@both
+def test_first_alloc_creates_bin_and_splits(cls: AllocClass) -> None:
+    a = fresh(cls)
     c = a.alloc(0x50)
     assert c == 0x20
     assert a.hbins_size == 4096
@@ -103,8 +133,9 @@ def test_first_alloc_creates_bin_and_splits() -> None:
     assert a.read(c) == bytes(0x54)
 
 
-def test_split_keeps_8_byte_remainder() -> None:
-    a = fresh()
+@both
+def test_split_keeps_8_byte_remainder(cls: AllocClass) -> None:
+    a = fresh(cls)
     big = a.alloc(4096 - 0x20 - 4 - 24)  # leave a 24-byte free tail
     assert free_map(a) == {4096 - 24: 24}
     x = a.alloc(12)  # 16-byte cell from the 24-byte free cell: 8 bytes left
@@ -116,15 +147,17 @@ def test_split_keeps_8_byte_remainder() -> None:
     assert big == 0x20
 
 
-def test_whole_cell_taken_when_exact() -> None:
-    a = fresh()
+@both
+def test_whole_cell_taken_when_exact(cls: AllocClass) -> None:
+    a = fresh(cls)
     cells = [a.alloc(12) for _ in range(3)]
     a.free(cells[1])
     assert a.alloc(10) == cells[1]  # same 16-byte class, reused at once
 
 
-def test_coalesce_following_preceding_and_both() -> None:
-    a = fresh()
+@both
+def test_coalesce_following_preceding_and_both(cls: AllocClass) -> None:
+    a = fresh(cls)
     c = [a.alloc(12) for _ in range(5)]  # 16-byte cells at 0x20, 0x30, ...
     tail = 4096 - (0x20 + 5 * 16)
     a.free(c[1])
@@ -139,8 +172,9 @@ def test_coalesce_following_preceding_and_both() -> None:
     assert a.stats() == (0, 4096 - 0x20, 1)
 
 
-def test_no_merge_across_bins() -> None:
-    a = fresh()
+@both
+def test_no_merge_across_bins(cls: AllocClass) -> None:
+    a = fresh(cls)
     first = a.alloc(4096 - 0x20 - 4)  # fills bin 0 exactly
     second = a.alloc(12)  # new bin at 0x1000
     assert first == 0x20 and second == 0x1020
@@ -151,8 +185,9 @@ def test_no_merge_across_bins() -> None:
     assert a.stats().free_cells == 2
 
 
-def test_bin_growth_sizes_and_big_cell_own_bin() -> None:
-    a = fresh()
+@both
+def test_bin_growth_sizes_and_big_cell_own_bin(cls: AllocClass) -> None:
+    a = fresh(cls)
     a.alloc(100)
     # 16 344-byte big-data segment: 16 352-byte cell + 32 header = exactly 16 384 (fmt §2).
     seg = a.alloc(16344)
@@ -172,10 +207,11 @@ def test_bin_growth_sizes_and_big_cell_own_bin() -> None:
     assert int.from_bytes(a.image[0x28:0x2C], "little") == a.hbins_size
 
 
-def test_growth_reuses_slack_and_zeroes_it() -> None:
+@both
+def test_growth_reuses_slack_and_zeroes_it(cls: AllocClass) -> None:
     img = bytearray(BASE + 8192)
     img[BASE:] = b"\xaa" * 8192  # file slack after the (empty) hive bins
-    a = CellAllocator(img, 0)
+    a = cls(img, 0)
     c = a.alloc(8)
     assert len(img) == BASE + 8192  # no extension needed
     assert a.read(c) == bytes(12)
@@ -184,8 +220,9 @@ def test_growth_reuses_slack_and_zeroes_it() -> None:
     assert img[BASE + 4096 :] == b"\xaa" * 4096  # beyond the new bin: untouched
 
 
-def test_alloc_zeroes_reused_space() -> None:
-    a = fresh()
+@both
+def test_alloc_zeroes_reused_space(cls: AllocClass) -> None:
+    a = fresh(cls)
     c = a.alloc(60)
     a.write(c, 0, b"\xff" * 60)
     a.free(c)
@@ -193,8 +230,9 @@ def test_alloc_zeroes_reused_space() -> None:
     assert d == c and a.read(d) == bytes(a.capacity(d))
 
 
-def test_realloc_keeps_and_moves() -> None:
-    a = fresh()
+@both
+def test_realloc_keeps_and_moves(cls: AllocClass) -> None:
+    a = fresh(cls)
     c = a.alloc(10)  # 16-byte cell, capacity 12
     a.write(c, 0, b"0123456789")
     assert a.realloc(c, 12) == c  # still fits
@@ -210,8 +248,9 @@ def test_realloc_keeps_and_moves() -> None:
     assert blocker == c + 16
 
 
-def test_dirty_pages() -> None:
-    a = fresh()
+@both
+def test_dirty_pages(cls: AllocClass) -> None:
+    a = fresh(cls)
     a.alloc(16344)  # one 16 KiB bin: pages 1..4 plus the base block
     assert a.take_dirty() == {0, 1, 2, 3, 4}
     assert a.dirty_pages() == set()
@@ -232,8 +271,9 @@ def test_dirty_pages() -> None:
     assert e == 0x4030
 
 
-def test_free_and_write_reject_bad_indexes() -> None:
-    a = fresh()
+@both
+def test_free_and_write_reject_bad_indexes(cls: AllocClass) -> None:
+    a = fresh(cls)
     c = a.alloc(8)
     with pytest.raises(CellError):
         a.free(c + 4)  # misaligned
@@ -252,12 +292,13 @@ def test_free_and_write_reject_bad_indexes() -> None:
         a.free(c)  # double free
 
 
-def test_load_rebuilds_free_lists() -> None:
-    a = fresh()
+@both
+def test_load_rebuilds_free_lists(cls: AllocClass) -> None:
+    a = fresh(cls)
     cells = [a.alloc(n) for n in (10, 200, 30, 5000, 70, 16)]
     a.free(cells[1])
     a.free(cells[4])
-    b = CellAllocator(bytearray(a.image))
+    b = cls(bytearray(a.image))
     assert b.free_cells() == a.free_cells() == free_map(a)
     assert b.stats() == a.stats()
     assert b.bins() == a.bins()
@@ -266,25 +307,27 @@ def test_load_rebuilds_free_lists() -> None:
     assert b.image == a.image
 
 
-def test_load_rejects_damaged_bins() -> None:
-    a = fresh()
+@both
+def test_load_rejects_damaged_bins(cls: AllocClass) -> None:
+    a = fresh(cls)
     a.alloc(8)
     bad = bytearray(a.image)
     struct.pack_into("<i", bad, BASE + 0x20, -12)  # breaks the tiling
     with pytest.raises(FormatError):
-        CellAllocator(bad)
+        cls(bad)
     bad = bytearray(a.image)
     bad[BASE : BASE + 4] = b"hbix"
     with pytest.raises(FormatError):
-        CellAllocator(bad)
+        cls(bad)
     with pytest.raises(FormatError):
-        CellAllocator(bytearray(a.image), 8192)  # declared past the image
+        cls(bytearray(a.image), 8192)  # declared past the image
 
 
+@both
 @given(st.lists(st.integers(0, 9000), min_size=1, max_size=40))
 @settings(max_examples=30)
-def test_alloc_sizes_exact(sizes: list[int]) -> None:
-    a = fresh()
+def test_alloc_sizes_exact(cls: AllocClass, sizes: list[int]) -> None:
+    a = fresh(cls)
     for n in sizes:
         c = a.alloc(n)
         assert a.capacity(c) + 4 == cell_total(n)  # no slack beyond round8 (fmt §3)
@@ -303,10 +346,11 @@ class AllocMachine(RuleBasedStateMachine):
     """CellAllocator vs a model: live cell index -> (cell size, content written)."""
 
     cells = Bundle("cells")
+    cls: AllocClass = PyCellAllocator
 
     def __init__(self) -> None:
         super().__init__()
-        self.a = fresh()
+        self.a = fresh(self.cls)
         self.model: dict[int, tuple[int, bytes]] = {}
         self.snapshot = bytes(self.a.image)
 
@@ -414,6 +458,16 @@ AllocMachine.TestCase.settings = settings(max_examples=60, stateful_step_count=4
 TestAllocMachine = AllocMachine.TestCase
 
 
+class CAllocMachine(AllocMachine):
+    """The same machine over the C twin."""
+
+    cls = CCellAllocator
+
+
+CAllocMachine.TestCase.settings = AllocMachine.TestCase.settings
+TestCAllocMachine = skip_c(CAllocMachine.TestCase)
+
+
 # -- corpus ---------------------------------------------------------------------------
 
 
@@ -430,11 +484,12 @@ def _corpus_hives() -> list[Path]:
 
 @pytest.mark.corpus
 @pytest.mark.skipif(not _corpus_hives(), reason="REGF_CORPUS not set or testhive missing")
-def test_corpus_hive_free_lists() -> None:
+@both
+def test_corpus_hive_free_lists(cls: AllocClass) -> None:
     for path in _corpus_hives():
         raw = path.read_bytes()
         hbins_size = int.from_bytes(raw[0x28:0x2C], "little")
-        a = CellAllocator(bytearray(raw))
+        a = cls(bytearray(raw))
         # direct count over the raw bytes
         free = {c: s for _b, _e, cells in walk(raw, hbins_size) for c, s in cells if s > 0}
         live = sum(-s for _b, _e, cells in walk(raw, hbins_size) for _c, s in cells if s < 0)
