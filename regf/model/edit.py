@@ -56,7 +56,7 @@ from __future__ import annotations
 import os
 import struct
 import weakref
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import TracebackType
@@ -764,6 +764,9 @@ class EditHive:
 
     Made by :func:`create` (a new file, written on close/flush) or by
     ``regf.open(path, mode="r+")`` (an existing hive; save changes with :meth:`save_as`).
+    ``image`` is a whole-file hive image to edit (default: a fresh minimal hive);
+    ``allocator`` the allocator class (default: the live backend's
+    :data:`~regf.cells.alloc.CellAllocator`; tests pass either twin).
     """
 
     def __init__(
@@ -776,6 +779,7 @@ class EditHive:
         mode: str = "w",
         file_name: str = "",
         image: bytearray | None = None,
+        allocator: Callable[[bytearray], Alloc] | None = None,
     ) -> None:
         if isinstance(minor, bool) or not isinstance(minor, int) or not 2 <= minor <= 6:
             raise InvalidArgumentError(f"minor version must be 2..6, not {minor!r}")
@@ -793,7 +797,9 @@ class EditHive:
         if image is None:
             image = _fresh_image(minor, _check_key_name(root_name), file_name)
         self._image = image
-        self._alloc: Alloc = CellAllocator(image)
+        #: The allocator class for both cell spaces (default: the live backend's).
+        self._alloc_cls: Callable[[bytearray], Alloc] = allocator or CellAllocator
+        self._alloc: Alloc = self._alloc_cls(image)
         self._root_cell: int = _U32.unpack_from(image, _BB_ROOT)[0]
         nodes.check_nk(self._alloc, self._root_cell)
         #: Volatile storage: created with the first volatile key.
@@ -871,7 +877,7 @@ class EditHive:
         vimage = bytearray(self._image[:BASE])
         vimage[_BB_HBINS : _BB_HBINS + 4] = bytes(4)
         vimage[_BB_MINOR : _BB_MINOR + 4] = _U32.pack(self.minor)
-        valloc = CellAllocator(vimage)
+        valloc = self._alloc_cls(vimage)
         sk = valloc.alloc(SK_FIXED_SIZE + len(DEFAULT_SECURITY))
         valloc.write(sk, 0, SK.pack(b"sk", 0, sk, sk, 1, len(DEFAULT_SECURITY)) + DEFAULT_SECURITY)
         self._valloc = valloc
@@ -1335,6 +1341,7 @@ def open_editable(
     strict: bool = True,
     recover: bool = True,
     logs: Sequence[Any] | None = None,
+    allocator: Callable[[bytearray], Alloc] | None = None,
 ) -> EditHive:
     """Load a hive image for in-place editing (``regf.open(..., mode="r+")``).
 
@@ -1359,6 +1366,7 @@ def open_editable(
             mode="r+",
             file_name=bb.file_name,
             image=image,
+            allocator=allocator,
         )
         hive.warnings.extend(reader.warnings)
         return hive
