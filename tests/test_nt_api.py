@@ -275,7 +275,7 @@ def test_master_hive_takes_only_volatile_keys(reg):
     assert status_of(reg.ZwCreateKey, r"\Registry\Machine\Stable", nt.KEY_READ) == (
         nt.STATUS_CHILD_MUST_BE_VOLATILE
     )
-    h, d = reg.ZwCreateKey(r"\Registry\User\Session", nt.KEY_ALL_ACCESS, create_options=1)
+    h, _d = reg.ZwCreateKey(r"\Registry\User\Session", nt.KEY_ALL_ACCESS, create_options=1)
     reg.ZwSetValueKey(h, "x", nt.REG_SZ, "a\0".encode("utf-16-le"))
     assert reg.ZwQueryKey(h, nt.KeyFullInformation).MaxValueDataLen == 4
     reg.ZwClose(h)
@@ -317,7 +317,7 @@ def test_symbolic_link_followed_on_open_unless_open_link(reg):
 
 def test_symbolic_link_across_hives_and_stable_link_on_disk(reg, tmp_path):
     reg.load_hive(r"\Registry\Machine\OTHER", tmp_path / "o.hiv", create_new=True)
-    t, _ = reg.ZwCreateKey(r"\Registry\Machine\OTHER\Dest", nt.KEY_ALL_ACCESS)
+    _t, _ = reg.ZwCreateKey(r"\Registry\Machine\OTHER\Dest", nt.KEY_ALL_ACCESS)
     _link(reg, ROOT + r"\ToOther", r"\Registry\Machine\OTHER\Dest")  # a stable link
     h = reg.ZwOpenKey(ROOT + r"\ToOther", nt.KEY_READ)
     assert full_name(reg, h) == r"\REGISTRY\MACHINE\OTHER\Dest"
