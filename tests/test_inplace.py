@@ -596,6 +596,11 @@ def test_volatile_keys_live_in_memory_only(new_hive: Any, tmp_path: Path) -> Non
         assert [k.path for k in h.walk()] == ["", "P", r"P\A"]
     vol.rename("Renamed")
     assert v.path == r"P\Renamed\Inner"
+    # a stable parent whose nk moves keeps its volatile children (their parent field)
+    cell = p.index
+    p.rename("P" * 40)
+    assert p.index != cell and v.path == "P" * 40 + r"\Renamed\Inner"
+    p.rename("P")
     hive.delete_key(r"P\Renamed", recursive=True)
     assert v.deleted and p.volatile_subkey_count == 0
     assert hive._space(True).stats().allocated == cell_size(

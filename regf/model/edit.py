@@ -1109,10 +1109,10 @@ class EditHive:
         """The nk of ``node`` moved to cell ``new``: repoint children and the handle."""
         vol, old = node
         field = new | VOLATILE_BIT if vol else new
+        if not vol and old in self._vol_lists:  # first: _children() looks it up by cell
+            self._vol_lists[new] = self._vol_lists.pop(old)
         for cvol, child in self._children((vol, new)):
             nodes.set_u32(self._space(cvol), child, nodes.NK_PARENT, field)
-        if not vol and old in self._vol_lists:
-            self._vol_lists[new] = self._vol_lists.pop(old)
         k_old = old | VOLATILE_BIT if vol else old
         h = self._handles.pop(k_old, None)
         if h is not None:
