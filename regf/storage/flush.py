@@ -91,9 +91,10 @@ Invariants
 
 Each is named in a test ``tests/test_flush.py::test_invariant_<n>_...``.
 
-1. No hive-bins page of the primary is written unless the entry carrying its new bytes is
-   durable in the current run and the primary is durably dirty with Seq2 = that run's
-   first sequence number.
+1. No hive-bins page of the primary is written unless the primary is durably dirty and
+   recovering the durable files already yields the bytes being written: for a flush, the
+   entry carrying them is durable in the current run, whose first number is the
+   primary's Seq2 (for the write-back at open, the logs that were recovered).
 2. :meth:`Pager.flush` returns only when the flush is committed; recovering the files at
    that moment (regf, yarp, Windows) yields the image as flushed.
 3. All unreconciled entries form one run in one log file: it starts at offset 512, its
@@ -114,8 +115,8 @@ Each is named in a test ``tests/test_flush.py::test_invariant_<n>_...``.
 8. After any failed I/O the pager does no further I/O; every later call except
    :meth:`Pager.close` raises :class:`~regf.errors.HiveStateError`, and the files hold
    the state before or after the failed flush (reopening recovers it).
-9. Each log file stays shorter than ``LogPolicy.cap`` plus one entry once a run has been
-   started in it.
+9. Once a run has been started in it, a log file is never longer than ``LogPolicy.cap``
+   plus one entry.
 10. From open to close the pager holds the hive's exclusive writer lock (:mod:`.lock`);
     a second writer in this or another process gets :class:`~regf.errors.LockedError`.
 11. Read-only opens (:func:`regf.open` in mode ``"r"``) never write, truncate or create
@@ -500,7 +501,7 @@ class Pager:
             size = cls._write_back(primary, data, image, hbins)
         else:
             hbins = check_primary_head(data, size)
-            image = bytearray(data[: BASE + hbins])
+            image = bytearray(memoryview(data)[: BASE + hbins])  # one copy, not two
         seq = _u32(image, _SEQ1)
         bb = bytes(_seal(bytearray(image[:BASE]), seq, seq))
         image[:BASE] = bb
