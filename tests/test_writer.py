@@ -1,4 +1,7 @@
-"""The writer API: ``regf.create`` / ``regf.open(mode="r+")`` editable in-memory hives.
+"""The writer API: ``regf.create`` / ``regf.open(mode="r+")`` hives edited in place.
+
+(Byte-level checks of the image are in test_inplace.py, the model-based state machine
+over both allocator twins in test_writer_stateful.py; this module checks the API.)
 
 * API behaviour: key creation with parents, typed and raw values, deletes, renames, name
   validation, timestamps, security inheritance, save_as/flush/close rules.

@@ -78,7 +78,6 @@ from ..format.constants import (
     HCELL_NIL,
     MAX_DEPTH,
     MAX_KEY_NAME,
-    MAX_VALUE_NAME,
     VOLATILE_BIT,
     KeyFlags,
     ValueType,
@@ -100,9 +99,6 @@ _DROP_FLAGS = int(
     | KeyFlags.HIVE_EXIT
     | KeyFlags.PREDEF_HANDLE
 )
-#: Largest value data the format can describe (31-bit length).
-_MAX_DATA = 0x7FFFFFFF
-_BIG_SEGMENT = 16344
 _STRING_TYPES = (ValueType.REG_SZ, ValueType.REG_EXPAND_SZ)
 _U32 = struct.Struct("<I")
 _Q = struct.Struct("<Q")
@@ -138,14 +134,6 @@ def _check_key_name(name: object) -> str:
         raise InvalidArgumentError(f"key name {name!r} contains a backslash")
     if not 1 <= _units(name) <= MAX_KEY_NAME:
         raise InvalidArgumentError(f"key name must be 1..{MAX_KEY_NAME} characters: {name!r}")
-    return name
-
-
-def _check_value_name(name: object) -> str:
-    if not isinstance(name, str):
-        raise InvalidArgumentError(f"value name must be str, not {type(name).__name__}")
-    if _units(name) > MAX_VALUE_NAME:
-        raise InvalidArgumentError(f"value name longer than {MAX_VALUE_NAME} characters")
     return name
 
 
@@ -697,12 +685,13 @@ class EditKey:
         case and position. The key's last written time becomes ``timestamp`` (default now).
         """
         hive = self._live()
-        _check_value_name(name)
+        if not isinstance(name, str):
+            raise InvalidArgumentError(f"value name must be str, not {name.__class__.__name__}")
         vtype, raw = encode_value(data, type)
-        if len(raw) > _MAX_DATA or (hive.minor >= 4 and -(-len(raw) // _BIG_SEGMENT) > 0xFFFF):
-            raise InvalidArgumentError(f"value data too large ({len(raw)} bytes)")
-        ft = _filetime(timestamp)
+        ft = now_filetime() if timestamp is None else _filetime(timestamp)
         a = hive._space(self._vol)
+        # cellvalues checks the name's length, the type and the data size (the format's
+        # limits) before it touches the image.
         vk = cellvalues.set_value(a, self._cell, name, vtype, raw, minor=hive.minor, timestamp=ft)
         hive._modified = True
         return EditValue(_vk_name(a.image, vk), vtype, raw)
