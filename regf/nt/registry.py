@@ -153,8 +153,9 @@ class Registry:
 
         ``source`` is a hive file (opened with ``regf.open(path, mode="r+")``; a missing
         file is created empty when ``create_new``) or an already open ``EditHive`` (left
-        open on unload). ``object_path`` must name a free key below a key of the master
-        hive, e.g. ``\\Registry\\Machine\\SOFTWARE``.
+        open on unload; do not edit it directly while it is loaded: the registry caches
+        its keys). ``object_path`` must name a free key below a key of the master hive,
+        e.g. ``\\Registry\\Machine\\SOFTWARE``.
         """
         with self._lock:
             self._check_open()
