@@ -304,6 +304,7 @@ hive, seed = sys.argv[1], int(sys.argv[2])
 rng = random.Random(seed)
 out = sys.stdout
 pager, image, _ = Pager.open(hive)
+out.write("ready\n"); out.flush()
 ours = []
 i = 0
 while True:
@@ -325,7 +326,7 @@ def test_sigkill_never_loses_a_returned_flush(tmp_path: Path) -> None:
     shutil.copyfile(SAMPLE, hive)
     env = dict(os.environ, PYTHONPATH=str(ROOT))
     kills = flushes = 0
-    deadline = time.monotonic() + 20
+    deadline = time.monotonic() + 60
     while kills < 12 and time.monotonic() < deadline:
         start = hashlib.sha256(read_recovered(hive)).hexdigest()
         proc = subprocess.Popen(
@@ -340,7 +341,12 @@ def test_sigkill_never_loses_a_returned_flush(tmp_path: Path) -> None:
             stdout=subprocess.PIPE,
             env=env,
         )
-        time.sleep(0.3 + rng.random() * 0.7)  # start-up, then a random point in the loop
+        # Wait for the writer to be up (however loaded the machine), then kill it at a
+        # random point of its flush loop (a full flush takes a few milliseconds).
+        assert proc.stdout is not None
+        first = proc.stdout.readline()
+        assert first == b"ready\n", first
+        time.sleep(rng.random() * 0.3)
         proc.send_signal(signal.SIGKILL)
         out, _ = proc.communicate()
         kills += 1
