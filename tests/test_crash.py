@@ -265,6 +265,36 @@ def test_crash_growth_sample(tmp_path: Path) -> None:
     assert every_position(sc) > 0
 
 
+def test_crash_create_over_a_dirty_hive(tmp_path: Path) -> None:
+    """Pager.create(overwrite=True) over a hive whose last flush is only in its logs,
+    crashed at every operation: the path holds the old hive (still recoverable) or the
+    new one, never a mixture, and a writer can open it afterwards."""
+    folder = tmp_path / "c"
+    folder.mkdir()
+    hive = folder / "c.hiv"
+    shutil.copyfile(SAMPLE, hive)
+    pager, image, _ = Pager.open(hive)
+    pager.flush(image, mutate(image, random.Random(5), []), reconcile=False)
+    pager.close()
+    old = bins(image)
+    new_image = bytearray(SAMPLE.read_bytes())
+    mutate(new_image, random.Random(6), [])
+    new = bins(new_image)
+    baseline = snapshot(folder)
+    counter = CrashOps()
+    Pager.create(hive, bytearray(new_image), io=counter, overwrite=True).close()
+    assert read_recovered(hive) == new
+    assert not (folder / "c.hiv.LOG1").exists()
+    for k in range(counter.count):
+        for tear in (None, "prefix", "zeros") if counter.log[k][0] == "pwrite" else (None,):
+            restore(folder, baseline)
+            with pytest.raises(SimulatedCrash):
+                Pager.create(hive, bytearray(new_image), io=CrashOps(k, tear=tear), overwrite=True)
+            got = read_recovered(hive)
+            assert got in (old, new), f"crash at {k} {counter.log[k]} tear={tear}"
+            Pager.open(hive)[0].close()
+
+
 # -- corpus ----------------------------------------------------------------------------
 
 

@@ -172,6 +172,7 @@ CLOSED
 
 from __future__ import annotations
 
+import contextlib
 import enum
 import os
 import threading
@@ -579,7 +580,7 @@ class Pager:
 
         The file is written beside ``path``, fsynced and renamed over it (then the folder
         is fsynced), so a crash leaves the old file (or none) or the complete new one.
-        Stale sibling logs of a previous hive with that name are removed first. The
+        Sibling logs of a previous hive with that name are removed after the rename. The
         image's Seq1/Seq2 (the larger of the two, at least 1), file type and checksum are
         set in place. Raises FileExistsError unless ``overwrite``; LockedError when
         another writer has the existing file open.
@@ -606,18 +607,26 @@ class Pager:
             if old_lock is not None:
                 old_lock.release()
             raise
+        renamed = False
         try:
             handle.truncate(0)
             handle.pwrite(image, 0)
             handle.fsync()
+            ops.replace(tmp, p)
+            renamed = True
+            ops.fsync_dir(p.parent)
+            # Only now: until the rename, the old hive (maybe dirty) may need its logs.
+            # A crash before they are gone leaves a clean primary, which ignores them,
+            # and the next writer open empties any that could ever apply (invariant 6).
             for suffix in (".LOG", *LOG_SUFFIXES):
                 ops.unlink(sibling_path(p, suffix))
-            ops.replace(tmp, p)
             ops.fsync_dir(p.parent)
         except BaseException:
             hive_lock.release()
             handle.close()
-            ops.unlink(tmp)
+            if not renamed:
+                with contextlib.suppress(OSError):
+                    ops.unlink(tmp)
             raise
         finally:
             if old_lock is not None:
