@@ -197,7 +197,9 @@ def _nk_name(buf: Any, nk: int) -> str:
     start = BASE + nk + 4
     n = u16(buf, start + 0x48)
     raw = bytes(buf[start + 0x4C : start + 0x4C + n])
-    return raw.decode("latin-1") if u16(buf, start + 2) & 0x20 else raw.decode("utf-16-le")
+    if u16(buf, start + 2) & 0x20:
+        return raw.decode("latin-1")
+    return raw[: n & ~1].decode("utf-16-le", "surrogatepass")
 
 
 @pytest.fixture

@@ -144,7 +144,12 @@ assert (NK_MAX_VALUE_NAME, NK_MAX_VALUE_DATA, VK_DATA_SIZE, VK_FLAGS) == (0x3C, 
 #: max class, max value name, max value data.
 _NK_MID = struct.Struct("<IIIIIIII")
 _U32 = struct.Struct("<I")
+_II = struct.Struct("<II")
+#: vk name length (+0x02) and flags (+0x10) in one unpack.
+_VK_NAME = struct.Struct("<2xH12xH")
 _Q = struct.Struct("<Q")
+#: Size field of the smallest vk cell (negative: allocated).
+_MIN_VK_SIZE = -(4 + VK_FIXED_SIZE)
 _I32 = struct.Struct("<i")
 #: vk +0x04..+0x10: data size, data, type.
 _VK_DATA = struct.Struct("<III")
@@ -195,27 +200,32 @@ def hive_minor(alloc: CellAllocator) -> int:
     return int(_U32.unpack_from(alloc.image, MINOR_OFFSET)[0])
 
 
-def _check_nk(alloc: CellAllocator, nk: int) -> None:
-    if alloc.capacity(nk) < NK_FIXED_SIZE:
-        raise CellError(f"key cell {nk:#x} is too small for a key node", BASE + nk)
-    if alloc.image[BASE + nk + 4 : BASE + nk + 6] != b"nk":
-        raise SignatureError(f"cell {nk:#x} is not an nk", BASE + nk + 4)
+def _live(buf: bytearray, limit: int, idx: int, min_cap: int, what: str) -> int:
+    """File offset of the data of cell ``idx`` after cheap sanity checks; its capacity
+    must be at least ``min_cap``.
 
-
-def _vk_start(alloc: CellAllocator, vk: int) -> int:
-    """File offset of the data of vk cell ``vk`` after cheap sanity checks.
-
-    Not the allocator's full check (that bisects the bin list): on the lookup path every
-    vk of the key is visited, so only range, alignment, allocation and signature are
-    tested -- enough to refuse garbage before it is trusted.
+    Not the allocator's full check (that also finds the bin): the lookup path visits every
+    vk of a key, so only range, alignment, allocation and size are tested -- enough to
+    refuse garbage before it is trusted (signatures are checked by the callers).
     """
+    if idx & 7 or idx + 8 > limit:
+        raise CellError(f"{what} cell index {idx:#x} out of range or misaligned", None)
+    (size,) = _I32.unpack_from(buf, BASE + idx)
+    if size > -(4 + min_cap) or idx - size > limit:
+        raise CellError(f"{what} cell {idx:#x} is free, too small or too long", BASE + idx)
+    return BASE + idx + 4
+
+
+def _check_nk(alloc: CellAllocator, nk: int) -> None:
+    start = _live(alloc.image, alloc.hbins_size, nk, NK_FIXED_SIZE, "key")
+    if alloc.image[start : start + 2] != b"nk":
+        raise SignatureError(f"cell {nk:#x} is not an nk", start)
+
+
+def _vk_start(alloc: CellAllocator, vk: int, limit: int | None = None) -> int:
+    """File offset of the data of vk cell ``vk`` (cheap checks and the signature)."""
     buf = alloc.image
-    if vk & 7 or vk >= alloc.hbins_size:
-        raise CellError(f"value cell index {vk:#x} out of range or misaligned", None)
-    (size,) = _I32.unpack_from(buf, BASE + vk)
-    if size > -(4 + VK_FIXED_SIZE) or vk - size > alloc.hbins_size:
-        raise CellError(f"value cell {vk:#x} is free or too small ({size})", BASE + vk)
-    start = BASE + vk + 4
+    start = _live(buf, alloc.hbins_size if limit is None else limit, vk, VK_FIXED_SIZE, "value")
     if buf[start : start + 2] != b"vk":
         raise SignatureError(f"cell {vk:#x} is not a vk", start)
     return start
@@ -251,7 +261,7 @@ def _decode_name(raw: bytes | bytearray, flags: int) -> str:
 def _check_args(name: object, vtype: object, raw: object, minor: int) -> bytes:
     if not isinstance(name, str):
         raise InvalidArgumentError(f"value name must be str, not {type(name).__name__}")
-    if _name_units(name) > MAX_VALUE_NAME:
+    if len(name) > MAX_VALUE_NAME // 2 and _name_units(name) > MAX_VALUE_NAME:
         raise InvalidArgumentError(f"value name longer than {MAX_VALUE_NAME} characters")
     if isinstance(vtype, bool) or not isinstance(vtype, int) or not 0 <= vtype <= 0xFFFFFFFF:
         raise InvalidArgumentError(f"value type must be a u32, not {vtype!r}")
@@ -271,34 +281,65 @@ def _check_args(name: object, vtype: object, raw: object, minor: int) -> bytes:
 # ---------------------------------------------------------------------------------------
 
 
-def value_cells(alloc: CellAllocator, nk: int) -> list[int]:
-    """The vk cell indexes of key ``nk`` in list (insertion) order."""
-    buf = alloc.image
-    count, vlist = struct.unpack_from("<II", buf, BASE + nk + 4 + NK_VALUE_COUNT)
+def _list(buf: bytearray, limit: int, nk: int) -> list[int]:
+    count, vlist = _II.unpack_from(buf, BASE + nk + 4 + NK_VALUE_COUNT)
     if count == 0 or vlist == HCELL_NIL:
         return []
-    if 4 * count > alloc.capacity(vlist):
-        raise StructureError(f"value list {vlist:#x}: count {count} exceeds its cell", BASE + vlist)
-    return list(struct.unpack_from(f"<{count}I", buf, BASE + vlist + 4))
+    start = _live(buf, limit, vlist, 4 * count, "value list")
+    return list(struct.unpack_from(f"<{count}I", buf, start))
+
+
+def value_cells(alloc: CellAllocator, nk: int) -> list[int]:
+    """The vk cell indexes of key ``nk`` in list (insertion) order."""
+    return _list(alloc.image, alloc.hbins_size, nk)
 
 
 def _find(alloc: CellAllocator, nk: int, name: str) -> tuple[int, int, list[int]]:
-    """``(position, vk, cells)`` of value ``name`` (position -1 and vk NIL when absent)."""
-    cells = value_cells(alloc, nk)
+    """``(position, vk, cells)`` of value ``name`` (position -1 and vk NIL when absent).
+
+    upcase maps code unit to code unit, so equal names have equal UTF-16 lengths: lengths
+    are compared before any name is read. For an ASCII name (the common case) the stored
+    bytes are compared with ``bytes.upper`` -- exact, because Windows' table upper-cases
+    ASCII like ``bytes.upper`` and maps no other code unit into ASCII, and a stored UTF-16
+    name only matches when its high bytes are 0, which ``bytes.upper`` leaves alone.
+    """
+    buf = alloc.image
+    limit = alloc.hbins_size
+    cells = _list(buf, limit, nk)
     if not cells:
         return -1, HCELL_NIL, cells
-    buf = alloc.image
     units = _name_units(name)
+    unpack = _VK_NAME.unpack_from
+    if name.isascii():
+        up = name.upper()
+        want8 = up.encode("ascii")
+        want16 = up.encode("utf-16-le")
+        unpack_size = _I32.unpack_from
+        for pos, vk in enumerate(cells):
+            # _vk_start's checks, inlined (this loop is the lookup of every set_value);
+            # on failure _vk_start raises the precise error.
+            if vk & 7 or vk + 8 > limit:
+                _vk_start(alloc, vk, limit)
+            (size,) = unpack_size(buf, BASE + vk)
+            start = BASE + vk + 4
+            if size > _MIN_VK_SIZE or vk - size > limit or buf[start : start + 2] != b"vk":
+                _vk_start(alloc, vk, limit)
+            name_len, flags = unpack(buf, start)
+            at = start + VK_FIXED_SIZE
+            if flags & _COMP_NAME:
+                if name_len == units and buf[at : at + name_len].upper() == want8:
+                    return pos, vk, cells
+            elif name_len == 2 * units and buf[at : at + name_len].upper() == want16:
+                return pos, vk, cells
+        return -1, HCELL_NIL, cells
     want: str | None = None
-    unpack = VK.unpack_from
     for pos, vk in enumerate(cells):
-        start = _vk_start(alloc, vk)
-        _sig, name_len, _size, _data, _type, flags, _spare = unpack(buf, start)
-        # upcase maps code unit to code unit, so equal names have equal UTF-16 lengths:
-        # compare lengths before decoding anything.
+        start = _vk_start(alloc, vk, limit)
+        name_len, flags = unpack(buf, start)
         if (name_len if flags & _COMP_NAME else name_len >> 1) != units:
             continue
-        stored = _decode_name(buf[start + VK_FIXED_SIZE : start + VK_FIXED_SIZE + name_len], flags)
+        at = start + VK_FIXED_SIZE
+        stored = _decode_name(buf[at : at + name_len], flags)
         if stored == name:
             return pos, vk, cells
         if want is None:
@@ -532,7 +573,10 @@ def set_value(
     else:
         stored, flags = encode_value_name(name)
         vk = alloc.alloc(VK_FIXED_SIZE + len(stored))
-        size, field = _store_data(alloc, data, DATA_INLINE, 0, minor)
+        if n <= 4:  # inline: the common case, no data cell at all
+            size, field = DATA_INLINE | n, int.from_bytes(data.ljust(4, b"\0"), "little")
+        else:
+            size, field = _store_data(alloc, data, DATA_INLINE, 0, minor)
         alloc.write(vk, 0, VK.pack(b"vk", len(stored), size, field, vtype, flags, 0) + stored)
         count = len(cells)
         if count == 0:
@@ -544,19 +588,19 @@ def set_value(
             vlist = alloc.realloc(vlist, value_list_bytes(count + 1))
         alloc.write(vlist, 4 * count, _U32.pack(vk))
         count += 1
-    # nk: count, list, maxima (high-water, fmt §5.2) and timestamp in one write.
+    # nk +0x04..+0x44 in one write: timestamp, count, list, and the maxima (high-water
+    # marks in UTF-16 bytes / data bytes, fmt §5.2).
     at = BASE + nk + 4
-    mid = list(_NK_MID.unpack_from(buf, at + NK_VALUE_COUNT))
-    mid[0] = count
-    mid[1] = vlist
+    blob = bytearray(buf[at + NK_LAST_WRITTEN : at + NK_MAX_VALUE_DATA + 4])
+    _Q.pack_into(blob, 0, timestamp)
+    _II.pack_into(blob, NK_VALUE_COUNT - NK_LAST_WRITTEN, count, vlist)
+    max_name, max_data = _II.unpack_from(blob, NK_MAX_VALUE_NAME - NK_LAST_WRITTEN)
     name_bytes = 2 * _name_units(name)
-    if mid[6] < name_bytes:
-        mid[6] = name_bytes
-    if mid[7] < n:
-        mid[7] = n
-    head = bytearray(buf[at + NK_LAST_WRITTEN : at + NK_VALUE_COUNT])
-    _Q.pack_into(head, 0, timestamp)
-    alloc.write(nk, NK_LAST_WRITTEN, bytes(head) + _NK_MID.pack(*mid))
+    if max_name < name_bytes or max_data < n:
+        _II.pack_into(
+            blob, NK_MAX_VALUE_NAME - NK_LAST_WRITTEN, max(max_name, name_bytes), max(max_data, n)
+        )
+    alloc.write(nk, NK_LAST_WRITTEN, blob)
     return vk
 
 

@@ -886,27 +886,33 @@ class EditHive:
         if not vol:
             if cell == self._root_cell:
                 return None
-            return (False, nodes.u32(self._image, cell, nodes.NK_PARENT))
+            p = nodes.u32(self._image, cell, nodes.NK_PARENT)
+            # A loaded hive's parent fields are untrusted (fmt §4.1): check before use.
+            sublists.check_entry(self._image, p)
+            return (False, p)
         p = nodes.u32(self._space(True).image, cell, nodes.NK_PARENT)
         return (bool(p & VOLATILE_BIT), p & ~VOLATILE_BIT)
 
-    def _path(self, node: Node) -> str:
-        parts: list[str] = []
-        while True:
-            p = self._parent_of(node)
-            if p is None:
-                break
-            parts.append(nodes.name_of(self._space(node[0]).image, node[1]))
-            node = p
-        return "\\".join(reversed(parts))
-
-    def _depth(self, node: Node) -> int:
-        d = 0
+    def _ancestry(self, node: Node) -> list[Node]:
+        """``node`` and its ancestors up to the root (StructureError on a parent-field
+        cycle or a chain deeper than the format allows)."""
+        chain = [node]
         p = self._parent_of(node)
         while p is not None:
-            d += 1
+            chain.append(p)
+            if len(chain) > MAX_DEPTH + 1:
+                raise StructureError(
+                    f"parent fields from key {node[1]:#x} do not reach the root", None
+                )
             p = self._parent_of(p)
-        return d
+        return chain
+
+    def _path(self, node: Node) -> str:
+        chain = self._ancestry(node)[:-1]
+        return "\\".join(nodes.name_of(self._space(v).image, c) for v, c in reversed(chain))
+
+    def _depth(self, node: Node) -> int:
+        return len(self._ancestry(node)) - 1
 
     def _lists(self, node: Node) -> tuple[tuple[bool, int, int], tuple[bool, int, int]]:
         """((False, stable list, count), (True, volatile list, count)) of a node."""

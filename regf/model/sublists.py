@@ -87,11 +87,27 @@ def name_key(name: str) -> Key:
     return sort_key(name)
 
 
-def nk_key(buf: bytearray, nk: int) -> Key:
-    """Sort key of the name stored in key node ``nk``."""
+def check_entry(buf: bytearray, nk: int) -> None:
+    """Raise unless list entry ``nk`` can be a key node: aligned, its fixed part and name
+    inside the image, signature ``nk``. (Lists of a loaded hive are untrusted.)"""
     start = BASE + nk + 4
+    if nk & 0x80000007 or start + NK_NAME > len(buf):
+        raise CellError(f"subkey list entry {nk:#x} out of range or misaligned", None)
+    if buf[start : start + 2] != b"nk":
+        raise SignatureError(f"subkey list entry {nk:#x} is not an nk", start)
+    if start + NK_NAME + _U16.unpack_from(buf, start + NK_NAME_LEN)[0] > len(buf):
+        raise CellError(f"key node {nk:#x}: name runs past the hive", start)
+
+
+def nk_key(buf: bytearray, nk: int) -> Key:
+    """Sort key of the name stored in key node ``nk`` (checked by :func:`check_entry`)."""
+    start = BASE + nk + 4
+    if nk & 0x80000007 or start + NK_NAME > len(buf) or buf[start : start + 2] != b"nk":
+        check_entry(buf, nk)
     (n,) = _U16.unpack_from(buf, start + NK_NAME_LEN)
     raw = buf[start + NK_NAME : start + NK_NAME + n]
+    if len(raw) != n:
+        check_entry(buf, nk)
     if buf[start + NK_FLAGS] & COMP_NAME:
         if raw.isascii():
             return raw.upper().decode("ascii").encode("utf-16-be")
@@ -148,8 +164,12 @@ def cells(buf: bytearray, lst: int, hbins_size: int) -> list[int]:
 
 def _leaf_cells(buf: bytearray, leaf: int, n: int, es: int) -> list[int]:
     if es == 4:
-        return list(struct.unpack_from(f"<{n}I", buf, BASE + leaf + 8))
-    return list(struct.unpack_from(f"<{2 * n}I", buf, BASE + leaf + 8)[::2])
+        out = list(struct.unpack_from(f"<{n}I", buf, BASE + leaf + 8))
+    else:
+        out = list(struct.unpack_from(f"<{2 * n}I", buf, BASE + leaf + 8)[::2])
+    for nk in out:
+        check_entry(buf, nk)
+    return out
 
 
 def _bisect(buf: bytearray, leaf: int, n: int, es: int, key: Key) -> tuple[int, bool]:
@@ -189,7 +209,10 @@ def _root_select(buf: bytearray, root: int, count: int, key: Key, hbins_size: in
     or the last leaf (``CmpFindSubKeyInRoot`` + ``CmpSelectLeaf``'s choice, fmt §4.2)."""
     lo, hi = 0, count
     base = BASE + root + 8
-    if _leaf_last_key(buf, _U32.unpack_from(buf, base + 4 * (count - 1))[0], root, hbins_size) < key:
+    if (
+        _leaf_last_key(buf, _U32.unpack_from(buf, base + 4 * (count - 1))[0], root, hbins_size)
+        < key
+    ):
         return count - 1  # beyond the last leaf (sequential creation): no search
     while lo < hi:
         mid = (lo + hi) >> 1
@@ -390,6 +413,7 @@ __all__ = [
     "LI",
     "RI",
     "cells",
+    "check_entry",
     "check_sorted",
     "find",
     "free_list",
