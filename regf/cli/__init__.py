@@ -56,7 +56,7 @@ def main(ctx: click.Context, no_recover: bool, forensic: bool) -> None:
 
 
 def _register() -> None:
-    from . import browse, check, edit, export, recover
+    from . import browse, check, deleted, edit, export, recover
 
     for command in (
         browse.info,
@@ -66,6 +66,7 @@ def _register() -> None:
         export.export,
         check.check,
         recover.recover,
+        deleted.deleted,
         *edit.COMMANDS,
     ):
         main.add_command(command)

@@ -1,0 +1,188 @@
+"""Deleted-record recovery (regf.model.deleted, fmt §9): yarp's samples and regf's own edits."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import warnings
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+import regf
+from regf.cli import main as cli_main
+from regf.model.deleted import scan_deleted
+
+CORPUS = os.environ.get("REGF_CORPUS")
+corpus = pytest.mark.skipif(not CORPUS, reason="REGF_CORPUS not set")
+
+
+def _yarp(name: str) -> Path:
+    return Path(CORPUS or "", "msuhanov__yarp", "hives_for_tests", name)
+
+
+def _scan(path: Path) -> regf.model.deleted.DeletedRecords:  # type: ignore[name-defined]
+    with regf.open(path, strict=False, recover=False) as hive:
+        return scan_deleted(hive)
+
+
+# ---------------------------------------------------------------------------------------
+# yarp's samples (facts from its test suite, restated in corpus/CATALOG.md §6)
+# ---------------------------------------------------------------------------------------
+
+TREE = {"1\\2\\3", "1\\2\\3\\4", "1\\2\\3\\4\\5", "1\\2\\3\\4\\New Key #1"}
+
+
+@corpus
+@pytest.mark.parametrize("name", ["DeletedTreeHive", "DeletedTreeNoRootFlagHive"])
+def test_deleted_tree_exactly_four_keys_with_full_paths(name: str) -> None:
+    found = _scan(_yarp(name))
+    assert {k.path for k in found.keys} == TREE and len(found.keys) == 4
+    assert all(k.path_complete for k in found.keys)
+    assert found.values == []
+
+
+@corpus
+def test_deleted_tree_partial_path_when_the_parent_chain_breaks() -> None:
+    found = _scan(_yarp("DeletedTreePartialPathHive"))
+    assert {k.path for k in found.keys} == {"3", "3\\4", "3\\4\\5", "3\\4\\New Key #1"}
+    assert not any(k.path_complete for k in found.keys)
+
+
+@corpus
+def test_deleted_data_key_values_and_remnant_value_association() -> None:
+    found = _scan(_yarp("DeletedDataHive"))
+    assert [k.name for k in found.keys] == ["456"]
+    (key,) = found.keys
+    assert [(v.name, v.type, v.raw) for v in key.values] == [
+        ("v", regf.REG_SZ, "123456\0".encode("utf-16-le"))
+    ]
+    assert sorted((v.name, v.data) for v in found.values) == [("v", "123456"), ("v2", "456")]
+    # v2 was deleted from the live key "123" and is still named in its value list's slack.
+    assert [v.name for v in found.remnant_values["123"]] == ["v2"]
+    assert next(v for v in found.values if v.name == "v2").owner == "123"
+
+
+@corpus
+def test_healed_hive_unreferenced_cells_hold_a_key_and_its_value() -> None:
+    found = _scan(_yarp("HealedHive"))
+    assert len(found.unreferenced_cells) == 5
+    assert [(k.name, k.source) for k in found.keys] == [("cccc", "unreferenced")]
+    assert [(v.name, v.data) for v in found.keys[0].values] == [("123", "test")]
+    assert [(v.name, v.type, v.data) for v in found.values] == [("123", regf.REG_SZ, "test")]
+
+
+@corpus
+def test_remnants_hive_one_unnamed_dword_past_the_bins() -> None:
+    found = _scan(_yarp("RemnantsHive"))
+    assert found.keys == []
+    assert [(v.name, v.type, v.data, v.data_reliable) for v in found.values] == [
+        ("", regf.REG_DWORD, 1, True)  # inline data: kept in the vk itself
+    ]
+    assert found.values[0].source == "tail"
+
+
+@corpus
+def test_clean_samples_have_nothing_deleted() -> None:
+    for name in ("EmptyHive", "BigDataHive"):
+        found = _scan(_yarp(name))
+        assert found.keys == [] and found.values == [], name
+
+
+@corpus
+def test_scan_never_changes_the_file_and_only_raises_regf_errors() -> None:
+    root = Path(CORPUS or "")
+    for path in sorted(root.rglob("*")):
+        if not path.is_file():
+            continue
+        before = hashlib.sha256(path.read_bytes()).hexdigest()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            try:
+                with regf.open(path, strict=False, recover=False) as hive:
+                    scan_deleted(hive)
+            except regf.RegfError:
+                pass
+        assert hashlib.sha256(path.read_bytes()).hexdigest() == before, path
+
+
+# ---------------------------------------------------------------------------------------
+# Round trip: what regf itself deletes, regf finds again
+# ---------------------------------------------------------------------------------------
+
+
+def _edited_image(tmp_path: Path) -> bytes:
+    with regf.create(tmp_path / "h.hiv") as hive:
+        keep = hive.create_key("Keep")
+        keep.set_value("live", "still here")
+        gone = hive.create_key(r"Keep\Gone")
+        gone.set_value("small", (7).to_bytes(4, "little"), regf.REG_DWORD)
+        gone.set_value("text", "deleted text")
+        hive.create_key(r"Keep\Gone\Child")
+        keep.set_value("dropped", b"\x01\x02\x03\x04\x05\x06", regf.REG_BINARY)
+        keep.delete_value("dropped")
+        hive.delete_key(r"Keep\Gone", recursive=True)
+        return bytes(hive.image)
+
+
+def test_regf_deletions_are_found(tmp_path: Path) -> None:
+    with regf.open(_edited_image(tmp_path)) as hive:
+        found = scan_deleted(hive)
+        # The live tree is untouched by the scan and nothing live is reported.
+        assert [k.path for k in hive.walk()] == ["", "Keep"]
+    paths = {k.path: k for k in found.keys}
+    assert set(paths) == {"Keep\\Gone", "Keep\\Gone\\Child"}
+    assert all(k.path_complete for k in found.keys)
+    # (regf's writer empties a key's value list before freeing it, so the values are
+    # not associated with the deleted key; Windows leaves the nk fields as they were.)
+    by_name = {v.name: v for v in found.values}
+    assert sorted(by_name) == ["dropped", "small", "text"]
+    assert by_name["small"].data == 7 and by_name["small"].data_reliable  # inline
+    assert by_name["text"].data in ("deleted text", None)
+    dropped = next(v for v in found.values if v.name == "dropped")
+    assert dropped.raw in (b"\x01\x02\x03\x04\x05\x06", None)
+    assert not dropped.data_reliable
+
+
+def test_fresh_hive_has_nothing_deleted(tmp_path: Path) -> None:
+    with regf.create(tmp_path / "h.hiv") as hive:
+        hive.create_key(r"A\B").set_value("v", "x" * 100)
+        data = bytes(hive.image)
+    with regf.open(data) as h:
+        found = scan_deleted(h)
+    assert found.keys == [] and found.values == [] and found.unreferenced_cells == []
+
+
+def test_scan_of_a_strict_hive_restores_strict_mode(tmp_path: Path) -> None:
+    with regf.open(_edited_image(tmp_path)) as hive:
+        scan_deleted(hive)
+        assert hive.strict and hive.image.strict and hive.problems == []
+
+
+# ---------------------------------------------------------------------------------------
+# CLI
+# ---------------------------------------------------------------------------------------
+
+
+def test_cli_deleted_text_and_json(tmp_path: Path) -> None:
+    import json
+
+    path = tmp_path / "e.hiv"
+    path.write_bytes(_edited_image(tmp_path))
+    res = CliRunner().invoke(cli_main, ["deleted", str(path)])
+    assert res.exit_code == 0, res.output
+    assert "Keep\\Gone\\Child" in res.output and "deleted text" in res.output
+    res = CliRunner().invoke(cli_main, ["deleted", str(path), "--format", "json"])
+    assert res.exit_code == 0, res.output
+    doc = json.loads(res.output)
+    assert {k["path"] for k in doc["keys"]} == {"Keep\\Gone", "Keep\\Gone\\Child"}
+    assert {v["name"] for v in doc["values"]} == {"dropped", "small", "text"}
+
+
+def test_cli_deleted_bad_file_is_one_line_error(tmp_path: Path) -> None:
+    junk = tmp_path / "junk"
+    junk.write_bytes(b"not a hive" * 100)
+    res = CliRunner().invoke(cli_main, ["deleted", str(junk)])
+    assert res.exit_code == 1
+    assert res.output.count("\n") <= 1 and "error" in res.output
