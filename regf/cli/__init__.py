@@ -56,7 +56,7 @@ def main(ctx: click.Context, no_recover: bool, forensic: bool) -> None:
 
 
 def _register() -> None:
-    from . import browse, check, deleted, edit, export, recover
+    from . import browse, check, deleted, edit, export, fuzz, recover
 
     for command in (
         browse.info,
@@ -67,6 +67,7 @@ def _register() -> None:
         check.check,
         recover.recover,
         deleted.deleted,
+        fuzz.fuzz,
         *edit.COMMANDS,
     ):
         main.add_command(command)
