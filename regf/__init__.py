@@ -28,6 +28,7 @@ from .errors import (
     ValueNotFoundError,
 )
 from .format.constants import KeyFlags, ValueFlags, ValueType
+from .model.deleted import DeletedKey, DeletedRecords, DeletedValue, scan_deleted
 from .model.edit import create
 from .model.hive import BaseBlockInfo, DirtyHiveWarning, Hive
 from .model.hive import open_hive as open
@@ -54,6 +55,9 @@ __all__ = [
     "BaseBlockInfo",
     "CellError",
     "ChecksumError",
+    "DeletedKey",
+    "DeletedRecords",
+    "DeletedValue",
     "DirtyHiveWarning",
     "FormatError",
     "Hive",
@@ -89,4 +93,5 @@ __all__ = [
     "ValueType",
     "create",
     "open",
+    "scan_deleted",
 ]

@@ -11,8 +11,8 @@ import pytest
 from click.testing import CliRunner
 
 import regf
+from regf import scan_deleted
 from regf.cli import main as cli_main
-from regf.model.deleted import scan_deleted
 
 CORPUS = os.environ.get("REGF_CORPUS")
 corpus = pytest.mark.skipif(not CORPUS, reason="REGF_CORPUS not set")
@@ -22,7 +22,7 @@ def _yarp(name: str) -> Path:
     return Path(CORPUS or "", "msuhanov__yarp", "hives_for_tests", name)
 
 
-def _scan(path: Path) -> regf.model.deleted.DeletedRecords:  # type: ignore[name-defined]
+def _scan(path: Path) -> regf.DeletedRecords:
     with regf.open(path, strict=False, recover=False) as hive:
         return scan_deleted(hive)
 
