@@ -23,6 +23,25 @@ int regf_scan_cells(const uint8_t *bins, size_t hbins_size, uint8_t *bitmap_out)
 int regf_leaf_cells(const uint8_t *bins, size_t hbins_size, uint32_t list_cell,
                     uint32_t *out, size_t out_cap);
 uint64_t regf_bin_chain_end(const uint8_t *bins, size_t hbins_size, size_t start);
+typedef struct regf_walk_out {
+    uint32_t *key_cell, *key_depth, *key_status, *key_nvals;
+    size_t key_cap, nkeys;
+    uint32_t *val_cell, *val_type, *val_status;
+    size_t val_cap, nvals;
+    uint8_t *knames;
+    size_t knames_cap, knames_len;
+    uint8_t *vnames;
+    size_t vnames_cap, vnames_len;
+    uint8_t *data;
+    size_t data_cap, data_len;
+    char *fmt;
+    size_t fmt_cap, fmt_len;
+    uint32_t name_nul;
+} regf_walk_out;
+int regf_walk(const uint8_t *bins, size_t hbins_size, const uint8_t *cellmap,
+              size_t cellmap_len, uint8_t *visited, size_t visited_len, uint32_t start_cell,
+              uint32_t base_depth, uint32_t max_depth, uint32_t flags, uint32_t minor,
+              uint32_t *state, regf_walk_out *out);
 """
 
 # Cell allocator core (csrc/alloc.h), used by regf.cells.alloc.CCellAllocator.

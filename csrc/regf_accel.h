@@ -96,4 +96,87 @@ int regf_leaf_cells(const uint8_t *bins, size_t hbins_size, uint32_t list_cell,
  */
 uint64_t regf_bin_chain_end(const uint8_t *bins, size_t hbins_size, size_t start);
 
+/* ---- regf_walk --------------------------------------------------------------------
+ * Depth-first, pre-order walk of the key tree from the nk at start_cell, in stored order,
+ * in resumable chunks: each call fills the output buffers in *out as far as they go and
+ * returns 1 ("call again with the same state") or 0 (done). The reader turns the records
+ * into Key / Value objects; everything irregular is flagged so that the reader's own
+ * checked Python code handles (and reports) it, which keeps error types and offsets
+ * identical. Nothing outside bins[0..hbins_size), cellmap[0..cellmap_len),
+ * visited[0..visited_len) and the output buffers is ever touched, whatever the bytes or
+ * the state words hold, and every call does work bounded by the caps (plus one subkey
+ * list check of at most 2^20 entries per expanded key).
+ *
+ * Cells are checked exactly like HiveImage.cell(): stable, 8-aligned, below hbins_size,
+ * marked in cellmap (the reader's cell-start bitmap: bit (c/8) at byte (c/8)>>3, mask
+ * 1 << ((c/8)&7)), negative size, enough data bytes. An nk needs 0x4C bytes, "nk" and
+ * its name inside the cell; a vk 0x14 bytes, "vk" and its name inside the cell.
+ *
+ * Output (structure of arrays; out->*_cap are set by the caller, the counts by the call):
+ *   key i:   key_cell, key_depth (base_depth for the start key), key_status (REGF_K_*),
+ *            key_nvals (its value records, which follow the previous keys' in val_*);
+ *   value j: val_cell (vk), val_type, val_status (REGF_V_SLOW: raw bytes need the Python
+ *            path: big data, a damaged or missing data cell, data over
+ *            REGF_WALK_DATA_MAX bytes);
+ *   knames / vnames: every key / value name as UTF-16LE followed by one U+0000 unit
+ *            (compressed names widened from Latin-1, an odd trailing byte dropped), in
+ *            record order, so a decoded chunk splits on U+0000 into the names, unless
+ *            name_nul says some name holds a U+0000 itself;
+ *   data + fmt: the exact raw bytes of every value, concatenated, and the struct format
+ *            ("<len>s" per value, in order; "0s" for REGF_V_SLOW) that cuts them apart.
+ *            Inline data (fmt §4.3) is the vk's data field, at most 4 bytes.
+ *
+ * Status bits of a key: REGF_K_CYCLE (already in visited: not expanded, no values; the
+ * reader reports the cycle), REGF_K_DEPTH (depth >= max_depth: not expanded),
+ * REGF_K_CHILDREN_BAD (its subkey list fails a check the reader makes: bad cells,
+ * signatures, counts, an ri inside an ri, more than min(2^20, hbins_size / 8) entries, an
+ * unsound nk, or with REGF_WALK_STRICT two neighbours whose names are equal
+ * case-insensitively; not expanded, and the call returns right after this record),
+ * REGF_K_VALUES_BAD (its value list or a vk fails a check, or its values do not fit in
+ * an empty chunk: no value records). visited (required) has one bit per cell like
+ * cellmap, is set for every key visited, and may be shared by several walks.
+ *
+ * state: REGF_WALK_STATE_WORDS u32, zeroed before the first call. Negative returns:
+ * REGF_WALK_E_ARGS (caps below the minimums or above 2^30, hbins_size too big, depth
+ * range beyond REGF_WALK_MAX_FRAMES, visited missing or too short, state words out of
+ * range), REGF_WALK_E_START (start_cell is not a sound nk).
+ */
+#define REGF_WALK_STRICT 1u
+#define REGF_WALK_VALUES 2u
+#define REGF_K_CYCLE 1u
+#define REGF_K_DEPTH 2u
+#define REGF_K_CHILDREN_BAD 4u
+#define REGF_K_VALUES_BAD 8u
+#define REGF_V_SLOW 1u
+#define REGF_WALK_START 0u
+#define REGF_WALK_RUNNING 1u
+#define REGF_WALK_DONE 2u
+#define REGF_WALK_HEAD_WORDS 2
+#define REGF_WALK_FRAME_WORDS 3
+#define REGF_WALK_MAX_FRAMES 514
+#define REGF_WALK_STATE_WORDS (REGF_WALK_HEAD_WORDS + REGF_WALK_FRAME_WORDS * REGF_WALK_MAX_FRAMES)
+#define REGF_WALK_MIN_NAMES (2 * 65535 + 2)
+#define REGF_WALK_DATA_MAX 65536u
+#define REGF_WALK_E_ARGS (-1)
+#define REGF_WALK_E_START (-2)
+typedef struct regf_walk_out {
+    uint32_t *key_cell, *key_depth, *key_status, *key_nvals;
+    size_t key_cap, nkeys;
+    uint32_t *val_cell, *val_type, *val_status;
+    size_t val_cap, nvals;
+    uint8_t *knames;
+    size_t knames_cap, knames_len;
+    uint8_t *vnames;
+    size_t vnames_cap, vnames_len;
+    uint8_t *data;
+    size_t data_cap, data_len;
+    char *fmt;
+    size_t fmt_cap, fmt_len;
+    uint32_t name_nul;
+} regf_walk_out;
+int regf_walk(const uint8_t *bins, size_t hbins_size, const uint8_t *cellmap,
+              size_t cellmap_len, uint8_t *visited, size_t visited_len, uint32_t start_cell,
+              uint32_t base_depth, uint32_t max_depth, uint32_t flags, uint32_t minor,
+              uint32_t *state, regf_walk_out *out);
+
 #endif /* REGF_ACCEL_H */

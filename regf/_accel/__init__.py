@@ -38,6 +38,7 @@ if _impl is None:
         scan_cells,
         sort_key,
         upcase,
+        walk_code,
     )
 else:
     BACKEND = "c"
@@ -49,6 +50,7 @@ else:
     scan_cells = _impl.scan_cells
     leaf_cells = _impl.leaf_cells
     bin_chain_end = _impl.bin_chain_end
+    walk_code = _impl.walk_code
 
 __all__ = [
     "BACKEND",
@@ -62,4 +64,5 @@ __all__ = [
     "scan_cells",
     "sort_key",
     "upcase",
+    "walk_code",
 ]

@@ -124,3 +124,86 @@ def bin_chain_end(bins: _Buffer, hbins_size: int, start: int = 0) -> int:
     if start < 0 or start % 4096:
         raise ValueError("start must be a non-negative multiple of 4096")
     return int(lib.regf_bin_chain_end(ffi.from_buffer("uint8_t[]", bins), hbins_size, start))
+
+
+# ---- tree walk (regf_walk; twin: pure.walk_code) -------------------------------------
+
+# Output buffers need no zeroing: the C side writes every word and byte it reports.
+_raw_new = ffi.new_allocator(should_clear_after_alloc=False)
+
+
+def walk_code(
+    bins: _Buffer,
+    hbins_size: int,
+    cellmap: _Buffer,
+    visited: bytearray,
+    start_cell: int,
+    base_depth: int,
+    max_depth: int,
+    flags: int,
+    minor: int,
+    state: bytearray,
+    caps: pure.WalkCaps = pure.DEFAULT_CAPS,
+) -> pure.WalkChunk:
+    """One ``regf_walk`` call; same contract and results as :func:`pure.walk_code`."""
+    if len(state) < 4 * pure.WALK_STATE_WORDS:
+        raise ValueError("walk state buffer too small")
+    if len(bins) < hbins_size:
+        raise ValueError("bins shorter than hbins_size")
+    if min(caps) < 0:
+        raise ValueError("negative capacity")
+    out = ffi.new("regf_walk_out *")
+    keep = []
+    for field, n, ctype in (
+        ("key_cell", caps.keys, "uint32_t[]"),
+        ("key_depth", caps.keys, "uint32_t[]"),
+        ("key_status", caps.keys, "uint32_t[]"),
+        ("key_nvals", caps.keys, "uint32_t[]"),
+        ("val_cell", caps.vals, "uint32_t[]"),
+        ("val_type", caps.vals, "uint32_t[]"),
+        ("val_status", caps.vals, "uint32_t[]"),
+        ("knames", caps.knames, "uint8_t[]"),
+        ("vnames", caps.vnames, "uint8_t[]"),
+        ("data", caps.data, "uint8_t[]"),
+        ("fmt", caps.fmt, "char[]"),
+    ):
+        arr = _raw_new(ctype, max(1, min(n, pure.WALK_CAP_MAX + 1)))
+        keep.append(arr)
+        setattr(out, field, arr)
+    out.key_cap, out.val_cap = caps.keys, caps.vals
+    out.knames_cap, out.vnames_cap = caps.knames, caps.vnames
+    out.data_cap, out.fmt_cap = caps.data, caps.fmt
+    rc = int(
+        lib.regf_walk(
+            ffi.from_buffer("uint8_t[]", bins),
+            hbins_size,
+            ffi.from_buffer("uint8_t[]", cellmap),
+            len(cellmap),
+            ffi.NULL if visited is None else ffi.from_buffer("uint8_t[]", visited),
+            0 if visited is None else len(visited),
+            start_cell,
+            base_depth,
+            max_depth,
+            flags,
+            minor,
+            ffi.from_buffer("uint32_t[]", state, require_writable=True),
+            out,
+        )
+    )
+    nk, nv = out.nkeys, out.nvals
+    unpack = ffi.unpack
+    return pure.WalkChunk(
+        rc,
+        unpack(out.key_cell, nk),
+        unpack(out.key_depth, nk),
+        unpack(out.key_status, nk),
+        unpack(out.key_nvals, nk),
+        unpack(out.val_cell, nv),
+        unpack(out.val_type, nv),
+        unpack(out.val_status, nv),
+        ffi.buffer(out.knames, out.knames_len)[:],
+        ffi.buffer(out.vnames, out.vnames_len)[:],
+        ffi.buffer(out.data, out.data_len)[:],
+        ffi.buffer(out.fmt, out.fmt_len)[:],
+        int(out.name_nul),
+    )

@@ -2,14 +2,26 @@
 
 from __future__ import annotations
 
+import struct
 import warnings
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from itertools import islice
 from types import TracebackType
 from typing import Any
 
+from .. import _accel
 from .._accel import checksum
+from .._accel.pure import (
+    K_CHILDREN_BAD,
+    K_CYCLE,
+    K_DEPTH,
+    K_VALUES_BAD,
+    WALK_STRICT,
+    WALK_VALUES,
+    new_walk_state,
+)
 from ..cells.image import HiveImage
 from ..errors import (
     FormatError,
@@ -26,6 +38,7 @@ from ..format.structs import BaseBlockHead
 from ..storage import discover, recovery
 from ..storage.files import HiveSource, Source, read_source
 from .keys import Key, filetime
+from .values import Value, decode_name
 
 
 class DirtyHiveWarning(UserWarning):
@@ -246,28 +259,161 @@ class Hive:
         StructureError in strict mode and are skipped in forensic mode.
         """
         start = self.root if key is None else self.open_key(key) if isinstance(key, str) else key
-        seen: set[int] = set()
-        stack: list[tuple[Key, int]] = [(start, 0)]
-        strict = self.strict
+        visited = bytearray((self.image.hbins_size >> 6) + 1)
+        if _accel.BACKEND == "c":
+            yield from self._walk_chunks(start, 0, visited, _accel.walk_code)
+        else:
+            # The pure twin of the C walker is an executable spec, slower than the
+            # key-by-key walk below; both give the same keys, values and errors.
+            yield from self._walk_keys(start, 0, visited)
+
+    def _cycle(self, k: Key) -> None:
+        err = StructureError(f"key {k.path!r} reached twice (cycle)", k.offset)
+        if self.strict:
+            raise err
+        self.image.problems.append(err)
+
+    def _too_deep(self, k: Key) -> None:
+        err = StructureError(f"tree deeper than {MAX_DEPTH} at {k.path!r}", k.offset)
+        if self.strict:
+            raise err
+        self.image.problems.append(err)
+
+    def _walk_keys(self, start: Key, base: int, visited: bytearray) -> Iterator[Key]:
+        """The checked key-by-key walk (``visited``: one bit per cell, as the C walker's)."""
+        stack: list[tuple[Key, int]] = [(start, base)]
         while stack:
             k, depth = stack.pop()
-            if k.index in seen:
-                err = StructureError(f"key {k.path!r} reached twice (cycle)", k.offset)
-                if strict:
-                    raise err
-                self.image.problems.append(err)
+            q = k.index >> 3
+            if (visited[q >> 3] >> (q & 7)) & 1:
+                self._cycle(k)
                 continue
-            seen.add(k.index)
+            visited[q >> 3] |= 1 << (q & 7)
             yield k
             if depth >= MAX_DEPTH:
-                err = StructureError(f"tree deeper than {MAX_DEPTH} at {k.path!r}", k.offset)
-                if strict:
-                    raise err
-                self.image.problems.append(err)
+                self._too_deep(k)
                 continue
             subs = k.subkeys()
             d = depth + 1
             stack.extend((s, d) for s in reversed(subs))
+
+    def _walk_chunks(
+        self, start: Key, base: int, visited: bytearray, walk_code: Any
+    ) -> Iterator[Key]:
+        """The walk from ``start`` (at depth ``base``) through the chunked C walker.
+
+        The walker checks every cell it reads like HiveImage.cell() and flags whatever it
+        does not handle (cycles, depth, damaged subkey or value lists, big data); those
+        cases go through the same checked code as :meth:`_walk_keys`, so keys, values,
+        errors and recorded problems are identical. A key whose subkey list the walker
+        refused ends its chunk; its subkeys (from the checked decoder) are then walked
+        one by one, each by a walker of its own sharing ``visited``, before the parent's
+        walker resumes.
+        """
+        image = self.image
+        strict = self.strict
+        flags = WALK_VALUES | (WALK_STRICT if strict else 0)
+        bins = image.bins_view()
+        size = image.hbins_size
+        cellmap = image.bitmap()
+        minor = image.minor
+        knew = Key.__new__
+        vnew = Value.__new__
+        unpack = struct.unpack
+        # Walkers in progress (innermost last) and, above each, the subkeys still to walk
+        # (a (key, depth) pair becomes a walker when it reaches the top).
+        stack: list[Any] = [(start, base)]
+        while stack:
+            top = stack[-1]
+            if isinstance(top, tuple):
+                # [start key, depth, state, start record pending, pps, last key, its
+                # depth]; pps[d]: the parent path of keys at depth d (set when the walk
+                # steps down).
+                top = stack[-1] = [top[0], top[1], new_walk_state(), True, {}, top[0], top[1]]
+            wstart, wbase, state, first, pps, prev, prev_d = top
+            ch = walk_code(
+                bins, size, cellmap, visited, wstart.index, wbase, MAX_DEPTH, flags, minor, state
+            )
+            if ch.rc < 0:
+                stack.pop()
+                if not first:  # pragma: no cover - the state is only ever ours
+                    raise AssertionError(f"regf_walk failed mid-walk ({ch.rc})")
+                # Cannot happen for a key that Key() accepted; keep the checked walk.
+                yield from self._walk_keys(wstart, wbase, visited)
+                continue
+            if ch.rc == 0:
+                stack.pop()
+            if ch.name_nul:
+                # A name holds U+0000 itself: the chunk cannot be split on NUL.
+                knames = [_nk_name(image, c) for c in ch.key_cell]
+                vnames = [_vk_name(image, c) for c in ch.val_cell]
+            else:
+                knames = ch.knames.decode("utf-16-le", "surrogatepass").split("\0")
+                vnames = ch.vnames.decode("utf-16-le", "surrogatepass").split("\0")
+            # Values are made key by key, just before their key is yielded: a whole
+            # chunk of live Value objects would wake the cyclic GC again and again.
+            vz = zip(
+                ch.val_cell, vnames, ch.val_type, ch.val_status, unpack(ch.fmt, ch.data),
+                strict=False,
+            )
+            k = wstart
+            for c, d, st, nv, nm in zip(
+                ch.key_cell, ch.key_depth, ch.key_status, ch.key_nvals, knames, strict=False
+            ):
+                if first:
+                    # The start key's own record: yield the caller's object.
+                    first = top[3] = False
+                    k = wstart
+                    for _ in islice(vz, nv):
+                        pass
+                else:
+                    k = knew(Key)
+                    k._hive = self
+                    k._image = image
+                    k.index = c
+                    k.name = nm
+                    if d > prev_d:
+                        # Stepping down: the previous key is the parent.
+                        ppp = prev.parent_path
+                        if prev is wstart or ppp is None:
+                            pps[d] = prev.path
+                        else:
+                            pps[d] = prev._path = prev.name if ppp == "" else ppp + "\\" + prev.name
+                    k.parent_path = pps[d]
+                    prev = k
+                    prev_d = d
+                    if st & K_VALUES_BAD:
+                        k._vals = None
+                    else:
+                        vals: list[Value] = []
+                        if nv:
+                            append = vals.append
+                            for vc, vn, vt, vs, rw in islice(vz, nv):
+                                v = vnew(Value)
+                                v._image = image
+                                v.index = vc
+                                v.name = vn
+                                v.type_ = vt
+                                if not vs:
+                                    v.raw = rw
+                                append(v)
+                        k._vals = vals
+                if st:
+                    if st & K_CYCLE:
+                        self._cycle(k)
+                        continue
+                    yield k
+                    if st & K_DEPTH:
+                        self._too_deep(k)
+                    continue
+                yield k
+            top[5] = prev
+            top[6] = prev_d
+            if ch.key_status and ch.key_status[-1] & K_CHILDREN_BAD:
+                # Always the chunk's last record. The checked decoder raises (strict) or
+                # records what it skips; the subkeys it returns are walked next.
+                d = ch.key_depth[-1] + 1
+                stack.extend((s, d) for s in reversed(k.subkeys()))
 
     # -- lifetime ----------------------------------------------------------------------
 
@@ -288,6 +434,28 @@ class Hive:
     def __repr__(self) -> str:
         where = str(self.path) if self.path else "<bytes>"
         return f"<Hive {where} v{self.base_block.major}.{self.base_block.minor}>"
+
+
+def _nk_name(image: HiveImage, c: int) -> str:
+    """Name of the nk at ``c`` (already checked by the walker)."""
+    at = BASE + c + 4
+    flags, length = NK_NAME_FIELDS.unpack_from(image.buf, at)  # type: ignore[arg-type]
+    raw = bytes(image.buf[at + 0x4C : at + 0x4C + length])
+    return decode_name(raw, bool(flags & 0x20))
+
+
+def _vk_name(image: HiveImage, c: int) -> str:
+    """Name of the vk at ``c`` (already checked by the walker)."""
+    at = BASE + c + 4
+    (length,) = VK_NAME_LEN.unpack_from(image.buf, at + 2)  # type: ignore[arg-type]
+    (flags,) = VK_NAME_LEN.unpack_from(image.buf, at + 0x10)  # type: ignore[arg-type]
+    raw = bytes(image.buf[at + 0x14 : at + 0x14 + length])
+    return raw.decode("latin-1") if flags & 1 else decode_name(raw, False)
+
+
+# nk flags (+0x02) and name length (+0x48) as one unpack with a gap; vk u16 fields.
+NK_NAME_FIELDS = struct.Struct("<2xH68xH")
+VK_NAME_LEN = struct.Struct("<H")
 
 
 def open_hive(

@@ -124,9 +124,18 @@ def _check_no_duplicates(keys: list[Key], parent: Key) -> None:
 
 
 class Key:
-    """One key of an open hive. Cheap to create: the nk head is unpacked once."""
+    """One key of an open hive. Cheap to create: the nk head is unpacked on first use.
 
-    __slots__ = ("_f", "_hive", "_image", "_path", "index", "name", "parent_path")
+    The tree walk creates keys from the C walker's records (``index``, ``name``,
+    ``parent_path``, and the key's values prefilled in ``_vals``); ``_f`` (the unpacked
+    nk head) and ``_path`` are filled by ``__getattr__`` when first needed.
+    """
+
+    __slots__ = ("_f", "_hive", "_image", "_path", "_vals", "index", "name", "parent_path")
+
+    _f: tuple[Any, ...]
+    _path: str
+    _vals: list[Value] | None
 
     def __init__(self, hive: Any, index: int, parent_path: str | None) -> None:
         image: HiveImage = hive.image
@@ -144,20 +153,25 @@ class Key:
         self._f = f
         self.name = decode_name(raw, bool(f[1] & 0x20))
         self.parent_path = parent_path
-        self._path: str | None = None
+        self._vals = None
+
+    def __getattr__(self, attr: str) -> Any:
+        # Only reached for the lazily filled slots of a key made by the walk.
+        if attr == "_f":
+            # The walker checked this nk (cell, signature, name inside the cell).
+            f = self._f = NK.unpack_from(self._image.buf, BASE + self.index + 4)  # type: ignore[arg-type]
+            return f
+        if attr == "_path":
+            pp = self.parent_path
+            p = self._path = "" if pp is None else self.name if pp == "" else pp + "\\" + self.name
+            return p
+        raise AttributeError(f"{type(self).__name__!r} object has no attribute {attr!r}")
 
     # -- identity ----------------------------------------------------------------------
 
     @property
     def path(self) -> str:
         """Backslash-separated path from the root (the root itself is "")."""
-        if self._path is None:
-            if self.parent_path is None:
-                self._path = ""
-            elif self.parent_path == "":
-                self._path = self.name
-            else:
-                self._path = self.parent_path + "\\" + self.name
         return self._path
 
     @property
@@ -294,6 +308,12 @@ class Key:
 
     def values(self) -> list[Value]:
         """Values in stored (insertion) order."""
+        vals = self._vals
+        if vals is not None:
+            # Prefilled by the walk: handed out once (the caller owns the list); a
+            # later call reads them again.
+            self._vals = None
+            return vals
         image = self._image
         if image.strict:
             cell = image.cell

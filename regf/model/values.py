@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from ..errors import CellError, FormatError, SignatureError, StructureError
 from ..format.constants import BASE, DATA_INLINE, HCELL_NIL, ValueType
@@ -26,9 +26,25 @@ def decode_name(raw: bytes, compressed: bool) -> str:
 
 
 class Value:
-    """One value of a key. ``raw`` is the exact data bytes; ``data`` decodes by type."""
+    """One value of a key. ``raw`` is the exact data bytes; ``data`` decodes by type.
 
-    __slots__ = ("_image", "data_cell", "data_size", "flags", "index", "name", "type_")
+    Cheap to create: the tree walk fills ``index``, ``name``, ``type_`` and (when the C
+    walker could copy them) ``raw``; ``data_size``, ``data_cell`` and ``flags`` are
+    unpacked from the vk on first use, and an unfilled ``raw`` is read (and checked) on
+    every access, exactly as before.
+    """
+
+    __slots__ = ("_image", "data_cell", "data_size", "flags", "index", "name", "raw", "type_")
+
+    _image: HiveImage
+    index: int
+    name: str
+    type_: int
+    data_size: int
+    data_cell: int
+    flags: int
+    #: The exact data bytes (a slot when prefilled, else read by ``__getattr__``).
+    raw: bytes
 
     def __init__(self, image: HiveImage, index: int) -> None:
         start, cap = image.cell(index, "value", VK_FIXED_SIZE)
@@ -57,10 +73,25 @@ class Value:
             self.name = raw_name.decode("latin-1")
         else:
             self.name = decode_name(bytes(raw_name), False)
-        self.data_size: int = data_size
-        self.data_cell: int = data
+        self.data_size = data_size
+        self.data_cell = data
         self.type_ = vtype
         self.flags = flags
+
+    def __getattr__(self, attr: str) -> Any:
+        # Only reached for slots the walk left unset (or unknown names).
+        if attr == "raw":
+            # Not cached: an unfilled raw is re-read and re-checked on every access (it
+            # may raise, and forensic mode records nothing here).
+            return self._read_raw()
+        if attr in ("data_size", "data_cell", "flags"):
+            # The walk checked this vk already (signature and name inside the cell).
+            _sig, _nl, self.data_size, self.data_cell, _t, self.flags, _sp = VK.unpack_from(
+                self._image.buf,  # type: ignore[arg-type]
+                BASE + self.index + 4,
+            )
+            return getattr(self, attr)
+        raise AttributeError(f"{type(self).__name__!r} object has no attribute {attr!r}")
 
     @property
     def offset(self) -> int:
@@ -82,9 +113,8 @@ class Value:
         """Declared data length in bytes."""
         return self.data_size & ~DATA_INLINE
 
-    @property
-    def raw(self) -> bytes:
-        """The exact data bytes."""
+    def _read_raw(self) -> bytes:
+        """The exact data bytes, read and checked from the cells."""
         image = self._image
         length = self.size
         if self.inline:
