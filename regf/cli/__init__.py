@@ -56,7 +56,7 @@ def main(ctx: click.Context, no_recover: bool, forensic: bool) -> None:
 
 
 def _register() -> None:
-    from . import browse, check, deleted, edit, export, fuzz, recover
+    from . import browse, check, compare, deleted, edit, export, fuzz, recover
 
     for command in (
         browse.info,
@@ -67,6 +67,8 @@ def _register() -> None:
         check.check,
         recover.recover,
         deleted.deleted,
+        compare.diff,
+        compare.timeline,
         fuzz.fuzz,
         *edit.COMMANDS,
     ):
