@@ -101,6 +101,10 @@ def test_diff_of_identical_hives_is_empty_and_exit_status(tmp_path: Path) -> Non
     assert other.exit_code == 1 and other.output
     reg = CliRunner().invoke(cli_main, ["diff", str(pa), str(pb), "--format", "reg"])
     assert reg.output.startswith("Windows Registry Editor Version 5.00")
+    junk = tmp_path / "junk"
+    junk.write_bytes(b"x" * 5000)
+    bad = CliRunner().invoke(cli_main, ["diff", str(pa), str(junk)])
+    assert bad.exit_code == 2 and "error" in bad.output
     js = CliRunner().invoke(cli_main, ["diff", str(pa), str(pb), "--format", "json"])
     import json
 

@@ -11,12 +11,19 @@ from typing import Any
 
 import click
 
+from regf.errors import RegfError
 from regf.format.constants import ValueType
 from regf.model.diff import KEY_ADDED, KEY_REMOVED, TIME_CHANGED, Change, diff_hives, reg_patch
 
-from ._common import format_data, open_hive, type_name
+from ._common import CliError, describe_error, format_data, open_hive, type_name
 
 _SIGN = {KEY_ADDED: "+", KEY_REMOVED: "-"}
+
+
+class _Trouble(CliError):
+    """diff(1)'s "trouble" status: 1 already means "the hives differ"."""
+
+    exit_code = 2
 
 
 def _val(v: Any) -> str:
@@ -63,11 +70,14 @@ def diff(
     ctx: click.Context, old_path: str, new_path: str, fmt: str, timestamps: bool, prefix: str | None
 ) -> None:
     """Show how hive NEW differs from hive OLD (keys, values, classes; names compared
-    case-insensitively as Windows does). Exit status 0 when they are equal, 1 when they
-    differ (like diff(1)); errors exit 1 with a one-line message."""
-    with open_hive(ctx, old_path) as old, open_hive(ctx, new_path) as new:
-        changes = diff_hives(old, new, timestamps=timestamps)
-        root = new.root.name if prefix is None else prefix
+    case-insensitively as Windows does). Exit status as diff(1): 0 equal, 1 different,
+    2 trouble (one-line message)."""
+    try:
+        with open_hive(ctx, old_path) as old, open_hive(ctx, new_path) as new:
+            changes = diff_hives(old, new, timestamps=timestamps)
+            root = new.root.name if prefix is None else prefix
+    except (RegfError, OSError) as exc:
+        raise _Trouble(describe_error(exc)) from None
     if fmt == "reg":
         click.echo(reg_patch(changes, root=root, newline="\n"), nl=False)
     elif fmt == "json":
