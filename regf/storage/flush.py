@@ -174,6 +174,7 @@ from __future__ import annotations
 
 import contextlib
 import enum
+import errno
 import os
 import threading
 from collections.abc import Callable, Iterable
@@ -186,6 +187,7 @@ from ..errors import (
     HiveStateError,
     InvalidArgumentError,
     RecoveryError,
+    SignatureError,
     UnsupportedVersionError,
 )
 from ..format.constants import FILE_TYPE_LOG_NEW, FILE_TYPE_LOG_OLD, FILE_TYPE_LOG_OLD_NT
@@ -447,6 +449,7 @@ class Pager:
         *,
         io: FileOps | None = None,
         log_policy: LogPolicy | None = None,
+        recover: bool = True,
     ) -> tuple[Pager, bytearray, recovery.RecoveryReport | None]:
         """Open an existing hive for writing: lock, recover if dirty, reconcile.
 
@@ -457,10 +460,16 @@ class Pager:
         loader does; a dirty hive whose logs cannot be applied raises
         :class:`~regf.errors.RecoveryError` without writing anything. Logs that could
         mislead a later recovery are emptied (invariant 6). Raises
-        :class:`~regf.errors.LockedError` when another writer has the hive.
+        :class:`~regf.errors.LockedError` when another writer has the hive. With
+        ``recover=False`` a dirty hive raises RecoveryError instead of being recovered.
+        A file without any write permission bit raises PermissionError before anything
+        is opened for writing, even for root (which the kernel would let write): a
+        read-only hive, such as a shared evidence file, is never changed.
         """
         ops = io if io is not None else DEFAULT_OPS
         p = Path(path)
+        if not os.stat(p).st_mode & 0o222:
+            raise PermissionError(errno.EACCES, "hive file is read-only", str(p))
         primary = ops.open(p)
         try:
             hive_lock = lock.acquire(p, primary.fileno())
@@ -468,7 +477,9 @@ class Pager:
             primary.close()
             raise
         try:
-            pager, image, report = cls._load(p, ops, primary, hive_lock, log_policy or LogPolicy())
+            pager, image, report = cls._load(
+                p, ops, primary, hive_lock, log_policy or LogPolicy(), recover
+            )
         except BaseException:
             hive_lock.release()
             primary.close()
@@ -483,11 +494,16 @@ class Pager:
         primary: FileHandle,
         hive_lock: lock.HiveLock,
         policy: LogPolicy,
+        recover: bool = True,
     ) -> tuple[Pager, bytearray, recovery.RecoveryReport | None]:
         size = primary.size()
         data = primary.pread(size, 0)
         report: recovery.RecoveryReport | None = None
         if recovery.is_dirty(data[:SECTOR]) is not None:
+            if not recover:
+                raise RecoveryError(
+                    f"{p}: hive is dirty; a writer must recover it first (recover=False)", 0
+                )
             pairs = []
             for lp in discover.find_logs(p):
                 h = ops.open(lp)
@@ -496,6 +512,9 @@ class Pager:
                 finally:
                     h.close()
             if not pairs:
+                if bytes(data[:4]) != b"regf":
+                    # Nothing could rebuild the base block: this is not a hive at all.
+                    raise SignatureError(f"{p}: not a regf hive (bad signature)", 0)
                 raise RecoveryError(f"{p}: hive is dirty and has no transaction log", 0)
             image, report = recovery.recover(data, pairs)
             hbins = check_primary_head(image, len(image))
