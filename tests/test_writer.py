@@ -30,7 +30,7 @@ import regf
 from regf._accel import upcase
 from regf.format.constants import KeyFlags
 from regf.model.check import check_hive
-from regf.model.edit import EditHive, EditKey, encode_value
+from regf.model.edit import EditHive, EditKey, encode_value, open_editable
 from regf.model.serialize import DEFAULT_SECURITY, now_filetime
 
 FT = 132_000_000_000_000_000  # a fixed FILETIME (2019)
@@ -309,16 +309,18 @@ def test_depth_limit_and_replace(tmp_path: Path) -> None:
         assert sum(1 for _ in h.walk()) == 512
 
 
-def test_r_plus_never_writes_in_place(tmp_path: Path) -> None:
+def test_r_plus_copy_never_writes_in_place(tmp_path: Path) -> None:
+    """A copy (in_place=False, or a bytes source) never writes to its source; r+ on a
+    path writes in place (tests/test_model_flush.py)."""
     p = tmp_path / "orig.hiv"
     with regf.create(p) as hive:
         hive.create_key("A").set_value("v", "x")
     before = p.read_bytes()
-    with edit(p) as ed:
-        assert isinstance(ed, EditHive) and ed.mode == "r+"
+    with open_editable(p, in_place=False) as ed:
+        assert isinstance(ed, EditHive) and ed.mode == "r+" and ed.pager is None
         assert not ed.modified
         ed.create_key("B")
-        with pytest.raises(regf.HiveStateError, match="in-place flush not implemented"):
+        with pytest.raises(regf.HiveStateError, match="copy in memory"):
             ed.flush()
         with pytest.raises(regf.HiveStateError):
             ed.save_as(p)
@@ -334,6 +336,9 @@ def test_r_plus_never_writes_in_place(tmp_path: Path) -> None:
     ed2.close()
     with pytest.raises(regf.HiveStateError):
         regf.open(p, mode="w")
+    # in place: save_as over the hive itself is refused too (flush() writes in place)
+    with edit(p) as ed3, pytest.raises(regf.HiveStateError, match="use flush"):
+        ed3.save_as(p)
 
 
 def test_loaded_metadata_kept(tmp_path: Path) -> None:
@@ -566,7 +571,8 @@ def test_corpus_round_trip(corpus: Path, rel: str, tmp_path: Path) -> None:
         with regf.open(src) as h:
             want = full(h)
             minor = h.version[1]
-        with edit(src) as ed:
+        # A copy: the shared corpus must never be opened for writing.
+        with open_editable(src, in_place=False) as ed:
             assert full(ed) == want
             out = tmp_path / "copy.hiv"
             ed.save_as(out)

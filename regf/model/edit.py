@@ -34,10 +34,23 @@ Saving and opening:
   nk with flags 0x2C and one self-linked ``sk``); the image is written to ``path`` when
   the hive is closed (or the ``with`` block ends without an exception) and on
   :meth:`EditHive.flush`.
-* ``regf.open(path, mode="r+")`` loads the hive image (a dirty hive is recovered in
-  memory from its logs first, as the reader does) and edits it; it never writes back to
-  the file yet: :meth:`EditHive.flush` raises :class:`~regf.errors.HiveStateError` and
-  closing discards the changes.
+* ``regf.open(path, mode="r+")`` edits the file in place through a
+  :class:`~regf.storage.flush.Pager`: it takes the hive's exclusive writer lock (a
+  second writer, in this process or another, gets :class:`~regf.errors.LockedError`),
+  recovers a dirty hive from its logs and writes the recovered state back, and edits the
+  pager's image. :meth:`EditHive.flush` hands the image and the allocator's dirty pages
+  to the pager: one HvLE entry in ``.LOG1``/``.LOG2``, then the primary is reconciled
+  (``flush(reconcile=False)`` stops after the log: the hive on disk is then dirty and
+  every log-aware reader recovers the new content). :meth:`EditHive.close` flushes
+  (fully). ``autoflush=N`` flushes from a background thread every N seconds; edits and
+  flushes are serialised by the hive's lock, so a flush never sees half an edit. After
+  an I/O error in a flush every later operation raises HiveStateError until
+  :meth:`EditHive.close`; the files hold the state before or after that flush.
+  Leaving a ``with`` block through an exception drops the changes made since the last
+  flush (explicit or automatic) and keeps every committed flush, as Windows keeps what
+  was flushed when the system dies. Volatile keys are never written. Bytes and file
+  object sources, and ``open_editable(path, in_place=False)``, give a detached copy in
+  memory that never writes to its source (save it with :meth:`EditHive.save_as`).
 * :meth:`EditHive.save_as` (and :meth:`EditHive.to_bytes`) write a compact, clean copy
   (walk -> :class:`~regf.model.spec.KeySpec` -> :func:`~regf.model.serialize.serialize`)
   without volatile keys, and never overwrite the file the hive was opened from.
@@ -53,14 +66,17 @@ each of these calls takes an optional ``timestamp=`` (FILETIME ``int`` or aware
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import os
 import struct
+import threading
 import weakref
 from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import TracebackType
-from typing import Any, cast
+from typing import Any, ParamSpec, TypeVar, cast
 
 from .._accel import checksum
 from ..cells.alloc import CellAllocator
@@ -84,7 +100,10 @@ from ..format.constants import (
 )
 from ..format.fast import NK, SK
 from ..format.structs import SK_FIXED_SIZE
+from ..storage.fileio import FileOps
 from ..storage.files import Source, write_new_file
+from ..storage.flush import FlushStats, LogPolicy, Pager
+from ..storage.recovery import RecoveryReport
 from . import cellsec, cellvalues, nodes, sublists
 from .decode import decode
 from .keys import filetime
@@ -752,9 +771,10 @@ class EditHive:
     """An editable hive: a whole-file image edited in place (see the module docstring).
 
     Made by :func:`create` (a new file, written on close/flush) or by
-    ``regf.open(path, mode="r+")`` (an existing hive; save changes with :meth:`save_as`).
-    ``image`` is a whole-file hive image to edit (default: a fresh minimal hive);
-    ``allocator`` the allocator class (default: the live backend's
+    ``regf.open(path, mode="r+")`` (an existing hive edited in place through ``pager``,
+    flushed by :meth:`flush` and :meth:`close`). ``image`` is a whole-file hive image to
+    edit (default: a fresh minimal hive; with a pager, the pager's image); ``allocator``
+    the allocator class (default: the live backend's
     :data:`~regf.cells.alloc.CellAllocator`; tests pass either twin).
     """
 
@@ -769,7 +789,15 @@ class EditHive:
         file_name: str = "",
         image: bytearray | None = None,
         allocator: Callable[[bytearray], Alloc] | None = None,
+        pager: Pager | None = None,
     ) -> None:
+        #: Serialises edits with flushes (an autoflush thread takes it too).
+        self._mutex = threading.RLock()
+        #: The pager writing the file in place (``mode="r+"`` on a path), else None.
+        self._pager = pager
+        self._autoflusher: _AutoFlusher | None = None
+        #: What the writer's open recovered from the logs (None: the hive was clean).
+        self.recovery: RecoveryReport | None = None
         if isinstance(minor, bool) or not isinstance(minor, int) or not 2 <= minor <= 6:
             raise InvalidArgumentError(f"minor version must be 2..6, not {minor!r}")
         self.minor = minor
@@ -806,11 +834,27 @@ class EditHive:
     def _check_open(self) -> None:
         if self._closed:
             raise HiveStateError("hive is closed")
+        pager = self._pager
+        if pager is not None and pager.failed:
+            raise HiveStateError(
+                f"{self.path}: an earlier flush failed ({pager.failure!r}); close the hive "
+                "and reopen it (reopening recovers the last committed state)"
+            )
 
     @property
     def closed(self) -> bool:
         """True after :meth:`close`."""
         return self._closed
+
+    @property
+    def failed(self) -> bool:
+        """True once an I/O error in a flush put the hive into its error state."""
+        return self._pager is not None and self._pager.failed
+
+    @property
+    def pager(self) -> Pager | None:
+        """The :class:`~regf.storage.flush.Pager` writing the file in place, or None."""
+        return self._pager
 
     @property
     def modified(self) -> bool:
@@ -1234,9 +1278,10 @@ class EditHive:
         self._check_open()
         dest = Path(path)
         if self._source is not None and _same_file(dest, self._source):
+            how = "use flush()" if self._pager is not None else "it was opened as a copy"
             raise HiveStateError(
                 f"save_as({str(dest)!r}) would overwrite the file this hive was opened "
-                "from; in-place writing is not implemented yet"
+                f"from ({how})"
             )
         write_new_file(dest, self.to_bytes())
         if self.target is not None and _same_file(dest, self.target):
@@ -1258,34 +1303,102 @@ class EditHive:
             write_new_file(dest, cast(bytes, view))
         self._alloc.take_dirty()  # the file now equals the image
 
-    def flush(self) -> None:
-        """Write a :func:`create`-d hive to its file; HiveStateError for ``mode="r+"``."""
-        self._check_open()
-        if self.target is None:
-            raise HiveStateError("in-place flush not implemented yet (use save_as)")
-        self._write_image(self.target)
-        self._modified = False
+    def flush(self, *, reconcile: bool = True) -> FlushStats | None:
+        """Make the hive's changes durable; returns what the pager wrote (None for a
+        :func:`create`-d hive, whose whole image is written atomically to its file).
+
+        In place (``mode="r+"``): the dirty pages become one log entry, then the primary
+        is reconciled, unless ``reconcile=False`` (the entry stays in the log and the
+        primary is marked dirty; a later flush or :meth:`close` reconciles). Returns only
+        once the flush is committed. An I/O error is raised as is and puts the hive into
+        its error state (see the module docstring). A detached copy (bytes source or
+        ``in_place=False``) has no file: HiveStateError.
+        """
+        with self._mutex:
+            self._check_open()
+            pager = self._pager
+            if pager is not None:
+                # Peek, do not take: if the pager refuses before any I/O, the pages stay
+                # dirty. Edits hold the mutex, so nothing changes until take_dirty.
+                dirty = self._alloc.dirty_pages()
+                stats = pager.flush(self._image, dirty, reconcile=reconcile)
+                self._alloc.take_dirty()
+                self._modified = False
+                return stats
+            if self.target is None:
+                raise HiveStateError(
+                    "this hive is a copy in memory (bytes source or in_place=False): "
+                    "it has no file to flush to; use save_as"
+                )
+            self._write_image(self.target)
+            self._modified = False
+            return None
+
+    def _autoflush(self) -> None:
+        """One pass of the autoflush thread: flush if there is anything to write."""
+        with self._mutex:
+            if self._closed or self.failed:
+                return
+            if self._pager is not None or self._modified:
+                self.flush()  # in place: a no-op when no page is dirty and nothing pends
+
+    def start_autoflush(self, interval: float) -> None:
+        """Flush from a background thread every ``interval`` seconds until closed.
+
+        The thread holds the hive's lock while it flushes, and every edit holds it too,
+        so a background flush never sees half an operation. A failed background flush
+        leaves the hive in its error state: the next operation raises HiveStateError.
+        """
+        if isinstance(interval, bool) or not isinstance(interval, int | float):
+            raise InvalidArgumentError("autoflush must be a number of seconds")
+        if not interval > 0:
+            raise InvalidArgumentError("autoflush must be a positive number of seconds")
+        with self._mutex:
+            self._check_open()
+            if self._pager is None and self.target is None:
+                raise InvalidArgumentError("autoflush needs a hive with a file to flush to")
+            if self._autoflusher is not None:
+                self._autoflusher.stop()
+            self._autoflusher = _AutoFlusher(self, float(interval))
 
     def close(self) -> None:
-        """Close the hive; a :func:`create`-d hive is written first (``mode="r+"``
-        changes not saved with :meth:`save_as` are discarded)."""
+        """Flush and close: a hive edited in place is fully flushed (reconciled) and its
+        writer lock released; a :func:`create`-d hive is written. After a failed flush
+        nothing is written (the files hold the last committed state)."""
         if self._closed:
             return
-        try:
-            if self.target is not None:
-                self.flush()
-        finally:
-            self._release()
+        self._stop_autoflush()
+        with self._mutex:
+            if self._closed:
+                return
+            try:
+                if self.target is not None or (self._pager is not None and not self.failed):
+                    self.flush()
+            finally:
+                self._release()
 
     def discard(self) -> None:
-        """Close without writing anything."""
-        self._release()
+        """Close without writing anything more: changes since the last flush are lost
+        (in place, the files keep the last committed flush)."""
+        self._stop_autoflush()
+        with self._mutex:
+            self._release()
+
+    def _stop_autoflush(self) -> None:
+        # Not under the mutex: the thread may be waiting for it to flush.
+        flusher, self._autoflusher = self._autoflusher, None
+        if flusher is not None:
+            flusher.stop()
 
     def _release(self) -> None:
+        if self._closed:
+            return
         self._closed = True
         for h in list(self._handles.values()):
             h._cell = -1
         self._handles.clear()
+        if self._pager is not None:
+            self._pager.close()  # releases the writer lock; does not write
 
     def __enter__(self) -> EditHive:
         return self
@@ -1294,7 +1407,9 @@ class EditHive:
         self, et: type[BaseException] | None, ev: BaseException | None, tb: TracebackType | None
     ) -> None:
         if et is not None:
-            self.discard()  # do not write a half-edited hive
+            # Keep committed flushes only (what Windows keeps when the system dies): a
+            # half-done batch of edits is not written.
+            self.discard()
         else:
             self.close()
 
@@ -1337,13 +1452,43 @@ def open_editable(
     recover: bool = True,
     logs: Sequence[Any] | None = None,
     allocator: Callable[[bytearray], Alloc] | None = None,
+    in_place: bool | None = None,
+    autoflush: float | None = None,
+    io: FileOps | None = None,
+    log_policy: LogPolicy | None = None,
 ) -> EditHive:
-    """Load a hive image for in-place editing (``regf.open(..., mode="r+")``).
+    """Open a hive for editing (``regf.open(..., mode="r+")``).
 
-    The hive is opened with the reader (header checks; a dirty hive is recovered in
-    memory from its logs as usual), its image copied, and the reader closed; nothing is
-    ever written to ``source`` (save with :meth:`EditHive.save_as`).
+    ``in_place`` (default: True when ``source`` is a path) edits the file itself through
+    a :class:`~regf.storage.flush.Pager` (see the module docstring): writer lock, a dirty
+    hive recovered and written back first (``recover=False`` refuses a dirty hive
+    instead), flushes through ``.LOG1``/``.LOG2``; ``autoflush`` seconds starts the
+    background flusher; ``io`` and ``log_policy`` go to the pager (tests pass a crash
+    double). In-place editing is always strict and finds the logs itself (``strict=False``
+    and ``logs`` are refused), and a file without write permission raises
+    PermissionError. ``in_place=False`` (or a bytes / file object source) loads a copy
+    with the reader (a dirty hive recovered in memory) that never writes to ``source``.
     """
+    path_source = isinstance(source, str | os.PathLike)
+    if in_place is None:
+        in_place = path_source
+    if in_place:
+        if not path_source:
+            raise InvalidArgumentError("in-place editing needs a file path")
+        if logs is not None:
+            raise InvalidArgumentError("logs= cannot be given for in-place editing")
+        if not strict:
+            raise InvalidArgumentError("in-place editing is always strict (strict=False)")
+        return _open_in_place(
+            Path(cast("str | os.PathLike[str]", source)),
+            recover=recover,
+            allocator=allocator,
+            autoflush=autoflush,
+            io=io,
+            log_policy=log_policy,
+        )
+    if autoflush is not None:
+        raise InvalidArgumentError("autoflush needs in-place editing (a copy has no file)")
     from .hive import open_hive
 
     reader = open_hive(source, mode="r", strict=strict, recover=recover, logs=logs)
@@ -1368,6 +1513,128 @@ def open_editable(
     finally:
         reader.close()
         reader._source.close()
+
+
+def _open_in_place(
+    path: Path,
+    *,
+    recover: bool,
+    allocator: Callable[[bytearray], Alloc] | None,
+    autoflush: float | None,
+    io: FileOps | None,
+    log_policy: LogPolicy | None,
+) -> EditHive:
+    from .hive import parse_base_block
+
+    pager, image, report = Pager.open(path, io=io, log_policy=log_policy, recover=recover)
+    try:
+        bb = parse_base_block(image)
+        hive = EditHive(
+            minor=bb.minor,  # the pager accepts 1.3 .. 1.6 only
+            source=path,
+            mode="r+",
+            file_name=bb.file_name,
+            image=image,
+            allocator=allocator,
+            pager=pager,
+        )
+        hive.recovery = report
+        if report is not None:
+            hive.warnings.append(
+                f"hive was dirty ({report.dirty}); recovered from its logs and written back"
+            )
+        if autoflush is not None:
+            hive.start_autoflush(autoflush)
+    except BaseException:
+        pager.close()
+        raise
+    return hive
+
+
+# ---------------------------------------------------------------------------------------
+# Autoflush and the hive lock
+# ---------------------------------------------------------------------------------------
+
+
+class _AutoFlusher:
+    """A daemon thread calling ``hive._autoflush()`` every ``interval`` seconds.
+
+    It keeps only a weak reference to the hive between passes, so a hive that is dropped
+    without being closed does not live on in its own flusher.
+    """
+
+    def __init__(self, hive: EditHive, interval: float) -> None:
+        self._stop = threading.Event()
+        self._thread = threading.Thread(
+            target=_AutoFlusher._run,
+            args=(weakref.ref(hive), interval, self._stop),
+            name=f"regf-autoflush {hive.path}",
+            daemon=True,
+        )
+        self._thread.start()
+
+    @staticmethod
+    def _run(ref: weakref.ref[EditHive], interval: float, stop: threading.Event) -> None:
+        while not stop.wait(interval):
+            hive = ref()
+            if hive is None:
+                return
+            # A failure leaves the hive FAILED: its next operation reports it.
+            with contextlib.suppress(Exception):
+                hive._autoflush()
+            del hive
+
+    def stop(self) -> None:
+        """Stop the thread and wait for it (a flush in progress completes)."""
+        self._stop.set()
+        if self._thread is not threading.current_thread():
+            self._thread.join()
+
+
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
+
+
+def _exclusive(fn: Callable[_P, _R]) -> Callable[_P, _R]:
+    """Run ``fn`` (a method of EditKey or EditHive) holding its hive's mutex."""
+
+    @functools.wraps(fn)
+    def run(*args: _P.args, **kwargs: _P.kwargs) -> _R:
+        owner = args[0]
+        hive = owner if isinstance(owner, EditHive) else cast(EditKey, owner)._hive
+        with hive._mutex:
+            return fn(*args, **kwargs)
+
+    return run
+
+
+#: Every public operation that changes the image. Wrapped here (not at each definition)
+#: so that the edit code stays free of locking; tests/test_model_flush.py checks that
+#: every public EditKey / EditHive method or setter is either listed or known read-only.
+KEY_EDITS = ("create_key", "delete_key", "rename", "set_value", "delete_value", "touch")
+KEY_SETTERS = (
+    "extra_flags",
+    "user_flags",
+    "virt_flags",
+    "debug",
+    "last_written_raw",
+    "class_name",
+    "security_raw",
+)
+HIVE_EDITS = ("create_key", "delete_key", "rename_key")
+
+
+def _serialise_edits() -> None:
+    for name in KEY_EDITS:
+        setattr(EditKey, name, _exclusive(getattr(EditKey, name)))
+    for name in KEY_SETTERS:
+        prop = getattr(EditKey, name)
+        setattr(EditKey, name, prop.setter(_exclusive(prop.fset)))
+    for name in HIVE_EDITS:
+        setattr(EditHive, name, _exclusive(getattr(EditHive, name)))
+
+
+_serialise_edits()
 
 
 __all__ = [

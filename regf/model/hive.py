@@ -26,6 +26,7 @@ from ..cells.image import HiveImage
 from ..errors import (
     FormatError,
     HiveStateError,
+    InvalidArgumentError,
     RegfError,
     SignatureError,
     StructureError,
@@ -465,21 +466,32 @@ def open_hive(
     strict: bool = True,
     recover: bool = True,
     logs: Sequence[Any] | None = None,
+    autoflush: float | None = None,
 ) -> Hive:
     """Open a hive from a path, bytes, or a binary file object (read-only by default).
 
     A dirty hive is recovered in memory from its transaction logs (found beside the file,
-    or given as ``logs``) unless ``recover=False``; nothing is ever written in mode "r".
-    ``strict=False`` (forensic mode) skips and records damaged records in
-    ``hive.problems`` instead of raising. ``mode="r+"`` returns an editable in-memory
-    :class:`~regf.model.edit.EditHive` (saved with ``save_as``; see that module).
+    or given as ``logs``) unless ``recover=False``; nothing is ever written, truncated or
+    created in mode "r". ``strict=False`` (forensic mode) skips and records damaged
+    records in ``hive.problems`` instead of raising.
+
+    ``mode="r+"`` returns an :class:`~regf.model.edit.EditHive`. On a path it edits the
+    file in place: exclusive writer lock (:class:`~regf.errors.LockedError` for a second
+    writer), a dirty hive recovered and written back first, ``flush()`` / ``close()``
+    writing through ``.LOG1``/``.LOG2``, and ``autoflush`` (seconds) flushing from a
+    background thread. Bytes and file objects give an editable copy in memory (saved
+    with ``save_as``). See :mod:`regf.model.edit`.
     """
     if mode == "r+":
         from .edit import open_editable
 
-        return open_editable(source, strict=strict, recover=recover, logs=logs)  # type: ignore[return-value]
+        return open_editable(  # type: ignore[return-value]
+            source, strict=strict, recover=recover, logs=logs, autoflush=autoflush
+        )
     if mode != "r":
         raise HiveStateError(f"mode {mode!r} is not supported (only 'r' and 'r+')")
+    if autoflush is not None:
+        raise InvalidArgumentError("autoflush applies to mode 'r+' only")
     src = read_source(source)
     try:
         return Hive(src, strict=strict, recover=recover, logs=logs)
