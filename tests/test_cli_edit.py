@@ -1,4 +1,6 @@
-"""Editing CLI commands (``regf new|mkkey|set|rm|rmval|rename|import|shell``)."""
+"""Editing CLI commands (``regf new|mkkey|set|rm|rmval|rename|import|shell|flush``):
+in place by default (through the writer lock and a full flush via the logs), ``-o OUT``
+writes a copy and leaves HIVE untouched."""
 
 from __future__ import annotations
 
@@ -12,6 +14,7 @@ from click.testing import CliRunner, Result
 import regf
 from regf.cli import main
 from regf.format.constants import ValueType
+from regf.model.check import check_hive
 
 SAMPLE = Path(__file__).resolve().parent.parent / "fixtures" / "sample.hiv"
 
@@ -179,14 +182,18 @@ def test_out_equal_hive_refused(tmp_path: Path, base: Path, cmd: list[str]) -> N
     alias = str(base.parent / "." / base.name)
     one_line_error(run(*args, "-o", alias), "overwrite")
     assert digest(base) == before
-    r = run(*args)  # -o is required
-    assert r.exit_code == 2
+    ok(*args)  # without -o: HIVE itself is edited
+    assert digest(base) != before
+    with regf.open(base) as h:
+        assert not h.base_block.dirty  # a full flush: no log needed to read it
 
 
-def test_help_mentions_out(tmp_path: Path) -> None:
+def test_help_mentions_in_place_and_out(tmp_path: Path) -> None:
     for cmd in ("mkkey", "set", "rm", "rmval", "rename", "import", "shell"):
-        text = ok(cmd, "--help").output
-        assert "not implemented yet" in " ".join(text.split()), cmd
+        text = " ".join(ok(cmd, "--help").output.split())
+        assert "HIVE is edited in place" in text, cmd
+        assert "-o OUT" in text and "untouched" in text, cmd
+    assert "Reconcile a dirty HIVE in place" in " ".join(ok("flush", "--help").output.split())
 
 
 def test_import_roundtrip_sample(tmp_path: Path) -> None:
@@ -310,12 +317,90 @@ def test_shell_errors_continue(tmp_path: Path, base: Path) -> None:
     assert [p for p, _ in walk(out)] == ["", "Ok", "Soft", "Soft\\Foo"]
 
 
-def test_shell_commit_needs_out(base: Path) -> None:
-    r = run("shell", str(base), input="mkkey A\ncommit\n")
-    assert r.exit_code == 1
-    assert "commit needs OUT" in r.stderr
+def test_shell_commit_flushes_in_place(base: Path) -> None:
+    r = run("shell", str(base), input="mkkey A\ncommit\nmkkey B\n")
+    assert r.exit_code == 0, r.stderr
     assert "uncommitted changes discarded" in r.stderr
+    assert [p for p, _ in walk(base)] == ["", "A", "Soft", "Soft\\Foo"]  # B was not committed
 
 
 def test_shell_out_equal_hive(base: Path) -> None:
     one_line_error(run("shell", str(base), "-o", str(base), input=""), "overwrite")
+
+
+# ---------------------------------------------------------------------------------------
+# In place (the default) and regf flush
+# ---------------------------------------------------------------------------------------
+
+
+def logs_of(hive: Path) -> list[str]:
+    return sorted(p.name for p in hive.parent.iterdir() if p.name.startswith(hive.name + "."))
+
+
+@pytest.mark.parametrize(
+    ("cmd", "paths"),
+    [
+        (["mkkey", "{h}", "K\\L"], ["", "K", "K\\L", "Soft", "Soft\\Foo"]),
+        (["set", "{h}", "Soft", "v", "x"], ["", "Soft", "Soft\\Foo"]),
+        (["rm", "{h}", "Soft\\Foo"], ["", "Soft"]),
+        (["rm", "{h}", "Soft", "-r"], [""]),
+        (["rmval", "{h}", "Soft\\Foo", "v"], ["", "Soft", "Soft\\Foo"]),
+        (["rename", "{h}", "Soft", "S2"], ["", "S2", "S2\\Foo"]),
+        (["import", "{h}", "{reg}"], ["", "New", "Soft", "Soft\\Foo"]),
+    ],
+)
+def test_edit_in_place(tmp_path: Path, base: Path, cmd: list[str], paths: list[str]) -> None:
+    reg = tmp_path / "x.reg"
+    reg.write_text('Windows Registry Editor Version 5.00\r\n\r\n[ROOT\\New]\r\n"a"="b"\r\n')
+    before = walk(base)
+    assert logs_of(base) == []
+    ok(*[a.format(h=base, reg=reg) for a in cmd])
+    after = walk(base)
+    assert after != before and [p for p, _ in after] == paths
+    assert logs_of(base) == ["base.hiv.LOG1"]  # the flush went through a log first
+    with regf.open(base) as h:
+        assert not h.base_block.dirty
+        assert check_hive(h) == []
+
+
+def test_out_leaves_hive_and_logs_untouched(tmp_path: Path, base: Path) -> None:
+    # A dirty HIVE (a log-only flush): -o reads it recovered, but writes nothing beside it.
+    with regf.open(base, mode="r+") as ed:
+        ed.create_key("Pending")
+        ed.flush(reconcile=False)
+        ed.discard()  # keep it dirty
+    snap = {p.name: p.read_bytes() for p in tmp_path.iterdir() if p.is_file()}
+    out = tmp_path / "o.hiv"
+    ok("mkkey", str(base), "Copy", "-o", str(out))
+    snap.pop("o.hiv", None)
+    now = {p.name: p.read_bytes() for p in tmp_path.iterdir() if p.is_file() and p != out}
+    assert now == snap
+    assert [p for p, _ in walk(out)] == ["", "Copy", "Pending", "Soft", "Soft\\Foo"]
+
+
+def test_in_place_refused_while_another_writer_has_it(base: Path) -> None:
+    before = digest(base)
+    with regf.open(base, mode="r+"):
+        one_line_error(run("mkkey", str(base), "K"), "open for writing")
+    assert digest(base) == before
+
+
+def test_forensic_cannot_edit_in_place(tmp_path: Path, base: Path) -> None:
+    one_line_error(run("--forensic", "mkkey", str(base), "K"), "-o OUT")
+    ok("--forensic", "mkkey", str(base), "K", "-o", str(tmp_path / "o.hiv"))
+
+
+def test_flush_reconciles_a_dirty_hive(base: Path) -> None:
+    with regf.open(base, mode="r+") as ed:
+        ed.open_key("Soft\\Foo").set_value("v", "flushed to the log only")
+        ed.flush(reconcile=False)
+        ed.discard()
+    with regf.open(base, recover=False) as stale:
+        assert stale.base_block.dirty
+    r = ok("flush", str(base))
+    assert "was dirty" in r.output and "now clean" in r.output
+    with regf.open(base, recover=False) as h:  # no log needed any more
+        assert not h.base_block.dirty
+    assert value(base, "Soft\\Foo", "v") == (1, "flushed to the log only\0".encode("utf-16-le"))
+    again = ok("flush", str(base))
+    assert "clean, nothing to reconcile" in again.output

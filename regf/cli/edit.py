@@ -1,9 +1,13 @@
-"""Editing commands: ``regf new|mkkey|set|rm|rmval|rename|import|shell``.
+"""Editing commands: ``regf new|mkkey|set|rm|rmval|rename|import|shell|flush``.
 
-In-place flushing is not implemented yet: every command that changes an existing hive
-reads it into memory (``regf.open(path, mode="r+")``), applies the change and writes a
-complete new hive to ``-o OUT`` with ``save_as`` (atomically). HIVE itself is never
-written, and OUT must be a different file.
+By default every command that changes an existing hive edits HIVE in place, as Windows
+does: ``regf.open(path, mode="r+")`` takes the hive's writer lock (another writer makes
+the command fail), recovers a dirty hive first, applies the change and flushes fully
+(the dirty pages go to ``HIVE.LOG1``/``.LOG2`` first, then into HIVE), so a crash at any
+moment leaves the old or the new content. With ``-o OUT`` the hive is read into memory
+instead, the result written to OUT as a complete new file, and HIVE (and its logs) left
+untouched. ``regf flush HIVE`` reconciles a dirty hive in place (what Windows does when
+it loads one).
 """
 
 from __future__ import annotations
@@ -21,7 +25,7 @@ import click
 import regf
 from regf.errors import KeyNotFoundError, RegfError, ValueNotFoundError
 from regf.format.constants import ValueType
-from regf.model.edit import EditHive, EditKey
+from regf.model.edit import EditHive, EditKey, open_editable
 from regf.model.regexport import (
     CreateKey,
     DeleteKey,
@@ -36,8 +40,9 @@ from regf.storage.files import read_file
 from ._common import CliError, describe_error, get_options, type_name
 
 _NOTE = (
-    "In-place writing is not implemented yet: the result is written as a complete new "
-    "hive to OUT (which must differ from HIVE); HIVE is left untouched."
+    "HIVE is edited in place and flushed through its transaction logs (HIVE.LOG1/.LOG2; "
+    "a dirty HIVE is recovered first). With -o OUT the result is written to OUT as a "
+    "complete new hive instead and HIVE is left untouched."
 )
 
 _TYPE_HELP = "REG_SZ, REG_EXPAND_SZ, REG_MULTI_SZ, REG_DWORD, REG_QWORD, REG_BINARY, REG_NONE, ..."
@@ -58,21 +63,26 @@ def _same_path(a: str | Path, b: str | Path) -> bool:
     return pa.resolve() == pb.resolve()
 
 
-def _check_output(hive_path: str, output: str) -> None:
-    if _same_path(hive_path, output):
+def _check_output(hive_path: str, output: str | None) -> None:
+    if output is not None and _same_path(hive_path, output):
         raise CliError(
-            f"{output}: refusing to overwrite the input hive (in-place writing is not "
-            "implemented yet); choose another -o"
+            f"{output}: refusing to overwrite the input hive with -o; leave -o out to edit "
+            "HIVE in place"
         )
 
 
-def _open_edit(ctx: click.Context, hive_path: str) -> EditHive:
+def _open_edit(ctx: click.Context, hive_path: str, output: str | None) -> EditHive:
+    """HIVE opened in place (``output`` None) or as a copy in memory for ``-o OUT``."""
     opts = get_options(ctx)
+    if output is None and not opts.strict:
+        raise CliError("--forensic cannot edit a hive in place; write a copy with -o OUT")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        hive = regf.open(hive_path, mode="r+", strict=opts.strict, recover=opts.recover)
-    assert isinstance(hive, EditHive)
-    return hive
+        if output is None:
+            return open_editable(hive_path, in_place=True, recover=opts.recover)
+        return open_editable(
+            hive_path, in_place=False, strict=opts.strict, recover=opts.recover
+        )
 
 
 def _key_path(key: str | None) -> str:
@@ -154,7 +164,11 @@ def value_data(vtype: int, args: list[str], *, raw_hex: bool = False) -> bytes:
     return parse_hex(args[0])
 
 
-def _save(hive: EditHive, hive_path: str, output: str) -> None:
+def _save(hive: EditHive, hive_path: str, output: str | None) -> None:
+    """Flush HIVE in place (full flush), or write the copy to ``output``."""
+    if output is None:
+        hive.flush()
+        return
     _check_output(hive_path, output)
     hive.save_as(output)
 
@@ -213,8 +227,9 @@ def apply_reg(hive: EditHive, ops: Iterable[RegOperation], prefix: str | None) -
 
 
 _out_option = click.option(
-    "-o", "--output", required=True, type=click.Path(dir_okay=False),
-    help="Where to write the edited hive (must differ from HIVE).",
+    "-o", "--output", default=None, type=click.Path(dir_okay=False),
+    help="Write the result to OUT as a new hive and leave HIVE untouched (default: edit "
+    "HIVE in place).",
 )  # fmt: skip
 _hive_argument = click.argument(
     "hive_path", metavar="HIVE", type=click.Path(exists=True, dir_okay=False)
@@ -249,14 +264,14 @@ def new(output: str, minor: str, root_name: str, force: bool) -> None:
 @click.option("--class", "class_name", default=None, help="Class name of the new key.")
 @click.pass_context
 def mkkey(
-    ctx: click.Context, hive_path: str, key: str, output: str, class_name: str | None
+    ctx: click.Context, hive_path: str, key: str, output: str | None, class_name: str | None
 ) -> None:
-    """Create KEY (and missing parents) in HIVE, writing the result to OUT."""
+    """Create KEY (and missing parents) in HIVE (in place, or into a copy OUT)."""
     _check_output(hive_path, output)
     path = _key_path(key)
     if not path:
         raise CliError("mkkey needs a non-empty KEY path")
-    with _open_edit(ctx, hive_path) as hive:
+    with _open_edit(ctx, hive_path, output) as hive:
         hive.create_key(path, class_name)
         _save(hive, hive_path, output)
 
@@ -290,13 +305,13 @@ def set_value(
     key: str,
     name: str,
     value: tuple[str, ...],
-    output: str,
+    output: str | None,
     type_text: str,
     raw_hex: bool,
     sep: str | None,
     create: bool,
 ) -> None:
-    """Set value NAME of KEY in HIVE to VALUE, writing the result to OUT."""
+    """Set value NAME of KEY in HIVE to VALUE (in place, or into a copy OUT)."""
     _check_output(hive_path, output)
     vtype = parse_type(type_text)
     args = list(value)
@@ -307,7 +322,7 @@ def set_value(
     if not args and (raw_hex or vtype != ValueType.REG_MULTI_SZ):
         raise CliError("missing VALUE")
     raw = value_data(vtype, args, raw_hex=raw_hex)
-    with _open_edit(ctx, hive_path) as hive:
+    with _open_edit(ctx, hive_path, output) as hive:
         path = _key_path(key)
         if not path:
             k = hive.root
@@ -325,10 +340,12 @@ def set_value(
 @_out_option
 @click.option("-r", "--recursive", is_flag=True, help="Delete subkeys too.")
 @click.pass_context
-def rm(ctx: click.Context, hive_path: str, key: str, output: str, recursive: bool) -> None:
-    """Delete KEY from HIVE (with -r, its subtree too), writing the result to OUT."""
+def rm(
+    ctx: click.Context, hive_path: str, key: str, output: str | None, recursive: bool
+) -> None:
+    """Delete KEY from HIVE (with -r, its subtree too), in place or into a copy OUT."""
     _check_output(hive_path, output)
-    with _open_edit(ctx, hive_path) as hive:
+    with _open_edit(ctx, hive_path, output) as hive:
         hive.delete_key(_key_path(key), recursive=recursive)
         _save(hive, hive_path, output)
 
@@ -339,10 +356,12 @@ def rm(ctx: click.Context, hive_path: str, key: str, output: str, recursive: boo
 @click.argument("name")
 @_out_option
 @click.pass_context
-def rmval(ctx: click.Context, hive_path: str, key: str, name: str, output: str) -> None:
-    """Delete value NAME ('' or '@': the default value) of KEY, writing the result to OUT."""
+def rmval(
+    ctx: click.Context, hive_path: str, key: str, name: str, output: str | None
+) -> None:
+    """Delete value NAME ('' or '@': the default value) of KEY, in place or into OUT."""
     _check_output(hive_path, output)
-    with _open_edit(ctx, hive_path) as hive:
+    with _open_edit(ctx, hive_path, output) as hive:
         path = _key_path(key)
         k = hive.open_key(path) if path else hive.root
         k.delete_value(_value_name(name))
@@ -355,10 +374,12 @@ def rmval(ctx: click.Context, hive_path: str, key: str, name: str, output: str) 
 @click.argument("new_name", metavar="NEWNAME")
 @_out_option
 @click.pass_context
-def rename(ctx: click.Context, hive_path: str, key: str, new_name: str, output: str) -> None:
-    """Rename KEY to NEWNAME (a name, not a path), writing the result to OUT."""
+def rename(
+    ctx: click.Context, hive_path: str, key: str, new_name: str, output: str | None
+) -> None:
+    """Rename KEY to NEWNAME (a name, not a path), in place or into a copy OUT."""
     _check_output(hive_path, output)
-    with _open_edit(ctx, hive_path) as hive:
+    with _open_edit(ctx, hive_path, output) as hive:
         hive.rename_key(_key_path(key), new_name)
         _save(hive, hive_path, output)
 
@@ -374,16 +395,16 @@ def rename(ctx: click.Context, hive_path: str, key: str, new_name: str, output: 
 )  # fmt: skip
 @click.pass_context
 def import_reg(
-    ctx: click.Context, hive_path: str, reg_path: str, output: str, prefix: str | None
+    ctx: click.Context, hive_path: str, reg_path: str, output: str | None, prefix: str | None
 ) -> None:
-    """Apply a regedit .reg file to HIVE, writing the result to OUT."""
+    """Apply a regedit .reg file to HIVE (in place, or into a copy OUT)."""
     _check_output(hive_path, output)
     text = decode_reg_file(read_file(reg_path))
     try:
         ops = parse_reg(text)
     except RegParseError as exc:
         raise CliError(f"{reg_path}: {describe_error(exc)}") from None
-    with _open_edit(ctx, hive_path) as hive:
+    with _open_edit(ctx, hive_path, output) as hive:
         apply_reg(hive, ops, prefix)
         _save(hive, hive_path, output)
 
@@ -529,9 +550,12 @@ class Shell:
         self._nargs(args, 0, 1, "commit [OUT]")
         target = args[0] if args else self.output
         if target is None:
-            raise _ShellError("commit needs OUT (or start the shell with -o OUT)")
-        _check_output(self.hive_path, target)
-        self.hive.save_as(target)
+            if self.hive.pager is None:  # pragma: no cover - a copy always has self.output
+                raise _ShellError("commit needs OUT")
+            self.hive.flush()  # in place: a full flush through the logs
+        else:
+            _check_output(self.hive_path, target)
+            self.hive.save_as(target)
         self.dirty = False
 
     def do_quit(self, args: list[str]) -> bool:
@@ -590,15 +614,17 @@ def run_shell(shell: Shell, lines: IO[str], interactive: bool, err: Callable[[st
         "(\\ is the root, .. the parent), ls, lsval, mkkey NAME, rmkey NAME [-r], "
         "setval NAME TYPE VALUE... (TYPE as for `regf set`; 'hex:TYPE' stores VALUE as raw "
         "hex; REG_MULTI_SZ takes one string per VALUE), rmval NAME, rename OLD NEW, commit "
-        "[OUT], quit. NAME '@' is the default value. " + _NOTE + " Nothing is written "
-        "without 'commit'. A failed command prints one line and the shell continues; when "
-        "stdin is not a terminal the exit status is 1 if any command failed."
+        "[OUT] (no OUT: flush HIVE in place), quit. NAME '@' is the default value. "
+        + _NOTE
+        + " Nothing is written without 'commit'. A failed command prints one line and the "
+        "shell continues; when stdin is not a terminal the exit status is 1 if any command "
+        "failed."
     )
 )
 @_hive_argument
 @click.option(
     "-o", "--output", default=None, type=click.Path(dir_okay=False),
-    help="Default OUT for 'commit' (must differ from HIVE).",
+    help="Work on a copy: 'commit' writes OUT and HIVE is left untouched.",
 )  # fmt: skip
 @click.pass_context
 def shell(ctx: click.Context, hive_path: str, output: str | None) -> None:
@@ -610,15 +636,49 @@ def shell(ctx: click.Context, hive_path: str, output: str | None) -> None:
     if interactive:
         with contextlib.suppress(ImportError):
             import readline  # noqa: F401 - line editing and history for input()
-    with _open_edit(ctx, hive_path) as hive:
+    hive = _open_edit(ctx, hive_path, output)
+    try:
         sh = Shell(hive, hive_path, output, click.echo)
         failures = run_shell(sh, stdin, interactive, lambda m: click.echo(m, err=True))
+    finally:
+        hive.discard()  # nothing is written without 'commit' (committed flushes stay)
     if interactive:
         click.echo()
     if failures and not interactive:
         ctx.exit(1)
 
 
-COMMANDS = (new, mkkey, set_value, rm, rmval, rename, import_reg, shell)
+@click.command(
+    epilog=(
+        "A hive is dirty when its last flush was only written to its logs (Seq1 != Seq2 "
+        "in the base block, e.g. a log-only flush, or a crash or power cut during a "
+        "flush). Windows applies the logs when it loads such a hive; this does the same "
+        "offline: the writer lock is taken, the logs are applied to HIVE in place (crash-"
+        "safe: HIVE stays recoverable until the last page is durable) and logs that "
+        "could mislead a later recovery are emptied. A clean hive is left as it is."
+    )
+)
+@_hive_argument
+@click.pass_context
+def flush(ctx: click.Context, hive_path: str) -> None:
+    """Reconcile a dirty HIVE in place from its transaction logs."""
+    if not get_options(ctx).recover:
+        raise CliError("--no-recover: flush applies the logs; nothing to do without them")
+    hive = open_editable(hive_path, in_place=True)
+    try:
+        report = hive.recovery
+        hive.flush()
+    finally:
+        hive.close()
+    if report is None:
+        click.echo(f"{hive_path}: clean, nothing to reconcile")
+    else:
+        click.echo(
+            f"{hive_path}: was dirty ({report.dirty}); applied {len(report.applied_entries)} "
+            f"log entr{'y' if len(report.applied_entries) == 1 else 'ies'}; now clean"
+        )
+
+
+COMMANDS = (new, mkkey, set_value, rm, rmval, rename, import_reg, shell, flush)
 
 __all__ = ["COMMANDS", "Shell", "apply_reg", "decode_reg_file", "parse_type", "value_data"]
