@@ -831,6 +831,52 @@ def test_rebuild_nt_hive_testhive() -> None:
     assert (b"ri", 2) in theirs["lists"]
 
 
+@pytest.mark.corpus
+def test_rebuild_nt_hive_testhive_through_writer(tmp_path: Path) -> None:
+    """The same rebuild through the writer API: regf's own walk of the testhive replayed
+    as create_key / set_value into ``regf.create``, then ``save_as``: the compact copy has
+    offreg's list cells (ri over lh 507 + lh 5 and the small leaves, counts equal) and
+    big-data segmentation. The live image (written on close) keeps Windows' in-place
+    rules instead (fmt §4.2: a leaf grows to 1013 entries before an ri), so there the
+    512 subkeys sit in one lh."""
+    corpus = os.environ.get("REGF_CORPUS")
+    if not corpus:
+        pytest.skip("REGF_CORPUS not set")
+    src = Path(corpus) / "ColinFinck__nt-hive" / "testdata" / "testhive"
+    if not src.exists():
+        pytest.skip("testhive not in corpus")
+    regf = pytest.importorskip("regf")
+    orig = src.read_bytes()
+    with regf.open(src) as h:
+        keys = [
+            (k.path, k.class_name, [(v.name, int(v.type), v.raw) for v in k.values()])
+            for k in h.walk()
+        ]
+        minor = h.version[1]
+    image, compact = tmp_path / "image.hiv", tmp_path / "compact.hiv"
+    with regf.create(image, minor=minor) as ed:
+        for path, cls, vals in keys:
+            key = ed.create_key(path, class_name=cls) if path else ed.root
+            for name, vtype, raw in vals:
+                key.set_value(name, raw, vtype)
+        ed.save_as(compact)
+    theirs = _offreg_layout(orig)
+    ours = _offreg_layout(compact.read_bytes())
+    assert Counter(ours["lists"]) == Counter(theirs["lists"])
+    assert (b"ri", 2) in ours["lists"] and (b"lh", 507) in ours["lists"]
+    assert sorted(ours["big"]) == sorted(theirs["big"]) and ours["big"]
+    live = _offreg_layout(image.read_bytes())
+    assert (b"lh", 512) in live["lists"] and not any(k == b"ri" for k, _ in live["lists"])
+    assert sorted(live["big"]) == sorted(theirs["big"])
+    for path in (image, compact):
+        with regf.open(path) as h:
+            got = [
+                (k.path, k.class_name, [(v.name, int(v.type), v.raw) for v in k.values()])
+                for k in h.walk()
+            ]
+        assert got == keys
+
+
 def _has_ri(data: bytes) -> bool:
     return any(k == b"ri" for k, _ in _offreg_layout(data)["lists"])
 
