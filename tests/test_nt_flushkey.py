@@ -133,3 +133,85 @@ def test_registry_close_flushes_all_dirty_hives(tmp_path):
         reg.ZwClose(h)
     reg.close()
     assert _on_disk(one, "K") == "K" and _on_disk(two, "K") == "K"
+
+
+# -- hive files loaded from disk: ZwFlushKey flushes in place through the logs ---------
+
+SAMPLE = Path(__file__).resolve().parent.parent / "fixtures" / "sample.hiv"
+
+
+def _changed_pages(a: bytes, b: bytes) -> int:
+    n = max(len(a), len(b)) // 4096
+    return sum(a[i * 4096 : (i + 1) * 4096] != b[i * 4096 : (i + 1) * 4096] for i in range(n))
+
+
+def test_flushkey_on_a_loaded_hive_file_writes_the_log_then_the_pages(tmp_path):
+    f = tmp_path / "soft.hiv"
+    shutil.copyfile(SAMPLE, f)
+    with nt.Registry(lazy_flush=None) as reg:
+        reg.load_hive(SOFT, f)
+        with pytest.raises(regf.LockedError):  # the registry holds the writer lock
+            regf.open(f, mode="r+")
+        h, _ = reg.ZwCreateKey(SOFT + r"\Software\Vendor", nt.KEY_ALL_ACCESS)
+        reg.ZwSetValueKey(h, "Build", nt.REG_DWORD, (7).to_bytes(4, "little"))
+        v, _ = reg.ZwCreateKey(
+            SOFT + r"\Software\Vendor\Run", nt.KEY_ALL_ACCESS, create_options=nt.REG_OPTION_VOLATILE
+        )
+        before = f.read_bytes()
+        reg.ZwFlushKey(h)
+        log1 = f.with_name(f.name + ".LOG1")
+        assert log1.is_file() and log1.stat().st_size > 512  # the dirty pages went here first
+        with regf.open(f, recover=False) as disk:  # reconciled: no log needed to read it
+            assert not disk.base_block.dirty
+            assert disk.base_block.seq1 == disk.base_block.seq2 > 1
+        assert _values_on_disk(f, r"Software\Vendor") == {"Build": (4, b"\x07\0\0\0")}
+        assert _on_disk(f, r"Software\Vendor\Run") is None  # volatile: never written
+        after = f.read_bytes()
+        assert 0 < _changed_pages(before, after) <= 8  # the dirty pages, not the file
+        reg.ZwClose(v)
+        reg.ZwClose(h)
+    regf.open(f, mode="r+").close()  # unloaded on close: the lock is free again
+
+
+def test_load_hive_recovers_a_dirty_hive_file_and_flushkey_reconciles(tmp_path):
+    f = tmp_path / "soft.hiv"
+    shutil.copyfile(SAMPLE, f)
+    with regf.open(f, mode="r+") as ed:  # a log-only flush, then "the system died"
+        ed.create_key("Pending").set_value("p", 1)
+        ed.flush(reconcile=False)
+        ed.discard()
+    with regf.open(f, recover=False) as stale:
+        assert stale.base_block.dirty
+    reg = nt.Registry(lazy_flush=None)
+    try:
+        reg.load_hive(SOFT, f)  # loading recovers and writes the recovered state back
+        with regf.open(f, recover=False) as disk:
+            assert not disk.base_block.dirty
+        h = reg.ZwOpenKey(SOFT + r"\Pending", nt.KEY_ALL_ACCESS)
+        reg.ZwSetValueKey(h, "q", nt.REG_BINARY, b"\1")
+        reg.ZwFlushKey(h)
+        assert _values_on_disk(f, "Pending") == {"p": (4, b"\1\0\0\0"), "q": (3, b"\1")}
+        reg.ZwClose(h)
+    finally:
+        reg.close()
+
+
+def test_lazy_flusher_flushes_a_loaded_hive_file(tmp_path):
+    f = tmp_path / "soft.hiv"
+    shutil.copyfile(SAMPLE, f)
+    with nt.Registry(lazy_flush=0.05) as reg:
+        reg.load_hive(SOFT, f)
+        h, _ = reg.ZwCreateKey(SOFT + r"\Lazy", nt.KEY_ALL_ACCESS)
+        reg.ZwSetValueKey(h, "v", nt.REG_BINARY, b"x")
+        deadline = time.monotonic() + 20
+        while _values_on_disk_or_none(f, "Lazy") is None and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert _values_on_disk(f, "Lazy") == {"v": (3, b"x")}
+        reg.ZwClose(h)
+
+
+def _values_on_disk_or_none(path: Path, key: str) -> dict[str, tuple[int, bytes]] | None:
+    try:
+        return _values_on_disk(path, key)
+    except regf.KeyNotFoundError:
+        return None

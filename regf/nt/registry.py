@@ -151,8 +151,10 @@ class Registry:
     ) -> None:
         """NtLoadKey: make the hive ``source`` appear at ``object_path``.
 
-        ``source`` is a hive file (opened with ``regf.open(path, mode="r+")``; a missing
-        file is created empty when ``create_new``) or an already open ``EditHive`` (left
+        ``source`` is a hive file (opened with ``regf.open(path, mode="r+")``: its writer
+        lock is held while it is loaded, a dirty hive is recovered first, and flushes go
+        through its ``.LOG1``/``.LOG2``; a missing file is created empty when
+        ``create_new`` and written whole on each flush) or an already open ``EditHive`` (left
         open on unload; do not edit it directly while it is loaded: the registry caches
         its keys). ``object_path`` must name a free key below a key of the master hive,
         e.g. ``\\Registry\\Machine\\SOFTWARE``.
@@ -1006,6 +1008,9 @@ class Registry:
 
     def ZwFlushKey(self, handle: int) -> None:
         """Write the key's whole hive to disk now (returns when it is written).
+
+        A hive file loaded from disk is flushed in place as Windows does: its dirty pages
+        become one log entry in ``.LOG1``/``.LOG2``, then the primary is reconciled.
 
         Keys in the master hive or volatile keys need nothing written. A hive that cannot
         be flushed gives STATUS_REGISTRY_IO_FAILED.
