@@ -1,20 +1,21 @@
 """Flush benchmark: cost follows the dirty pages, not the hive size (issue 5, item 7).
 
 Copies an 11 MB real hive (the corpus SYSTEM from dissect.regf, or ``--hive``) to a
-temporary folder on disk, opens it with the pager (regf/storage/flush.py), makes one
-small value change and flushes it, and reports the bytes written twice:
+temporary folder on disk, opens it in place through the model
+(``regf.open(path, mode="r+")``), makes one small value change with ``key.set_value``
+(an inline REG_DWORD rewritten in its vk, and a REG_SZ that gets a new data cell), flushes
+it with ``hive.flush()`` and reports the bytes written twice:
 
-* as counted through the I/O seam (:class:`regf.storage.flush.FlushStats`), and
+* as counted through the I/O seam (the :class:`regf.storage.flush.FlushStats` the flush
+  returns), and
 * as counted by the kernel: ``write_bytes`` of ``/proc/self/io`` (bytes this process
   caused to be sent to the storage layer; the flush's fsyncs force them out).
 
 It fails (exit status 1) if one small change costs more than 64 KiB in total. Then it
-times ``--cycles`` edit+flush cycles (full flushes, and log-only flushes).
-
-Until the model writes through the pager, the "small value set" is done at cell level
-with CellAllocator, the way the model will do it: the REG_DWORD's data is rewritten in
-its vk (inline data), and a REG_SZ gets a new data cell (alloc, write, vk update, free
-the old cell). See the TODO hooks below for the model-level change and the hivex side.
+times ``--cycles`` edit+flush cycles (full flushes, and log-only flushes), and the same
+number of hivex edit+commit cycles on a fresh copy of the same hive (``/usr/bin/python3``
+with python3-hivex: open with write=True once, then per cycle ``node_set_value`` on the
+same two values and ``commit``), and prints the ratio per cycle (target: regf >= 20x).
 
 Usage: python benchmarks/bench_flush.py [--hive PATH] [--cycles 50]
 """
@@ -22,21 +23,23 @@ Usage: python benchmarks/bench_flush.py [--hive PATH] [--cycles 50]
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import shutil
 import statistics
-import struct
+import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
 import regf
-from regf.cells.alloc import CellAllocator
-from regf.storage.flush import FlushStats, Pager
+from regf.model.edit import EditHive
+from regf.storage.flush import FlushStats
 
 LIMIT = 64 * 1024
 DEFAULT_HIVE = "fox-it__dissect.regf/tests/_data/SYSTEM"
+HIVEX_PYTHON = "/usr/bin/python3"
 
 
 def kernel_write_bytes() -> int | None:
@@ -67,59 +70,96 @@ def drop_cache(path: Path) -> None:
         os.close(fd)
 
 
-def find_values(hive: Path) -> tuple[int, int]:
-    """(vk index of an inline REG_DWORD, vk index of a REG_SZ with a data cell)."""
-    dword = sz = None
+def find_values(hive: Path) -> tuple[str, str, str, str]:
+    """(key path, name) of an inline REG_DWORD and of a REG_SZ with a data cell."""
+    dword: tuple[str, str] | None = None
+    sz: tuple[str, str] | None = None
     with regf.open(hive) as h:
         for key in h.walk():
             for v in key.values():
-                if dword is None and v.type == regf.REG_DWORD and v.inline:
-                    dword = v.index
-                if sz is None and v.type == regf.REG_SZ and not v.inline and 8 < v.size < 200:
-                    sz = v.index
+                if dword is None and v.type == regf.REG_DWORD and v.inline and v.name:
+                    dword = (key.path, v.name)
+                small = 8 < v.size < 200
+                if sz is None and v.type == regf.REG_SZ and not v.inline and small and v.name:
+                    sz = (key.path, v.name)
             if dword is not None and sz is not None:
-                return dword, sz
+                return (*dword, *sz)
     raise SystemExit(f"{hive}: no REG_DWORD / REG_SZ value to edit")
 
 
-def small_value_set(image: bytearray, dword_vk: int, sz_vk: int, n: int) -> set[int]:
-    """One small change at cell level; returns the dirty pages.
+class SmallChange:
+    """One small value change through the model: ``key.set_value`` on two values."""
 
-    TODO(lead): replace with the model's set_value once the model edits the image in
-    place, e.g. ``key.set_value("X", n, regf.REG_DWORD)``, keeping the dirty-page source.
-    """
-    a = CellAllocator(image)
-    a.write(dword_vk, 8, struct.pack("<I", n & 0xFFFFFFFF))  # inline data (fmt §4.3)
-    raw = f"flush {n}\0".encode("utf-16-le")
-    old_size, old_cell = struct.unpack_from("<II", a.read(sz_vk), 4)
-    cell = a.alloc(len(raw))
-    a.write(cell, 0, raw)
-    a.write(sz_vk, 4, struct.pack("<II", len(raw), cell))
-    if not old_size & 0x80000000:
-        a.free(old_cell)
-    return a.take_dirty()
+    def __init__(self, hive: EditHive, where: tuple[str, str, str, str]) -> None:
+        self.dword_key = hive.open_key(where[0])
+        self.dword_name = where[1]
+        self.sz_key = hive.open_key(where[2])
+        self.sz_name = where[3]
+
+    def apply(self, n: int) -> None:
+        self.dword_key.set_value(self.dword_name, n & 0xFFFFFFFF, regf.REG_DWORD)
+        self.sz_key.set_value(self.sz_name, f"flush {n}")
 
 
-def hivex_cycles(hive: Path, cycles: int) -> float | None:
-    """Seconds per hivex edit+commit cycle on the same hive.
+_HIVEX_SCRIPT = r"""
+import json, os, statistics, struct, sys, time
+import hivex
+path, cycles = sys.argv[1], int(sys.argv[2])
+where = json.loads(sys.argv[3])
+h = hivex.Hivex(path, write=True)
+def node(p):
+    n = h.root()
+    for part in [x for x in p.split(chr(92)) if x]:
+        n = h.node_get_child(n, part)
+        if n is None:
+            raise SystemExit(f"hivex: no key {p!r}")
+    return n
+dk, sk = node(where[0]), node(where[2])
+out = {}
+for durable in (False, True):
+    times = []
+    for i in range(cycles):
+        t0 = time.perf_counter()
+        h.node_set_value(dk, {"key": where[1], "t": 4, "value": struct.pack("<I", i + 2)})
+        text = f"flush {i + 2}\0".encode("utf-16-le")
+        h.node_set_value(sk, {"key": where[3], "t": 1, "value": text})
+        h.commit(None)
+        if durable:  # hivex itself never fsyncs: make the commit as durable as a flush
+            fd = os.open(path, os.O_RDONLY)
+            os.fsync(fd)
+            os.close(fd)
+        times.append(time.perf_counter() - t0)
+    key = "durable_" if durable else ""
+    out[key + "best"], out[key + "median"] = min(times), statistics.median(times)
+print(json.dumps(out))
+"""
 
-    TODO(lead): run under /usr/bin/python3 (python3-hivex): open with write=True,
-    node_set_value on the same key/value as regf, commit(None), ``cycles`` times; report
-    the best. Returns None until implemented, and the ratio is then not printed.
-    """
-    del hive, cycles
-    return None
+
+def hivex_cycles(hive: Path, where: tuple[str, str, str, str], cycles: int) -> dict[str, float]:
+    """Seconds per hivex edit+commit cycle (best and median) on ``hive``."""
+    r = subprocess.run(
+        [HIVEX_PYTHON, "-c", _HIVEX_SCRIPT, str(hive), str(cycles), json.dumps(where)],
+        capture_output=True,
+        text=True,
+        timeout=3600,
+        check=False,
+    )
+    if r.returncode != 0:
+        raise RuntimeError(f"hivex run failed: {r.stderr.strip()[-500:]}")
+    result: dict[str, float] = json.loads(r.stdout)
+    return result
 
 
 def measure(
-    pager: Pager, image: bytearray, dword_vk: int, sz_vk: int, n: int, reconcile: bool
+    hive: EditHive, change: SmallChange, n: int, reconcile: bool
 ) -> tuple[FlushStats, int | None, float]:
-    dirty = small_value_set(image, dword_vk, sz_vk, n)
+    change.apply(n)
     k0 = kernel_write_bytes()
     t0 = time.perf_counter()
-    stats = pager.flush(image, dirty, reconcile=reconcile)
+    stats = hive.flush(reconcile=reconcile)
     dt = time.perf_counter() - t0
     k1 = kernel_write_bytes()
+    assert stats is not None  # in place: the pager's statistics
     return stats, (k1 - k0 if k0 is not None and k1 is not None else None), dt
 
 
@@ -142,17 +182,20 @@ def main() -> int:
         hive = Path(d) / src.name
         shutil.copyfile(src, hive)
         os.sync()  # the copy's own writeback must not land in our count
-        drop_cache(hive)
-        dword_vk, sz_vk = find_values(hive)
-        pager, image, _ = Pager.open(hive)
+        where = find_values(hive)
+        drop_cache(hive)  # after the reader's mapping, which may cache large folios
+        ed = regf.open(hive, mode="r+")
+        assert isinstance(ed, EditHive)
+        change = SmallChange(ed, where)
         size = hive.stat().st_size
         print(
-            f"hive: {src} ({size / 2**20:.1f} MiB, hive bins {len(image) - 4096:,} bytes), "
+            f"hive: {src} ({size / 2**20:.1f} MiB, hive bins {len(ed.image) - 4096:,} bytes), "
             f"backend {regf.BACKEND}"
         )
+        print(f"small change: {where[0]}\\{where[1]} (REG_DWORD), {where[2]}\\{where[3]} (REG_SZ)")
         ok = True
         for reconcile in (True, False):
-            stats, kernel, dt = measure(pager, image, dword_vk, sz_vk, 1, reconcile)
+            stats, kernel, dt = measure(ed, change, 1, reconcile)
             kind = "full flush" if reconcile else "log-only flush"
             print(
                 f"one small value set + {kind}: {stats.pages} dirty pages, "
@@ -165,29 +208,48 @@ def main() -> int:
             if worst > LIMIT:
                 print(f"  FAIL: {worst:,} bytes > {LIMIT:,}")
                 ok = False
-        pager.reconcile()
+        ed.flush()  # reconcile the log-only flush
+        regf_times: dict[bool, tuple[float, float]] = {}
         for reconcile in (True, False):
             times = []
             for n in range(args.cycles):
                 t0 = time.perf_counter()
-                dirty = small_value_set(image, dword_vk, sz_vk, n + 2)
-                pager.flush(image, dirty, reconcile=reconcile)
+                change.apply(n + 2)
+                ed.flush(reconcile=reconcile)
                 times.append(time.perf_counter() - t0)
             kind = "full" if reconcile else "log-only"
             print(
                 f"regf edit+flush ({kind}) x{args.cycles}: best {min(times) * 1e3:.2f} ms, "
                 f"median {statistics.median(times) * 1e3:.2f} ms"
             )
-            if reconcile:
-                regf_best = min(times)
-        pager.close()
-        hx = hivex_cycles(hive, args.cycles)
-        if hx is None:
-            print("hivex edit+commit: TODO (needs the model-level value set; see hivex_cycles)")
+            regf_times[reconcile] = (min(times), statistics.median(times))
+        ed.close()
+        if not os.path.exists(HIVEX_PYTHON) or subprocess.run(
+            [HIVEX_PYTHON, "-c", "import hivex"], capture_output=True, check=False
+        ).returncode:
+            print("hivex edit+commit: skipped (python3-hivex not importable by /usr/bin/python3)")
         else:
+            hx_hive = Path(d) / ("hivex-" + src.name)
+            shutil.copyfile(src, hx_hive)
+            hx = hivex_cycles(hx_hive, where, args.cycles)
             print(
-                f"hivex edit+commit: best {hx * 1e3:.2f} ms; ratio hivex/regf {hx / regf_best:.1f}x"
+                f"hivex edit+commit x{args.cycles}: best {hx['best'] * 1e3:.2f} ms, median "
+                f"{hx['median'] * 1e3:.2f} ms (not durable: hivex never fsyncs)"
             )
+            print(
+                f"hivex edit+commit+fsync x{args.cycles}: best {hx['durable_best'] * 1e3:.2f} "
+                f"ms, median {hx['durable_median'] * 1e3:.2f} ms"
+            )
+            for label, hx_key, reconcile in (
+                ("regf full flush vs hivex commit", "", True),
+                ("regf log-only flush vs hivex commit", "", False),
+                ("regf full flush vs hivex commit+fsync", "durable_", True),
+            ):
+                best, median = regf_times[reconcile]
+                print(
+                    f"ratio per cycle, {label}: best {hx[hx_key + 'best'] / best:.1f}x, "
+                    f"median {hx[hx_key + 'median'] / median:.1f}x (target >= 20x)"
+                )
     return 0 if ok else 1
 
 
