@@ -769,3 +769,214 @@ size_t regf_alloc_dirty(regf_alloc *a, uint32_t *out, size_t cap, int clear) {
     }
     return k;
 }
+
+/* ---- set_value fast path (twin of regf/model/cellvalues.py set_value) ----------------- */
+
+/* Windows' upcase of one UTF-16 code unit (csrc/regf_accel.c, same extension). */
+uint16_t regf_upcase_unit(uint16_t u);
+
+/* Field offsets inside nk / vk cell data (fmt 4.1, 4.3). */
+#define NK_FIXED 76u
+#define NKO_LAST_WRITTEN 4u
+#define NKO_VALUE_COUNT 36u
+#define NKO_VALUE_LIST 40u
+#define NKO_MAX_VALUE_NAME 60u
+#define NKO_MAX_VALUE_DATA 64u
+#define VK_FIXED 20u
+#define VK_COMP_NAME 1u
+#define BIG_DATA 16344u            /* largest data kept in one cell when db exists */
+#define DATA_INLINE 0x80000000u    /* vk data size bit: data in the data field */
+#define HCELL_NIL 0xFFFFFFFFu
+
+static uint16_t rd16le(const uint8_t *p) { return (uint16_t)(p[0] | (p[1] << 8)); }
+
+static void wr16le(uint8_t *p, uint16_t v) {
+    p[0] = (uint8_t)v;
+    p[1] = (uint8_t)(v >> 8);
+}
+
+/* cellvalues._live: file offset of the data of cell idx when idx is aligned and in range
+ * and the cell is allocated, holds min_cap bytes and ends inside the hive bins; else 0.
+ * (Not the allocator's bin check: these are the cheap checks the Python lookup makes.) */
+static uint64_t live_data(const uint8_t *img, uint32_t limit, uint64_t idx, uint32_t min_cap) {
+    int64_t size;
+    if ((idx & 7u) || idx + 8 > limit) return 0;
+    size = rdi32(img + BASE + idx);
+    if (size > -(int64_t)(4 + min_cap) || (int64_t)idx - size > (int64_t)limit) return 0;
+    return BASE + idx + 4;
+}
+
+/* cellvalues.value_list_bytes: the list size ReactOS's CmpAddValueToList asks for. */
+static uint32_t value_list_bytes(uint32_t count) {
+    uint32_t size;
+    if (count < 100) return 4 * count;
+    size = 4 * ((count + 99) / 100 * 100);
+    if (size > 4096) size = (size + 4095) / 4096 * 4096;
+    return size;
+}
+
+/* Data size and data field of a vk for data of n <= 4 bytes: inline (fmt 4.3). */
+static void inline_fields(const uint8_t *data, size_t n, uint32_t *size, uint32_t *field) {
+    uint8_t b[4] = {0, 0, 0, 0};
+    if (n) memcpy(b, data, n);
+    *size = DATA_INLINE | (uint32_t)n;
+    *field = rd32(b);
+}
+
+int64_t regf_alloc_set_value(regf_alloc *a, uint8_t *img, size_t len, int64_t nk,
+                             const uint8_t *name16, size_t units, uint32_t vtype,
+                             const uint8_t *data, size_t n, uint64_t timestamp,
+                             int64_t *st, int64_t *aux) {
+    uint16_t want[REGF_SV_MAX_UNITS];
+    uint32_t limit = a->hbins_size, count, vlist, pos, size, field, max_name, max_data;
+    uint32_t name_bytes = 2 * (uint32_t)units;
+    uint64_t nkd, lst = 0, vkd = 0, found = HCELL_NIL;
+    int comp = units > 0; /* the default value's empty name is stored with flags 0 */
+    size_t i;
+    *aux = 0;
+    if (!image_ok(a, len) || units > REGF_SV_MAX_UNITS || n > BIG_DATA || nk < 0 ||
+        nk > (int64_t)limit)
+        return REGF_SV_FALLBACK;
+    for (i = 0; i < units; i++) {
+        uint16_t u = rd16le(name16 + 2 * i);
+        if (u > 0xFF) comp = 0; /* compressed only when every unit fits Latin-1 (fmt 4.9) */
+        want[i] = regf_upcase_unit(u);
+    }
+    nkd = live_data(img, limit, (uint64_t)nk, NK_FIXED);
+    if (!nkd || img[nkd] != 'n' || img[nkd + 1] != 'k') return REGF_SV_FALLBACK;
+    count = rd32(img + nkd + NKO_VALUE_COUNT);
+    vlist = rd32(img + nkd + NKO_VALUE_LIST);
+    if (count == 0 || vlist == HCELL_NIL) {
+        count = 0; /* no list: a list index beside a zero count is not trusted */
+    } else {
+        if (count > limit / 4) return REGF_SV_FALLBACK;
+        lst = live_data(img, limit, vlist, 4 * count);
+        if (!lst) return REGF_SV_FALLBACK;
+    }
+    /* Lookup, as cellvalues._find: names are equal when their upcased UTF-16 code units
+     * are (upcase maps unit to unit, so the lengths must match first). */
+    for (pos = 0; pos < count && found == HCELL_NIL; pos++) {
+        uint32_t vk = rd32(img + lst + 4 * (uint64_t)pos), name_len, flags;
+        uint64_t at;
+        vkd = live_data(img, limit, vk, VK_FIXED);
+        if (!vkd || img[vkd] != 'v' || img[vkd + 1] != 'k') return REGF_SV_FALLBACK;
+        name_len = rd16le(img + vkd + 2);
+        flags = rd16le(img + vkd + 16);
+        at = vkd + VK_FIXED;
+        if (flags & VK_COMP_NAME) {
+            if (name_len != units) continue;
+            if (at + name_len > len) return REGF_SV_FALLBACK;
+            for (i = 0; i < units && regf_upcase_unit(img[at + i]) == want[i]; i++) {
+            }
+        } else {
+            if (name_len & 1u) {
+                /* odd UTF-16 length: Python decodes it dropping the last byte */
+                if ((name_len >> 1) == units) return REGF_SV_FALLBACK;
+                continue;
+            }
+            if (name_len != name_bytes) continue;
+            if (at + name_len > len) return REGF_SV_FALLBACK;
+            for (i = 0; i < units && regf_upcase_unit(rd16le(img + at + 2 * i)) == want[i]; i++) {
+            }
+        }
+        if (i == units) found = vk;
+    }
+    if (found != HCELL_NIL) {
+        /* Replace: _store_data with the old data's cell reused when the new data fits. */
+        uint32_t old_size = rd32(img + vkd + 4), old_data = rd32(img + vkd + 8);
+        int has_old = !((old_size & DATA_INLINE) || old_size == 0 || old_data == HCELL_NIL);
+        int64_t cap = 0, cell;
+        int rc;
+        if (has_old) {
+            if (old_size > BIG_DATA) return REGF_SV_FALLBACK; /* big data maybe: Python */
+            cap = regf_alloc_check(a, img, len, old_data);
+            if (cap < 0) return REGF_SV_FALLBACK;
+            cap -= 4;
+        }
+        if (n <= 4) {
+            if (has_old && (rc = regf_alloc_free(a, img, len, old_data)) != 0) return rc;
+            inline_fields(data, n, &size, &field);
+        } else if (has_old && (int64_t)n <= cap) {
+            uint64_t d = (uint64_t)BASE + old_data + 4;
+            memmove(img + d, data, n);
+            memset(img + d + n, 0, (size_t)cap - n); /* _write_plain zeroes the slack */
+            touch(a, d, (uint64_t)cap);
+            size = (uint32_t)n;
+            field = old_data;
+        } else {
+            cell = regf_alloc_alloc(a, img, len, (int64_t)n, aux);
+            if (cell < 0) return cell; /* need-grow: nothing changed yet */
+            memmove(img + BASE + cell + 4, data, n);
+            touch(a, (uint64_t)BASE + (uint64_t)cell + 4, n);
+            if (has_old && (rc = regf_alloc_free(a, img, len, old_data)) != 0) return rc;
+            size = (uint32_t)n;
+            field = (uint32_t)cell;
+        }
+        wr32(img + vkd + 4, size);
+        wr32(img + vkd + 8, field);
+        wr32(img + vkd + 12, vtype);
+        touch(a, vkd + 4, 12);
+    } else {
+        /* New value: vk, then its data cell, then the list grows (Python's order). The
+         * cells already allocated survive a need-grow in st. */
+        uint32_t stored = comp ? (uint32_t)units : name_bytes;
+        int64_t vk = st[0], cell = st[1], nl;
+        uint8_t entry[4];
+        if (vk < 0) {
+            vk = regf_alloc_alloc(a, img, len, (int64_t)(VK_FIXED + stored), aux);
+            if (vk < 0) return vk;
+            st[0] = vk;
+        }
+        if (n <= 4) {
+            inline_fields(data, n, &size, &field);
+        } else {
+            if (cell < 0) {
+                cell = regf_alloc_alloc(a, img, len, (int64_t)n, aux);
+                if (cell < 0) return cell;
+                memmove(img + BASE + cell + 4, data, n);
+                touch(a, (uint64_t)BASE + (uint64_t)cell + 4, n);
+                st[1] = cell;
+            }
+            size = (uint32_t)n;
+            field = (uint32_t)cell;
+        }
+        vkd = (uint64_t)BASE + (uint64_t)vk + 4;
+        memcpy(img + vkd, "vk", 2);
+        wr16le(img + vkd + 2, (uint16_t)stored);
+        wr32(img + vkd + 4, size);
+        wr32(img + vkd + 8, field);
+        wr32(img + vkd + 12, vtype);
+        wr16le(img + vkd + 16, comp ? VK_COMP_NAME : 0);
+        wr16le(img + vkd + 18, 0);
+        for (i = 0; i < units; i++) {
+            if (comp)
+                img[vkd + VK_FIXED + i] = name16[2 * i];
+            else
+                wr16le(img + vkd + VK_FIXED + 2 * i, rd16le(name16 + 2 * i));
+        }
+        touch(a, vkd, VK_FIXED + stored);
+        if (count == 0)
+            nl = regf_alloc_alloc(a, img, len, 4, aux); /* first value: one 4-byte cell */
+        else
+            nl = regf_alloc_realloc(a, img, len, vlist, value_list_bytes(count + 1), aux);
+        if (nl < 0) return nl;
+        wr32(entry, (uint32_t)vk);
+        memcpy(img + BASE + nl + 4 + 4 * (uint64_t)count, entry, 4);
+        touch(a, (uint64_t)BASE + (uint64_t)nl + 4 + 4 * (uint64_t)count, 4);
+        count++;
+        vlist = (uint32_t)nl;
+        found = (uint64_t)vk;
+    }
+    /* The nk's +0x04..+0x44 in one write, as Python: timestamp, count, list and the
+     * maxima (high-water marks in UTF-16 bytes / data bytes, fmt 5.2). */
+    wr32(img + nkd + NKO_LAST_WRITTEN, (uint32_t)timestamp);
+    wr32(img + nkd + NKO_LAST_WRITTEN + 4, (uint32_t)(timestamp >> 32));
+    wr32(img + nkd + NKO_VALUE_COUNT, count);
+    wr32(img + nkd + NKO_VALUE_LIST, vlist);
+    max_name = rd32(img + nkd + NKO_MAX_VALUE_NAME);
+    max_data = rd32(img + nkd + NKO_MAX_VALUE_DATA);
+    if (max_name < name_bytes) wr32(img + nkd + NKO_MAX_VALUE_NAME, name_bytes);
+    if (max_data < n) wr32(img + nkd + NKO_MAX_VALUE_DATA, (uint32_t)n);
+    touch(a, nkd + NKO_LAST_WRITTEN, NKO_MAX_VALUE_DATA + 4 - NKO_LAST_WRITTEN);
+    return (int64_t)found;
+}

@@ -86,4 +86,23 @@ size_t regf_alloc_free_cells(const regf_alloc *a, uint32_t *starts, uint32_t *si
  * their count. clear != 0 also empties the set (only when they all fitted in cap). */
 size_t regf_alloc_dirty(regf_alloc *a, uint32_t *out, size_t cap, int clear);
 
+/* ---- set_value fast path ------------------------------------------------------------
+ * The C twin of regf.model.cellvalues.set_value (that Python function is the
+ * specification: same cells, bytes, dirty pages) for the common case only: a value name
+ * of at most REGF_SV_MAX_UNITS UTF-16 code units (name16: UTF-16LE, units code units)
+ * and data of at most 16344 bytes (never big data, fmt 4.6), where the key's cells are
+ * all as expected. Anything else -- a cell failing a check, old data that may be big
+ * data, an odd-length UTF-16 name -- returns REGF_SV_FALLBACK before changing anything,
+ * and the caller runs the Python function, which decides (and raises the precise error).
+ *
+ * Returns the vk cell index, REGF_ALLOC_NEED_GROW (*aux = image length: extend the image
+ * and repeat the call with the same st, which records the cells already allocated; st
+ * must be {-1, -1} on the first call), REGF_SV_FALLBACK, or an allocator error. */
+#define REGF_SV_FALLBACK (-17)
+#define REGF_SV_MAX_UNITS 255
+int64_t regf_alloc_set_value(regf_alloc *a, uint8_t *img, size_t len, int64_t nk,
+                             const uint8_t *name16, size_t units, uint32_t vtype,
+                             const uint8_t *data, size_t n, uint64_t timestamp,
+                             int64_t *st, int64_t *aux);
+
 #endif /* REGF_ALLOC_H */

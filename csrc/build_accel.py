@@ -68,6 +68,10 @@ size_t regf_alloc_bins(const regf_alloc *a, uint32_t *starts, uint32_t *ends, si
 size_t regf_alloc_free_cells(const regf_alloc *a, uint32_t *starts, uint32_t *sizes,
                              size_t cap);
 size_t regf_alloc_dirty(regf_alloc *a, uint32_t *out, size_t cap, int clear);
+int64_t regf_alloc_set_value(regf_alloc *a, uint8_t *img, size_t len, int64_t nk,
+                             const uint8_t *name16, size_t units, uint32_t vtype,
+                             const uint8_t *data, size_t n, uint64_t timestamp,
+                             int64_t *st, int64_t *aux);
 """
 
 ffibuilder = FFI()

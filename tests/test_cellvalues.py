@@ -654,3 +654,89 @@ def test_random_set_delete_matches_a_dict_model(
     end = alloc.stats()
     assert end.allocated == start.allocated
     assert end.free_cells == start.free_cells + len(alloc.bins()) - bins
+
+
+# --------------------------------------------------------------------------- C fast path
+
+
+def _c_allocator() -> type | None:
+    try:
+        from regf.cells.alloc import CCellAllocator
+
+        CCellAllocator(bytearray(serialize(KeySpec("R"), timestamp=TS)))
+    except Exception:  # ImportError, or an extension without the allocator
+        return None
+    return CCellAllocator
+
+
+_PARITY_NAMES = st.sampled_from(
+    ["", "v", "V", "value01", "VALUE01", "é", "É", "ÿ", "Ÿ", "名前", "\U0001f600", "\u0131",
+     "Größe", "x" * 255, "y" * 256, "\U0001f600" * 200]
+)  # fmt: skip
+_PARITY_SIZES = st.sampled_from([0, 1, 2, 3, 4, 5, 8, 100, 1000, BIG, BIG + 1, 40000])
+_PARITY_OPS = st.lists(
+    st.tuples(
+        st.sampled_from(["set", "set", "set", "del"]),
+        st.sampled_from(["K", "Other", "K\\Sub"]),
+        _PARITY_NAMES,
+        st.sampled_from([0, 1, 3, 4, 11, 0x1234, 0xFFFFFFFF]),
+        _PARITY_SIZES,
+    ),
+    min_size=1,
+    max_size=60,
+)
+
+
+@settings(max_examples=60, deadline=None)
+@given(ops=_PARITY_OPS, minor=st.sampled_from([3, 5]))
+def test_c_set_value_equals_python(ops: list[tuple[str, str, str, int, int]], minor: int) -> None:
+    """CCellAllocator's C set_value (csrc/alloc.c regf_alloc_set_value, taken by
+    cellvalues.set_value when it applies) leaves exactly the image, dirty pages, free
+    cells and results of the Python specification over PyCellAllocator, including the
+    cases where C declines (long names, big data, db replacement) and the Python path
+    runs on the C allocator."""
+    from regf.cells.alloc import PyCellAllocator
+
+    c_cls = _c_allocator()
+    if c_cls is None:
+        pytest.skip("C allocator not built")
+    tree = KeySpec("ROOT", subkeys=[KeySpec("K", subkeys=[KeySpec("Sub")]), KeySpec("Other")])
+    data = serialize(tree, minor=minor, timestamp=TS)
+    py, c = PyCellAllocator(bytearray(data)), c_cls(bytearray(data))
+    with regf.open(data) as hive:
+        cells = {p: int(hive.open_key(p).index) for p in ("K", "Other", "K\\Sub")}
+    for i, (op, path, name, vtype, n) in enumerate(ops):
+        nk = cells[path]
+        raw = payload(n, i)
+        if op == "set":
+            got_py = cv._set_value_py(py, nk, name, vtype, raw, None, TS + i)
+            got_c = cv.set_value(c, nk, name, vtype, raw, timestamp=TS + i)
+        else:
+            got_py = cv.delete_value(py, nk, name, timestamp=TS + i)
+            got_c = cv.delete_value(c, nk, name, timestamp=TS + i)
+        assert got_c == got_py
+        assert c.image == py.image
+        assert c.take_dirty() == py.take_dirty()
+        assert c.free_cells() == py.free_cells()
+    assert c.stats() == py.stats()
+    assert_sound(c)
+
+
+def test_c_set_value_declines_on_a_bad_cell() -> None:
+    """A value list pointing at a free cell: C declines, the Python path raises the
+    precise error, and nothing was changed."""
+    c_cls = _c_allocator()
+    if c_cls is None:
+        pytest.skip("C allocator not built")
+    alloc = c_cls(bytearray(serialize(KeySpec("R", subkeys=[KeySpec("K")]), timestamp=TS)))
+    with regf.open(finished(alloc)) as hive:
+        nk = int(hive.open_key("K").index)
+    cv.set_value(alloc, nk, "a", 4, b"\1\0\0\0", timestamp=TS)
+    vlist = nk_field(alloc, nk, cv.NK_VALUE_LIST)
+    vk = struct.unpack_from("<I", alloc.image, BASE + vlist + 4)[0]
+    struct.pack_into("<i", alloc.image, BASE + vk, -cell_size(alloc, vk))  # "free" the vk
+    before = bytes(alloc.image)
+    assert alloc.set_value_fast(nk, "b", 4, b"\2\0\0\0", TS) == -1
+    assert bytes(alloc.image) == before
+    with pytest.raises(regf.errors.RegfError):
+        cv.set_value(alloc, nk, "b", 4, b"\2\0\0\0", timestamp=TS)

@@ -429,6 +429,8 @@ _E_HBINS_SIZE = -13
 _E_BIN_HEADER = -14
 _E_BIN_OFFSET = -15
 _E_TILING = -16
+#: regf_alloc_set_value: not a case for the C path, nothing changed (alloc.h).
+_SV_FALLBACK = -17
 
 # The cffi module, imported on first use so that the pure backend never loads it.
 _ffi: Any = None
@@ -461,7 +463,7 @@ class CCellAllocator:
     extension is not built.
     """
 
-    __slots__ = ("_a", "_aux", "_out3", "image")
+    __slots__ = ("_a", "_aux", "_out3", "_sv", "image")
 
     def __init__(self, image: bytearray, hbins_size: int | None = None) -> None:
         _load_c()
@@ -471,6 +473,7 @@ class CCellAllocator:
         self._a: Any = _ffi.gc(raw, _lib.regf_alloc_delete)
         self._aux: Any = _ffi.new("int64_t *")
         self._out3: Any = _ffi.new("uint64_t[3]")
+        self._sv: Any = _ffi.new("int64_t[2]")
         self.image = image
         if hbins_size is None:
             arg = -1
@@ -574,6 +577,44 @@ class CCellAllocator:
                 return r
             if r != _NEED_GROW:
                 raise self._error(r, 0, payload_len)
+            self._extend()
+
+    def set_value_fast(self, nk: int, name: str, vtype: int, raw: bytes, timestamp: int) -> int:
+        """The C twin of :func:`regf.model.cellvalues.set_value` for the common case.
+
+        Returns the vk cell index, or -1 when C declined before changing anything (a long
+        name, big data, a cell failing a check...): the caller then runs the Python
+        function, the specification, which decides. ``vtype`` (u32), ``raw`` (at most
+        16344 bytes) and ``timestamp`` (u64) must already be checked.
+        """
+        name16 = name.encode("utf-16-le", "surrogatepass")
+        st = self._sv
+        st[0] = st[1] = -1  # no cell allocated yet (kept across need-grow repeats)
+        while True:
+            image = self.image
+            try:
+                r: int = _lib.regf_alloc_set_value(
+                    self._a,
+                    _fb(_U8, image, True),
+                    len(image),
+                    nk,
+                    name16,
+                    len(name16) >> 1,
+                    vtype,
+                    raw,
+                    len(raw),
+                    timestamp,
+                    st,
+                    self._aux,
+                )
+            except OverflowError:
+                return -1
+            if r >= 0:
+                return r
+            if r == _SV_FALLBACK:
+                return -1
+            if r != _NEED_GROW:
+                raise self._error(r, 0, len(raw))
             self._extend()
 
     def _check_live(self, index: int) -> int:

@@ -553,12 +553,46 @@ def set_value(
 
     See the module docstring for the exact layout rules. The key's value count, value
     list, MaxValueNameLen/MaxValueDataLen (raised, never lowered) and last-written time
-    (``timestamp``, default now) are updated.
+    (``timestamp``, default now) are updated. With the C allocator the common case runs
+    in C (:meth:`regf.cells.alloc.CCellAllocator.set_value_fast`), byte for byte the same.
     """
+    timestamp = _timestamp(timestamp)
+    fast = getattr(alloc, "set_value_fast", None)
+    if (
+        fast is not None
+        and type(name) is str
+        and type(vtype) is int
+        and type(raw) is bytes
+        and 0 <= vtype <= 0xFFFFFFFF
+        and len(raw) <= BIG
+        and len(name) <= _FAST_NAME
+    ):
+        # The C twin (csrc/alloc.c regf_alloc_set_value) for what every bulk writer does:
+        # short names, data that is never big data. It declines (-1) before changing
+        # anything when a cell fails a check, so this function then raises as usual.
+        vk: int = fast(nk, name, vtype, raw, timestamp)
+        if vk >= 0:
+            return vk
+    return _set_value_py(alloc, nk, name, vtype, raw, minor, timestamp)
+
+
+#: Longest name (characters) offered to the C fast path (REGF_SV_MAX_UNITS code units).
+_FAST_NAME = 255
+
+
+def _set_value_py(
+    alloc: CellAllocator,
+    nk: int,
+    name: str,
+    vtype: int,
+    raw: bytes | bytearray | memoryview,
+    minor: int | None,
+    timestamp: int,
+) -> int:
+    """:func:`set_value` in Python: the specification the C fast path must equal."""
     if minor is None:
         minor = hive_minor(alloc)
     data = _check_args(name, vtype, raw, minor)
-    timestamp = _timestamp(timestamp)
     _check_nk(alloc, nk)
     buf = alloc.image
     _pos, vk, cells = _find(alloc, nk, name)
