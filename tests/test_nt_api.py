@@ -508,7 +508,7 @@ def test_real_hive_through_the_nt_api_matches_the_reader(corpus, tmp_path):
     if not src.exists():
         pytest.skip("NTUSER1.DAT not in the corpus")
     copy = tmp_path / "NTUSER1.DAT"
-    shutil.copy(src, copy)
+    shutil.copyfile(src, copy)  # not copy(): the corpus file is read-only, its copy must not be
     with regf.open(copy) as ref, nt.Registry(lazy_flush=None) as reg:
         reg.load_hive(r"\Registry\User\S-1-5-20", copy)
         k = ref.open_key("Console")
