@@ -736,7 +736,7 @@ def test_c_set_value_declines_on_a_bad_cell() -> None:
     vk = struct.unpack_from("<I", alloc.image, BASE + vlist + 4)[0]
     struct.pack_into("<i", alloc.image, BASE + vk, -cell_size(alloc, vk))  # "free" the vk
     before = bytes(alloc.image)
-    assert alloc.set_value_fast(nk, "b", 4, b"\2\0\0\0", TS) == -1
+    assert alloc.set_value_fast(nk, "b", 4, b"\2\0\0\0", TS) == (-1, False)
     assert bytes(alloc.image) == before
     with pytest.raises(regf.errors.RegfError):
         cv.set_value(alloc, nk, "b", 4, b"\2\0\0\0", timestamp=TS)

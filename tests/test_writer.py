@@ -613,3 +613,18 @@ def test_hivex_reads_written_hive(tmp_path: Path) -> None:
     mine = {path: sorted(vals) for path, (_cls, vals) in reopen(p).items()}
     assert got == mine
     assert ("Software", "New") in got and ("Software", "Gone") not in got
+
+
+def test_raw_set_value_returns_stored_name_case(tmp_path: Path) -> None:
+    """set_value with raw bytes and a type (the C allocator's fast path when built):
+    a new value reports its given name, a replaced one keeps the stored case, an
+    IntEnum type is accepted, and the data reads back (both allocator twins agree via
+    test_cellvalues' parity test)."""
+    with regf.create(tmp_path / "n.hiv") as hive:
+        k = hive.create_key("K")
+        assert k.set_value("Value", b"\1\0\0\0", regf.REG_DWORD).name == "Value"
+        v = k.set_value("VALUE", b"\2\0\0\0\0", 3)
+        assert (v.name, int(v.type), v.raw) == ("Value", 3, b"\2\0\0\0\0")
+        assert [(x.name, int(x.type), x.raw) for x in k.values()] == [("Value", 3, b"\2\0\0\0\0")]
+        k.set_value("é", b"", 0)
+        assert k.value("É").raw == b"" and k.value_count == 2

@@ -579,13 +579,16 @@ class CCellAllocator:
                 raise self._error(r, 0, payload_len)
             self._extend()
 
-    def set_value_fast(self, nk: int, name: str, vtype: int, raw: bytes, timestamp: int) -> int:
+    def set_value_fast(
+        self, nk: int, name: str, vtype: int, raw: bytes, timestamp: int
+    ) -> tuple[int, bool]:
         """The C twin of :func:`regf.model.cellvalues.set_value` for the common case.
 
-        Returns the vk cell index, or -1 when C declined before changing anything (a long
-        name, big data, a cell failing a check...): the caller then runs the Python
-        function, the specification, which decides. ``vtype`` (u32), ``raw`` (at most
-        16344 bytes) and ``timestamp`` (u64) must already be checked.
+        Returns ``(vk cell index, whether the value is new)``, or ``(-1, False)`` when C
+        declined before changing anything (a long name, big data, a cell failing a
+        check...): the caller then runs the Python function, the specification, which
+        decides. ``vtype`` (u32), ``raw`` (at most 16344 bytes) and ``timestamp`` (u64)
+        must already be checked.
         """
         name16 = name.encode("utf-16-le", "surrogatepass")
         st = self._sv
@@ -608,11 +611,11 @@ class CCellAllocator:
                     self._aux,
                 )
             except OverflowError:
-                return -1
+                return -1, False
             if r >= 0:
-                return r
+                return r, st[0] == r  # C records a vk it allocated (a new value) in st[0]
             if r == _SV_FALLBACK:
-                return -1
+                return -1, False
             if r != _NEED_GROW:
                 raise self._error(r, 0, len(raw))
             self._extend()

@@ -570,7 +570,7 @@ def set_value(
         # The C twin (csrc/alloc.c regf_alloc_set_value) for what every bulk writer does:
         # short names, data that is never big data. It declines (-1) before changing
         # anything when a cell fails a check, so this function then raises as usual.
-        vk: int = fast(nk, name, vtype, raw, timestamp)
+        vk: int = fast(nk, name, vtype, raw, timestamp)[0]
         if vk >= 0:
             return vk
     return _set_value_py(alloc, nk, name, vtype, raw, minor, timestamp)
