@@ -643,6 +643,36 @@ def test_invariant_11_read_only_open_writes_nothing(
         assert after == before  # same files (none created), same bytes, same mtimes
 
 
+def test_invariant_11_read_only_files_and_refused_opens_are_never_written(
+    tmp_path: Path,
+) -> None:
+    """A hive file without write permission is refused before any open for writing (root
+    could write it); recover=False on a dirty hive and a junk file are refused unchanged."""
+    hive = copy_sample(tmp_path / "ro")
+    hive.chmod(0o444)
+    counter = CrashOps()  # counts every mutating operation
+    try:
+        with pytest.raises(PermissionError):
+            Pager.open(hive, io=counter)
+    finally:
+        hive.chmod(0o644)
+    assert counter.count == 0 and not counter.log
+    assert sorted(p.name for p in hive.parent.iterdir()) == [hive.name]
+    pager, image, _ = Pager.open(hive)
+    pager.flush(image, mutate(image, random.Random(3), []), reconcile=False)
+    pager.close()
+    before = {p.name: p.read_bytes() for p in hive.parent.iterdir()}
+    with pytest.raises(regf.RecoveryError):
+        Pager.open(hive, recover=False)
+    assert {p.name: p.read_bytes() for p in hive.parent.iterdir()} == before
+    junk = tmp_path / "junk" / "j.hiv"
+    junk.parent.mkdir()
+    junk.write_bytes(b"not a hive" * 1000)
+    with pytest.raises(regf.SignatureError):
+        Pager.open(junk)
+    assert junk.read_bytes() == b"not a hive" * 1000
+
+
 # -- states ----------------------------------------------------------------------------
 
 

@@ -120,7 +120,10 @@ Each is named in a test ``tests/test_flush.py::test_invariant_<n>_...``.
 10. From open to close the pager holds the hive's exclusive writer lock (:mod:`.lock`);
     a second writer in this or another process gets :class:`~regf.errors.LockedError`.
 11. Read-only opens (:func:`regf.open` in mode ``"r"``) never write, truncate or create
-    a file: only a pager writes, and only through :mod:`.fileio`.
+    a file: only a pager writes, and only through :mod:`.fileio`. A pager never opens a
+    hive file that has no write permission bit, even when the process (root) could
+    write it, and never writes when its open fails (``recover=False`` on a dirty hive,
+    a file that is not a hive).
 
 States
 ------
