@@ -230,6 +230,21 @@ def test_close_flushes_and_releases_the_lock(tmp_path: Path) -> None:
     edit(hive).close()  # the lock was released
 
 
+def test_a_dropped_hive_releases_its_lock_without_flushing(tmp_path: Path) -> None:
+    import gc
+
+    hive = copy_files(SAMPLE.parent, [SAMPLE.name], tmp_path)
+    ed = edit(hive)
+    ed.create_key("Flushed")
+    ed.flush()
+    ed.create_key("NeverFlushed")
+    del ed
+    gc.collect()
+    with edit(hive) as again:  # the lock is free again
+        names = {k.name for k in again.root.subkeys()}
+    assert "Flushed" in names and "NeverFlushed" not in names
+
+
 def test_with_block_left_by_an_exception_keeps_committed_flushes_only(tmp_path: Path) -> None:
     hive = copy_files(SAMPLE.parent, [SAMPLE.name], tmp_path)
     with pytest.raises(RuntimeError), edit(hive) as ed:

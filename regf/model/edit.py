@@ -48,7 +48,8 @@ Saving and opening:
   :meth:`EditHive.close`; the files hold the state before or after that flush.
   Leaving a ``with`` block through an exception drops the changes made since the last
   flush (explicit or automatic) and keeps every committed flush, as Windows keeps what
-  was flushed when the system dies. Volatile keys are never written. Bytes and file
+  was flushed when the system dies; so does a hive dropped without :meth:`EditHive.close`
+  (its lock is released when it is collected). Volatile keys are never written. Bytes and file
   object sources, and ``open_editable(path, in_place=False)``, give a detached copy in
   memory that never writes to its source (save it with :meth:`EditHive.save_as`).
 * :meth:`EditHive.save_as` (and :meth:`EditHive.to_bytes`) write a compact, clean copy
@@ -822,6 +823,10 @@ class EditHive:
         self._mutex = threading.RLock()
         #: The pager writing the file in place (``mode="r+"`` on a path), else None.
         self._pager = pager
+        if pager is not None:
+            # A hive dropped without close() releases its writer lock when collected,
+            # without flushing (like a process that dies: committed flushes only).
+            weakref.finalize(self, pager.close)
         self._autoflusher: _AutoFlusher | None = None
         #: What the writer's open recovered from the logs (None: the hive was clean).
         self.recovery: RecoveryReport | None = None
