@@ -7,7 +7,6 @@ import warnings
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from itertools import islice
 from types import TracebackType
 from typing import Any
 
@@ -20,6 +19,7 @@ from .._accel.pure import (
     K_VALUES_BAD,
     WALK_STRICT,
     WALK_VALUES,
+    WalkCaps,
     new_walk_state,
 )
 from ..cells.image import HiveImage
@@ -259,14 +259,16 @@ class Hive:
         Cycles (a subkey list pointing back up the tree) and depth beyond 512 raise
         StructureError in strict mode and are skipped in forensic mode.
         """
-        start = self.root if key is None else self.open_key(key) if isinstance(key, str) else key
-        visited = bytearray((self.image.hbins_size >> 6) + 1)
+        # Not a generator itself: one level of delegation less per key. The start key is
+        # still looked up lazily, on the first next().
         if _accel.BACKEND == "c":
-            yield from self._walk_chunks(start, 0, visited, _accel.walk_code)
-        else:
-            # The pure twin of the C walker is an executable spec, slower than the
-            # key-by-key walk below; both give the same keys, values and errors.
-            yield from self._walk_keys(start, 0, visited)
+            return self._walk_chunks(key, 0, None, _accel.walk_code)
+        # The pure twin of the C walker is an executable spec, slower than the
+        # key-by-key walk; both give the same keys, values and errors.
+        return self._walk_keys(key, 0, None)
+
+    def _start(self, key: Key | str | None) -> Key:
+        return self.root if key is None else self.open_key(key) if isinstance(key, str) else key
 
     def _cycle(self, k: Key) -> None:
         err = StructureError(f"key {k.path!r} reached twice (cycle)", k.offset)
@@ -280,8 +282,14 @@ class Hive:
             raise err
         self.image.problems.append(err)
 
-    def _walk_keys(self, start: Key, base: int, visited: bytearray) -> Iterator[Key]:
-        """The checked key-by-key walk (``visited``: one bit per cell, as the C walker's)."""
+    def _walk_keys(
+        self, key: Key | str | None, base: int, visited: bytearray | None
+    ) -> Iterator[Key]:
+        """The checked key-by-key walk from ``key`` at depth ``base`` (``visited``: one bit
+        per cell, as the C walker's; None: a fresh one)."""
+        start = self._start(key)
+        if visited is None:
+            visited = bytearray((self.image.hbins_size >> 6) + 1)
         stack: list[tuple[Key, int]] = [(start, base)]
         while stack:
             k, depth = stack.pop()
@@ -299,9 +307,9 @@ class Hive:
             stack.extend((s, d) for s in reversed(subs))
 
     def _walk_chunks(
-        self, start: Key, base: int, visited: bytearray, walk_code: Any
+        self, key: Key | str | None, base: int, visited: bytearray | None, walk_code: Any
     ) -> Iterator[Key]:
-        """The walk from ``start`` (at depth ``base``) through the chunked C walker.
+        """The walk from ``key`` (at depth ``base``) through the chunked C walker.
 
         The walker checks every cell it reads like HiveImage.cell() and flags whatever it
         does not handle (cycles, depth, damaged subkey or value lists, big data); those
@@ -311,9 +319,11 @@ class Hive:
         one by one, each by a walker of its own sharing ``visited``, before the parent's
         walker resumes.
         """
+        start = self._start(key)
         image = self.image
-        strict = self.strict
-        flags = WALK_VALUES | (WALK_STRICT if strict else 0)
+        if visited is None:
+            visited = bytearray((image.hbins_size >> 6) + 1)
+        flags = WALK_VALUES | (WALK_STRICT if self.strict else 0)
         bins = image.bins_view()
         size = image.hbins_size
         cellmap = image.bitmap()
@@ -333,7 +343,8 @@ class Hive:
                 top = stack[-1] = [top[0], top[1], new_walk_state(), True, {}, top[0], top[1]]
             wstart, wbase, state, first, pps, prev, prev_d = top
             ch = walk_code(
-                bins, size, cellmap, visited, wstart.index, wbase, MAX_DEPTH, flags, minor, state
+                bins, size, cellmap, visited, wstart.index, wbase, MAX_DEPTH, flags, minor, state,
+                WALK_CAPS,
             )
             if ch.rc < 0:
                 stack.pop()
@@ -351,54 +362,59 @@ class Hive:
             else:
                 knames = ch.knames.decode("utf-16-le", "surrogatepass").split("\0")
                 vnames = ch.vnames.decode("utf-16-le", "surrogatepass").split("\0")
-            # Values are made key by key, just before their key is yielded: a whole
-            # chunk of live Value objects would wake the cyclic GC again and again.
-            vz = zip(
+            # All values of the chunk at once (one flat loop); chunks are kept small so
+            # that few objects are alive at a time and the cyclic GC stays asleep.
+            vals: list[Value] = []
+            append = vals.append
+            for vc, vn, vt, vs, rw in zip(
                 ch.val_cell, vnames, ch.val_type, ch.val_status, unpack(ch.fmt, ch.data),
                 strict=False,
+            ):
+                v = vnew(Value)
+                v._image = image
+                v.index = vc
+                v.name = vn
+                v.type_ = vt
+                if not vs:
+                    v.raw = rw
+                append(v)
+            vi = 0
+            kz = zip(
+                ch.key_cell, ch.key_depth, ch.key_status, ch.key_nvals, knames, strict=False
             )
             k = wstart
-            for c, d, st, nv, nm in zip(
-                ch.key_cell, ch.key_depth, ch.key_status, ch.key_nvals, knames, strict=False
-            ):
-                if first:
-                    # The start key's own record: yield the caller's object.
-                    first = top[3] = False
-                    k = wstart
-                    for _ in islice(vz, nv):
-                        pass
+            if first:
+                # The start key's own record (always the first): yield the caller's object.
+                first = top[3] = False
+                _c, _d, st, vi, _n = next(kz)
+                if st & K_CYCLE:
+                    self._cycle(k)
                 else:
-                    k = knew(Key)
-                    k._hive = self
-                    k._image = image
-                    k.index = c
-                    k.name = nm
-                    if d > prev_d:
-                        # Stepping down: the previous key is the parent.
-                        ppp = prev.parent_path
-                        if prev is wstart or ppp is None:
-                            pps[d] = prev.path
-                        else:
-                            pps[d] = prev._path = prev.name if ppp == "" else ppp + "\\" + prev.name
-                    k.parent_path = pps[d]
-                    prev = k
-                    prev_d = d
-                    if st & K_VALUES_BAD:
-                        k._vals = None
+                    yield k
+                    if st & K_DEPTH:
+                        self._too_deep(k)
+            for c, d, st, nv, nm in kz:
+                k = knew(Key)
+                k._hive = self
+                k._image = image
+                k.index = c
+                k.name = nm
+                if d > prev_d:
+                    # Stepping down: the previous key is the parent.
+                    ppp = prev.parent_path
+                    if prev is wstart or ppp is None:
+                        pps[d] = prev.path
                     else:
-                        vals: list[Value] = []
-                        if nv:
-                            append = vals.append
-                            for vc, vn, vt, vs, rw in islice(vz, nv):
-                                v = vnew(Value)
-                                v._image = image
-                                v.index = vc
-                                v.name = vn
-                                v.type_ = vt
-                                if not vs:
-                                    v.raw = rw
-                                append(v)
-                        k._vals = vals
+                        pps[d] = prev._path = prev.name if ppp == "" else ppp + "\\" + prev.name
+                k.parent_path = pps[d]
+                prev = k
+                prev_d = d
+                if nv:
+                    k._vals = vals[vi : vi + nv]
+                    vi += nv
+                else:
+                    # No records: no values, or values for the checked path (None).
+                    k._vals = None if st & K_VALUES_BAD else []
                 if st:
                     if st & K_CYCLE:
                         self._cycle(k)
@@ -453,6 +469,11 @@ def _vk_name(image: HiveImage, c: int) -> str:
     raw = bytes(image.buf[at + 0x14 : at + 0x14 + length])
     return raw.decode("latin-1") if flags & 1 else decode_name(raw, False)
 
+
+#: Output capacities of one walker call: small enough that a chunk's Key and Value
+#: objects never wake the cyclic GC (its young generation holds 700), large enough that
+#: the per-call cost is spread over hundreds of keys.
+WALK_CAPS = WalkCaps(keys=256, vals=512, knames=1 << 17, vnames=1 << 16, data=1 << 18, fmt=6 * 512)
 
 # nk flags (+0x02) and name length (+0x48) as one unpack with a gap; vk u16 fields.
 NK_NAME_FIELDS = struct.Struct("<2xH68xH")
