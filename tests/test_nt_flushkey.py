@@ -215,3 +215,21 @@ def _values_on_disk_or_none(path: Path, key: str) -> dict[str, tuple[int, bytes]
         return _values_on_disk(path, key)
     except regf.KeyNotFoundError:
         return None
+
+
+def test_load_hive_of_a_locked_or_read_only_file_fails_cleanly(tmp_path):
+    f = tmp_path / "soft.hiv"
+    shutil.copyfile(SAMPLE, f)
+    with nt.Registry(lazy_flush=None) as reg:
+        with regf.open(f, mode="r+"):  # another writer has it
+            with pytest.raises(nt.NtStatusError) as err:
+                reg.load_hive(SOFT, f)
+            assert err.value.status == nt.STATUS_SHARING_VIOLATION
+        f.chmod(0o444)
+        try:
+            with pytest.raises(nt.NtStatusError) as err:
+                reg.load_hive(SOFT, f)
+            assert err.value.status == nt.STATUS_ACCESS_DENIED
+        finally:
+            f.chmod(0o644)
+        reg.load_hive(SOFT, f)  # and now it loads

@@ -28,7 +28,13 @@ from types import TracebackType
 from typing import Any
 
 from .._accel import upcase
-from ..errors import HiveStateError, InvalidArgumentError, RegfError, SignatureError
+from ..errors import (
+    HiveStateError,
+    InvalidArgumentError,
+    LockedError,
+    RegfError,
+    SignatureError,
+)
 from ..format.constants import KeyFlags, ValueType
 from ..format.security import SdControl, parse_descriptor
 from ..model.edit import EditHive, create
@@ -213,6 +219,10 @@ class Registry:
             hive: Any = open_hive(path, mode="r+")
         except SignatureError as exc:
             raise _fail(S.STATUS_NOT_REGISTRY_FILE, str(exc)) from exc
+        except LockedError as exc:  # another writer has the file open
+            raise _fail(S.STATUS_SHARING_VIOLATION, str(exc)) from exc
+        except PermissionError as exc:  # e.g. a read-only hive file
+            raise _fail(S.STATUS_ACCESS_DENIED, str(exc)) from exc
         except RegfError as exc:
             raise _fail(S.STATUS_REGISTRY_CORRUPT, str(exc)) from exc
         except OSError as exc:
