@@ -6,7 +6,9 @@ selector in ``regf._accel`` decides whether that is fatal.
 
 from __future__ import annotations
 
+import threading
 from sys import byteorder
+from typing import Any
 
 from . import pure
 from ._regf_c import ffi, lib
@@ -130,6 +132,41 @@ def bin_chain_end(bins: _Buffer, hbins_size: int, start: int = 0) -> int:
 
 # Output buffers need no zeroing: the C side writes every word and byte it reports.
 _raw_new = ffi.new_allocator(should_clear_after_alloc=False)
+# One set of output buffers per thread and capacities, reused call after call (cffi
+# releases the GIL during the call, so threads must not share them). Results are copied
+# out before returning, so nested walks in one thread can share them.
+_tls = threading.local()
+
+
+def _walk_out(caps: pure.WalkCaps) -> Any:
+    cached = getattr(_tls, "walk_out", None)
+    if cached is not None and cached[0] == caps:
+        return cached[1]
+    out = ffi.new("regf_walk_out *")
+    keep = [out]
+    for field, n, ctype in (
+        ("key_cell", caps.keys, "uint32_t[]"),
+        ("key_depth", caps.keys, "uint32_t[]"),
+        ("key_status", caps.keys, "uint32_t[]"),
+        ("key_nvals", caps.keys, "uint32_t[]"),
+        ("val_cell", caps.vals, "uint32_t[]"),
+        ("val_type", caps.vals, "uint32_t[]"),
+        ("val_status", caps.vals, "uint32_t[]"),
+        ("knames", caps.knames, "uint8_t[]"),
+        ("vnames", caps.vnames, "uint8_t[]"),
+        ("data", caps.data, "uint8_t[]"),
+        ("fmt", caps.fmt, "char[]"),
+    ):
+        # Capacities above the C limit are refused by the call; allocate no more.
+        arr = _raw_new(ctype, max(1, min(n, pure.WALK_CAP_MAX + 1)))
+        keep.append(arr)
+        setattr(out, field, arr)
+    out.key_cap, out.val_cap = caps.keys, caps.vals
+    out.knames_cap, out.vnames_cap = caps.knames, caps.vnames
+    out.data_cap, out.fmt_cap = caps.data, caps.fmt
+    # The struct only points at the arrays: keep them alive with it.
+    _tls.walk_out = (caps, out, keep)
+    return out
 
 
 def walk_code(
@@ -152,27 +189,7 @@ def walk_code(
         raise ValueError("bins shorter than hbins_size")
     if min(caps) < 0:
         raise ValueError("negative capacity")
-    out = ffi.new("regf_walk_out *")
-    keep = []
-    for field, n, ctype in (
-        ("key_cell", caps.keys, "uint32_t[]"),
-        ("key_depth", caps.keys, "uint32_t[]"),
-        ("key_status", caps.keys, "uint32_t[]"),
-        ("key_nvals", caps.keys, "uint32_t[]"),
-        ("val_cell", caps.vals, "uint32_t[]"),
-        ("val_type", caps.vals, "uint32_t[]"),
-        ("val_status", caps.vals, "uint32_t[]"),
-        ("knames", caps.knames, "uint8_t[]"),
-        ("vnames", caps.vnames, "uint8_t[]"),
-        ("data", caps.data, "uint8_t[]"),
-        ("fmt", caps.fmt, "char[]"),
-    ):
-        arr = _raw_new(ctype, max(1, min(n, pure.WALK_CAP_MAX + 1)))
-        keep.append(arr)
-        setattr(out, field, arr)
-    out.key_cap, out.val_cap = caps.keys, caps.vals
-    out.knames_cap, out.vnames_cap = caps.knames, caps.vnames
-    out.data_cap, out.fmt_cap = caps.data, caps.fmt
+    out = _walk_out(caps)
     rc = int(
         lib.regf_walk(
             ffi.from_buffer("uint8_t[]", bins),

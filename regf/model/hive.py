@@ -470,10 +470,14 @@ def _vk_name(image: HiveImage, c: int) -> str:
     return raw.decode("latin-1") if flags & 1 else decode_name(raw, False)
 
 
-#: Output capacities of one walker call: small enough that a chunk's Key and Value
-#: objects never wake the cyclic GC (its young generation holds 700), large enough that
-#: the per-call cost is spread over hundreds of keys.
-WALK_CAPS = WalkCaps(keys=256, vals=512, knames=1 << 17, vnames=1 << 16, data=1 << 18, fmt=6 * 512)
+#: Output capacities of one walker call. 256 keys: few enough that a chunk's Key and
+#: Value objects do not wake the cyclic GC (its young generation holds 700), enough
+#: that the per-call cost is spread. Values and data get room for keys with thousands
+#: of values (real SYSTEM hives have keys with 1200 values or 440 KB of data), which
+#: would otherwise take the checked path.
+WALK_CAPS = WalkCaps(
+    keys=256, vals=4096, knames=1 << 17, vnames=1 << 18, data=1 << 22, fmt=6 * 4096
+)
 
 # nk flags (+0x02) and name length (+0x48) as one unpack with a gap; vk u16 fields.
 NK_NAME_FIELDS = struct.Struct("<2xH68xH")
