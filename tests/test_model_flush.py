@@ -370,6 +370,29 @@ def test_log_only_flush_recovered_by_python_registry(tmp_path: Path) -> None:
     assert reg.open(r"Software\Logged").value("n").value() == 7
 
 
+def test_log_only_flush_that_grows_the_hive_recovered_by_python_registry(
+    tmp_path: Path,
+) -> None:
+    """A big value needs new bins: python-registry grows its image (regipy cannot, see
+    test_flush.py::test_peer_bug_regipy_no_growth; regf checks it here too)."""
+    pytest.importorskip("Registry")
+    from Registry import Registry
+
+    hive = copy_files(SAMPLE.parent, [SAMPLE.name], tmp_path)
+    ed = edit(hive)
+    big = bytes(range(256)) * 160  # 40 KiB: big data in new bins
+    ed.create_key(r"Software\Grown", timestamp=FT).set_value("big", big, timestamp=FT)
+    ed.flush(reconcile=False)
+    assert ed.allocator.hbins_size > len(SAMPLE.read_bytes()) - BASE
+    image = bytes(ed.image)
+    ed.discard()
+    assert read_recovered(hive) == bins(image)
+    data = python_registry_recover(hive)
+    assert bins(data) == bins(image)
+    reg = Registry.Registry(io.BytesIO(data))
+    assert reg.open(r"Software\Grown").value("big").value() == big
+
+
 def test_log_only_flush_recovered_by_regipy(tmp_path: Path) -> None:
     pytest.importorskip("regipy")
     from regipy.registry import RegistryHive
