@@ -980,3 +980,239 @@ int64_t regf_alloc_set_value(regf_alloc *a, uint8_t *img, size_t len, int64_t nk
     touch(a, nkd + NKO_LAST_WRITTEN, NKO_MAX_VALUE_DATA + 4 - NKO_LAST_WRITTEN);
     return (int64_t)found;
 }
+
+/* ---- create_key fast path (twin of regf/model/edit.py _find_child / _create_child for a
+ * stable key under a stable parent in a >= 1.5 hive, with nodes.new_nk, sublists.insert
+ * and nodes.touch_parent) ---------------------------------------------------------------- */
+
+#define NKO_FLAGS 2u
+#define NKO_PARENT 16u
+#define NKO_SUBKEY_COUNT 20u
+#define NKO_SUBKEY_LIST 28u
+#define NKO_VOLATILE_LIST 32u
+#define NKO_SECURITY 44u
+#define NKO_CLASS 48u
+#define NKO_MAX_NAME 52u
+#define NKO_MAX_CLASS 56u
+#define NKO_NAME_LEN 72u
+#define NK_COMP_NAME 0x20u
+#define SKO_REFCOUNT 12u
+#define SKO_DESC_LEN 16u
+#define SK_FIXED 20u
+#define MAX_LEAF_LH 1013u /* (4096 - 40) / 4 - 1: then an ri goes above (fmt 4.2) */
+#define FIRST_LEAF 12u    /* one lh element: signature, count, (cell, hash) */
+
+/* sublists.nk_key compared with want (upcased units): <0, 0, >0 like the sort keys
+ * (unsigned 16-bit code units, a prefix first); 2 when the entry must not be trusted
+ * here (Python decides: check_entry raises, or an odd UTF-16 length is decoded). */
+static int entry_cmp(const uint8_t *img, size_t len, uint32_t nk, const uint16_t *want,
+                     size_t units) {
+    uint64_t s = (uint64_t)BASE + nk + 4;
+    uint32_t n, m, i;
+    int comp;
+    if ((nk & 0x80000007u) || s + NK_FIXED > len || img[s] != 'n' || img[s + 1] != 'k')
+        return 2;
+    n = rd16le(img + s + NKO_NAME_LEN);
+    if (s + NK_FIXED + n > len) return 2;
+    comp = (img[s + NKO_FLAGS] & NK_COMP_NAME) != 0;
+    if (!comp && (n & 1u)) return 2;
+    m = comp ? n : n / 2;
+    for (i = 0; i < m && i < units; i++) {
+        uint16_t u = comp ? img[s + NK_FIXED + i] : rd16le(img + s + NK_FIXED + 2 * i);
+        uint16_t k = regf_upcase_unit(u);
+        if (k != want[i]) return k < want[i] ? -1 : 1;
+    }
+    return m < units ? -1 : m > units ? 1 : 0;
+}
+
+/* sublists._bisect over an lh leaf of n entries at data offset d: the same probes
+ * (the last entry first: sequential creation reads one name). Returns the position,
+ * sets *hit; -2 when an entry is not trusted. */
+static int64_t leaf_bisect(const uint8_t *img, size_t len, uint64_t d, uint32_t n,
+                           const uint16_t *want, size_t units, int *hit) {
+    uint32_t lo = 0, hi = n;
+    int c;
+    *hit = 0;
+    if (n) {
+        c = entry_cmp(img, len, rd32(img + d + 4 + 8 * (uint64_t)(n - 1)), want, units);
+        if (c == 2) return -2;
+        if (c < 0) return n;
+        if (c == 0) {
+            *hit = 1;
+            return n - 1;
+        }
+        hi = n - 1;
+    }
+    while (lo < hi) {
+        uint32_t mid = (lo + hi) >> 1;
+        c = entry_cmp(img, len, rd32(img + d + 4 + 8 * (uint64_t)mid), want, units);
+        if (c == 2) return -2;
+        if (c < 0) {
+            lo = mid + 1;
+        } else if (c == 0) {
+            *hit = 1;
+            return mid;
+        } else {
+            hi = mid;
+        }
+    }
+    return lo;
+}
+
+/* Shared checks of both calls: the parent nk, its stable list (none, or one lh leaf:
+ * sublists._head's checks) and the lookup. Returns 0, or REGF_SV_FALLBACK. */
+static int key_lookup(const regf_alloc *a, const uint8_t *img, size_t len, int64_t parent,
+                      const uint8_t *name16, size_t units, uint16_t *want, int *comp,
+                      uint64_t *pd, uint32_t *count, uint32_t *lst, uint32_t *n,
+                      int64_t *pos, int *hit) {
+    uint32_t limit = a->hbins_size;
+    size_t i;
+    *comp = 1;
+    *hit = 0;
+    *pos = 0;
+    *n = 0;
+    if (!image_ok(a, len) || units == 0 || units > REGF_SV_MAX_UNITS || parent < 0 ||
+        parent > (int64_t)limit)
+        return REGF_SV_FALLBACK;
+    for (i = 0; i < units; i++) {
+        uint16_t u = rd16le(name16 + 2 * i);
+        if (u > 0xFF) *comp = 0;
+        want[i] = regf_upcase_unit(u);
+    }
+    *pd = live_data(img, limit, (uint64_t)parent, NK_FIXED);
+    if (!*pd || img[*pd] != 'n' || img[*pd + 1] != 'k') return REGF_SV_FALLBACK;
+    *count = rd32(img + *pd + NKO_SUBKEY_COUNT);
+    *lst = rd32(img + *pd + NKO_SUBKEY_LIST);
+    if (*count && *lst != HCELL_NIL) {
+        int64_t size;
+        uint64_t d = (uint64_t)BASE + *lst;
+        if ((*lst & 7u) || (uint64_t)*lst + 8 > limit) return REGF_SV_FALLBACK;
+        size = rdi32(img + d);
+        if (size >= 0 || (int64_t)*lst - size > (int64_t)limit) return REGF_SV_FALLBACK;
+        if (img[d + 4] != 'l' || img[d + 5] != 'h') return REGF_SV_FALLBACK; /* lf/li/ri */
+        *n = rd16le(img + d + 6);
+        if (4 + 8 * (int64_t)*n > -size - 4) return REGF_SV_FALLBACK;
+        *pos = leaf_bisect(img, len, d + 4, *n, want, units, hit);
+        if (*pos < 0) return REGF_SV_FALLBACK;
+    }
+    return 0;
+}
+
+int64_t regf_alloc_find_key(const regf_alloc *a, const uint8_t *img, size_t len,
+                            int64_t parent, const uint8_t *name16, size_t units) {
+    uint16_t want[REGF_SV_MAX_UNITS];
+    uint64_t pd;
+    uint32_t count, lst, n;
+    int64_t pos;
+    int comp, hit;
+    if (key_lookup(a, img, len, parent, name16, units, want, &comp, &pd, &count, &lst, &n,
+                   &pos, &hit))
+        return REGF_SV_FALLBACK;
+    if (!hit) return -1;
+    return rd32(img + BASE + lst + 4 + 4 + 8 * (uint64_t)pos);
+}
+
+int64_t regf_alloc_create_key(regf_alloc *a, uint8_t *img, size_t len, int64_t parent,
+                              const uint8_t *name16, size_t units, uint64_t timestamp,
+                              int64_t *st, int64_t *aux) {
+    uint16_t want[REGF_SV_MAX_UNITS];
+    uint64_t pd, d, at;
+    uint32_t count, lst, n, sk, stored, hash = 0, name_bytes = 2 * (uint32_t)units, cur;
+    int64_t pos, nk, leaf, cap;
+    int comp, hit;
+    size_t i;
+    uint8_t el[8];
+    *aux = 0;
+    if (key_lookup(a, img, len, parent, name16, units, want, &comp, &pd, &count, &lst, &n,
+                   &pos, &hit) ||
+        hit)
+        return REGF_SV_FALLBACK;
+    if (count == 0 || lst == HCELL_NIL) {
+        n = 0; /* a list index beside a zero count is not trusted: a new leaf */
+        pos = 0;
+    } else if (n >= MAX_LEAF_LH || regf_alloc_check(a, img, len, lst) < 0) {
+        return REGF_SV_FALLBACK; /* an ri goes above it, or a bad cell: Python decides */
+    }
+    /* The parent's sk gains the reference (cellsec._sk_start's checks first). */
+    sk = rd32(img + pd + NKO_SECURITY);
+    if (sk != HCELL_NIL && !(st[0] & 1)) {
+        int64_t scap = regf_alloc_check(a, img, len, sk);
+        uint64_t sd = (uint64_t)BASE + sk + 4;
+        uint32_t refs;
+        if (scap < 0 || scap - 4 < (int64_t)SK_FIXED || img[sd] != 's' || img[sd + 1] != 'k' ||
+            SK_FIXED + (uint64_t)rd32(img + sd + SKO_DESC_LEN) > (uint64_t)scap - 4)
+            return REGF_SV_FALLBACK;
+        refs = rd32(img + sd + SKO_REFCOUNT);
+        if (refs == 0xFFFFFFFFu) return REGF_SV_FALLBACK;
+        wr32(img + sd + SKO_REFCOUNT, refs + 1);
+        touch(a, sd + SKO_REFCOUNT, 4);
+    }
+    st[0] |= 1;
+    /* nodes.new_nk: the node, name stored Latin-1 when every unit fits (fmt 4.9). */
+    stored = comp ? (uint32_t)units : name_bytes;
+    nk = st[1];
+    if (nk < 0) {
+        nk = regf_alloc_alloc(a, img, len, (int64_t)(NK_FIXED + stored), aux);
+        if (nk < 0) return nk;
+        d = (uint64_t)BASE + (uint64_t)nk + 4; /* zeroed by the allocation */
+        memcpy(img + d, "nk", 2);
+        wr16le(img + d + NKO_FLAGS, comp ? NK_COMP_NAME : 0);
+        wr32(img + d + NKO_LAST_WRITTEN, (uint32_t)timestamp);
+        wr32(img + d + NKO_LAST_WRITTEN + 4, (uint32_t)(timestamp >> 32));
+        wr32(img + d + NKO_PARENT, (uint32_t)parent);
+        wr32(img + d + NKO_SUBKEY_LIST, HCELL_NIL);
+        wr32(img + d + NKO_VOLATILE_LIST, HCELL_NIL);
+        wr32(img + d + NKO_VALUE_LIST, HCELL_NIL);
+        wr32(img + d + NKO_SECURITY, sk);
+        wr32(img + d + NKO_CLASS, HCELL_NIL);
+        wr16le(img + d + NKO_NAME_LEN, (uint16_t)stored);
+        for (i = 0; i < units; i++) {
+            if (comp)
+                img[d + NK_FIXED + i] = name16[2 * i];
+            else
+                wr16le(img + d + NK_FIXED + 2 * i, rd16le(name16 + 2 * i));
+        }
+        touch(a, d, NK_FIXED + stored);
+        st[1] = nk;
+    }
+    /* sublists.insert / _add_to_leaf: a first lh leaf, or the leaf grown 1.5x when full
+     * (at least one element more), then the element inserted in sorted position. */
+    if (n == 0) {
+        leaf = st[2];
+        if (leaf < 0) {
+            leaf = regf_alloc_alloc(a, img, len, FIRST_LEAF, aux);
+            if (leaf < 0) return leaf;
+            memcpy(img + BASE + leaf + 4, "lh", 2); /* count 0: zeroed */
+            touch(a, (uint64_t)BASE + (uint64_t)leaf + 4, 4);
+            st[2] = leaf;
+        }
+    } else {
+        leaf = lst;
+        cap = -(int64_t)rdi32(img + BASE + leaf) - 4;
+        if (cap - (4 + 8 * (int64_t)n) < 8) {
+            int64_t size = cap + cap / 2;
+            if (size < cap + 8) size = cap + 8;
+            leaf = regf_alloc_realloc(a, img, len, leaf, size, aux);
+            if (leaf < 0) return leaf;
+        }
+    }
+    for (i = 0; i < units; i++) hash = hash * 37u + want[i]; /* lh hash, fmt 4.2 */
+    d = (uint64_t)BASE + (uint64_t)leaf + 4;
+    wr16le(img + d + 2, (uint16_t)(n + 1));
+    touch(a, d + 2, 2);
+    at = d + 4 + 8 * (uint64_t)pos;
+    memmove(img + at + 8, img + at, 8 * (size_t)(n - (uint32_t)pos));
+    wr32(el, (uint32_t)nk);
+    wr32(el + 4, hash);
+    memcpy(img + at, el, 8);
+    touch(a, at, 8 * (uint64_t)(n - (uint32_t)pos + 1));
+    /* nodes.touch_parent: time, count and list, MaxNameLen (u16 only) in one write. */
+    wr32(img + pd + NKO_LAST_WRITTEN, (uint32_t)timestamp);
+    wr32(img + pd + NKO_LAST_WRITTEN + 4, (uint32_t)(timestamp >> 32));
+    wr32(img + pd + NKO_SUBKEY_COUNT, count + 1); /* the nk's count + 1, as Python */
+    wr32(img + pd + NKO_SUBKEY_LIST, (uint32_t)leaf);
+    cur = rd16le(img + pd + NKO_MAX_NAME);
+    if (name_bytes > cur) wr16le(img + pd + NKO_MAX_NAME, (uint16_t)name_bytes);
+    touch(a, pd + NKO_LAST_WRITTEN, NKO_MAX_CLASS + 4 - NKO_LAST_WRITTEN);
+    return nk;
+}

@@ -105,4 +105,21 @@ int64_t regf_alloc_set_value(regf_alloc *a, uint8_t *img, size_t len, int64_t nk
                              const uint8_t *data, size_t n, uint64_t timestamp,
                              int64_t *st, int64_t *aux);
 
+/* ---- create_key fast path -------------------------------------------------------------
+ * The C twin of regf.model.edit's subkey lookup and creation (EditHive._find_child /
+ * _create_child with nodes.new_nk, sublists.insert and nodes.touch_parent, the
+ * specification) for a stable key named by name16 (1..REGF_SV_MAX_UNITS units) under a
+ * stable parent nk whose stable list is empty or one lh leaf (a >= 1.5 hive) with room
+ * before the ri limit; no class, the parent's sk inherited. The caller has checked the
+ * name, the depth and that the parent has no volatile children.
+ * find_key: the child's nk, -1 when there is none, or REGF_SV_FALLBACK.
+ * create_key: the new nk, REGF_ALLOC_NEED_GROW (*aux = image length; extend and repeat
+ * with the same st, which must be {0, -1, -1} on the first call), REGF_SV_FALLBACK
+ * (nothing changed), or an allocator error. */
+int64_t regf_alloc_find_key(const regf_alloc *a, const uint8_t *img, size_t len,
+                            int64_t parent, const uint8_t *name16, size_t units);
+int64_t regf_alloc_create_key(regf_alloc *a, uint8_t *img, size_t len, int64_t parent,
+                              const uint8_t *name16, size_t units, uint64_t timestamp,
+                              int64_t *st, int64_t *aux);
+
 #endif /* REGF_ALLOC_H */

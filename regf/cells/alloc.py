@@ -463,7 +463,7 @@ class CCellAllocator:
     extension is not built.
     """
 
-    __slots__ = ("_a", "_aux", "_out3", "_sv", "image")
+    __slots__ = ("_a", "_aux", "_ck", "_out3", "_sv", "image")
 
     def __init__(self, image: bytearray, hbins_size: int | None = None) -> None:
         _load_c()
@@ -474,6 +474,7 @@ class CCellAllocator:
         self._aux: Any = _ffi.new("int64_t *")
         self._out3: Any = _ffi.new("uint64_t[3]")
         self._sv: Any = _ffi.new("int64_t[2]")
+        self._ck: Any = _ffi.new("int64_t[3]")
         self.image = image
         if hbins_size is None:
             arg = -1
@@ -618,6 +619,53 @@ class CCellAllocator:
                 return -1, False
             if r != _NEED_GROW:
                 raise self._error(r, 0, len(raw))
+            self._extend()
+
+    def find_key_fast(self, parent: int, name: str) -> int:
+        """The C twin of the writer's subkey lookup (``EditHive._find_child`` over the
+        stable list) for a parent whose list is empty or one ``lh`` leaf: the child's nk,
+        -1 when there is none, or -2 when C declined (run the Python lookup)."""
+        name16 = name.encode("utf-16-le", "surrogatepass")
+        image = self.image
+        try:
+            r: int = _lib.regf_alloc_find_key(
+                self._a, _fb(_U8, image), len(image), parent, name16, len(name16) >> 1
+            )
+        except OverflowError:
+            return -2
+        return -2 if r == _SV_FALLBACK else r
+
+    def create_key_fast(self, parent: int, name: str, timestamp: int) -> int:
+        """The C twin of ``EditHive._create_child`` for a stable key without class or
+        own security under a stable parent with no volatile children and a list that is
+        empty or one ``lh`` leaf below the ri limit (fmt §4.2): the new nk, or -1 when C
+        declined before changing anything (run the Python function, the specification).
+        The caller has checked the name and the depth."""
+        name16 = name.encode("utf-16-le", "surrogatepass")
+        st = self._ck
+        st[0], st[1], st[2] = 0, -1, -1  # nothing done yet (kept across need-grow repeats)
+        while True:
+            image = self.image
+            try:
+                r: int = _lib.regf_alloc_create_key(
+                    self._a,
+                    _fb(_U8, image, True),
+                    len(image),
+                    parent,
+                    name16,
+                    len(name16) >> 1,
+                    timestamp,
+                    st,
+                    self._aux,
+                )
+            except OverflowError:
+                return -1
+            if r >= 0:
+                return r
+            if r == _SV_FALLBACK:
+                return -1
+            if r != _NEED_GROW:
+                raise self._error(r, parent)
             self._extend()
 
     def _check_live(self, index: int) -> int:

@@ -1024,6 +1024,14 @@ class EditHive:
         return bool(c or vc)
 
     def _find_child(self, node: Node, name: str) -> Node | None:
+        if not node[0] and len(name) <= _FAST_NAME and node[1] not in self._vol_lists:
+            # A stable parent without volatile children: the C allocator's lookup when
+            # it has one (this method's Python below is the specification).
+            fast = getattr(self._alloc, "find_key_fast", None)
+            if fast is not None:
+                c = fast(node[1], name)
+                if c != -2:
+                    return None if c < 0 else (False, c)
         key = sublists.name_key(name)
         for vol, lst, count in self._lists(node):
             if count and lst != HCELL_NIL:
@@ -1051,6 +1059,24 @@ class EditHive:
             raise ChildMustBeVolatileError(
                 f"cannot create stable key {name!r} under volatile key {self._path(parent)!r}"
             )
+        if (
+            not pvol
+            and not volatile
+            and not class_raw
+            and security is None
+            and self.minor >= 5
+            and len(name) <= _FAST_NAME
+            and pcell not in self._vol_lists
+        ):
+            # The common case in C (csrc/alloc.c regf_alloc_create_key, this method's
+            # twin: new_nk, an lh leaf grown 1.5x, touch_parent); it declines before any
+            # change for anything else (an ri, a full leaf, a bad cell) and this runs.
+            fast = getattr(self._alloc, "create_key_fast", None)
+            if fast is not None:
+                nk = fast(pcell, name, timestamp)
+                if nk >= 0:
+                    self._modified = True
+                    return (False, nk)
         palloc = self._space(pvol)
         a = self._space(volatile)
         cache = self._vsk_cache if volatile else self._sk_cache
