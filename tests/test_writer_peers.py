@@ -15,6 +15,7 @@ fmt §4.6) and a large one; one test writes a key with thousands of subkeys (an 
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import subprocess
@@ -34,7 +35,7 @@ from test_serialize import (
 
 import regf
 from regf.errors import RegfError
-from regf.model.edit import EditHive
+from regf.model.edit import EditHive, open_editable
 
 Flat = dict[tuple[str, ...], tuple[str | None, list[tuple[str, int, bytes]]]]
 
@@ -467,6 +468,63 @@ def test_thousands_of_subkeys_read_by_every_peer(tmp_path: Path) -> None:
 # ---------------------------------------------------------------------------------------
 # hivexsh edits a regf-written hive; regf reads the edit
 # ---------------------------------------------------------------------------------------
+
+
+_HIVEX_EDIT = r"""
+import sys, hivex
+src, out = sys.argv[1], sys.argv[2]
+h = hivex.Hivex(src, write=True)
+root = h.root()
+# a new key with values under the root, and a value replaced on the first child
+node = h.node_add_child(root, "HivexAdded")
+h.node_set_values(node, [{"key": "n", "t": 4, "value": b"\x07\x00\x00\x00"},
+                         {"key": "s", "t": 3, "value": b"abcdefgh"}])
+kids = h.node_children(root)
+first = [k for k in kids if h.node_name(k) != "HivexAdded"]
+if first:
+    h.node_set_value(first[0], {"key": "hx", "t": 3, "value": b"xyz12"})
+    print(h.node_name(first[0]))
+h.commit(out)
+"""
+
+
+@pytest.mark.skipif(not oracles.hivex_available(), reason="python3-hivex not importable")
+@settings(
+    max_examples=8,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
+@given(ops=OPS)
+def test_hivex_edits_random_regf_hives(
+    tmp_path_factory: pytest.TempPathFactory, ops: list[Op]
+) -> None:
+    """hivex (node_add_child, node_set_values, node_set_value, commit) edits random
+    regf-written hives, both the in-place image and the save_as copy; regf reads
+    exactly the edit and can keep editing the result."""
+    tmp = tmp_path_factory.mktemp("hxedit")
+    want, files = write_both(tmp, ops)
+    for path in files:
+        out = path.with_suffix(".hivex.hiv")
+        r = subprocess.run(
+            [oracles.SYSTEM_PYTHON, "-c", _HIVEX_EDIT, str(path), str(out)],
+            capture_output=True, text=True, check=False,
+            env={**os.environ, "PYTHONIOENCODING": "utf-8:surrogatepass"},
+        )  # fmt: skip
+        assert r.returncode == 0, r.stderr
+        expect = dict(want)
+        first = r.stdout.rstrip("\n")
+        if first:
+            key = (first,)
+            cls, vals = expect[key]
+            expect[key] = (cls, [v for v in vals if v[0].lower() != "hx"] + [("hx", 3, b"xyz12")])
+        expect[("HivexAdded",)] = (None, [("n", 4, b"\x07\0\0\0"), ("s", 3, b"abcdefgh")])
+        with regf.open(out) as h:
+            got = flat(h)
+        norm = {p: (c, sorted(v)) for p, (c, v) in got.items()}
+        assert norm == {p: (c, sorted(v)) for p, (c, v) in expect.items()}
+        with open_editable(out, in_place=False) as ed:  # a copy: hivex's file stays
+            ed.create_key(r"HivexAdded\\After").set_value("x", b"\1\0\0\0", 4)
+            assert [p for p in structure_problems(ed) if not p.startswith("leaked")] == []
 
 
 def test_hivexsh_edits_regf_written_hive(tmp_path: Path) -> None:
