@@ -480,3 +480,28 @@ def test_corpus_reader_walk_same_as_checked_walk(corpus: Path) -> None:
             # The pure twin is a slow spec: it drives the walk on the smaller files only.
             outs = three_walks(data, strict, with_pure=len(data) <= 2 << 20)
             assert all(o == outs[0] for o in outs[1:]), (path, strict)
+
+
+def test_strict_error_traceback_collected_safely() -> None:
+    """A strict walk's error keeps the checked decoder's frames alive in a reference
+    cycle; collecting it must not crash (the C list decoder's buffer export of the
+    image's memoryview is released before raising)."""
+    import gc
+
+    data = bytearray(serialize(KeySpec("r", subkeys=[KeySpec("a"), KeySpec("b")])))
+    with regf.open(bytes(data)) as h:
+        start, _ = h.image.cell(h.root._f[9])
+    data[start + 4 : start + 8] = (0x7FFFFFF8).to_bytes(4, "little")  # entry: no cell
+    kept = []
+    for _ in range(3):
+        with regf.open(bytes(data)) as h:
+            try:
+                for k in h.walk():
+                    k.values()
+            except regf.CellError as exc:
+                kept.append(exc)
+                exc.cycle = exc  # type: ignore[attr-defined]  # a cycle through the error
+    del kept, h
+    gc.collect()
+    _ = [object() for _ in range(10000)]
+    gc.collect()

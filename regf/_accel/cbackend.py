@@ -107,14 +107,17 @@ def leaf_cells(bins: _Buffer, hbins_size: int, list_cell: int) -> list[int]:
     """The nk cell indexes listed by the subkey list at ``list_cell`` (li/lf/lh, or ri)."""
     check_hbins_args(bins, hbins_size)
     check_list_cell(list_cell)
-    src = ffi.from_buffer("uint8_t[]", bins)
-    cap = _LEAF_GUESS
-    out = ffi.new("uint32_t[]", cap)
-    n = int(lib.regf_leaf_cells(src, hbins_size, list_cell, out, cap))
-    if n > cap:
-        cap = n
+    # Released before anything is raised: a traceback keeping this frame (and so an
+    # export of the caller's memoryview) alive puts the memoryview into a reference
+    # cycle, and CPython's GC then clears it while exported and crashes on its dealloc.
+    with ffi.from_buffer("uint8_t[]", bins) as src:
+        cap = _LEAF_GUESS
         out = ffi.new("uint32_t[]", cap)
         n = int(lib.regf_leaf_cells(src, hbins_size, list_cell, out, cap))
+        if n > cap:
+            cap = n
+            out = ffi.new("uint32_t[]", cap)
+            n = int(lib.regf_leaf_cells(src, hbins_size, list_cell, out, cap))
     if n < 0:
         raise leaf_error(n, list_cell)
     return list(ffi.unpack(out, n))
