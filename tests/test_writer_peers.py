@@ -661,3 +661,22 @@ def test_peer_bug_regipy_latin1_names(tmp_path: Path) -> None:
     (sub,) = list(nk.iter_subkeys())
     assert sub.name == "Stra\ufffde" == regipy_name("Straße")
     assert [v.name for v in sub.iter_values(as_json=False)] == ["\ufffd"]
+
+
+def test_peer_bug_regfexport_string_size_is_converted(tmp_path: Path) -> None:
+    """regfexport (libregf) prints a REG_SZ's "Data size" from its converted string,
+    not the stored size: a 1-byte REG_SZ shows 2, and 16344 bytes holding "a" and then
+    NULs show 4 ("a" and its terminator: cut at the NUL, as pyregf cuts the data). regf and the
+    other peers report the stored bytes; only names, types and non-string sizes are
+    compared with regfexport."""
+    if shutil.which("regfexport") is None:
+        pytest.skip("regfexport not installed")
+    p = tmp_path / "s.hiv"
+    big = b"a\0" + bytes(16342)
+    with regf.create(p) as hive:
+        hive.root.set_value("one", b"\0", 1)
+        hive.root.set_value("big", big, 1)
+    got = dict((n, s) for n, _t, s in read_regfexport(p)[()])
+    assert got == {"one": 2, "big": 4}
+    with regf.open(p) as h:
+        assert h.root.value("one").raw == b"\0" and h.root.value("big").raw == big
