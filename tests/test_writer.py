@@ -305,8 +305,13 @@ def test_depth_limit_and_replace(tmp_path: Path) -> None:
         with pytest.raises(regf.InvalidArgumentError):
             hive.create_key("\\".join(["e"] * 512))
         assert "E" not in [s.name.upper() for s in hive.root.subkeys()]
+        # the limit counts from the first key created, not twice through existing ones
+        hive.create_key("f")
+        assert hive.create_key("\\".join(["f"] * 511)).path.count("\\") == 510
+        with pytest.raises(regf.InvalidArgumentError):
+            hive.create_key("\\".join(["f"] * 512))
     with regf.open(p) as h:
-        assert sum(1 for _ in h.walk()) == 512
+        assert sum(1 for _ in h.walk()) == 1 + 511 + 511
 
 
 def test_r_plus_copy_never_writes_in_place(tmp_path: Path) -> None:

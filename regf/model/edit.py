@@ -313,12 +313,13 @@ class EditKey:
     same object while a handle to it is held.
     """
 
-    __slots__ = ("__weakref__", "_cell", "_hive", "_vol")
+    __slots__ = ("__weakref__", "_cell", "_dep", "_hive", "_vol")
 
     def __init__(self, hive: EditHive, vol: bool, cell: int) -> None:
         self._hive = hive
         self._vol = vol
         self._cell = cell  # -1 once deleted
+        self._dep = -1  # depth below the root, computed on first use
 
     # -- plumbing ------------------------------------------------------------------------
 
@@ -611,7 +612,9 @@ class EditKey:
             if found is None:
                 if depth is None:
                     # The reader's walk stops at depth MAX_DEPTH: keep every key above it.
-                    depth = hive._depth(node) + i
+                    # node is i levels below this key; the deepest new key will be at
+                    # depth + len(parts) - i.
+                    depth = self._depth() + i
                     if depth + len(parts) - i >= MAX_DEPTH:
                         raise InvalidArgumentError(
                             f"keys may be at most {MAX_DEPTH - 1} levels deep"
@@ -665,7 +668,11 @@ class EditKey:
         hive._rename(node, parent, new_name, _filetime(timestamp))
 
     def _depth(self) -> int:
-        return self._live()._depth((self._vol, self._cell))
+        """Levels below the root (cached: a key's depth never changes -- a rename keeps
+        its parent, a move to a bigger cell keeps the handle, a delete kills it)."""
+        if self._dep < 0:
+            self._dep = self._live()._depth((self._vol, self._cell))
+        return self._dep
 
     # -- values --------------------------------------------------------------------------
 
