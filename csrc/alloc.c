@@ -981,6 +981,30 @@ int64_t regf_alloc_set_value(regf_alloc *a, uint8_t *img, size_t len, int64_t nk
     return (int64_t)found;
 }
 
+/* Bulk set_value: values st[2] .. count-1 of a packed batch, each exactly one
+ * regf_alloc_set_value call (so the same cells, bytes and dirty pages as that many calls).
+ * names16 holds the UTF-16LE names back to back (units[k] code units each), data the data
+ * back to back (sizes[k] bytes each); st[3] / st[4] are the byte offsets of value st[2]'s
+ * name and data, st[0..1] the set_value state of the value in progress. */
+int64_t regf_alloc_set_values(regf_alloc *a, uint8_t *img, size_t len, int64_t nk,
+                              const uint8_t *names16, const uint32_t *units,
+                              const uint32_t *types, const uint8_t *data,
+                              const uint32_t *sizes, size_t count, uint64_t timestamp,
+                              int64_t *st, int64_t *aux) {
+    while (st[2] >= 0 && (uint64_t)st[2] < count) {
+        size_t k = (size_t)st[2];
+        int64_t r = regf_alloc_set_value(a, img, len, nk, names16 + st[3], units[k], types[k],
+                                         data + st[4], sizes[k], timestamp, st, aux);
+        if (r == REGF_SV_FALLBACK) return (int64_t)k; /* value k untouched: caller's turn */
+        if (r < 0) return r; /* need-grow (repeat with this st) or an error */
+        st[0] = st[1] = -1;  /* the next value starts afresh */
+        st[2] = (int64_t)k + 1;
+        st[3] += 2 * (int64_t)units[k];
+        st[4] += (int64_t)sizes[k];
+    }
+    return (int64_t)count;
+}
+
 /* ---- create_key fast path (twin of regf/model/edit.py _find_child / _create_child for a
  * stable key under a stable parent in a >= 1.5 hive, with nodes.new_nk, sublists.insert
  * and nodes.touch_parent) ---------------------------------------------------------------- */

@@ -153,6 +153,44 @@ def test_values_behaviour(tmp_path: Path) -> None:
         assert [v.name for v in h.open_key("k").values()] == ["", "z", "v" * 16383]
 
 
+def test_set_values_is_set_value_in_turn(tmp_path: Path) -> None:
+    """set_values gives the image of set_value called for each item with the same
+    timestamp (repeated names replace, conversions as set_value's), accepts a mapping,
+    and checks every item before writing anything."""
+    items: list[tuple[Any, ...]] = [
+        ("", "default"),
+        ("n", 5),
+        ("raw", b"\1\2\3\4\5\6", regf.REG_BINARY),
+        ("N", 2**40),
+        ("multi", ["a", "b"]),
+        ("big", b"x" * 40000, 3),
+        ("e", "%PATH%", regf.REG_EXPAND_SZ),
+    ]
+    (tmp_path / "1").mkdir()
+    one = regf.create(tmp_path / "1" / "h.hiv")  # the same name: the base block holds it
+    bulk = regf.create(tmp_path / "h.hiv")
+    for h in (one, bulk):
+        h.root.last_written_raw = FT
+    k1, k2 = (h.create_key("K", timestamp=FT) for h in (one, bulk))
+    for item in items:
+        k1.set_value(*item, timestamp=FT + 1)
+    k2.set_values(items, timestamp=FT + 1)
+    assert _untimed(one.image) == _untimed(bulk.image)
+    bulk.root.create_key("M").set_values({"a": 1, "b": "two"}, timestamp=FT)
+    assert [(v.name, v.data) for v in bulk.open_key("M").values()] == [("a", 1), ("b", "two")]
+    before = bytes(bulk.image)
+    for bad in ([("ok", 1), ("bad", object())], [("ok", 1), (5, b"")], [("ok", 1), ("x",)],
+                [("ok", 1), ("x", b"", -1)], [("ok", 1), ("v" * 16384, b"")]):  # fmt: skip
+        with pytest.raises(regf.InvalidArgumentError):
+            k2.set_values(bad)  # type: ignore[arg-type]
+        assert bytes(bulk.image) == before
+    one.close()
+    bulk.close()
+    with regf.open(tmp_path / "h.hiv") as h:
+        assert check_hive(h) == []
+        assert [v.name for v in h.open_key("K").values()] == [i[0] for i in items if i[0] != "N"]
+
+
 def test_key_names(tmp_path: Path) -> None:
     hive = regf.create(tmp_path / "n.hiv")
     hive.create_key("k" * 255)
@@ -650,6 +688,9 @@ _TWIN_OPS = st.lists(
         st.tuples(st.just("many"), _TWIN_NAMES, st.integers(1, 1100)),
         st.tuples(st.just("set"), st.lists(_TWIN_NAMES, max_size=2), _TWIN_NAMES,
                   st.sampled_from([0, 4, 3]), st.sampled_from([0, 4, 9, 20000])),
+        st.tuples(st.just("setm"), st.lists(_TWIN_NAMES, max_size=2),
+                  st.lists(st.tuples(_TWIN_NAMES, st.sampled_from([0, 4, 3]),
+                                     st.sampled_from([0, 4, 9, 20000])), max_size=6)),
         st.tuples(st.just("rm"), st.lists(_TWIN_NAMES, min_size=1, max_size=2)),
         st.tuples(st.just("ren"), st.lists(_TWIN_NAMES, min_size=1, max_size=2), _TWIN_NAMES),
     ),
@@ -673,6 +714,11 @@ def _twin_apply(hive: EditHive, op: tuple[Any, ...], ts: int) -> str:
             path = "\\".join(op[1])
             key = hive.open_key(path) if path else hive.root
             return key.set_value(op[2], bytes(op[4]), op[3], timestamp=ts).name
+        if op[0] == "setm":
+            path = "\\".join(op[1])
+            key = hive.open_key(path) if path else hive.root
+            key.set_values([(name, bytes(n), t) for name, t, n in op[2]], timestamp=ts)
+            return "setm"
         if op[0] == "rm":
             hive.delete_key("\\".join(op[1]), recursive=True, timestamp=ts)
             return "rm"

@@ -70,6 +70,7 @@ callers pass indexes they got from :meth:`~PyCellAllocator.alloc` or from a chec
 from __future__ import annotations
 
 from bisect import bisect_left, bisect_right, insort
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 
 from .._accel import BACKEND
@@ -471,7 +472,7 @@ class CCellAllocator:
     extension is not built.
     """
 
-    __slots__ = ("_a", "_aux", "_ck", "_out3", "_sv", "image")
+    __slots__ = ("_a", "_aux", "_ck", "_out3", "_sv", "_svs", "image")
 
     def __init__(self, image: bytearray, hbins_size: int | None = None) -> None:
         _load_c()
@@ -482,6 +483,7 @@ class CCellAllocator:
         self._aux: Any = _ffi.new("int64_t *")
         self._out3: Any = _ffi.new("uint64_t[3]")
         self._sv: Any = _ffi.new("int64_t[2]")
+        self._svs: Any = _ffi.new("int64_t[5]")
         self._ck: Any = _ffi.new("int64_t[3]")
         self.image = image
         if hbins_size is None:
@@ -627,6 +629,65 @@ class CCellAllocator:
                 return -1, False
             if r != _NEED_GROW:
                 raise self._error(r, 0, len(raw))
+            self._extend()
+
+    def set_values_fast(
+        self,
+        nk: int,
+        names: Sequence[str],
+        types: Sequence[int],
+        datas: Sequence[bytes],
+        timestamp: int,
+        declined: Callable[[int], object],
+    ) -> None:
+        """:meth:`set_value_fast` for each ``(names[k], types[k], datas[k])`` in order,
+        in one C call (``regf_alloc_set_values``): byte for byte that many set_value calls.
+
+        A value C declines (see :meth:`set_value_fast`) is handed to ``declined(k)``, its
+        position, which must set it (the caller runs the Python function there); then C
+        goes on with the next. Every item must already be checked.
+        """
+        blob_n = "".join(names).encode("utf-16-le", "surrogatepass")
+        units = [len(n) for n in names]
+        if len(blob_n) != 2 * sum(units):  # a character beyond the BMP: 2 units
+            units = [len(n.encode("utf-16-le", "surrogatepass")) >> 1 for n in names]
+        blob_d = b"".join(datas)
+        sizes = [len(r) for r in datas]
+        count = len(names)
+        st = self._svs
+        st[0] = st[1] = -1
+        st[2] = st[3] = st[4] = 0
+        while True:
+            image = self.image
+            try:
+                r: int = _lib.regf_alloc_set_values(
+                    self._a,
+                    _fb(_U8, image, True),
+                    len(image),
+                    nk,
+                    blob_n,
+                    units,
+                    types,
+                    blob_d,
+                    sizes,
+                    count,
+                    timestamp,
+                    st,
+                    self._aux,
+                )
+            except OverflowError:  # a length beyond uint32 (never after the checks)
+                r = int(st[2])
+            if r == count:
+                return
+            if 0 <= r < count:
+                declined(r)
+                st[0] = st[1] = -1
+                st[2] = r + 1
+                st[3] += 2 * units[r]
+                st[4] += sizes[r]
+                continue
+            if r != _NEED_GROW:
+                raise self._error(r, 0, sizes[int(st[2])])
             self._extend()
 
     def find_key_fast(self, parent: int, name: str) -> int:

@@ -64,7 +64,7 @@ the 20,000 keys x 10 values write benchmark.
 from __future__ import annotations
 
 import struct
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import NamedTuple, Protocol
 
 from .._accel import upcase
@@ -578,6 +578,57 @@ def set_value(
 
 #: Longest name (characters) offered to the C fast path (REGF_SV_MAX_UNITS code units).
 _FAST_NAME = 255
+
+
+def set_values(
+    alloc: CellAllocator,
+    nk: int,
+    names: Sequence[str],
+    types: Sequence[int],
+    datas: Sequence[bytes | bytearray | memoryview],
+    *,
+    minor: int | None = None,
+    timestamp: int | None = None,
+) -> None:
+    """:func:`set_value` for each ``(names[k], types[k], datas[k])``, in order.
+
+    The result is byte for byte that of the same calls one by one (a later name equal to
+    an earlier one replaces it), with one ``timestamp`` for all. Every item is checked
+    first: a bad name, type or data raises before anything is written. With the C
+    allocator the batch is one C call (``set_values_fast``), which hands any value it
+    declines back to the Python function, the specification.
+    """
+    if not len(names) == len(types) == len(datas):
+        raise InvalidArgumentError("set_values needs as many names, types and data")
+    if minor is None:
+        minor = hive_minor(alloc)
+    half, big = MAX_VALUE_NAME // 2, BIG
+    checked = list(datas)
+    for k, name in enumerate(names):
+        vtype, raw = types[k], checked[k]
+        # the common item (a short str name, an int type, bytes that fit one cell) passes
+        # _check_args trivially: spelled out because this runs once per value
+        if not (
+            name.__class__ is str
+            and len(name) <= half
+            and vtype.__class__ is int
+            and 0 <= vtype <= 0xFFFFFFFF
+            and raw.__class__ is bytes
+            and len(raw) <= big
+        ):
+            checked[k] = _check_args(name, vtype, raw, minor)
+    timestamp = _timestamp(timestamp)
+    _check_nk(alloc, nk)
+    fast = getattr(alloc, "set_values_fast", None)
+    if fast is None:
+        for k, name in enumerate(names):
+            _set_value_py(alloc, nk, name, types[k], checked[k], minor, timestamp)
+        return
+
+    def declined(k: int) -> None:
+        _set_value_py(alloc, nk, names[k], types[k], checked[k], minor, timestamp)
+
+    fast(nk, names, types, checked, timestamp, declined)
 
 
 def _set_value_py(
