@@ -10,6 +10,7 @@ tiling, sk ring, and no allocated cell left unreachable from the root).
 from __future__ import annotations
 
 import struct
+from typing import Any
 
 import pytest
 from hypothesis import given, settings
@@ -669,6 +670,16 @@ def _c_allocator() -> type | None:
     return CCellAllocator
 
 
+def _twin_allocators(a_cls: type, b_cls: type, minor: int) -> tuple[Any, Any, dict[str, int]]:
+    """Two allocators of the given classes over the same hive (keys K, K\\Sub, Other)
+    and the keys' nk cells."""
+    tree = KeySpec("ROOT", subkeys=[KeySpec("K", subkeys=[KeySpec("Sub")]), KeySpec("Other")])
+    data = serialize(tree, minor=minor, timestamp=TS)
+    with regf.open(data) as hive:
+        cells = {p: int(hive.open_key(p).index) for p in ("K", "Other", "K\\Sub")}
+    return a_cls(bytearray(data)), b_cls(bytearray(data)), cells
+
+
 _PARITY_NAMES = st.sampled_from(
     ["", "v", "V", "value01", "VALUE01", "é", "É", "ÿ", "Ÿ", "名前", "\U0001f600", "\u0131",
      "Größe", "x" * 255, "y" * 256, "\U0001f600" * 200]
@@ -700,11 +711,7 @@ def test_c_set_value_equals_python(ops: list[tuple[str, str, str, int, int]], mi
     c_cls = _c_allocator()
     if c_cls is None:
         pytest.skip("C allocator not built")
-    tree = KeySpec("ROOT", subkeys=[KeySpec("K", subkeys=[KeySpec("Sub")]), KeySpec("Other")])
-    data = serialize(tree, minor=minor, timestamp=TS)
-    py, c = PyCellAllocator(bytearray(data)), c_cls(bytearray(data))
-    with regf.open(data) as hive:
-        cells = {p: int(hive.open_key(p).index) for p in ("K", "Other", "K\\Sub")}
+    py, c, cells = _twin_allocators(PyCellAllocator, c_cls, minor)
     for i, (op, path, name, vtype, n) in enumerate(ops):
         nk = cells[path]
         raw = payload(n, i)
@@ -769,11 +776,7 @@ def test_set_values_equals_set_value_one_by_one(
     c_cls = _c_allocator() if backend == "c" else PyCellAllocator
     if c_cls is None:
         pytest.skip("C allocator not built")
-    tree = KeySpec("ROOT", subkeys=[KeySpec("K", subkeys=[KeySpec("Sub")]), KeySpec("Other")])
-    data = serialize(tree, minor=minor, timestamp=TS)
-    py, bulk = PyCellAllocator(bytearray(data)), c_cls(bytearray(data))
-    with regf.open(data) as hive:
-        cells = {p: int(hive.open_key(p).index) for p in ("K", "Other", "K\\Sub")}
+    py, bulk, cells = _twin_allocators(PyCellAllocator, c_cls, minor)
     for i, (path, batch) in enumerate(batches):
         items = [(name, vtype, payload(n, i * 16 + j)) for j, (name, vtype, n) in enumerate(batch)]
         for name, vtype, raw in items:
