@@ -557,6 +557,18 @@ class CCellAllocator:
         need = int(self._aux[0])
         self.image.extend(bytes(need - len(self.image)))
 
+    def _grow_call(self, fn: Any, *args: Any) -> int:
+        """``fn(allocator, image, image length, *args, aux)`` for a C call that may need
+        a longer image: repeated after :meth:`_extend` while it answers need-grow (its
+        state arguments keep what it already did); any other result is returned. An
+        OverflowError (an argument beyond its C type) reaches the caller."""
+        while True:
+            image = self.image
+            r: int = fn(self._a, _fb(_U8, image, True), len(image), *args, self._aux)
+            if r != _NEED_GROW:
+                return r
+            self._extend()
+
     # -- public operations (see PyCellAllocator) -------------------------------------------
 
     @property
@@ -566,29 +578,13 @@ class CCellAllocator:
 
     def alloc(self, payload_len: int) -> int:
         """Allocate a cell with room for ``payload_len`` bytes; return its cell index."""
-        while True:
-            image = self.image
-            try:
-                r: int = _lib.regf_alloc_alloc(
-                    self._a,
-                    _fb(_U8, image, True),
-                    len(image),
-                    payload_len,
-                    self._aux,
-                )
-            except OverflowError:
-                r = _lib.regf_alloc_alloc(
-                    self._a,
-                    _fb(_U8, image, True),
-                    len(image),
-                    _c64(payload_len),
-                    self._aux,
-                )
-            if r >= 0:
-                return r
-            if r != _NEED_GROW:
-                raise self._error(r, 0, payload_len)
-            self._extend()
+        try:
+            r = self._grow_call(_lib.regf_alloc_alloc, payload_len)
+        except OverflowError:
+            r = self._grow_call(_lib.regf_alloc_alloc, _c64(payload_len))
+        if r < 0:
+            raise self._error(r, 0, payload_len)
+        return r
 
     def set_value_fast(
         self, nk: int, name: str, vtype: int, raw: bytes, timestamp: int
@@ -604,32 +600,25 @@ class CCellAllocator:
         name16 = name.encode("utf-16-le", "surrogatepass")
         st = self._sv
         st[0] = st[1] = -1  # no cell allocated yet (kept across need-grow repeats)
-        while True:
-            image = self.image
-            try:
-                r: int = _lib.regf_alloc_set_value(
-                    self._a,
-                    _fb(_U8, image, True),
-                    len(image),
-                    nk,
-                    name16,
-                    len(name16) >> 1,
-                    vtype,
-                    raw,
-                    len(raw),
-                    timestamp,
-                    st,
-                    self._aux,
-                )
-            except OverflowError:
-                return -1, False
-            if r >= 0:
-                return r, st[0] == r  # C records a vk it allocated (a new value) in st[0]
-            if r == _SV_FALLBACK:
-                return -1, False
-            if r != _NEED_GROW:
-                raise self._error(r, 0, len(raw))
-            self._extend()
+        try:
+            r = self._grow_call(
+                _lib.regf_alloc_set_value,
+                nk,
+                name16,
+                len(name16) >> 1,
+                vtype,
+                raw,
+                len(raw),
+                timestamp,
+                st,
+            )
+        except OverflowError:
+            return -1, False
+        if r >= 0:
+            return r, st[0] == r  # C records a vk it allocated (a new value) in st[0]
+        if r == _SV_FALLBACK:
+            return -1, False
+        raise self._error(r, 0, len(raw))
 
     def set_values_fast(
         self,
@@ -658,12 +647,9 @@ class CCellAllocator:
         st[0] = st[1] = -1
         st[2] = st[3] = st[4] = 0
         while True:
-            image = self.image
             try:
-                r: int = _lib.regf_alloc_set_values(
-                    self._a,
-                    _fb(_U8, image, True),
-                    len(image),
+                r = self._grow_call(
+                    _lib.regf_alloc_set_values,
                     nk,
                     blob_n,
                     units,
@@ -673,22 +659,18 @@ class CCellAllocator:
                     count,
                     timestamp,
                     st,
-                    self._aux,
                 )
             except OverflowError:  # a length beyond uint32 (never after the checks)
                 r = int(st[2])
             if r == count:
                 return
-            if 0 <= r < count:
-                declined(r)
-                st[0] = st[1] = -1
-                st[2] = r + 1
-                st[3] += 2 * units[r]
-                st[4] += sizes[r]
-                continue
-            if r != _NEED_GROW:
+            if not 0 <= r < count:
                 raise self._error(r, 0, sizes[int(st[2])])
-            self._extend()
+            declined(r)
+            st[0] = st[1] = -1
+            st[2] = r + 1
+            st[3] += 2 * units[r]
+            st[4] += sizes[r]
 
     def find_key_fast(self, parent: int, name: str) -> int:
         """The C twin of the writer's subkey lookup (``EditHive._find_child`` over the
@@ -713,29 +695,17 @@ class CCellAllocator:
         name16 = name.encode("utf-16-le", "surrogatepass")
         st = self._ck
         st[0], st[1], st[2] = 0, -1, -1  # nothing done yet (kept across need-grow repeats)
-        while True:
-            image = self.image
-            try:
-                r: int = _lib.regf_alloc_create_key(
-                    self._a,
-                    _fb(_U8, image, True),
-                    len(image),
-                    parent,
-                    name16,
-                    len(name16) >> 1,
-                    timestamp,
-                    st,
-                    self._aux,
-                )
-            except OverflowError:
-                return -1
-            if r >= 0:
-                return r
-            if r == _SV_FALLBACK:
-                return -1
-            if r != _NEED_GROW:
-                raise self._error(r, parent)
-            self._extend()
+        try:
+            r = self._grow_call(
+                _lib.regf_alloc_create_key, parent, name16, len(name16) >> 1, timestamp, st
+            )
+        except OverflowError:
+            return -1
+        if r >= 0:
+            return r
+        if r == _SV_FALLBACK:
+            return -1
+        raise self._error(r, parent)
 
     def _check_live(self, index: int) -> int:
         """Validate an allocated cell index; return its (positive) size."""
@@ -765,31 +735,17 @@ class CCellAllocator:
 
     def realloc(self, index: int, payload_len: int) -> int:
         """Resize cell ``index`` to hold ``payload_len`` bytes; return the (new) index."""
-        while True:
-            image = self.image
-            try:
-                r: int = _lib.regf_alloc_realloc(
-                    self._a,
-                    _fb(_U8, image, True),
-                    len(image),
-                    index,
-                    payload_len,
-                    self._aux,
-                )
-            except OverflowError:
-                r = _lib.regf_alloc_realloc(
-                    self._a,
-                    _fb(_U8, image, True),
-                    len(image),
-                    index if -(1 << 63) <= index < 1 << 63 else -1,
-                    payload_len if -(1 << 63) <= payload_len < 1 << 63 else _c64(payload_len),
-                    self._aux,
-                )
-            if r >= 0:
-                return r
-            if r != _NEED_GROW:
-                raise self._error(r, index, payload_len)
-            self._extend()
+        try:
+            r = self._grow_call(_lib.regf_alloc_realloc, index, payload_len)
+        except OverflowError:
+            r = self._grow_call(
+                _lib.regf_alloc_realloc,
+                index if -(1 << 63) <= index < 1 << 63 else -1,
+                payload_len if -(1 << 63) <= payload_len < 1 << 63 else _c64(payload_len),
+            )
+        if r < 0:
+            raise self._error(r, index, payload_len)
+        return r
 
     def write(self, index: int, offset_in_data: int, data: bytes | bytearray) -> None:
         """Write ``data`` into cell ``index`` at ``offset_in_data``; mark the pages dirty."""
