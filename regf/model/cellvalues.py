@@ -258,10 +258,25 @@ def _decode_name(raw: bytes | bytearray, flags: int) -> str:
     return raw.decode("utf-16-le", "surrogatepass")
 
 
+#: Names of at most this many characters are within MAX_VALUE_NAME UTF-16 units.
+_HALF_NAME = MAX_VALUE_NAME // 2
+
+
 def _check_args(name: object, vtype: object, raw: object, minor: int) -> bytes:
+    if (
+        type(name) is str
+        and len(name) <= _HALF_NAME
+        and type(vtype) is int
+        and 0 <= vtype <= 0xFFFFFFFF
+        and type(raw) is bytes
+        and len(raw) <= BIG
+    ):
+        # the common value (a short name, an int type, bytes that fit one cell) passes
+        # every check below: decided at once, as this runs once per value written
+        return raw
     if not isinstance(name, str):
         raise InvalidArgumentError(f"value name must be str, not {type(name).__name__}")
-    if len(name) > MAX_VALUE_NAME // 2 and _name_units(name) > MAX_VALUE_NAME:
+    if len(name) > _HALF_NAME and _name_units(name) > MAX_VALUE_NAME:
         raise InvalidArgumentError(f"value name longer than {MAX_VALUE_NAME} characters")
     if isinstance(vtype, bool) or not isinstance(vtype, int) or not 0 <= vtype <= 0xFFFFFFFF:
         raise InvalidArgumentError(f"value type must be a u32, not {vtype!r}")
@@ -602,21 +617,7 @@ def set_values(
         raise InvalidArgumentError("set_values needs as many names, types and data")
     if minor is None:
         minor = hive_minor(alloc)
-    half, big = MAX_VALUE_NAME // 2, BIG
-    checked = list(datas)
-    for k, name in enumerate(names):
-        vtype, raw = types[k], checked[k]
-        # the common item (a short str name, an int type, bytes that fit one cell) passes
-        # _check_args trivially: spelled out because this runs once per value
-        if not (
-            name.__class__ is str
-            and len(name) <= half
-            and vtype.__class__ is int
-            and 0 <= vtype <= 0xFFFFFFFF
-            and raw.__class__ is bytes
-            and len(raw) <= big
-        ):
-            checked[k] = _check_args(name, vtype, raw, minor)
+    checked = [_check_args(n, t, r, minor) for n, t, r in zip(names, types, datas, strict=True)]
     timestamp = _timestamp(timestamp)
     _check_nk(alloc, nk)
     fast = getattr(alloc, "set_values_fast", None)
