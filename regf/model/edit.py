@@ -143,11 +143,6 @@ Timestamp = int | datetime | None
 # ---------------------------------------------------------------------------------------
 
 
-#: Longest single key name (characters) create_key hands to C directly: even all
-#: surrogate pairs it stays within C's REGF_SV_MAX_UNITS and the format's 255 units.
-_FAST_KEY_NAME = 127
-
-
 def _units(name: str) -> int:
     return len(name.encode("utf-16-le", "surrogatepass")) // 2
 
@@ -157,7 +152,9 @@ def _check_key_name(name: object) -> str:
         raise InvalidArgumentError(f"key name must be str, not {type(name).__name__}")
     if "\\" in name:
         raise InvalidArgumentError(f"key name {name!r} contains a backslash")
-    if not 1 <= _units(name) <= MAX_KEY_NAME:
+    # A name of at most MAX_KEY_NAME // 2 characters is within the limit whatever it
+    # holds (a character is at most 2 UTF-16 units): only longer ones are encoded.
+    if not name or (len(name) > MAX_KEY_NAME // 2 and _units(name) > MAX_KEY_NAME):
         raise InvalidArgumentError(f"key name must be 1..{MAX_KEY_NAME} characters: {name!r}")
     return name
 
@@ -601,34 +598,6 @@ class EditKey:
         one raises :class:`ChildMustBeVolatileError`.
         """
         hive = self._live()
-        if (
-            path.__class__ is str
-            and 0 < len(path) <= _FAST_KEY_NAME
-            and class_name is None
-            and security is None
-            and not volatile
-            and not self._vol
-            and hive.minor >= 5
-            and "\\" not in path
-            and self._cell not in hive._vol_lists
-            and self._depth() + 1 < MAX_DEPTH
-        ):
-            # One new stable key under a stable parent, what bulk writers do: the C
-            # allocator's lookup and creation straight away when it has them (they
-            # decline for anything unusual and the general path below, the
-            # specification, runs).
-            a = hive._alloc
-            find = getattr(a, "find_key_fast", None)
-            if find is not None:
-                c = find(self._cell, path)
-                if c >= 0:
-                    return hive._handle((False, c))
-                if c == -1:
-                    when = _filetime(timestamp)
-                    c = a.create_key_fast(self._cell, path, when)  # type: ignore[attr-defined]
-                    if c >= 0:
-                        hive._modified = True
-                        return hive._handle((False, c))
         parts = _split(path)
         if not parts:
             raise InvalidArgumentError("create_key needs a non-empty path")
