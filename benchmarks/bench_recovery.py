@@ -3,9 +3,10 @@
 Usage: ``REGF_CORPUS=/path/to/corpus python3 benchmarks/bench_recovery.py [--runs 3]``.
 The best of ``--runs`` runs of each (all runs printed), and their ratio. Both timings
 include reading the input files: regf is timed through its public API (``regf.open``
-finds the logs beside the hive, maps the files and recovers in memory), regipy through ``apply_transaction_logs``, which also writes its
-restored hive to a temporary file (its API needs one). The file reads are warmed up
-first for both, so neither pays for the disk.
+finds the logs beside the hive, maps the files and recovers in memory), regipy through
+``apply_transaction_logs``, which also writes its restored hive to a temporary file (its
+API needs one). The file reads are warmed up first for both, so neither pays for the
+disk.
 """
 
 from __future__ import annotations
