@@ -256,6 +256,8 @@ def encode_value(data: object, vtype: int | None = None) -> tuple[int, bytes]:
 def _split(path: object) -> list[str]:
     if not isinstance(path, str):
         raise InvalidArgumentError(f"path must be str, not {type(path).__name__}")
+    if "\\" not in path:  # one name, the common case: no split needed
+        return [path] if path else []
     return [p for p in path.split("\\") if p]
 
 
