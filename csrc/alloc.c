@@ -21,6 +21,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* Windows' upcase table (csrc/regf_accel.c, same extension), indexed directly in the
+ * name loops below: set by regf_alloc_new, before any of them can run. */
+const uint16_t *regf_upcase_table(void);
+static const uint16_t *upcase;
+
 #define BASE 4096u
 #define PAGE 4096u
 #define HBINS_SIZE_OFFSET 0x28u
@@ -408,17 +413,13 @@ static int lowest_bit64(uint64_t x) { /* x != 0 */
 #endif
 }
 
+/* SWAR bit count: __builtin_popcountll is a library call (__popcountdi2) on a baseline
+ * x86-64 build, and this runs on every dirty-page mark. */
 static int popcount64(uint64_t x) {
-#if defined(__GNUC__) || defined(__clang__)
-    return __builtin_popcountll(x);
-#else
-    int n = 0;
-    while (x) {
-        x &= x - 1;
-        n++;
-    }
-    return n;
-#endif
+    x = x - ((x >> 1) & 0x5555555555555555u);
+    x = (x & 0x3333333333333333u) + ((x >> 2) & 0x3333333333333333u);
+    x = (x + (x >> 4)) & 0x0F0F0F0F0F0F0F0Fu;
+    return (int)((x * 0x0101010101010101u) >> 56);
 }
 
 /* Mark the pages spanned by len bytes at file offset off (inside the reserved range). */
@@ -427,6 +428,15 @@ static void touch(regf_alloc *a, uint64_t off, uint64_t len) {
     if (!len) return;
     p = off / PAGE;
     p1 = (off + len - 1) / PAGE;
+    if (p == p1) { /* most writes stay inside one page */
+        uint64_t bit = (uint64_t)1 << (p % 64);
+        uint64_t *w = &a->dirty[p / 64];
+        if (!(*w & bit)) {
+            *w |= bit;
+            a->ndirty++;
+        }
+        return;
+    }
     while (p <= p1) {
         size_t w = (size_t)(p / 64);
         unsigned b = (unsigned)(p % 64);
@@ -453,6 +463,7 @@ regf_alloc *regf_alloc_new(void) {
     a->free_node = NIL;
     for (k = 0; k < NUM_CLASSES; k++) a->root[k] = NIL;
     a->rng = 0x2545F491u;
+    upcase = regf_upcase_table();
     return a;
 }
 
@@ -772,8 +783,6 @@ size_t regf_alloc_dirty(regf_alloc *a, uint32_t *out, size_t cap, int clear) {
 
 /* ---- set_value fast path (twin of regf/model/cellvalues.py set_value) ----------------- */
 
-/* Windows' upcase of one UTF-16 code unit (csrc/regf_accel.c, same extension). */
-uint16_t regf_upcase_unit(uint16_t u);
 
 /* Field offsets inside nk / vk cell data (fmt 4.1, 4.3). */
 #define NK_FIXED 76u
@@ -840,7 +849,7 @@ int64_t regf_alloc_set_value(regf_alloc *a, uint8_t *img, size_t len, int64_t nk
     for (i = 0; i < units; i++) {
         uint16_t u = rd16le(name16 + 2 * i);
         if (u > 0xFF) comp = 0; /* compressed only when every unit fits Latin-1 (fmt 4.9) */
-        want[i] = regf_upcase_unit(u);
+        want[i] = upcase[u];
     }
     nkd = live_data(img, limit, (uint64_t)nk, NK_FIXED);
     if (!nkd || img[nkd] != 'n' || img[nkd + 1] != 'k') return REGF_SV_FALLBACK;
@@ -866,7 +875,7 @@ int64_t regf_alloc_set_value(regf_alloc *a, uint8_t *img, size_t len, int64_t nk
         if (flags & VK_COMP_NAME) {
             if (name_len != units) continue;
             if (at + name_len > len) return REGF_SV_FALLBACK;
-            for (i = 0; i < units && regf_upcase_unit(img[at + i]) == want[i]; i++) {
+            for (i = 0; i < units && upcase[img[at + i]] == want[i]; i++) {
             }
         } else {
             if (name_len & 1u) {
@@ -876,7 +885,7 @@ int64_t regf_alloc_set_value(regf_alloc *a, uint8_t *img, size_t len, int64_t nk
             }
             if (name_len != name_bytes) continue;
             if (at + name_len > len) return REGF_SV_FALLBACK;
-            for (i = 0; i < units && regf_upcase_unit(rd16le(img + at + 2 * i)) == want[i]; i++) {
+            for (i = 0; i < units && upcase[rd16le(img + at + 2 * i)] == want[i]; i++) {
             }
         }
         if (i == units) found = vk;
@@ -983,24 +992,29 @@ int64_t regf_alloc_set_value(regf_alloc *a, uint8_t *img, size_t len, int64_t nk
 
 /* Bulk set_value: values st[2] .. count-1 of a packed batch, each exactly one
  * regf_alloc_set_value call (so the same cells, bytes and dirty pages as that many calls).
- * names16 holds the UTF-16LE names back to back (units[k] code units each), data the data
- * back to back (sizes[k] bytes each); st[3] / st[4] are the byte offsets of value st[2]'s
- * name and data, st[0..1] the set_value state of the value in progress. */
+ * names16 (names_len bytes) holds the UTF-16LE names, each but the last ended by a NUL
+ * unit (names never hold one here: the caller sets those one by one), data the data
+ * back to back; meta two u32 LE arrays of count entries: types, data sizes. Finding each
+ * name's length here is cheaper than a Python length per value. st[3] / st[4] are the
+ * byte offsets of value st[2]'s name and data, st[0..1] the set_value state of the value
+ * in progress. */
 int64_t regf_alloc_set_values(regf_alloc *a, uint8_t *img, size_t len, int64_t nk,
-                              const uint8_t *names16, const uint32_t *units,
-                              const uint32_t *types, const uint8_t *data,
-                              const uint32_t *sizes, size_t count, uint64_t timestamp,
+                              const uint8_t *names16, size_t names_len, const uint8_t *data,
+                              const uint8_t *meta, size_t count, uint64_t timestamp,
                               int64_t *st, int64_t *aux) {
     while (st[2] >= 0 && (uint64_t)st[2] < count) {
-        size_t k = (size_t)st[2];
-        int64_t r = regf_alloc_set_value(a, img, len, nk, names16 + st[3], units[k], types[k],
-                                         data + st[4], sizes[k], timestamp, st, aux);
+        size_t k = (size_t)st[2], at = (size_t)st[3], end = at;
+        uint32_t vtype = rd32(meta + 4 * k), size = rd32(meta + 4 * (count + k));
+        int64_t r;
+        while (end + 1 < names_len && (names16[end] | names16[end + 1])) end += 2;
+        r = regf_alloc_set_value(a, img, len, nk, names16 + at, (end - at) / 2, vtype,
+                                 data + st[4], size, timestamp, st, aux);
         if (r == REGF_SV_FALLBACK) return (int64_t)k; /* value k untouched: caller's turn */
         if (r < 0) return r; /* need-grow (repeat with this st) or an error */
         st[0] = st[1] = -1;  /* the next value starts afresh */
         st[2] = (int64_t)k + 1;
-        st[3] += 2 * (int64_t)units[k];
-        st[4] += (int64_t)sizes[k];
+        st[3] = (int64_t)end + 2; /* past the NUL */
+        st[4] += (int64_t)size;
     }
     return (int64_t)count;
 }
@@ -1043,7 +1057,7 @@ static int entry_cmp(const uint8_t *img, size_t len, uint32_t nk, const uint16_t
     m = comp ? n : n / 2;
     for (i = 0; i < m && i < units; i++) {
         uint16_t u = comp ? img[s + NK_FIXED + i] : rd16le(img + s + NK_FIXED + 2 * i);
-        uint16_t k = regf_upcase_unit(u);
+        uint16_t k = upcase[u];
         if (k != want[i]) return k < want[i] ? -1 : 1;
     }
     return m < units ? -1 : m > units ? 1 : 0;
@@ -1101,7 +1115,7 @@ static int key_lookup(const regf_alloc *a, const uint8_t *img, size_t len, int64
     for (i = 0; i < units; i++) {
         uint16_t u = rd16le(name16 + 2 * i);
         if (u > 0xFF) *comp = 0;
-        want[i] = regf_upcase_unit(u);
+        want[i] = upcase[u];
     }
     *pd = live_data(img, limit, (uint64_t)parent, NK_FIXED);
     if (!*pd || img[*pd] != 'n' || img[*pd + 1] != 'k') return REGF_SV_FALLBACK;

@@ -105,18 +105,20 @@ int64_t regf_alloc_set_value(regf_alloc *a, uint8_t *img, size_t len, int64_t nk
                              const uint8_t *data, size_t n, uint64_t timestamp,
                              int64_t *st, int64_t *aux);
 
-/* Bulk twin of a sequence of regf_alloc_set_value calls on one key: value k has the name
- * units[k] code units long at names16 + (sum of earlier names' bytes), type types[k] and
- * the sizes[k] bytes at data + (sum of earlier sizes). st = {-1, -1, first value, its name
- * offset, its data offset} (bytes). Returns count when every value is set; k < count when
- * value k declined (REGF_SV_FALLBACK, nothing of it changed; st[2..4] point at it, so the
- * caller sets it itself, advances st[2..4] past it, resets st[0..1] to -1 and calls
+/* Bulk twin of a sequence of regf_alloc_set_value calls on one key. names16 (names_len
+ * bytes) holds the UTF-16LE names, each but the last followed by one NUL unit (no name may
+ * hold a NUL); data the data back to back; meta two u32 LE arrays of count entries: types,
+ * sizes. Value k is the k-th name, type types[k] and the sizes[k] bytes at data + (sum
+ * of earlier sizes). st = {-1, -1, first value, its name offset, its data offset}
+ * (bytes). Returns count when every value is set; k < count when value k declined
+ * (REGF_SV_FALLBACK, nothing of it changed; st[2..4] point at it, so the caller sets it
+ * itself, advances st[2..4] past it (and its NUL), resets st[0..1] to -1 and calls
  * again); REGF_ALLOC_NEED_GROW (extend and repeat with the same st) or an allocator
  * error. */
 int64_t regf_alloc_set_values(regf_alloc *a, uint8_t *img, size_t len, int64_t nk,
-                              const uint8_t *names16, const uint32_t *units,
-                              const uint32_t *types, const uint8_t *data,
-                              const uint32_t *sizes, size_t count, uint64_t timestamp,
+                              const uint8_t *names16, size_t names_len,
+                              const uint8_t *data, const uint8_t *meta, size_t count,
+                              uint64_t timestamp,
                               int64_t *st, int64_t *aux);
 
 /* ---- create_key fast path -------------------------------------------------------------

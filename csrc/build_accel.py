@@ -73,9 +73,9 @@ int64_t regf_alloc_set_value(regf_alloc *a, uint8_t *img, size_t len, int64_t nk
                              const uint8_t *data, size_t n, uint64_t timestamp,
                              int64_t *st, int64_t *aux);
 int64_t regf_alloc_set_values(regf_alloc *a, uint8_t *img, size_t len, int64_t nk,
-                              const uint8_t *names16, const uint32_t *units,
-                              const uint32_t *types, const uint8_t *data,
-                              const uint32_t *sizes, size_t count, uint64_t timestamp,
+                              const uint8_t *names16, size_t names_len,
+                              const uint8_t *data, const uint8_t *meta, size_t count,
+                              uint64_t timestamp,
                               int64_t *st, int64_t *aux);
 int64_t regf_alloc_find_key(const regf_alloc *a, const uint8_t *img, size_t len,
                             int64_t parent, const uint8_t *name16, size_t units);

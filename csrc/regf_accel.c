@@ -103,6 +103,13 @@ uint16_t regf_upcase_unit(uint16_t u)
     return upcase_tab[u];
 }
 
+const uint16_t *regf_upcase_table(void)
+{
+    if (!upcase_ready)
+        regf_init();
+    return upcase_tab;
+}
+
 uint32_t regf_name_hash(const uint16_t *units, size_t n)
 {
     uint32_t h = 0;

@@ -27,6 +27,9 @@ uint64_t regf_marvin32(const uint8_t *p, size_t n, uint64_t seed);
 /* Windows RtlUpcaseUnicodeChar, one UTF-16 code unit (surrogates are unchanged). */
 uint16_t regf_upcase_unit(uint16_t u);
 
+/* The whole table (built first): callers in hot loops index it instead of calling. */
+const uint16_t *regf_upcase_table(void);
+
 /* lh hash: h = h*37 + upcase(u) mod 2^32 over the code units. */
 uint32_t regf_name_hash(const uint16_t *units, size_t n);
 

@@ -682,7 +682,7 @@ def _twin_allocators(a_cls: type, b_cls: type, minor: int) -> tuple[Any, Any, di
 
 _PARITY_NAMES = st.sampled_from(
     ["", "v", "V", "value01", "VALUE01", "é", "É", "ÿ", "Ÿ", "名前", "\U0001f600", "\u0131",
-     "Größe", "x" * 255, "y" * 256, "\U0001f600" * 200]
+     "Größe", "x" * 255, "y" * 256, "\U0001f600" * 200, "a\0b", "\0"]
 )  # fmt: skip
 _PARITY_SIZES = st.sampled_from([0, 1, 2, 3, 4, 5, 8, 100, 1000, BIG, BIG + 1, 40000])
 _PARITY_OPS = st.lists(

@@ -191,6 +191,60 @@ def test_set_values_is_set_value_in_turn(tmp_path: Path) -> None:
         assert [v.name for v in h.open_key("K").values()] == [i[0] for i in items if i[0] != "N"]
 
 
+_RAW_ITEMS = st.lists(
+    st.tuples(
+        st.sampled_from(["", "v", "V", "value01", "名前", "\U0001f600", "x" * 256, "a\0b"]),
+        st.sampled_from([0, 1, 2, 4, 16344, 16345, 40000]),
+        st.sampled_from([0, 4, regf.REG_DWORD, 0xFFFFFFFF]),
+    ),
+    max_size=12,
+)
+
+
+@settings(max_examples=40, deadline=None)
+@given(batches=st.lists(_RAW_ITEMS, min_size=1, max_size=4))
+def test_set_values_raw_tuples_are_set_value_in_turn(
+    tmp_path_factory: pytest.TempPathFactory, batches: list[list[tuple[str, int, int]]]
+) -> None:
+    """Raw (name, bytes, int type) tuples take set_values' bulk check (one pass over the
+    batch, cellvalues.quick_batch) and the packed C call; the image is still that of
+    set_value per item, with names holding a NUL (no packed batch), long names and big
+    data (declined by C mid-batch) among them."""
+    d = tmp_path_factory.mktemp("raw")
+    (d / "1").mkdir()
+    one = regf.create(d / "1" / "h.hiv")
+    bulk = regf.create(d / "h.hiv")
+    for h in (one, bulk):
+        h.root.last_written_raw = FT
+    k1, k2 = (h.create_key("K", timestamp=FT) for h in (one, bulk))
+    for i, batch in enumerate(batches):
+        items = [(name, bytes([j]) * n, t) for j, (name, n, t) in enumerate(batch)]
+        for item in items:
+            k1.set_value(*item, timestamp=FT + i)
+        k2.set_values(items, timestamp=FT + i)
+        assert _untimed(one.image) == _untimed(bulk.image)
+    one.close()
+    bulk.close()
+
+
+def test_set_values_raw_tuples_check_every_item(tmp_path: Path) -> None:
+    """What the bulk check does not take as it is goes item by item, and a bad item
+    still raises before anything is written: a bool or negative type, a type beyond
+    u32, str data for a raw type, a list item, an over-long name."""
+    hive = regf.create(tmp_path / "h.hiv")
+    k = hive.create_key("K", timestamp=FT)
+    ok = ("a", b"\1\0\0\0", regf.REG_DWORD)
+    before = bytes(hive.image)
+    for bad in (("b", b"", True), ("b", b"", -1), ("b", b"", 1 << 32), ("b", "x", 4.0),
+                ["b", b"", 4], ("v" * 16384, b"", 4), (b"b", b"", 4)):  # fmt: skip
+        with pytest.raises(regf.InvalidArgumentError):
+            k.set_values([ok, bad])  # type: ignore[list-item]
+        assert bytes(hive.image) == before
+    k.set_values((ok, ("b", bytearray(b"xy"), regf.REG_BINARY)), timestamp=FT)
+    assert [(v.name, v.raw) for v in k.values()] == [("a", b"\1\0\0\0"), ("b", b"xy")]
+    hive.close()
+
+
 def test_key_names(tmp_path: Path) -> None:
     hive = regf.create(tmp_path / "n.hiv")
     hive.create_key("k" * 255)
@@ -630,7 +684,6 @@ def test_corpus_round_trip(corpus: Path, rel: str, tmp_path: Path) -> None:
 # ---------------------------------------------------------------------------------------
 # hivex reads what we write
 # ---------------------------------------------------------------------------------------
-
 
 
 @pytest.mark.skipif(not oracles.hivex_available(), reason="python3-hivex not importable")

@@ -69,8 +69,9 @@ callers pass indexes they got from :meth:`~PyCellAllocator.alloc` or from a chec
 
 from __future__ import annotations
 
+import struct
 from bisect import bisect_left, bisect_right, insort
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 
 from .._accel import BACKEND
@@ -441,6 +442,9 @@ _E_TILING = -16
 #: regf_alloc_set_value: not a case for the C path, nothing changed (alloc.h).
 _SV_FALLBACK = -17
 
+#: A u32 of the bulk set_values' meta arrays.
+_U32 = struct.Struct("<I")
+
 # The cffi module, imported on first use so that the pure backend never loads it.
 _ffi: Any = None
 _lib: Any = None
@@ -623,26 +627,23 @@ class CCellAllocator:
     def set_values_fast(
         self,
         nk: int,
-        names: Sequence[str],
-        types: Sequence[int],
-        datas: Sequence[bytes],
+        names16: bytes,
+        data: bytes,
+        meta: bytes,
         timestamp: int,
         declined: Callable[[int], object],
     ) -> None:
-        """:meth:`set_value_fast` for each ``(names[k], types[k], datas[k])`` in order,
-        in one C call (``regf_alloc_set_values``): byte for byte that many set_value calls.
+        """:meth:`set_value_fast` for each of a packed batch of values in order, in one C
+        call (``regf_alloc_set_values``): byte for byte that many set_value calls.
 
-        A value C declines (see :meth:`set_value_fast`) is handed to ``declined(k)``, its
+        ``names16`` holds the UTF-16LE names, each but the last followed by a NUL unit
+        (so no name may hold one), ``data`` the data back to back, ``meta`` two u32 LE
+        arrays of one entry per value: the types and the data sizes (csrc/alloc.h). A
+        value C declines (see :meth:`set_value_fast`) is handed to ``declined(k)``, its
         position, which must set it (the caller runs the Python function there); then C
         goes on with the next. Every item must already be checked.
         """
-        blob_n = "".join(names).encode("utf-16-le", "surrogatepass")
-        units = [len(n) for n in names]
-        if len(blob_n) != 2 * sum(units):  # a character beyond the BMP: 2 units
-            units = [len(n.encode("utf-16-le", "surrogatepass")) >> 1 for n in names]
-        blob_d = b"".join(datas)
-        sizes = [len(r) for r in datas]
-        count = len(names)
+        count = len(meta) // 8
         st = self._svs
         st[0] = st[1] = -1
         st[2] = st[3] = st[4] = 0
@@ -651,26 +652,30 @@ class CCellAllocator:
                 r = self._grow_call(
                     _lib.regf_alloc_set_values,
                     nk,
-                    blob_n,
-                    units,
-                    types,
-                    blob_d,
-                    sizes,
+                    names16,
+                    len(names16),
+                    data,
+                    meta,
                     count,
                     timestamp,
                     st,
                 )
-            except OverflowError:  # a length beyond uint32 (never after the checks)
+            except OverflowError:  # nk or the timestamp beyond its C type
                 r = int(st[2])
             if r == count:
                 return
+            k = int(st[2])
             if not 0 <= r < count:
-                raise self._error(r, 0, sizes[int(st[2])])
+                raise self._error(r, 0, _U32.unpack_from(meta, 4 * (count + k))[0])
             declined(r)
+            # past value r's name, its NUL and its data
+            end = names16.find(b"\0\0", int(st[3]))
+            while end >= 0 and end & 1:  # a NUL unit starts at an even offset
+                end = names16.find(b"\0\0", end + 1)
             st[0] = st[1] = -1
             st[2] = r + 1
-            st[3] += 2 * units[r]
-            st[4] += sizes[r]
+            st[3] = len(names16) + 2 if end < 0 else end + 2
+            st[4] += _U32.unpack_from(meta, 4 * (count + r))[0]
 
     def find_key_fast(self, parent: int, name: str) -> int:
         """The C twin of the writer's subkey lookup (``EditHive._find_child`` over the

@@ -595,6 +595,80 @@ def set_value(
 _FAST_NAME = 255
 
 
+class Batch(NamedTuple):
+    """Checked values packed for one bulk set: the items as given plus the byte strings
+    the C bulk call reads (:meth:`regf.cells.alloc.CCellAllocator.set_values_fast`)."""
+
+    names: Sequence[str]
+    types: Sequence[int]
+    datas: Sequence[bytes]
+    names16: bytes | None
+    """The names in UTF-16LE, each ended by a NUL unit except the last (None when a
+    name holds a NUL, rare: the values are then set one by one)."""
+    data: bytes
+    """The data, back to back."""
+    meta: bytes
+    """Two u32 LE arrays of one entry per value: the types, the data sizes."""
+
+
+_META: dict[int, struct.Struct] = {}
+
+
+def _meta(n: int) -> struct.Struct:
+    st = _META.get(n)
+    if st is None:
+        st = _META[n] = struct.Struct(f"<{2 * n}I")
+    return st
+
+
+def _batch(
+    names: Sequence[str], types: Sequence[int], datas: Sequence[bytes], data: bytes, text: str
+) -> Batch | None:
+    """Pack values that passed the checks but for the types' range (None when a type is
+    not a u32). ``data`` is ``datas`` joined, ``text`` the names joined by NULs."""
+    # NUL-separated names: C finds each name's length itself, cheaper than passing a
+    # length per value; a name holding a NUL is legal but rare and gets no batch.
+    names16 = None if text.count("\0") >= len(names) else text.encode("utf-16-le", "surrogatepass")
+    try:
+        meta = _meta(len(names)).pack(*types, *map(len, datas))
+    except struct.error:  # a type beyond u32
+        return None
+    return Batch(names, types, datas, names16, data, meta)
+
+
+_TUPLE = {tuple}
+_BYTES = {bytes}
+
+
+def quick_batch(items: object, int_types: frozenset[type]) -> Batch | None:
+    """``items`` packed when it is a non-empty list or tuple of ``(name, data, type)``
+    tuples that all pass :func:`_check_args` as given (str names of at most 8191
+    characters, bytes of at most 16344, u32 types of a class in ``int_types``); None for
+    anything else, which the caller converts and checks item by item.
+
+    This is the whole bulk check: a few passes in C over the batch instead of one Python
+    check per value (the 20,000 keys x 10 values benchmark runs it once per key).
+    """
+    if items.__class__ is not list and items.__class__ is not tuple:
+        return None
+    if {*map(type, items)} != _TUPLE:
+        return None
+    try:
+        # strict: every item has 3 fields (the unpacking checks that there are 3)
+        names, datas, types = zip(*items, strict=True)
+        data = b"".join(datas)
+        text = "\0".join(names)  # every name is a str
+    except (TypeError, ValueError):
+        return None
+    if {*map(type, datas)} != _BYTES or not {*map(type, types)} <= int_types:
+        return None
+    if len(data) > BIG and max(map(len, datas)) > BIG:
+        return None
+    if len(text) > _HALF_NAME and max(map(len, names)) > _HALF_NAME:
+        return None
+    return _batch(names, types, datas, data, text)
+
+
 def set_values(
     alloc: CellAllocator,
     nk: int,
@@ -618,18 +692,27 @@ def set_values(
     if minor is None:
         minor = hive_minor(alloc)
     checked = [_check_args(n, t, r, minor) for n, t, r in zip(names, types, datas, strict=True)]
-    timestamp = _timestamp(timestamp)
     _check_nk(alloc, nk)
+    batch = _batch(names, types, checked, b"".join(checked), "\0".join(names))
+    assert batch is not None  # _check_args checked the types
+    set_batch(alloc, nk, batch, minor, _timestamp(timestamp))
+
+
+def set_batch(alloc: CellAllocator, nk: int, batch: Batch, minor: int, timestamp: int) -> None:
+    """:func:`set_values` of a :class:`Batch` (from :func:`quick_batch` or
+    :func:`set_values`) with a checked ``timestamp``; the nk is checked on the way (by C,
+    which declines a bad one, or by the Python function)."""
+    names, types, datas = batch.names, batch.types, batch.datas
     fast = getattr(alloc, "set_values_fast", None)
-    if fast is None:
+    if fast is None or batch.names16 is None:
         for k, name in enumerate(names):
-            _set_value_py(alloc, nk, name, types[k], checked[k], minor, timestamp)
+            set_value(alloc, nk, name, types[k], datas[k], minor=minor, timestamp=timestamp)
         return
 
     def declined(k: int) -> None:
-        _set_value_py(alloc, nk, names[k], types[k], checked[k], minor, timestamp)
+        _set_value_py(alloc, nk, names[k], types[k], datas[k], minor, timestamp)
 
-    fast(nk, names, types, checked, timestamp, declined)
+    fast(nk, batch.names16, batch.data, batch.meta, timestamp, declined)
 
 
 def _set_value_py(

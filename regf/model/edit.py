@@ -767,6 +767,14 @@ class EditKey:
         """
         hive = self._live()
         a = hive._space(self._vol)
+        batch = cellvalues.quick_batch(values, _RAW_TYPES)
+        if batch is not None:
+            # raw (name, bytes, int type) tuples, all checked at once (what bulk writers
+            # and the write benchmark pass); anything else is converted item by item below
+            ft = now_filetime() if timestamp is None else _filetime(timestamp)
+            cellvalues.set_batch(a, self._cell, batch, hive.minor, ft)
+            hive._modified = True
+            return
         pairs = values.items() if isinstance(values, Mapping) else values
         names: list[str] = []
         types: list[int] = []
@@ -823,6 +831,9 @@ class EditKey:
             return "<EditKey (hive closed)>"
         return f"<EditKey {self.path or '(root)'!r}{' volatile' if self._vol else ''}>"
 
+
+#: Classes of a value type taken as they are by set_values' bulk check.
+_RAW_TYPES = frozenset({int, ValueType})
 
 #: Longest value name (characters) given to the C set_value (csrc/alloc.h REGF_SV_MAX_UNITS).
 _FAST_NAME = 255
