@@ -1150,21 +1150,17 @@ int64_t regf_alloc_find_key(const regf_alloc *a, const uint8_t *img, size_t len,
     return rd32(img + BASE + lst + 4 + 4 + 8 * (uint64_t)pos);
 }
 
-int64_t regf_alloc_create_key(regf_alloc *a, uint8_t *img, size_t len, int64_t parent,
-                              const uint8_t *name16, size_t units, uint64_t timestamp,
-                              int64_t *st, int64_t *aux) {
-    uint16_t want[REGF_SV_MAX_UNITS];
-    uint64_t pd, d, at;
-    uint32_t count, lst, n, sk, stored, hash = 0, name_bytes = 2 * (uint32_t)units, cur;
-    int64_t pos, nk, leaf, cap;
-    int comp, hit;
+/* regf_alloc_create_key after its lookup (want, comp, pd, count, lst, n, pos: key_lookup's
+ * results for a name that is not there). */
+static int64_t create_at(regf_alloc *a, uint8_t *img, size_t len, int64_t parent,
+                         const uint8_t *name16, size_t units, uint64_t timestamp,
+                         int64_t *st, int64_t *aux, const uint16_t *want, int comp,
+                         uint64_t pd, uint32_t count, uint32_t lst, uint32_t n, int64_t pos) {
+    uint64_t d, at;
+    uint32_t sk, stored, hash = 0, name_bytes = 2 * (uint32_t)units, cur;
+    int64_t nk, leaf, cap;
     size_t i;
     uint8_t el[8];
-    *aux = 0;
-    if (key_lookup(a, img, len, parent, name16, units, want, &comp, &pd, &count, &lst, &n,
-                   &pos, &hit) ||
-        hit)
-        return REGF_SV_FALLBACK;
     if (count == 0 || lst == HCELL_NIL) {
         n = 0; /* a list index beside a zero count is not trusted: a new leaf */
         pos = 0;
@@ -1253,4 +1249,42 @@ int64_t regf_alloc_create_key(regf_alloc *a, uint8_t *img, size_t len, int64_t p
     if (name_bytes > cur) wr16le(img + pd + NKO_MAX_NAME, (uint16_t)name_bytes);
     touch(a, pd + NKO_LAST_WRITTEN, NKO_MAX_CLASS + 4 - NKO_LAST_WRITTEN);
     return nk;
+}
+
+int64_t regf_alloc_create_key(regf_alloc *a, uint8_t *img, size_t len, int64_t parent,
+                              const uint8_t *name16, size_t units, uint64_t timestamp,
+                              int64_t *st, int64_t *aux) {
+    uint16_t want[REGF_SV_MAX_UNITS];
+    uint64_t pd;
+    uint32_t count, lst, n;
+    int64_t pos;
+    int comp, hit;
+    *aux = 0;
+    if (key_lookup(a, img, len, parent, name16, units, want, &comp, &pd, &count, &lst, &n,
+                   &pos, &hit) ||
+        hit)
+        return REGF_SV_FALLBACK;
+    return create_at(a, img, len, parent, name16, units, timestamp, st, aux, want, comp, pd,
+                     count, lst, n, pos);
+}
+
+int64_t regf_alloc_open_key(regf_alloc *a, uint8_t *img, size_t len, int64_t parent,
+                            const uint8_t *name16, size_t units, uint64_t timestamp,
+                            int create, int64_t *st, int64_t *aux) {
+    uint16_t want[REGF_SV_MAX_UNITS];
+    uint64_t pd;
+    uint32_t count, lst, n;
+    int64_t pos;
+    int comp, hit;
+    *aux = 0;
+    if (key_lookup(a, img, len, parent, name16, units, want, &comp, &pd, &count, &lst, &n,
+                   &pos, &hit))
+        return REGF_SV_FALLBACK;
+    if (hit) {
+        st[0] |= 2; /* found, not created */
+        return rd32(img + BASE + lst + 4 + 4 + 8 * (uint64_t)pos);
+    }
+    if (!create) return REGF_SV_FALLBACK;
+    return create_at(a, img, len, parent, name16, units, timestamp, st, aux, want, comp, pd,
+                     count, lst, n, pos);
 }

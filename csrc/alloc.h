@@ -131,11 +131,18 @@ int64_t regf_alloc_set_values(regf_alloc *a, uint8_t *img, size_t len, int64_t n
  * find_key: the child's nk, -1 when there is none, or REGF_SV_FALLBACK.
  * create_key: the new nk, REGF_ALLOC_NEED_GROW (*aux = image length; extend and repeat
  * with the same st, which must be {0, -1, -1} on the first call), REGF_SV_FALLBACK
- * (nothing changed), or an allocator error. */
+ * (nothing changed), or an allocator error.
+ * open_key: find_key, then create_key when there is no such child and create is non-zero
+ * (the caller's depth check passed): the child's nk with st[0] bit 1 set when it was
+ * found, the new nk, or what create_key answers (REGF_SV_FALLBACK also when there is no
+ * child and create is 0). One call for create_key's usual open-or-create. */
 int64_t regf_alloc_find_key(const regf_alloc *a, const uint8_t *img, size_t len,
                             int64_t parent, const uint8_t *name16, size_t units);
 int64_t regf_alloc_create_key(regf_alloc *a, uint8_t *img, size_t len, int64_t parent,
                               const uint8_t *name16, size_t units, uint64_t timestamp,
                               int64_t *st, int64_t *aux);
+int64_t regf_alloc_open_key(regf_alloc *a, uint8_t *img, size_t len, int64_t parent,
+                            const uint8_t *name16, size_t units, uint64_t timestamp,
+                            int create, int64_t *st, int64_t *aux);
 
 #endif /* REGF_ALLOC_H */

@@ -82,6 +82,9 @@ int64_t regf_alloc_find_key(const regf_alloc *a, const uint8_t *img, size_t len,
 int64_t regf_alloc_create_key(regf_alloc *a, uint8_t *img, size_t len, int64_t parent,
                               const uint8_t *name16, size_t units, uint64_t timestamp,
                               int64_t *st, int64_t *aux);
+int64_t regf_alloc_open_key(regf_alloc *a, uint8_t *img, size_t len, int64_t parent,
+                            const uint8_t *name16, size_t units, uint64_t timestamp,
+                            int create, int64_t *st, int64_t *aux);
 """
 
 ffibuilder = FFI()

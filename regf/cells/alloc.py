@@ -444,6 +444,9 @@ _SV_FALLBACK = -17
 
 #: A u32 of the bulk set_values' meta arrays.
 _U32 = struct.Struct("<I")
+#: regf_alloc_set_values' state before its first call: nothing allocated, value 0 at
+#: name and data offsets 0.
+_SVS_START = (-1, -1, 0, 0, 0)
 
 # The cffi module, imported on first use so that the pure backend never loads it.
 _ffi: Any = None
@@ -645,23 +648,19 @@ class CCellAllocator:
         """
         count = len(meta) // 8
         st = self._svs
-        st[0] = st[1] = -1
-        st[2] = st[3] = st[4] = 0
+        st[0:5] = _SVS_START
+        fn = _lib.regf_alloc_set_values
         while True:
+            image = self.image
             try:
-                r = self._grow_call(
-                    _lib.regf_alloc_set_values,
-                    nk,
-                    names16,
-                    len(names16),
-                    data,
-                    meta,
-                    count,
-                    timestamp,
-                    st,
-                )
+                # _grow_call's loop, inline: this runs once per key of a bulk write
+                r = fn(self._a, _fb(_U8, image, True), len(image), nk, names16,
+                       len(names16), data, meta, count, timestamp, st, self._aux)  # fmt: skip
             except OverflowError:  # nk or the timestamp beyond its C type
                 r = int(st[2])
+            if r == _NEED_GROW:
+                self._extend()
+                continue
             if r == count:
                 return
             k = int(st[2])
@@ -710,6 +709,27 @@ class CCellAllocator:
             return r
         if r == _SV_FALLBACK:
             return -1
+        raise self._error(r, parent)
+
+    def open_key_fast(
+        self, parent: int, name: str, timestamp: int, create: bool
+    ) -> tuple[int, bool]:
+        """:meth:`find_key_fast`, then :meth:`create_key_fast` when there is no such child
+        and ``create`` (the caller's depth check passed), in one C call: ``(nk, whether
+        it was created)``, or ``(-1, False)`` when C declined before changing anything."""
+        name16 = name.encode("utf-16-le", "surrogatepass")
+        st = self._ck
+        st[0], st[1], st[2] = 0, -1, -1  # nothing done yet (kept across need-grow repeats)
+        try:
+            r = self._grow_call(
+                _lib.regf_alloc_open_key, parent, name16, len(name16) >> 1, timestamp, create, st
+            )
+        except OverflowError:
+            return -1, False
+        if r >= 0:
+            return r, not st[0] & 2
+        if r == _SV_FALLBACK:
+            return -1, False
         raise self._error(r, parent)
 
     def _check_live(self, index: int) -> int:

@@ -107,6 +107,7 @@ from ..storage.flush import FlushStats, LogPolicy, Pager
 from ..storage.recovery import RecoveryReport
 from . import cellsec, cellvalues, nodes, sublists
 from .decode import decode
+from .handles import HandleTable
 from .keys import filetime
 from .serialize import DEFAULT_SECURITY, EPOCH_FILETIME, now_filetime, serialize
 from .spec import KeySpec, ValueSpec
@@ -329,7 +330,8 @@ class EditKey:
 
     def _live(self) -> EditHive:
         hive = self._hive
-        hive._check_open()
+        if hive._closed or hive._pager is not None:  # else _check_open has nothing to do
+            hive._check_open()
         if self._cell < 0:
             raise KeyNotFoundError("key has been deleted")
         return hive
@@ -600,6 +602,21 @@ class EditKey:
         one raises :class:`ChildMustBeVolatileError`.
         """
         hive = self._live()
+        if (
+            path.__class__ is str
+            and 0 < len(path) <= _FAST_NAME
+            and class_name is None
+            and security is None
+            and (timestamp is None or (timestamp.__class__ is int and 0 <= timestamp < 1 << 64))
+            and not volatile
+            and not self._vol
+            and "\\" not in path
+        ):
+            # One plain name under a stable key, what bulk writers do: open or create in
+            # one C call when the allocator has it (the code below is the specification).
+            fast = hive._open_or_create_fast(self, path, timestamp)
+            if fast is not None:
+                return hive._handle(fast)
         parts = _split(path)
         if not parts:
             raise InvalidArgumentError("create_key needs a non-empty path")
@@ -927,7 +944,7 @@ class EditHive:
         #: stable parent nk -> (volatile list cell, count) of its volatile children.
         self._vol_lists: dict[int, tuple[int, int]] = {}
         #: live handles: node key -> EditKey (weak: no per-key object outlives its user).
-        self._handles: weakref.WeakValueDictionary[int, EditKey] = weakref.WeakValueDictionary()
+        self._handles: HandleTable[EditKey] = HandleTable()
 
     # -- state ---------------------------------------------------------------------------
 
@@ -1022,7 +1039,7 @@ class EditHive:
         h = self._handles.get(k)
         if h is None:
             h = EditKey(self, vol, cell)
-            self._handles[k] = h
+            self._handles.put(k, h)
         return h
 
     def _parent_of(self, node: Node) -> Node | None:
@@ -1090,6 +1107,27 @@ class EditHive:
     def _has_children(self, node: Node) -> bool:
         (_s, _l, c), (_v, _vl, vc) = self._lists(node)
         return bool(c or vc)
+
+    def _open_or_create_fast(
+        self, key: EditKey, name: str, timestamp: int | None
+    ) -> Node | None:
+        """create_key's C path for one name (at most 255 characters, no backslash) under
+        the stable ``key`` with a checked FILETIME (None: now): the child found or
+        created, or None when C has no such call or declined (a volatile child list, a
+        < 1.5 hive, an ri, a bad cell, a name C does not take...), and nothing changed:
+        the caller then runs :meth:`_find_child` / :meth:`_create_child`, whose twin
+        this is."""
+        fast = getattr(self._alloc, "open_key_fast", None)
+        cell = key._cell
+        if fast is None or self.minor < 5 or cell in self._vol_lists:
+            return None
+        ft = now_filetime() if timestamp is None else timestamp
+        nk, created = fast(cell, name, ft, key._depth() + 1 < MAX_DEPTH)
+        if nk < 0:
+            return None
+        if created:
+            self._modified = True
+        return (False, nk)
 
     def _find_child(self, node: Node, name: str) -> Node | None:
         if not node[0] and len(name) <= _FAST_NAME and node[1] not in self._vol_lists:
@@ -1246,7 +1284,7 @@ class EditHive:
         sk = nodes.u32(a.image, cell, nodes.NK_SECURITY)
         cellsec.sk_release(a, sk, cache=self._vsk_cache if vol else self._sk_cache)
         nodes.free_nk(a, cell)
-        h = self._handles.pop(cell | VOLATILE_BIT if vol else cell, None)
+        h = self._handles.pop(cell | VOLATILE_BIT if vol else cell)
         if h is not None:
             h._cell = -1
 
@@ -1279,10 +1317,10 @@ class EditHive:
         for cvol, child in self._children((vol, new)):
             nodes.set_u32(self._space(cvol), child, nodes.NK_PARENT, field)
         k_old = old | VOLATILE_BIT if vol else old
-        h = self._handles.pop(k_old, None)
+        h = self._handles.pop(k_old)
         if h is not None:
             h._cell = new
-            self._handles[new | VOLATILE_BIT if vol else new] = h
+            self._handles.put(new | VOLATILE_BIT if vol else new, h)
 
     # -- reading (mirrors the reader's Hive) --------------------------------------------
 
@@ -1520,7 +1558,7 @@ class EditHive:
         if self._closed:
             return
         self._closed = True
-        for h in list(self._handles.values()):
+        for h in self._handles.live():
             h._cell = -1
         self._handles.clear()
         if self._pager is not None:
@@ -1721,17 +1759,23 @@ _P = ParamSpec("_P")
 _R = TypeVar("_R")
 
 
-def _exclusive(fn: Callable[_P, _R]) -> Callable[_P, _R]:
-    """Run ``fn`` (a method of EditKey or EditHive) holding its hive's mutex."""
+def _exclusive(fn: Callable[_P, _R], of_key: bool) -> Callable[_P, _R]:
+    """Run ``fn`` (a method of EditKey when ``of_key``, else of EditHive) holding its
+    hive's mutex. Two plain wrappers rather than one that tests the owner's class: this
+    runs on every edit, twice per key in a bulk write."""
+    if of_key:
 
-    @functools.wraps(fn)
-    def run(*args: _P.args, **kwargs: _P.kwargs) -> _R:
-        owner = args[0]
-        hive = owner if isinstance(owner, EditHive) else cast(EditKey, owner)._hive
-        with hive._mutex:
-            return fn(*args, **kwargs)
+        def run(*args: _P.args, **kwargs: _P.kwargs) -> _R:
+            with cast(EditKey, args[0])._hive._mutex:
+                return fn(*args, **kwargs)
 
-    return run
+    else:
+
+        def run(*args: _P.args, **kwargs: _P.kwargs) -> _R:
+            with cast(EditHive, args[0])._mutex:
+                return fn(*args, **kwargs)
+
+    return functools.wraps(fn)(run)
 
 
 #: Every public operation that changes the image. Wrapped here (not at each definition)
@@ -1760,12 +1804,12 @@ HIVE_EDITS = ("create_key", "delete_key", "rename_key")
 
 def _serialise_edits() -> None:
     for name in KEY_EDITS:
-        setattr(EditKey, name, _exclusive(getattr(EditKey, name)))
+        setattr(EditKey, name, _exclusive(getattr(EditKey, name), True))
     for name in KEY_SETTERS:
         prop = getattr(EditKey, name)
-        setattr(EditKey, name, prop.setter(_exclusive(prop.fset)))
+        setattr(EditKey, name, prop.setter(_exclusive(prop.fset, True)))
     for name in HIVE_EDITS:
-        setattr(EditHive, name, _exclusive(getattr(EditHive, name)))
+        setattr(EditHive, name, _exclusive(getattr(EditHive, name), False))
 
 
 _serialise_edits()
