@@ -849,8 +849,8 @@ class EditKey:
         return f"<EditKey {self.path or '(root)'!r}{' volatile' if self._vol else ''}>"
 
 
-#: Classes of a value type taken as they are by set_values' bulk check.
-_RAW_TYPES = frozenset({int, ValueType})
+#: Classes of data (bytes) and of a type taken as they are by set_values' bulk check.
+_RAW_TYPES = frozenset({bytes, int, ValueType})
 
 #: Longest value name (characters) given to the C set_value (csrc/alloc.h REGF_SV_MAX_UNITS).
 _FAST_NAME = 255
