@@ -673,7 +673,7 @@ def quick_batch(items: object, raw_types: frozenset[type]) -> Batch | None:
         return None
     # NUL-separated names (see Batch): a name holding a NUL gets none.
     names16 = None if text.count("\0") >= len(names) else text.encode("utf-16-le", "surrogatepass")
-    return _new_batch(Batch, (names, types, datas, names16, data, meta))  # type: ignore[arg-type]
+    return _new_batch(Batch, (names, types, datas, names16, data, meta))
 
 
 def set_values(
