@@ -447,6 +447,8 @@ _U32 = struct.Struct("<I")
 #: regf_alloc_set_values' state before its first call: nothing allocated, value 0 at
 #: name and data offsets 0.
 _SVS_START = (-1, -1, 0, 0, 0)
+#: regf_alloc_create_key / open_key's state before the first call (alloc.h).
+_CK_START = (0, -1, -1)
 
 # The cffi module, imported on first use so that the pure backend never loads it.
 _ffi: Any = None
@@ -719,13 +721,19 @@ class CCellAllocator:
         it was created)``, or ``(-1, False)`` when C declined before changing anything."""
         name16 = name.encode("utf-16-le", "surrogatepass")
         st = self._ck
-        st[0], st[1], st[2] = 0, -1, -1  # nothing done yet (kept across need-grow repeats)
-        try:
-            r = self._grow_call(
-                _lib.regf_alloc_open_key, parent, name16, len(name16) >> 1, timestamp, create, st
-            )
-        except OverflowError:
-            return -1, False
+        st[0:3] = _CK_START  # nothing done yet (kept across need-grow repeats)
+        fn = _lib.regf_alloc_open_key
+        while True:
+            image = self.image
+            try:
+                # _grow_call's loop, inline: this runs once per key of a bulk write
+                r: int = fn(self._a, _fb(_U8, image, True), len(image), parent, name16,
+                            len(name16) >> 1, timestamp, create, st, self._aux)  # fmt: skip
+            except OverflowError:
+                return -1, False
+            if r != _NEED_GROW:
+                break
+            self._extend()
         if r >= 0:
             return r, not st[0] & 2
         if r == _SV_FALLBACK:

@@ -934,6 +934,10 @@ class EditHive:
         #: The allocator class for both cell spaces (default: the live backend's).
         self._alloc_cls: Callable[[bytearray], Alloc] = allocator or CellAllocator
         self._alloc: Alloc = self._alloc_cls(image)
+        #: The allocator's one-call open-or-create (C only, >= 1.5 hives), looked up once.
+        self._open_key_fast: Callable[[int, str, int, bool], tuple[int, bool]] | None = (
+            getattr(self._alloc, "open_key_fast", None) if minor >= 5 else None
+        )
         self._root_cell: int = _U32.unpack_from(image, _BB_ROOT)[0]
         nodes.check_nk(self._alloc, self._root_cell)
         #: Volatile storage: created with the first volatile key.
@@ -1117,12 +1121,13 @@ class EditHive:
         < 1.5 hive, an ri, a bad cell, a name C does not take...), and nothing changed:
         the caller then runs :meth:`_find_child` / :meth:`_create_child`, whose twin
         this is."""
-        fast = getattr(self._alloc, "open_key_fast", None)
+        fast = self._open_key_fast
         cell = key._cell
-        if fast is None or self.minor < 5 or cell in self._vol_lists:
+        if fast is None or cell in self._vol_lists:
             return None
+        dep = key._dep if key._dep >= 0 else key._depth()
         ft = now_filetime() if timestamp is None else timestamp
-        nk, created = fast(cell, name, ft, key._depth() + 1 < MAX_DEPTH)
+        nk, created = fast(cell, name, ft, dep + 1 < MAX_DEPTH)
         if nk < 0:
             return None
         if created:
@@ -1761,21 +1766,21 @@ _R = TypeVar("_R")
 
 def _exclusive(fn: Callable[_P, _R], of_key: bool) -> Callable[_P, _R]:
     """Run ``fn`` (a method of EditKey when ``of_key``, else of EditHive) holding its
-    hive's mutex. Two plain wrappers rather than one that tests the owner's class: this
-    runs on every edit, twice per key in a bulk write."""
+    hive's mutex. Two plain wrappers, no class test and no ``cast`` call: this runs on
+    every edit, twice per key in a bulk write."""
     if of_key:
 
-        def run(*args: _P.args, **kwargs: _P.kwargs) -> _R:
-            with cast(EditKey, args[0])._hive._mutex:
-                return fn(*args, **kwargs)
+        def run(self: Any, *args: Any, **kwargs: Any) -> Any:
+            with self._hive._mutex:
+                return fn(self, *args, **kwargs)
 
     else:
 
-        def run(*args: _P.args, **kwargs: _P.kwargs) -> _R:
-            with cast(EditHive, args[0])._mutex:
-                return fn(*args, **kwargs)
+        def run(self: Any, *args: Any, **kwargs: Any) -> Any:
+            with self._mutex:
+                return fn(self, *args, **kwargs)
 
-    return functools.wraps(fn)(run)
+    return functools.wraps(fn)(run)  # type: ignore[return-value]
 
 
 #: Every public operation that changes the image. Wrapped here (not at each definition)
