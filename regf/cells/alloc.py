@@ -481,7 +481,7 @@ class CCellAllocator:
     extension is not built.
     """
 
-    __slots__ = ("_a", "_aux", "_ck", "_out3", "_sv", "_svs", "image")
+    __slots__ = ("_a", "_aux", "_ck", "_out3", "_sv", "_svs", "_vbuf", "_vfor", "image")
 
     def __init__(self, image: bytearray, hbins_size: int | None = None) -> None:
         _load_c()
@@ -494,6 +494,8 @@ class CCellAllocator:
         self._sv: Any = _ffi.new("int64_t[2]")
         self._svs: Any = _ffi.new("int64_t[5]")
         self._ck: Any = _ffi.new("int64_t[3]")
+        self._vbuf: Any = None  # see _view
+        self._vfor: bytearray | None = None
         self.image = image
         if hbins_size is None:
             arg = -1
@@ -561,9 +563,28 @@ class CCellAllocator:
             )
         return RuntimeError(f"unexpected cell allocator code {code}")  # pragma: no cover
 
+    def _view(self) -> Any:
+        """The cdata over the image that C calls get, kept between calls: a new
+        ``ffi.from_buffer`` per call cost ~0.2 us, two calls per key of a bulk write.
+        The kept one pins the bytearray's size, so it is released before the image grows
+        (:meth:`_extend`, the only place that resizes it) and replaced when ``image`` is
+        another object."""
+        image = self.image
+        if self._vfor is not image:
+            self._drop_view()
+            self._vbuf = _fb(_U8, image, True)
+            self._vfor = image
+        return self._vbuf
+
+    def _drop_view(self) -> None:
+        if self._vbuf is not None:
+            _ffi.release(self._vbuf)
+            self._vbuf = self._vfor = None
+
     def _extend(self) -> None:
         """Grow the image to the length the C side asked for (zero bytes, as _grow)."""
         need = int(self._aux[0])
+        self._drop_view()
         self.image.extend(bytes(need - len(self.image)))
 
     def _grow_call(self, fn: Any, *args: Any) -> int:
@@ -573,7 +594,7 @@ class CCellAllocator:
         OverflowError (an argument beyond its C type) reaches the caller."""
         while True:
             image = self.image
-            r: int = fn(self._a, _fb(_U8, image, True), len(image), *args, self._aux)
+            r: int = fn(self._a, self._view(), len(image), *args, self._aux)
             if r != _NEED_GROW:
                 return r
             self._extend()
@@ -656,7 +677,7 @@ class CCellAllocator:
             image = self.image
             try:
                 # _grow_call's loop, inline: this runs once per key of a bulk write
-                r = fn(self._a, _fb(_U8, image, True), len(image), nk, names16,
+                r = fn(self._a, self._view(), len(image), nk, names16,
                        len(names16), data, meta, count, timestamp, st, self._aux)  # fmt: skip
             except OverflowError:  # nk or the timestamp beyond its C type
                 r = int(st[2])
@@ -686,7 +707,7 @@ class CCellAllocator:
         image = self.image
         try:
             r: int = _lib.regf_alloc_find_key(
-                self._a, _fb(_U8, image), len(image), parent, name16, len(name16) >> 1
+                self._a, self._view(), len(image), parent, name16, len(name16) >> 1
             )
         except OverflowError:
             return -2
@@ -727,7 +748,7 @@ class CCellAllocator:
             image = self.image
             try:
                 # _grow_call's loop, inline: this runs once per key of a bulk write
-                r: int = fn(self._a, _fb(_U8, image, True), len(image), parent, name16,
+                r: int = fn(self._a, self._view(), len(image), parent, name16,
                             len(name16) >> 1, timestamp, create, st, self._aux)  # fmt: skip
             except OverflowError:
                 return -1, False
@@ -744,7 +765,7 @@ class CCellAllocator:
         """Validate an allocated cell index; return its (positive) size."""
         image = self.image
         try:
-            r: int = _lib.regf_alloc_check(self._a, _fb(_U8, image), len(image), index)
+            r: int = _lib.regf_alloc_check(self._a, self._view(), len(image), index)
         except OverflowError:
             r = _E_RANGE
         if r < 0:
@@ -757,7 +778,7 @@ class CCellAllocator:
         try:
             r: int = _lib.regf_alloc_free(
                 self._a,
-                _fb(_U8, image, True),
+                self._view(),
                 len(image),
                 index,
             )
@@ -787,7 +808,7 @@ class CCellAllocator:
         try:
             r: int = _lib.regf_alloc_write(
                 self._a,
-                _fb(_U8, image, True),
+                self._view(),
                 len(image),
                 index,
                 offset_in_data,
@@ -797,7 +818,7 @@ class CCellAllocator:
         except OverflowError:
             r = _lib.regf_alloc_write(
                 self._a,
-                _fb(_U8, image, True),
+                self._view(),
                 len(image),
                 index if -(1 << 63) <= index < 1 << 63 else -1,
                 offset_in_data if -(1 << 63) <= offset_in_data < 1 << 63 else -1,
