@@ -1136,20 +1136,6 @@ static int key_lookup(const regf_alloc *a, const uint8_t *img, size_t len, int64
     return 0;
 }
 
-int64_t regf_alloc_find_key(const regf_alloc *a, const uint8_t *img, size_t len,
-                            int64_t parent, const uint8_t *name16, size_t units) {
-    uint16_t want[REGF_SV_MAX_UNITS];
-    uint64_t pd;
-    uint32_t count, lst, n;
-    int64_t pos;
-    int comp, hit;
-    if (key_lookup(a, img, len, parent, name16, units, want, &comp, &pd, &count, &lst, &n,
-                   &pos, &hit))
-        return REGF_SV_FALLBACK;
-    if (!hit) return -1;
-    return rd32(img + BASE + lst + 4 + 4 + 8 * (uint64_t)pos);
-}
-
 /* regf_alloc_create_key after its lookup (want, comp, pd, count, lst, n, pos: key_lookup's
  * results for a name that is not there). */
 static int64_t create_at(regf_alloc *a, uint8_t *img, size_t len, int64_t parent,
@@ -1251,23 +1237,6 @@ static int64_t create_at(regf_alloc *a, uint8_t *img, size_t len, int64_t parent
     return nk;
 }
 
-int64_t regf_alloc_create_key(regf_alloc *a, uint8_t *img, size_t len, int64_t parent,
-                              const uint8_t *name16, size_t units, uint64_t timestamp,
-                              int64_t *st, int64_t *aux) {
-    uint16_t want[REGF_SV_MAX_UNITS];
-    uint64_t pd;
-    uint32_t count, lst, n;
-    int64_t pos;
-    int comp, hit;
-    *aux = 0;
-    if (key_lookup(a, img, len, parent, name16, units, want, &comp, &pd, &count, &lst, &n,
-                   &pos, &hit) ||
-        hit)
-        return REGF_SV_FALLBACK;
-    return create_at(a, img, len, parent, name16, units, timestamp, st, aux, want, comp, pd,
-                     count, lst, n, pos);
-}
-
 int64_t regf_alloc_open_key(regf_alloc *a, uint8_t *img, size_t len, int64_t parent,
                             const uint8_t *name16, size_t units, uint64_t timestamp,
                             int create, int64_t *st, int64_t *aux) {
@@ -1284,7 +1253,23 @@ int64_t regf_alloc_open_key(regf_alloc *a, uint8_t *img, size_t len, int64_t par
         st[0] |= 2; /* found, not created */
         return rd32(img + BASE + lst + 4 + 4 + 8 * (uint64_t)pos);
     }
-    if (!create) return REGF_SV_FALLBACK;
+    if (!create) return -1;
     return create_at(a, img, len, parent, name16, units, timestamp, st, aux, want, comp, pd,
                      count, lst, n, pos);
+}
+
+int64_t regf_alloc_find_key(const regf_alloc *a, const uint8_t *img, size_t len,
+                            int64_t parent, const uint8_t *name16, size_t units) {
+    int64_t st = 0, aux;
+    /* open_key without create writes nothing: the casts only share its code */
+    return regf_alloc_open_key((regf_alloc *)a, (uint8_t *)img, len, parent, name16, units, 0,
+                               0, &st, &aux);
+}
+
+int64_t regf_alloc_create_key(regf_alloc *a, uint8_t *img, size_t len, int64_t parent,
+                              const uint8_t *name16, size_t units, uint64_t timestamp,
+                              int64_t *st, int64_t *aux) {
+    int64_t r = regf_alloc_open_key(a, img, len, parent, name16, units, timestamp, 1, st, aux);
+    /* an existing child: nothing changed, the caller decides (as before any change) */
+    return st[0] & 2 ? REGF_SV_FALLBACK : r;
 }

@@ -134,8 +134,8 @@ int64_t regf_alloc_set_values(regf_alloc *a, uint8_t *img, size_t len, int64_t n
  * (nothing changed), or an allocator error.
  * open_key: find_key, then create_key when there is no such child and create is non-zero
  * (the caller's depth check passed): the child's nk with st[0] bit 1 set when it was
- * found, the new nk, or what create_key answers (REGF_SV_FALLBACK also when there is no
- * child and create is 0). One call for create_key's usual open-or-create. */
+ * found, the new nk, -1 when there is none and create is 0, or what create_key answers.
+ * One call for create_key's usual open-or-create; find_key and create_key are it. */
 int64_t regf_alloc_find_key(const regf_alloc *a, const uint8_t *img, size_t len,
                             int64_t parent, const uint8_t *name16, size_t units);
 int64_t regf_alloc_create_key(regf_alloc *a, uint8_t *img, size_t len, int64_t parent,

@@ -757,7 +757,7 @@ class CCellAllocator:
             self._extend()
         if r >= 0:
             return r, not st[0] & 2
-        if r == _SV_FALLBACK:
+        if r == -1 or r == _SV_FALLBACK:  # no child and create is False, or declined
             return -1, False
         raise self._error(r, parent)
 
