@@ -371,6 +371,32 @@ static uint32_t unfile_cell(regf_alloc *a, uint32_t start) {
     return size;
 }
 
+/* Recompute maxsz on the path from t down to the node whose start is key (present). */
+static void tr_refresh(regf_alloc *a, int32_t t, uint32_t key) {
+    uint32_t s = a->nodes[t].start;
+    if (key < s)
+        tr_refresh(a, a->nodes[t].l, key);
+    else if (key > s)
+        tr_refresh(a, a->nodes[t].r, key);
+    pull(a, t);
+}
+
+/* The free cell at start loses its first `cut` bytes, its class unchanged: its node
+ * moves to start + cut in place (no free cell lies inside it, so its place in the
+ * address-ordered treap holds) and the end table already points at it. Room in the
+ * start table is reserved by the caller, as for file_cell. */
+static void shrink_front(regf_alloc *a, uint32_t start, uint32_t cut) {
+    int32_t n = ht_get(&a->by_start, start);
+    node_t *p = &a->nodes[n];
+    int k = size_class(p->size);
+    ht_del(&a->by_start, start);
+    ht_put(&a->by_start, start + cut, n);
+    p->start = start + cut;
+    p->size -= cut;
+    tr_refresh(a, a->root[k], p->start);
+    a->free_bytes -= cut;
+}
+
 /* Start of the free cell serving a total-byte request, or -1 (alloc.py _find). */
 static int64_t find_cell(const regf_alloc *a, uint32_t total) {
     int k = size_class(total);
@@ -626,13 +652,20 @@ static int64_t alloc_total(regf_alloc *a, uint8_t *img, size_t len, uint32_t tot
         if (rc < 0) return rc;
         start = find_cell(a, total);
     }
-    size = unfile_cell(a, (uint32_t)start);
+    size = a->nodes[ht_get(&a->by_start, (uint32_t)start)].size;
     rest = size - total;
-    if (rest) {
+    if (rest && size_class(rest) == size_class(size)) {
+        /* The remainder stays in the cell's class (splitting a bin's big tail cell, the
+         * usual case): the same free cells as unfile + file, updated in place. */
+        shrink_front(a, (uint32_t)start, total);
+        set_size(a, img, (uint32_t)start + total, rest);
+    } else if (rest) {
         /* Any remainder is >= 8 bytes and stays free, even an 8-byte one (fmt 8.1). */
+        unfile_cell(a, (uint32_t)start);
         set_size(a, img, (uint32_t)start + total, rest);
         file_cell(a, (uint32_t)start + total, rest);
     } else {
+        unfile_cell(a, (uint32_t)start);
         total = size;
     }
     set_size(a, img, (uint32_t)start, -(int64_t)total);
