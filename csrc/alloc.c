@@ -381,13 +381,13 @@ static void tr_refresh(regf_alloc *a, int32_t t, uint32_t key) {
     pull(a, t);
 }
 
-/* The free cell at start loses its first `cut` bytes, its class unchanged: its node
- * moves to start + cut in place (no free cell lies inside it, so its place in the
+/* Free cell node n loses its first `cut` bytes, its class unchanged: the node moves to
+ * start + cut in place (no free cell lies inside it, so its place in the
  * address-ordered treap holds) and the end table already points at it. Room in the
  * start table is reserved by the caller, as for file_cell. */
-static void shrink_front(regf_alloc *a, uint32_t start, uint32_t cut) {
-    int32_t n = ht_get(&a->by_start, start);
+static void shrink_front(regf_alloc *a, int32_t n, uint32_t cut) {
     node_t *p = &a->nodes[n];
+    uint32_t start = p->start;
     int k = size_class(p->size);
     ht_del(&a->by_start, start);
     ht_put(&a->by_start, start + cut, n);
@@ -647,17 +647,19 @@ static int64_t alloc_total(regf_alloc *a, uint8_t *img, size_t len, uint32_t tot
                            int64_t *aux) {
     int64_t start = find_cell(a, total);
     uint32_t size, rest;
+    int32_t n;
     if (start < 0) {
         int rc = grow(a, img, len, total, aux);
         if (rc < 0) return rc;
         start = find_cell(a, total);
     }
-    size = a->nodes[ht_get(&a->by_start, (uint32_t)start)].size;
+    n = ht_get(&a->by_start, (uint32_t)start);
+    size = a->nodes[n].size;
     rest = size - total;
     if (rest && size_class(rest) == size_class(size)) {
         /* The remainder stays in the cell's class (splitting a bin's big tail cell, the
          * usual case): the same free cells as unfile + file, updated in place. */
-        shrink_front(a, (uint32_t)start, total);
+        shrink_front(a, n, total);
         set_size(a, img, (uint32_t)start + total, rest);
     } else if (rest) {
         /* Any remainder is >= 8 bytes and stays free, even an 8-byte one (fmt 8.1). */
@@ -815,7 +817,6 @@ size_t regf_alloc_dirty(regf_alloc *a, uint32_t *out, size_t cap, int clear) {
 }
 
 /* ---- set_value fast path (twin of regf/model/cellvalues.py set_value) ----------------- */
-
 
 /* Field offsets inside nk / vk cell data (fmt 4.1, 4.3). */
 #define NK_FIXED 76u
@@ -1030,7 +1031,8 @@ int64_t regf_alloc_set_value(regf_alloc *a, uint8_t *img, size_t len, int64_t nk
  * back to back; meta two u32 LE arrays of count entries: types, data sizes. Finding each
  * name's length here is cheaper than a Python length per value. st[3] / st[4] are the
  * byte offsets of value st[2]'s name and data, st[0..1] the set_value state of the value
- * in progress. */
+ * in progress; a declined value is stepped over (its name and data offsets too) before
+ * it is handed back, so the caller only sets it and calls again. */
 int64_t regf_alloc_set_values(regf_alloc *a, uint8_t *img, size_t len, int64_t nk,
                               const uint8_t *names16, size_t names_len, const uint8_t *data,
                               const uint8_t *meta, size_t count, uint64_t timestamp,
@@ -1042,12 +1044,12 @@ int64_t regf_alloc_set_values(regf_alloc *a, uint8_t *img, size_t len, int64_t n
         while (end + 1 < names_len && (names16[end] | names16[end + 1])) end += 2;
         r = regf_alloc_set_value(a, img, len, nk, names16 + at, (end - at) / 2, vtype,
                                  data + st[4], size, timestamp, st, aux);
-        if (r == REGF_SV_FALLBACK) return (int64_t)k; /* value k untouched: caller's turn */
-        if (r < 0) return r; /* need-grow (repeat with this st) or an error */
-        st[0] = st[1] = -1;  /* the next value starts afresh */
+        if (r < 0 && r != REGF_SV_FALLBACK) return r; /* need-grow (repeat) or an error */
+        st[0] = st[1] = -1; /* the next value starts afresh */
         st[2] = (int64_t)k + 1;
         st[3] = (int64_t)end + 2; /* past the NUL */
         st[4] += (int64_t)size;
+        if (r == REGF_SV_FALLBACK) return (int64_t)k; /* value k untouched: caller's turn */
     }
     return (int64_t)count;
 }
@@ -1169,7 +1171,7 @@ static int key_lookup(const regf_alloc *a, const uint8_t *img, size_t len, int64
     return 0;
 }
 
-/* regf_alloc_create_key after its lookup (want, comp, pd, count, lst, n, pos: key_lookup's
+/* regf_alloc_open_key's creation after its lookup (want, comp, pd, count, lst, n, pos: key_lookup's
  * results for a name that is not there). */
 static int64_t create_at(regf_alloc *a, uint8_t *img, size_t len, int64_t parent,
                          const uint8_t *name16, size_t units, uint64_t timestamp,
@@ -1289,20 +1291,4 @@ int64_t regf_alloc_open_key(regf_alloc *a, uint8_t *img, size_t len, int64_t par
     if (!create) return -1;
     return create_at(a, img, len, parent, name16, units, timestamp, st, aux, want, comp, pd,
                      count, lst, n, pos);
-}
-
-int64_t regf_alloc_find_key(const regf_alloc *a, const uint8_t *img, size_t len,
-                            int64_t parent, const uint8_t *name16, size_t units) {
-    int64_t st = 0, aux;
-    /* open_key without create writes nothing: the casts only share its code */
-    return regf_alloc_open_key((regf_alloc *)a, (uint8_t *)img, len, parent, name16, units, 0,
-                               0, &st, &aux);
-}
-
-int64_t regf_alloc_create_key(regf_alloc *a, uint8_t *img, size_t len, int64_t parent,
-                              const uint8_t *name16, size_t units, uint64_t timestamp,
-                              int64_t *st, int64_t *aux) {
-    int64_t r = regf_alloc_open_key(a, img, len, parent, name16, units, timestamp, 1, st, aux);
-    /* an existing child: nothing changed, the caller decides (as before any change) */
-    return st[0] & 2 ? REGF_SV_FALLBACK : r;
 }

@@ -111,36 +111,26 @@ int64_t regf_alloc_set_value(regf_alloc *a, uint8_t *img, size_t len, int64_t nk
  * sizes. Value k is the k-th name, type types[k] and the sizes[k] bytes at data + (sum
  * of earlier sizes). st = {-1, -1, first value, its name offset, its data offset}
  * (bytes). Returns count when every value is set; k < count when value k declined
- * (REGF_SV_FALLBACK, nothing of it changed; st[2..4] point at it, so the caller sets it
- * itself, advances st[2..4] past it (and its NUL), resets st[0..1] to -1 and calls
- * again); REGF_ALLOC_NEED_GROW (extend and repeat with the same st) or an allocator
- * error. */
+ * (REGF_SV_FALLBACK, nothing of it changed; st already points past it, so the caller
+ * sets it itself and calls again with st as it is); REGF_ALLOC_NEED_GROW (extend and
+ * repeat with the same st) or an allocator error. */
 int64_t regf_alloc_set_values(regf_alloc *a, uint8_t *img, size_t len, int64_t nk,
                               const uint8_t *names16, size_t names_len,
                               const uint8_t *data, const uint8_t *meta, size_t count,
                               uint64_t timestamp,
                               int64_t *st, int64_t *aux);
 
-/* ---- create_key fast path -------------------------------------------------------------
+/* ---- open_key: the create_key fast path -----------------------------------------------
  * The C twin of regf.model.edit's subkey lookup and creation (EditHive._find_child /
  * _create_child with nodes.new_nk, sublists.insert and nodes.touch_parent, the
  * specification) for a stable key named by name16 (1..REGF_SV_MAX_UNITS units) under a
  * stable parent nk whose stable list is empty or one lh leaf (a >= 1.5 hive) with room
  * before the ri limit; no class, the parent's sk inherited. The caller has checked the
- * name, the depth and that the parent has no volatile children.
- * find_key: the child's nk, -1 when there is none, or REGF_SV_FALLBACK.
- * create_key: the new nk, REGF_ALLOC_NEED_GROW (*aux = image length; extend and repeat
- * with the same st, which must be {0, -1, -1} on the first call), REGF_SV_FALLBACK
- * (nothing changed), or an allocator error.
- * open_key: find_key, then create_key when there is no such child and create is non-zero
- * (the caller's depth check passed): the child's nk with st[0] bit 1 set when it was
- * found, the new nk, -1 when there is none and create is 0, or what create_key answers.
- * One call for create_key's usual open-or-create; find_key and create_key are it. */
-int64_t regf_alloc_find_key(const regf_alloc *a, const uint8_t *img, size_t len,
-                            int64_t parent, const uint8_t *name16, size_t units);
-int64_t regf_alloc_create_key(regf_alloc *a, uint8_t *img, size_t len, int64_t parent,
-                              const uint8_t *name16, size_t units, uint64_t timestamp,
-                              int64_t *st, int64_t *aux);
+ * name and that the parent has no volatile children; create is non-zero when the depth
+ * check passed. Returns the child's nk with st[0] bit 1 set when it exists; -1 when it
+ * does not and create is 0; else the new nk, REGF_ALLOC_NEED_GROW (*aux = image length;
+ * extend and repeat with the same st, which must be {0, -1, -1} on the first call),
+ * REGF_SV_FALLBACK (nothing changed) or an allocator error. */
 int64_t regf_alloc_open_key(regf_alloc *a, uint8_t *img, size_t len, int64_t parent,
                             const uint8_t *name16, size_t units, uint64_t timestamp,
                             int create, int64_t *st, int64_t *aux);

@@ -77,11 +77,6 @@ int64_t regf_alloc_set_values(regf_alloc *a, uint8_t *img, size_t len, int64_t n
                               const uint8_t *data, const uint8_t *meta, size_t count,
                               uint64_t timestamp,
                               int64_t *st, int64_t *aux);
-int64_t regf_alloc_find_key(const regf_alloc *a, const uint8_t *img, size_t len,
-                            int64_t parent, const uint8_t *name16, size_t units);
-int64_t regf_alloc_create_key(regf_alloc *a, uint8_t *img, size_t len, int64_t parent,
-                              const uint8_t *name16, size_t units, uint64_t timestamp,
-                              int64_t *st, int64_t *aux);
 int64_t regf_alloc_open_key(regf_alloc *a, uint8_t *img, size_t len, int64_t parent,
                             const uint8_t *name16, size_t units, uint64_t timestamp,
                             int create, int64_t *st, int64_t *aux);

@@ -447,7 +447,7 @@ _U32 = struct.Struct("<I")
 #: regf_alloc_set_values' state before its first call: nothing allocated, value 0 at
 #: name and data offsets 0.
 _SVS_START = (-1, -1, 0, 0, 0)
-#: regf_alloc_create_key / open_key's state before the first call (alloc.h).
+#: regf_alloc_open_key's state before the first call (alloc.h).
 _CK_START = (0, -1, -1)
 
 # The cffi module, imported on first use so that the pure backend never loads it.
@@ -672,45 +672,42 @@ class CCellAllocator:
         count = len(meta) // 8
         st = self._svs
         st[0:5] = _SVS_START
-        fn = _lib.regf_alloc_set_values
         while True:
-            image = self.image
             try:
-                # _grow_call's loop, inline: this runs once per key of a bulk write
-                r = fn(self._a, self._view(), len(image), nk, names16,
-                       len(names16), data, meta, count, timestamp, st, self._aux)  # fmt: skip
-            except OverflowError:  # nk or the timestamp beyond its C type
-                r = int(st[2])
-            if r == _NEED_GROW:
-                self._extend()
-                continue
+                r = self._grow_call(
+                    _lib.regf_alloc_set_values, nk, names16, len(names16), data, meta, count,
+                    timestamp, st,
+                )  # fmt: skip
+            except OverflowError:  # nk or the timestamp beyond its C type: all in Python
+                for k in range(int(st[2]), count):
+                    declined(k)
+                return
             if r == count:
                 return
-            k = int(st[2])
             if not 0 <= r < count:
+                k = int(st[2])
                 raise self._error(r, 0, _U32.unpack_from(meta, 4 * (count + k))[0])
-            declined(r)
-            # past value r's name, its NUL and its data
-            end = names16.find(b"\0\0", int(st[3]))
-            while end >= 0 and end & 1:  # a NUL unit starts at an even offset
-                end = names16.find(b"\0\0", end + 1)
-            st[0] = st[1] = -1
-            st[2] = r + 1
-            st[3] = len(names16) + 2 if end < 0 else end + 2
-            st[4] += _U32.unpack_from(meta, 4 * (count + r))[0]
+            declined(r)  # C stepped st past value r
+
+    def _open_key(self, parent: int, name: str, timestamp: int, create: bool) -> tuple[int, int]:
+        """``regf_alloc_open_key`` (csrc/alloc.h): its answer and its st[0] (bit 1: the
+        child exists); ``_SV_FALLBACK`` for an argument beyond its C type."""
+        name16 = name.encode("utf-16-le", "surrogatepass")
+        st = self._ck
+        st[0:3] = _CK_START  # nothing done yet (kept across need-grow repeats)
+        try:
+            r = self._grow_call(
+                _lib.regf_alloc_open_key, parent, name16, len(name16) >> 1, timestamp, create, st
+            )
+        except OverflowError:
+            return _SV_FALLBACK, 0
+        return r, int(st[0])
 
     def find_key_fast(self, parent: int, name: str) -> int:
         """The C twin of the writer's subkey lookup (``EditHive._find_child`` over the
         stable list) for a parent whose list is empty or one ``lh`` leaf: the child's nk,
         -1 when there is none, or -2 when C declined (run the Python lookup)."""
-        name16 = name.encode("utf-16-le", "surrogatepass")
-        image = self.image
-        try:
-            r: int = _lib.regf_alloc_find_key(
-                self._a, self._view(), len(image), parent, name16, len(name16) >> 1
-            )
-        except OverflowError:
-            return -2
+        r = self._open_key(parent, name, 0, False)[0]
         return -2 if r == _SV_FALLBACK else r
 
     def create_key_fast(self, parent: int, name: str, timestamp: int) -> int:
@@ -719,18 +716,10 @@ class CCellAllocator:
         empty or one ``lh`` leaf below the ri limit (fmt §4.2): the new nk, or -1 when C
         declined before changing anything (run the Python function, the specification).
         The caller has checked the name and the depth."""
-        name16 = name.encode("utf-16-le", "surrogatepass")
-        st = self._ck
-        st[0], st[1], st[2] = 0, -1, -1  # nothing done yet (kept across need-grow repeats)
-        try:
-            r = self._grow_call(
-                _lib.regf_alloc_create_key, parent, name16, len(name16) >> 1, timestamp, st
-            )
-        except OverflowError:
-            return -1
-        if r >= 0:
+        r, found = self._open_key(parent, name, timestamp, True)
+        if r >= 0 and not found & 2:
             return r
-        if r == _SV_FALLBACK:
+        if r >= 0 or r == _SV_FALLBACK:  # the child exists (or declined): nothing changed
             return -1
         raise self._error(r, parent)
 
@@ -740,23 +729,9 @@ class CCellAllocator:
         """:meth:`find_key_fast`, then :meth:`create_key_fast` when there is no such child
         and ``create`` (the caller's depth check passed), in one C call: ``(nk, whether
         it was created)``, or ``(-1, False)`` when C declined before changing anything."""
-        name16 = name.encode("utf-16-le", "surrogatepass")
-        st = self._ck
-        st[0:3] = _CK_START  # nothing done yet (kept across need-grow repeats)
-        fn = _lib.regf_alloc_open_key
-        while True:
-            image = self.image
-            try:
-                # _grow_call's loop, inline: this runs once per key of a bulk write
-                r: int = fn(self._a, self._view(), len(image), parent, name16,
-                            len(name16) >> 1, timestamp, create, st, self._aux)  # fmt: skip
-            except OverflowError:
-                return -1, False
-            if r != _NEED_GROW:
-                break
-            self._extend()
+        r, found = self._open_key(parent, name, timestamp, create)
         if r >= 0:
-            return r, not st[0] & 2
+            return r, not found & 2
         if r == -1 or r == _SV_FALLBACK:  # no child and create is False, or declined
             return -1, False
         raise self._error(r, parent)
