@@ -612,6 +612,7 @@ class Batch(NamedTuple):
 
 
 _META: dict[int, struct.Struct] = {}
+_new_batch = tuple.__new__  # Batch without its generated __new__ (a third of the cost)
 
 
 def _meta(n: int) -> struct.Struct:
@@ -633,11 +634,10 @@ def _batch(
         meta = _meta(len(names)).pack(*types, *map(len, datas))
     except struct.error:  # a type beyond u32
         return None
-    return Batch(names, types, datas, names16, data, meta)
+    return _new_batch(Batch, (names, types, datas, names16, data, meta))
 
 
 _TUPLE = {tuple}
-_new_batch = tuple.__new__  # Batch without its generated __new__ (a third of the cost)
 
 
 def quick_batch(items: object, raw_types: frozenset[type]) -> Batch | None:
@@ -660,20 +660,16 @@ def quick_batch(items: object, raw_types: frozenset[type]) -> Batch | None:
         data = b"".join(datas)  # every data is a buffer
         text = "\0".join(names)  # every name is a str
         # One class check for data and types: the data are buffers, so only bytes among
-        # the allowed classes can be theirs; a bytes type fails the pack below.
+        # the allowed classes can be theirs; a bytes type fails _batch's pack.
         if not {*map(type, datas), *map(type, types)} <= raw_types:
             return None
-        # Two u32 arrays for C: the types (a type beyond u32: struct.error) and sizes.
-        meta = _meta(len(names)).pack(*types, *map(len, datas))
-    except (TypeError, ValueError, struct.error):
+    except (TypeError, ValueError):
         return None
     if len(data) > BIG and max(map(len, datas)) > BIG:
         return None
     if len(text) > _HALF_NAME and max(map(len, names)) > _HALF_NAME:
         return None
-    # NUL-separated names (see Batch): a name holding a NUL gets none.
-    names16 = None if text.count("\0") >= len(names) else text.encode("utf-16-le", "surrogatepass")
-    return _new_batch(Batch, (names, types, datas, names16, data, meta))
+    return _batch(names, types, datas, data, text)  # None for a type beyond u32
 
 
 def set_values(

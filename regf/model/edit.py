@@ -604,12 +604,11 @@ class EditKey:
         hive = self._live()
         if (
             path.__class__ is str
-            and 0 < len(path) <= _FAST_NAME
+            and path
             and class_name is None
             and security is None
             and (timestamp is None or (timestamp.__class__ is int and 0 <= timestamp < 1 << 64))
             and not volatile
-            and not self._vol
             and "\\" not in path
         ):
             # One plain name under a stable key, what bulk writers do: open or create in
@@ -798,16 +797,6 @@ class EditKey:
         datas: list[bytes] = []
         add_name, add_type, add_data = names.append, types.append, datas.append
         for item in pairs:
-            if item.__class__ is tuple and len(item) == 3:
-                name, data, vtype = item
-                tc = vtype.__class__
-                if data.__class__ is bytes and (tc is int or tc is ValueType):
-                    # raw bytes of an explicit type, as given (cellvalues checks the
-                    # name, the type's range and the size)
-                    add_name(name)
-                    add_type(int(vtype))
-                    add_data(data)
-                    continue
             if not isinstance(item, tuple) or not 2 <= len(item) <= 3:
                 raise InvalidArgumentError(
                     "set_values wants (name, data) or (name, data, type) items"
@@ -1115,29 +1104,34 @@ class EditHive:
     def _open_or_create_fast(
         self, key: EditKey, name: str, timestamp: int | None
     ) -> Node | None:
-        """create_key's C path for one name (at most 255 characters, no backslash) under
-        the stable ``key`` with a checked FILETIME (None: now): the child found or
-        created, or None when C has no such call or declined (a volatile child list, a
-        < 1.5 hive, an ri, a bad cell, a name C does not take...), and nothing changed:
-        the caller then runs :meth:`_find_child` / :meth:`_create_child`, whose twin
-        this is."""
+        """create_key's C path for one name (no backslash) under ``key`` with a checked
+        FILETIME (None: now): the child found or created, or None when C has no such
+        call or declined (see :meth:`_c_parent`; a < 1.5 hive, an ri, a bad cell...),
+        and nothing changed: the caller then runs :meth:`_find_child` /
+        :meth:`_create_child`, whose twin this is."""
         fast = self._open_key_fast
         cell = key._cell
-        if fast is None or cell in self._vol_lists:
+        if fast is None or not self._c_parent(key._vol, cell, name):
             return None
-        dep = key._dep if key._dep >= 0 else key._depth()
         ft = now_filetime() if timestamp is None else timestamp
-        nk, created = fast(cell, name, ft, dep + 1 < MAX_DEPTH)
+        nk, created = fast(cell, name, ft, key._depth() + 1 < MAX_DEPTH)
         if nk < 0:
             return None
         if created:
             self._modified = True
         return (False, nk)
 
+    def _c_parent(self, vol: bool, cell: int, name: str) -> bool:
+        """Whether the C allocator's key calls may look up or create ``name`` under this
+        parent: a stable one without volatile children (C sees one list), and a name of
+        at most 255 characters (REGF_SV_MAX_UNITS; C itself declines one that encodes
+        to more units)."""
+        return not vol and len(name) <= _FAST_NAME and cell not in self._vol_lists
+
     def _find_child(self, node: Node, name: str) -> Node | None:
-        if not node[0] and len(name) <= _FAST_NAME and node[1] not in self._vol_lists:
-            # A stable parent without volatile children: the C allocator's lookup when
-            # it has one (this method's Python below is the specification).
+        if self._c_parent(node[0], node[1], name):
+            # The C allocator's lookup when it has one (this method's Python below is
+            # the specification).
             fast = getattr(self._alloc, "find_key_fast", None)
             if fast is not None:
                 c = fast(node[1], name)
@@ -1171,13 +1165,11 @@ class EditHive:
                 f"cannot create stable key {name!r} under volatile key {self._path(parent)!r}"
             )
         if (
-            not pvol
-            and not volatile
+            not volatile
             and not class_raw
             and security is None
             and self.minor >= 5
-            and len(name) <= _FAST_NAME
-            and pcell not in self._vol_lists
+            and self._c_parent(pvol, pcell, name)
         ):
             # The common case in C (csrc/alloc.c regf_alloc_create_key, this method's
             # twin: new_nk, an lh leaf grown 1.5x, touch_parent); it declines before any
