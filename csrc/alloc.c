@@ -1036,7 +1036,11 @@ int64_t regf_alloc_set_value(regf_alloc *a, uint8_t *img, size_t len, int64_t nk
 int64_t regf_alloc_set_values(regf_alloc *a, uint8_t *img, size_t len, int64_t nk,
                               const uint8_t *names16, size_t names_len, const uint8_t *data,
                               const uint8_t *meta, size_t count, uint64_t timestamp,
-                              int64_t *st, int64_t *aux) {
+                              int fresh, int64_t *st, int64_t *aux) {
+    if (fresh) { /* the first call of a batch: nothing allocated, value 0 at offsets 0 */
+        st[0] = st[1] = -1;
+        st[2] = st[3] = st[4] = 0;
+    }
     while (st[2] >= 0 && (uint64_t)st[2] < count) {
         size_t k = (size_t)st[2], at = (size_t)st[3], end = at;
         uint32_t vtype = rd32(meta + 4 * k), size = rd32(meta + 4 * (count + k));
@@ -1274,21 +1278,24 @@ static int64_t create_at(regf_alloc *a, uint8_t *img, size_t len, int64_t parent
 
 int64_t regf_alloc_open_key(regf_alloc *a, uint8_t *img, size_t len, int64_t parent,
                             const uint8_t *name16, size_t units, uint64_t timestamp,
-                            int create, int64_t *st, int64_t *aux) {
+                            int create, int fresh, int64_t *st, int64_t *aux) {
     uint16_t want[REGF_SV_MAX_UNITS];
     uint64_t pd;
     uint32_t count, lst, n;
     int64_t pos;
     int comp, hit;
+    int64_t nk;
     *aux = 0;
+    if (fresh) { /* the first call for this name: no reference taken, nothing allocated */
+        st[0] = 0;
+        st[1] = st[2] = -1;
+    }
     if (key_lookup(a, img, len, parent, name16, units, want, &comp, &pd, &count, &lst, &n,
                    &pos, &hit))
         return REGF_SV_FALLBACK;
-    if (hit) {
-        st[0] |= 2; /* found, not created */
-        return rd32(img + BASE + lst + 4 + 4 + 8 * (uint64_t)pos);
-    }
+    if (hit) return rd32(img + BASE + lst + 4 + 4 + 8 * (uint64_t)pos);
     if (!create) return -1;
-    return create_at(a, img, len, parent, name16, units, timestamp, st, aux, want, comp, pd,
-                     count, lst, n, pos);
+    nk = create_at(a, img, len, parent, name16, units, timestamp, st, aux, want, comp, pd,
+                   count, lst, n, pos);
+    return nk < 0 ? nk : nk + REGF_OPEN_CREATED;
 }

@@ -110,14 +110,15 @@ int64_t regf_alloc_set_value(regf_alloc *a, uint8_t *img, size_t len, int64_t nk
  * hold a NUL); data the data back to back; meta two u32 LE arrays of count entries: types,
  * sizes. Value k is the k-th name, type types[k] and the sizes[k] bytes at data + (sum
  * of earlier sizes). st = {-1, -1, first value, its name offset, its data offset}
- * (bytes). Returns count when every value is set; k < count when value k declined
+ * (bytes); fresh non-zero makes C start it at value 0 (the first call of a batch, so
+ * that the caller need not write it). Returns count when every value is set; k < count when value k declined
  * (REGF_SV_FALLBACK, nothing of it changed; st already points past it, so the caller
  * sets it itself and calls again with st as it is); REGF_ALLOC_NEED_GROW (extend and
  * repeat with the same st) or an allocator error. */
 int64_t regf_alloc_set_values(regf_alloc *a, uint8_t *img, size_t len, int64_t nk,
                               const uint8_t *names16, size_t names_len,
                               const uint8_t *data, const uint8_t *meta, size_t count,
-                              uint64_t timestamp,
+                              uint64_t timestamp, int fresh,
                               int64_t *st, int64_t *aux);
 
 /* ---- open_key: the create_key fast path -----------------------------------------------
@@ -127,12 +128,15 @@ int64_t regf_alloc_set_values(regf_alloc *a, uint8_t *img, size_t len, int64_t n
  * stable parent nk whose stable list is empty or one lh leaf (a >= 1.5 hive) with room
  * before the ri limit; no class, the parent's sk inherited. The caller has checked the
  * name and that the parent has no volatile children; create is non-zero when the depth
- * check passed. Returns the child's nk with st[0] bit 1 set when it exists; -1 when it
- * does not and create is 0; else the new nk, REGF_ALLOC_NEED_GROW (*aux = image length;
- * extend and repeat with the same st, which must be {0, -1, -1} on the first call),
- * REGF_SV_FALLBACK (nothing changed) or an allocator error. */
+ * check passed. fresh is non-zero on the first call for a name (C then starts st at
+ * {0, -1, -1}) and zero on a repeat after need-grow. Returns the child's nk when it
+ * exists; -1 when it does not and create is 0; else the new nk + REGF_OPEN_CREATED (one
+ * return value tells the caller both), REGF_ALLOC_NEED_GROW (*aux = image length; extend
+ * and repeat with the same st and fresh 0), REGF_SV_FALLBACK (nothing changed) or an
+ * allocator error. */
+#define REGF_OPEN_CREATED (INT64_C(1) << 32)
 int64_t regf_alloc_open_key(regf_alloc *a, uint8_t *img, size_t len, int64_t parent,
                             const uint8_t *name16, size_t units, uint64_t timestamp,
-                            int create, int64_t *st, int64_t *aux);
+                            int create, int fresh, int64_t *st, int64_t *aux);
 
 #endif /* REGF_ALLOC_H */

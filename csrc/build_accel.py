@@ -75,11 +75,11 @@ int64_t regf_alloc_set_value(regf_alloc *a, uint8_t *img, size_t len, int64_t nk
 int64_t regf_alloc_set_values(regf_alloc *a, uint8_t *img, size_t len, int64_t nk,
                               const uint8_t *names16, size_t names_len,
                               const uint8_t *data, const uint8_t *meta, size_t count,
-                              uint64_t timestamp,
+                              uint64_t timestamp, int fresh,
                               int64_t *st, int64_t *aux);
 int64_t regf_alloc_open_key(regf_alloc *a, uint8_t *img, size_t len, int64_t parent,
                             const uint8_t *name16, size_t units, uint64_t timestamp,
-                            int create, int64_t *st, int64_t *aux);
+                            int create, int fresh, int64_t *st, int64_t *aux);
 """
 
 ffibuilder = FFI()

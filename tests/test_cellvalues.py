@@ -808,3 +808,62 @@ def test_set_values_checks_every_item_before_writing() -> None:
     with pytest.raises(InvalidArgumentError):
         cv.set_values(alloc, nk, ["a", "b"], [4], [b"", b""], timestamp=TS)
     assert bytes(alloc.image) == before
+
+
+def test_set_batch_with_arguments_beyond_c_types_runs_in_python() -> None:
+    """set_batch with an nk beyond a C int64 (C cannot be called: the allocator answers
+    -1 before C runs) raises the Python function's own error and changes nothing, on
+    both allocators alike."""
+    from regf.cells.alloc import PyCellAllocator
+
+    c_cls = _c_allocator()
+    if c_cls is None:
+        pytest.skip("C allocator not built")
+    batch = cv.quick_batch([("v", b"1234", 4)], frozenset({tuple, bytes, int}))
+    assert batch is not None
+    errors = []
+    for cls in (PyCellAllocator, c_cls):
+        alloc = cls(bytearray(serialize(KeySpec("R", subkeys=[KeySpec("K")]), timestamp=TS)))
+        before = bytes(alloc.image)
+        if cls is c_cls:
+            args = (batch.names16, batch.data, batch.meta, TS, True)
+            assert alloc.set_values_fast(1 << 70, *args) == -1
+        with pytest.raises(regf.errors.RegfError) as info:
+            cv.set_batch(alloc, 1 << 70, batch, 5, TS)
+        errors.append((type(info.value), str(info.value)))
+        assert bytes(alloc.image) == before
+    assert errors[0] == errors[1]
+
+
+def test_c_open_key_answers() -> None:
+    """CCellAllocator.open_key_fast's one int: the child's nk when it exists, nk +
+    OPEN_CREATED when the call created it, -1 when absent and not creating, -2 when C
+    declines before changing anything; find_key_fast / create_key_fast are its two
+    halves."""
+    from regf.cells.alloc import OPEN_CREATED
+
+    c_cls = _c_allocator()
+    if c_cls is None:
+        pytest.skip("C allocator not built")
+    alloc = c_cls(bytearray(serialize(KeySpec("R", subkeys=[KeySpec("K")]), timestamp=TS)))
+    with regf.open(finished(alloc)) as hive:
+        root, k = int(hive.root.index), int(hive.open_key("K").index)
+    assert alloc.open_key_fast(root, "k", TS, False) == k  # case-insensitive
+    assert alloc.find_key_fast(root, "K") == k
+    assert alloc.open_key_fast(root, "New", TS, False) == -1
+    assert alloc.find_key_fast(root, "New") == -1
+    before = bytes(alloc.image)
+    assert alloc.open_key_fast(1 << 70, "New", TS, True) == -2  # beyond C's int64
+    assert alloc.open_key_fast(root + 1, "New", TS, True) == -2  # not a cell: declined
+    assert bytes(alloc.image) == before
+    r = alloc.open_key_fast(root, "New", TS, True)
+    assert r >= OPEN_CREATED
+    nk = r - OPEN_CREATED
+    assert alloc.open_key_fast(root, "NEW", TS, True) == nk  # now found, not created
+    assert alloc.create_key_fast(root, "new", TS) == -1  # exists: nothing changed
+    made = alloc.create_key_fast(root, "Other", TS)
+    assert made >= 0 and alloc.find_key_fast(root, "other") == made
+    with regf.open(finished(alloc)) as hive:
+        assert sorted(s.name for s in hive.root.subkeys()) == ["K", "New", "Other"]
+        assert int(hive.open_key("New").index) == nk
+    assert_sound(alloc)

@@ -34,6 +34,7 @@ import sys
 import threading
 import time
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -686,8 +687,41 @@ def test_every_public_edit_is_serialised() -> None:
             elif callable(member):
                 if name in edits:
                     assert hasattr(member, "__wrapped__"), f"{cls.__name__}.{name}"
+                elif cls is EditKey and name in edit_module.SELF_LOCKED:
+                    assert not hasattr(member, "__wrapped__"), name  # locks once, itself
                 else:
                     assert name in read_only, f"{cls.__name__}.{name}: serialise or list it"
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        pytest.param(lambda k: k.create_key("Plain"), id="create_key-fast-path"),
+        pytest.param(lambda k: k.create_key("Deep\\Er"), id="create_key-general-path"),
+        pytest.param(
+            lambda k: k.set_values([("v", b"1234", regf.REG_DWORD)]), id="set_values-bulk"
+        ),
+        pytest.param(lambda k: k.set_values({"v": "text"}), id="set_values-items"),
+    ],
+)
+def test_self_locked_edits_wait_for_the_mutex(
+    tmp_path: Path, call: Callable[[EditKey], object]
+) -> None:
+    """The SELF_LOCKED edits take the hive's mutex in their body (no wrapper): while
+    another thread holds it, they wait and change nothing; once it is released they run."""
+    assert set(edit_module.SELF_LOCKED) == {"create_key", "set_values"}
+    with regf.create(tmp_path / "h.hiv") as hive:
+        key = hive.create_key("K")
+        before = bytes(hive.image)
+        worker = threading.Thread(target=call, args=(key,))
+        with hive._mutex:
+            worker.start()
+            worker.join(0.3)
+            assert worker.is_alive(), "the edit ran without the mutex"
+            assert bytes(hive.image) == before
+        worker.join(30)
+        assert not worker.is_alive()
+        assert bytes(hive.image) != before
 
 
 # ---------------------------------------------------------------------------------------

@@ -71,7 +71,6 @@ from __future__ import annotations
 
 import struct
 from bisect import bisect_left, bisect_right, insort
-from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 
 from .._accel import BACKEND
@@ -444,11 +443,9 @@ _SV_FALLBACK = -17
 
 #: A u32 of the bulk set_values' meta arrays.
 _U32 = struct.Struct("<I")
-#: regf_alloc_set_values' state before its first call: nothing allocated, value 0 at
-#: name and data offsets 0.
-_SVS_START = (-1, -1, 0, 0, 0)
-#: regf_alloc_open_key's state before the first call (alloc.h).
-_CK_START = (0, -1, -1)
+#: Added to the nk that CCellAllocator.open_key_fast answers when it created the key
+#: (REGF_OPEN_CREATED of csrc/alloc.h): one int tells both.
+OPEN_CREATED = 1 << 32
 
 # The cffi module, imported on first use so that the pure backend never loads it.
 _ffi: Any = None
@@ -651,90 +648,86 @@ class CCellAllocator:
         raise self._error(r, 0, len(raw))
 
     def set_values_fast(
-        self,
-        nk: int,
-        names16: bytes,
-        data: bytes,
-        meta: bytes,
-        timestamp: int,
-        declined: Callable[[int], object],
-    ) -> None:
+        self, nk: int, names16: bytes, data: bytes, meta: bytes, timestamp: int, fresh: bool
+    ) -> int:
         """:meth:`set_value_fast` for each of a packed batch of values in order, in one C
         call (``regf_alloc_set_values``): byte for byte that many set_value calls.
 
         ``names16`` holds the UTF-16LE names, each but the last followed by a NUL unit
         (so no name may hold one), ``data`` the data back to back, ``meta`` two u32 LE
-        arrays of one entry per value: the types and the data sizes (csrc/alloc.h). A
-        value C declines (see :meth:`set_value_fast`) is handed to ``declined(k)``, its
-        position, which must set it (the caller runs the Python function there); then C
-        goes on with the next. Every item must already be checked.
+        arrays of one entry per value: the types and the data sizes (csrc/alloc.h). Every
+        item must already be checked. Returns the number of values when all are set, or
+        the position ``k`` of a value C declined (see :meth:`set_value_fast`; nothing of
+        it changed): the caller sets that one itself and calls again with ``fresh``
+        False to go on after it. ``fresh`` is True on a batch's first call; -1 then
+        means C cannot take the arguments (an nk or timestamp beyond its C type) and
+        set nothing.
         """
-        count = len(meta) // 8
-        st = self._svs
-        st[0:5] = _SVS_START
-        while True:
-            try:
-                r = self._grow_call(
-                    _lib.regf_alloc_set_values, nk, names16, len(names16), data, meta, count,
-                    timestamp, st,
-                )  # fmt: skip
-            except OverflowError:  # nk or the timestamp beyond its C type: all in Python
-                for k in range(int(st[2]), count):
-                    declined(k)
-                return
-            if r == count:
-                return
-            if not 0 <= r < count:
-                k = int(st[2])
-                raise self._error(r, 0, _U32.unpack_from(meta, 4 * (count + k))[0])
-            declined(r)  # C stepped st past value r
-
-    def _open_key(self, parent: int, name: str, timestamp: int, create: bool) -> tuple[int, int]:
-        """``regf_alloc_open_key`` (csrc/alloc.h): its answer and its st[0] (bit 1: the
-        child exists); ``_SV_FALLBACK`` for an argument beyond its C type."""
-        name16 = name.encode("utf-16-le", "surrogatepass")
-        st = self._ck
-        st[0:3] = _CK_START  # nothing done yet (kept across need-grow repeats)
+        count = len(meta) >> 3
+        image = self.image
+        # _view() inline: this runs once per key of a bulk write
+        view = self._vbuf if self._vfor is image else self._view()
         try:
+            r: int = _lib.regf_alloc_set_values(
+                self._a, view, len(image), nk, names16, len(names16), data, meta, count,
+                timestamp, fresh, self._svs, self._aux,
+            )  # fmt: skip
+        except OverflowError:  # before C ran; a later call has the same arguments
+            return -1
+        if r == _NEED_GROW:
+            self._extend()
             r = self._grow_call(
-                _lib.regf_alloc_open_key, parent, name16, len(name16) >> 1, timestamp, create, st
-            )
+                _lib.regf_alloc_set_values, nk, names16, len(names16), data, meta, count,
+                timestamp, False, self._svs,
+            )  # fmt: skip
+        if 0 <= r <= count:
+            return r
+        raise self._error(r, 0, _U32.unpack_from(meta, 4 * (count + int(self._svs[2])))[0])
+
+    def open_key_fast(self, parent: int, name: str, timestamp: int, create: bool) -> int:
+        """The C twin of the writer's subkey lookup (``EditHive._find_child``), then of
+        ``EditHive._create_child`` when there is no such child and ``create`` (the
+        caller's depth check passed), in one C call (``regf_alloc_open_key``), for a
+        stable key without class or own security under a stable parent with no volatile
+        children and a list that is empty or one ``lh`` leaf below the ri limit (fmt
+        §4.2). The caller has checked the name.
+
+        Returns the child's nk when it exists, its nk + :data:`OPEN_CREATED` when this
+        call created it, -1 when there is none and not ``create``, or -2 when C declined
+        before changing anything (run the Python functions, the specification).
+        """
+        name16 = name.encode("utf-16-le", "surrogatepass")
+        image = self.image
+        view = self._vbuf if self._vfor is image else self._view()  # _view() inline
+        try:
+            r: int = _lib.regf_alloc_open_key(
+                self._a, view, len(image), parent, name16, len(name16) >> 1, timestamp,
+                create, True, self._ck, self._aux,
+            )  # fmt: skip
+            if r == _NEED_GROW:
+                self._extend()
+                r = self._grow_call(
+                    _lib.regf_alloc_open_key, parent, name16, len(name16) >> 1, timestamp,
+                    create, False, self._ck,
+                )  # fmt: skip
         except OverflowError:
-            return _SV_FALLBACK, 0
-        return r, int(st[0])
+            return -2
+        if r >= -1:
+            return r
+        if r == _SV_FALLBACK:
+            return -2
+        raise self._error(r, parent)
 
     def find_key_fast(self, parent: int, name: str) -> int:
-        """The C twin of the writer's subkey lookup (``EditHive._find_child`` over the
-        stable list) for a parent whose list is empty or one ``lh`` leaf: the child's nk,
-        -1 when there is none, or -2 when C declined (run the Python lookup)."""
-        r = self._open_key(parent, name, 0, False)[0]
-        return -2 if r == _SV_FALLBACK else r
+        """:meth:`open_key_fast` without creating: the child's nk, -1 when there is
+        none, or -2 when C declined (run the Python lookup)."""
+        return self.open_key_fast(parent, name, 0, False)
 
     def create_key_fast(self, parent: int, name: str, timestamp: int) -> int:
-        """The C twin of ``EditHive._create_child`` for a stable key without class or
-        own security under a stable parent with no volatile children and a list that is
-        empty or one ``lh`` leaf below the ri limit (fmt §4.2): the new nk, or -1 when C
-        declined before changing anything (run the Python function, the specification).
-        The caller has checked the name and the depth."""
-        r, found = self._open_key(parent, name, timestamp, True)
-        if r >= 0 and not found & 2:
-            return r
-        if r >= 0 or r == _SV_FALLBACK:  # the child exists (or declined): nothing changed
-            return -1
-        raise self._error(r, parent)
-
-    def open_key_fast(
-        self, parent: int, name: str, timestamp: int, create: bool
-    ) -> tuple[int, bool]:
-        """:meth:`find_key_fast`, then :meth:`create_key_fast` when there is no such child
-        and ``create`` (the caller's depth check passed), in one C call: ``(nk, whether
-        it was created)``, or ``(-1, False)`` when C declined before changing anything."""
-        r, found = self._open_key(parent, name, timestamp, create)
-        if r >= 0:
-            return r, not found & 2
-        if r == -1 or r == _SV_FALLBACK:  # no child and create is False, or declined
-            return -1, False
-        raise self._error(r, parent)
+        """:meth:`open_key_fast` for a name the caller found absent: the new nk, or -1
+        when C declined (or found the child) before changing anything."""
+        r = self.open_key_fast(parent, name, timestamp, True)
+        return r - OPEN_CREATED if r >= OPEN_CREATED else -1
 
     def _check_live(self, index: int) -> int:
         """Validate an allocated cell index; return its (positive) size."""

@@ -80,7 +80,7 @@ from types import TracebackType
 from typing import Any, ParamSpec, TypeVar, cast
 
 from .._accel import checksum
-from ..cells.alloc import CellAllocator
+from ..cells.alloc import OPEN_CREATED, CellAllocator
 from ..cells.alloc import CellAllocatorAPI as Alloc
 from ..errors import (
     HiveStateError,
@@ -601,21 +601,37 @@ class EditKey:
         now). ``volatile=True`` creates memory-only keys; a stable key under a volatile
         one raises :class:`ChildMustBeVolatileError`.
         """
-        hive = self._live()
-        if (
-            path.__class__ is str
-            and path
-            and class_name is None
-            and security is None
-            and (timestamp is None or (timestamp.__class__ is int and 0 <= timestamp < 1 << 64))
-            and not volatile
-            and "\\" not in path
-        ):
-            # One plain name under a stable key, what bulk writers do: open or create in
-            # one C call when the allocator has it (the code below is the specification).
-            fast = hive._open_or_create_fast(self, path, timestamp)
-            if fast is not None:
-                return hive._handle(fast)
+        with self._hive._mutex:  # SELF_LOCKED: see there
+            hive = self._live()
+            if (
+                path.__class__ is str
+                and path
+                and class_name is None
+                and security is None
+                and (
+                    timestamp is None or (timestamp.__class__ is int and 0 <= timestamp < 1 << 64)
+                )
+                and not volatile
+                and "\\" not in path
+            ):
+                # One plain name under a stable key, what bulk writers do: open or create
+                # in one C call when the allocator has it (_create_path is the
+                # specification).
+                fast = hive._open_or_create_fast(self, path, timestamp)
+                if fast is not None:
+                    return fast
+            return self._create_path(hive, path, class_name, timestamp, volatile, security)
+
+    def _create_path(
+        self,
+        hive: EditHive,
+        path: str,
+        class_name: str | None,
+        timestamp: Timestamp,
+        volatile: bool,
+        security: bytes | None,
+    ) -> EditKey:
+        """create_key's general path (the specification of the C one), mutex held."""
         parts = _split(path)
         if not parts:
             raise InvalidArgumentError("create_key needs a non-empty path")
@@ -781,16 +797,27 @@ class EditKey:
         ``timestamp``, except that every item is checked before anything is written: a
         bad name, type or data raises and leaves the key unchanged.
         """
-        hive = self._live()
+        with self._hive._mutex:  # SELF_LOCKED: see there
+            hive = self._live()
+            batch = cellvalues.quick_batch(values, _RAW_TYPES)
+            if batch is not None:
+                # raw (name, bytes, int type) tuples, all checked at once (what bulk
+                # writers and the write benchmark pass); anything else is converted item
+                # by item in _set_items
+                ft = now_filetime() if timestamp is None else _filetime(timestamp)
+                cellvalues.set_batch(hive._space(self._vol), self._cell, batch, hive.minor, ft)
+                hive._modified = True
+                return
+            self._set_items(hive, values, timestamp)
+
+    def _set_items(
+        self,
+        hive: EditHive,
+        values: Mapping[str, object] | Iterable[tuple[Any, ...]],
+        timestamp: Timestamp,
+    ) -> None:
+        """set_values item by item (any item form set_value takes), mutex held."""
         a = hive._space(self._vol)
-        batch = cellvalues.quick_batch(values, _RAW_TYPES)
-        if batch is not None:
-            # raw (name, bytes, int type) tuples, all checked at once (what bulk writers
-            # and the write benchmark pass); anything else is converted item by item below
-            ft = now_filetime() if timestamp is None else _filetime(timestamp)
-            cellvalues.set_batch(a, self._cell, batch, hive.minor, ft)
-            hive._modified = True
-            return
         pairs = values.items() if isinstance(values, Mapping) else values
         names: list[str] = []
         types: list[int] = []
@@ -838,8 +865,9 @@ class EditKey:
         return f"<EditKey {self.path or '(root)'!r}{' volatile' if self._vol else ''}>"
 
 
-#: Classes of data (bytes) and of a type taken as they are by set_values' bulk check.
-_RAW_TYPES = frozenset({bytes, int, ValueType})
+#: Classes of items (tuple), data (bytes) and of a type taken as they are by
+#: set_values' bulk check.
+_RAW_TYPES = frozenset({tuple, bytes, int, ValueType})
 
 #: Longest value name (characters) given to the C set_value (csrc/alloc.h REGF_SV_MAX_UNITS).
 _FAST_NAME = 255
@@ -924,7 +952,7 @@ class EditHive:
         self._alloc_cls: Callable[[bytearray], Alloc] = allocator or CellAllocator
         self._alloc: Alloc = self._alloc_cls(image)
         #: The allocator's one-call open-or-create (C only, >= 1.5 hives), looked up once.
-        self._open_key_fast: Callable[[int, str, int, bool], tuple[int, bool]] | None = (
+        self._open_key_fast: Callable[[int, str, int, bool], int] | None = (
             getattr(self._alloc, "open_key_fast", None) if minor >= 5 else None
         )
         self._root_cell: int = _U32.unpack_from(image, _BB_ROOT)[0]
@@ -1103,23 +1131,31 @@ class EditHive:
 
     def _open_or_create_fast(
         self, key: EditKey, name: str, timestamp: int | None
-    ) -> Node | None:
+    ) -> EditKey | None:
         """create_key's C path for one name (no backslash) under ``key`` with a checked
-        FILETIME (None: now): the child found or created, or None when C has no such
-        call or declined (see :meth:`_c_parent`; a < 1.5 hive, an ri, a bad cell...),
-        and nothing changed: the caller then runs :meth:`_find_child` /
+        FILETIME (None: now): the handle of the child found or created, or None when C
+        has no such call or declined (see :meth:`_c_parent`; a < 1.5 hive, an ri, a bad
+        cell...), and nothing changed: the caller then runs :meth:`_find_child` /
         :meth:`_create_child`, whose twin this is."""
         fast = self._open_key_fast
         cell = key._cell
         if fast is None or not self._c_parent(key._vol, cell, name):
             return None
+        dep = key._dep if key._dep >= 0 else key._depth()
         ft = now_filetime() if timestamp is None else timestamp
-        nk, created = fast(cell, name, ft, key._depth() + 1 < MAX_DEPTH)
+        nk = fast(cell, name, ft, dep + 1 < MAX_DEPTH)
         if nk < 0:
             return None
-        if created:
-            self._modified = True
-        return (False, nk)
+        if nk < OPEN_CREATED:
+            return self._handle((False, nk))
+        nk -= OPEN_CREATED
+        self._modified = True
+        # A new cell has no live handle (a delete or a move pops its old cell's), so no
+        # lookup; the child's depth is known here.
+        h = EditKey(self, False, nk)
+        h._dep = dep + 1
+        self._handles.put(nk, h)
+        return h
 
     def _c_parent(self, vol: bool, cell: int, name: str) -> bool:
         """Whether the C allocator's key calls may look up or create ``name`` under this
@@ -1171,7 +1207,7 @@ class EditHive:
             and self.minor >= 5
             and self._c_parent(pvol, pcell, name)
         ):
-            # The common case in C (csrc/alloc.c regf_alloc_create_key, this method's
+            # The common case in C (csrc/alloc.c regf_alloc_open_key, this method's
             # twin: new_nk, an lh leaf grown 1.5x, touch_parent); it declines before any
             # change for anything else (an ri, a full leaf, a bad cell) and this runs.
             fast = getattr(self._alloc, "create_key_fast", None)
@@ -1776,17 +1812,21 @@ def _exclusive(fn: Callable[_P, _R], of_key: bool) -> Callable[_P, _R]:
 
 
 #: Every public operation that changes the image. Wrapped here (not at each definition)
-#: so that the edit code stays free of locking; tests/test_model_flush.py checks that
-#: every public EditKey / EditHive method or setter is either listed or known read-only.
+#: so that the edit code stays free of locking (but for SELF_LOCKED below);
+#: tests/test_model_flush.py checks that every public EditKey / EditHive method or
+#: setter is either listed or known read-only.
 KEY_EDITS = (
-    "create_key",
     "delete_key",
     "rename",
     "set_value",
-    "set_values",
     "delete_value",
     "touch",
 )
+#: The two edits a bulk writer calls once per key take the mutex in their own body
+#: instead: the wrapper's extra call with packed arguments cost ~0.5 us each, a tenth of
+#: the 20,000 keys x 10 values benchmark. tests/test_model_flush.py checks that each
+#: blocks while another thread holds the mutex.
+SELF_LOCKED = ("create_key", "set_values")
 KEY_SETTERS = (
     "extra_flags",
     "user_flags",
