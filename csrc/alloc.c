@@ -310,6 +310,11 @@ static int32_t tr_leftmost(const regf_alloc *a, int32_t t) {
 
 /* Room for `extra` more free cells without any allocation on the way. */
 static int reserve_cells(regf_alloc *a, uint32_t extra) {
+    /* the common case first: the tables are under half full (ht_reserve's test) */
+    if (a->nodes_used + extra <= a->nodes_cap &&
+        a->by_start.cap && (uint64_t)(a->by_start.n + extra) * 2 <= a->by_start.cap &&
+        a->by_end.cap && (uint64_t)(a->by_end.n + extra) * 2 <= a->by_end.cap)
+        return 0;
     if (a->nodes_used + extra > a->nodes_cap) {
         size_t cap = a->nodes_cap ? a->nodes_cap : 64;
         node_t *p;
@@ -356,10 +361,9 @@ static void file_cell(regf_alloc *a, uint32_t start, uint32_t size) {
     a->free_bytes += size;
 }
 
-/* Forget the free cell at start (it must exist); return its size. */
-static uint32_t unfile_cell(regf_alloc *a, uint32_t start) {
-    int32_t n = ht_get(&a->by_start, start);
-    uint32_t size = a->nodes[n].size;
+/* Forget the free cell of node n; return its size. */
+static uint32_t unfile_node(regf_alloc *a, int32_t n) {
+    uint32_t start = a->nodes[n].start, size = a->nodes[n].size;
     int k = size_class(size);
     ht_del(&a->by_start, start);
     ht_del(&a->by_end, start + size);
@@ -397,19 +401,20 @@ static void shrink_front(regf_alloc *a, int32_t n, uint32_t cut) {
     a->free_bytes -= cut;
 }
 
-/* Start of the free cell serving a total-byte request, or -1 (alloc.py _find). */
-static int64_t find_cell(const regf_alloc *a, uint32_t total) {
+/* Node of the free cell serving a total-byte request, or NIL (alloc.py _find). The node,
+ * not its start: the caller needs the node and would look it up again. */
+static int32_t find_cell(const regf_alloc *a, uint32_t total) {
     int k = size_class(total);
     uint32_t above;
     if (k >= 16 && (a->mask >> k & 1u)) {
         /* Own bucket: the first cell in address order that fits. */
         int32_t n = tr_first_fit(a, a->root[k], total);
-        if (n != NIL) return a->nodes[n].start;
+        if (n != NIL) return n;
         k++;
     }
     above = k >= NUM_CLASSES ? 0 : a->mask >> k << k;
-    if (!above) return -1;
-    return a->nodes[tr_leftmost(a, a->root[lowest_bit(above)])].start;
+    if (!above) return NIL;
+    return tr_leftmost(a, a->root[lowest_bit(above)]);
 }
 
 /* ---- dirty pages ---------------------------------------------------------------------- */
@@ -645,15 +650,14 @@ static int64_t total_for(int64_t payload) {
 /* Allocation proper; cells and bins reserved by the caller. */
 static int64_t alloc_total(regf_alloc *a, uint8_t *img, size_t len, uint32_t total,
                            int64_t *aux) {
-    int64_t start = find_cell(a, total);
-    uint32_t size, rest;
-    int32_t n;
-    if (start < 0) {
+    int32_t n = find_cell(a, total);
+    uint32_t size, rest, start;
+    if (n == NIL) {
         int rc = grow(a, img, len, total, aux);
         if (rc < 0) return rc;
-        start = find_cell(a, total);
+        n = find_cell(a, total);
     }
-    n = ht_get(&a->by_start, (uint32_t)start);
+    start = a->nodes[n].start;
     size = a->nodes[n].size;
     rest = size - total;
     if (rest && size_class(rest) == size_class(size)) {
@@ -663,11 +667,11 @@ static int64_t alloc_total(regf_alloc *a, uint8_t *img, size_t len, uint32_t tot
         set_size(a, img, (uint32_t)start + total, rest);
     } else if (rest) {
         /* Any remainder is >= 8 bytes and stays free, even an 8-byte one (fmt 8.1). */
-        unfile_cell(a, (uint32_t)start);
+        unfile_node(a, n);
         set_size(a, img, (uint32_t)start + total, rest);
         file_cell(a, (uint32_t)start + total, rest);
     } else {
-        unfile_cell(a, (uint32_t)start);
+        unfile_node(a, n);
         total = size;
     }
     set_size(a, img, (uint32_t)start, -(int64_t)total);
@@ -707,15 +711,16 @@ int64_t regf_alloc_check(const regf_alloc *a, const uint8_t *img, size_t len, in
 /* Free a checked cell of the given size; cells reserved by the caller. */
 static void free_checked(regf_alloc *a, uint8_t *img, uint32_t index, uint32_t size) {
     uint32_t orig = size, start = index, nxt = index + size;
-    int32_t prev;
+    int32_t next, prev;
     /* The freed cell's own size goes positive first; when merged into a preceding cell
      * it survives as a remnant inside the free cell. */
     set_size(a, img, index, size);
-    if (ht_get(&a->by_start, nxt) != NIL) size += unfile_cell(a, nxt);
+    next = ht_get(&a->by_start, nxt);
+    if (next != NIL) size += unfile_node(a, next);
     prev = ht_get(&a->by_end, index);
     if (prev != NIL) {
         start = a->nodes[prev].start;
-        size += unfile_cell(a, start);
+        size += unfile_node(a, prev);
     }
     if (start != index || size != orig) set_size(a, img, start, size);
     file_cell(a, start, size);

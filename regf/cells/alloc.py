@@ -69,6 +69,7 @@ callers pass indexes they got from :meth:`~PyCellAllocator.alloc` or from a chec
 
 from __future__ import annotations
 
+import codecs
 import struct
 from bisect import bisect_left, bisect_right, insort
 from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
@@ -443,6 +444,10 @@ _SV_FALLBACK = -17
 
 #: A u32 of the bulk set_values' meta arrays.
 _U32 = struct.Struct("<I")
+#: str.encode("utf-16-le", ...) without its codec lookup by name (~0.15 us of a 0.2 us
+#: call, twice per key of a bulk write); the same codec function, so the same bytes.
+_utf16 = codecs.utf_16_le_encode
+
 #: Added to the nk that CCellAllocator.open_key_fast answers when it created the key
 #: (REGF_OPEN_CREATED of csrc/alloc.h): one int tells both.
 OPEN_CREATED = 1 << 32
@@ -624,7 +629,7 @@ class CCellAllocator:
         decides. ``vtype`` (u32), ``raw`` (at most 16344 bytes) and ``timestamp`` (u64)
         must already be checked.
         """
-        name16 = name.encode("utf-16-le", "surrogatepass")
+        name16 = _utf16(name, "surrogatepass")[0]
         st = self._sv
         st[0] = st[1] = -1  # no cell allocated yet (kept across need-grow repeats)
         try:
@@ -696,7 +701,7 @@ class CCellAllocator:
         call created it, -1 when there is none and not ``create``, or -2 when C declined
         before changing anything (run the Python functions, the specification).
         """
-        name16 = name.encode("utf-16-le", "surrogatepass")
+        name16 = _utf16(name, "surrogatepass")[0]
         image = self.image
         view = self._vbuf if self._vfor is image else self._view()  # _view() inline
         try:

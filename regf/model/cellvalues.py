@@ -63,6 +63,7 @@ the 20,000 keys x 10 values write benchmark.
 
 from __future__ import annotations
 
+import codecs
 import struct
 from collections.abc import Iterator, Sequence
 from typing import NamedTuple, Protocol
@@ -612,6 +613,9 @@ class Batch(NamedTuple):
 
 
 _META: dict[int, struct.Struct] = {}
+#: str.encode("utf-16-le", ...) without its codec lookup by name (4x faster on a short
+#: text, once per set_values batch); the same codec function, so the same bytes.
+_utf16 = codecs.utf_16_le_encode
 _new_batch = tuple.__new__  # Batch without its generated __new__ (a third of the cost)
 
 
@@ -629,7 +633,7 @@ def _batch(
     not a u32). ``data`` is ``datas`` joined, ``text`` the names joined by NULs."""
     # NUL-separated names: C finds each name's length itself, cheaper than passing a
     # length per value; a name holding a NUL is legal but rare and gets no batch.
-    names16 = None if text.count("\0") >= len(names) else text.encode("utf-16-le", "surrogatepass")
+    names16 = None if text.count("\0") >= len(names) else _utf16(text, "surrogatepass")[0]
     try:
         meta = (_META.get(len(names)) or _meta(len(names))).pack(*types, *map(len, datas))
     except struct.error:  # a type beyond u32
