@@ -453,21 +453,8 @@ static int popcount64(uint64_t x) {
     return (int)((x * 0x0101010101010101u) >> 56);
 }
 
-/* Mark the pages spanned by len bytes at file offset off (inside the reserved range). */
-static void touch(regf_alloc *a, uint64_t off, uint64_t len) {
-    uint64_t p, p1;
-    if (!len) return;
-    p = off / PAGE;
-    p1 = (off + len - 1) / PAGE;
-    if (p == p1) { /* most writes stay inside one page */
-        uint64_t bit = (uint64_t)1 << (p % 64);
-        uint64_t *w = &a->dirty[p / 64];
-        if (!(*w & bit)) {
-            *w |= bit;
-            a->ndirty++;
-        }
-        return;
-    }
+/* touch's pages p..p1 (p < p1), out of line: the one-page case below is inlined. */
+static void touch_span(regf_alloc *a, uint64_t p, uint64_t p1) {
     while (p <= p1) {
         size_t w = (size_t)(p / 64);
         unsigned b = (unsigned)(p % 64);
@@ -483,6 +470,24 @@ static void touch(regf_alloc *a, uint64_t off, uint64_t len) {
         a->ndirty += (size_t)popcount64(bits & ~a->dirty[w]);
         a->dirty[w] |= bits;
     }
+}
+
+/* Mark the pages spanned by len bytes at file offset off (inside the reserved range). */
+static inline void touch(regf_alloc *a, uint64_t off, uint64_t len) {
+    uint64_t p, p1;
+    if (!len) return;
+    p = off / PAGE;
+    p1 = (off + len - 1) / PAGE;
+    if (p == p1) { /* most writes stay inside one page */
+        uint64_t bit = (uint64_t)1 << (p % 64);
+        uint64_t *w = &a->dirty[p / 64];
+        if (!(*w & bit)) {
+            *w |= bit;
+            a->ndirty++;
+        }
+        return;
+    }
+    touch_span(a, p, p1);
 }
 
 /* ---- lifecycle and load --------------------------------------------------------------- */
@@ -914,6 +919,9 @@ int64_t regf_alloc_set_value(regf_alloc *a, uint8_t *img, size_t len, int64_t nk
         if (flags & VK_COMP_NAME) {
             if (name_len != units) continue;
             if (at + name_len > len) return REGF_SV_FALLBACK;
+            /* The last unit first: names written together often differ only there
+             * ("value00", "value01", ...); equal names pass every unit either way. */
+            if (units && upcase[img[at + units - 1]] != want[units - 1]) continue;
             for (i = 0; i < units && upcase[img[at + i]] == want[i]; i++) {
             }
         } else {
@@ -924,6 +932,7 @@ int64_t regf_alloc_set_value(regf_alloc *a, uint8_t *img, size_t len, int64_t nk
             }
             if (name_len != name_bytes) continue;
             if (at + name_len > len) return REGF_SV_FALLBACK;
+            if (units && upcase[rd16le(img + at + 2 * (units - 1))] != want[units - 1]) continue;
             for (i = 0; i < units && upcase[rd16le(img + at + 2 * i)] == want[i]; i++) {
             }
         }
