@@ -1150,61 +1150,142 @@ static int64_t leaf_bisect(const uint8_t *img, size_t len, uint64_t d, uint32_t 
     return lo;
 }
 
-/* Shared checks of both calls: the parent nk, its stable list (none, or one lh leaf:
- * sublists._head's checks) and the lookup. Returns 0, or REGF_SV_FALLBACK. */
+/* sublists._head's checks on a subkey list cell: aligned, in range, allocated, its count
+ * of entries inside it. Returns its data offset (the signature) with *kind = 'h' for an
+ * lh, 'i' for an ri and *n its count; 0 for anything else (other kinds included: C does
+ * not read lf / li lists, Python does). */
+static uint64_t list_head(const uint8_t *img, uint32_t limit, uint32_t lst, uint8_t *kind,
+                          uint32_t *n) {
+    uint64_t d = (uint64_t)BASE + lst;
+    int64_t size;
+    uint32_t es;
+    if ((lst & 7u) || (uint64_t)lst + 8 > limit) return 0;
+    size = rdi32(img + d);
+    if (size >= 0 || (int64_t)lst - size > (int64_t)limit) return 0;
+    if (img[d + 4] == 'l' && img[d + 5] == 'h')
+        es = 8;
+    else if (img[d + 4] == 'r' && img[d + 5] == 'i')
+        es = 4;
+    else
+        return 0;
+    *kind = img[d + 5];
+    *n = rd16le(img + d + 6);
+    if (4 + es * (int64_t)*n > -size - 4) return 0;
+    return d + 4;
+}
+
+/* want against the last name of the ri's leaf `leaf` (sublists._leaf_last_key, which
+ * raises for a leaf that is an ri or empty): <0, 0, >0, or 2 when Python must decide
+ * (that, a bad cell or entry, or a leaf kind C does not read). */
+static int leaf_last_cmp(const uint8_t *img, size_t len, uint32_t limit, uint32_t leaf,
+                         const uint16_t *want, size_t units) {
+    uint8_t kind = 0;
+    uint32_t n = 0;
+    uint64_t d = list_head(img, limit, leaf, &kind, &n);
+    if (!d || kind != 'h' || n == 0) return 2;
+    return entry_cmp(img, len, rd32(img + d + 4 + 8 * (uint64_t)(n - 1)), want, units);
+}
+
+/* sublists._root_select over an ri of rcount > 0 leaves at data offset r, with the same
+ * probes (the last leaf first: sequential creation): the index of the leaf for want, or
+ * -2 when a probe is not trusted. */
+static int64_t root_select(const uint8_t *img, size_t len, uint32_t limit, uint64_t r,
+                           uint32_t rcount, const uint16_t *want, size_t units) {
+    uint32_t lo = 0, hi = rcount;
+    int c = leaf_last_cmp(img, len, limit, rd32(img + r + 4 + 4 * (uint64_t)(rcount - 1)),
+                          want, units);
+    if (c == 2) return -2;
+    if (c < 0) return rcount - 1;
+    while (lo < hi) {
+        uint32_t mid = (lo + hi) >> 1;
+        c = leaf_last_cmp(img, len, limit, rd32(img + r + 4 + 4 * (uint64_t)mid), want, units);
+        if (c == 2) return -2;
+        if (c < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo < rcount - 1 ? lo : rcount - 1;
+}
+
+/* What key_lookup found: the name upcased, the parent, its list and where the name is
+ * or would go. */
+typedef struct {
+    uint16_t want[REGF_SV_MAX_UNITS];
+    int comp;       /* the name fits Latin-1 (stored compressed) */
+    uint64_t pd;    /* the parent nk's data offset */
+    uint32_t count; /* the parent's stable subkey count */
+    uint32_t lst;   /* its stable list cell */
+    uint32_t leaf;  /* the lh leaf searched: lst, or the ri's leaf sel */
+    int64_t sel;    /* that leaf's index in the ri, or -1 without an ri */
+    uint32_t n;     /* the leaf's count */
+    int64_t pos;    /* the name's position in the leaf (sublists._bisect) */
+    int hit;        /* the name is there */
+} lookup_t;
+
+/* Shared checks of both calls: the parent nk, its stable list (none, one lh leaf, or an
+ * ri of lh leaves: sublists._head's checks) and the lookup (sublists.find's probes).
+ * Returns 0, or REGF_SV_FALLBACK. */
 static int key_lookup(const regf_alloc *a, const uint8_t *img, size_t len, int64_t parent,
-                      const uint8_t *name16, size_t units, uint16_t *want, int *comp,
-                      uint64_t *pd, uint32_t *count, uint32_t *lst, uint32_t *n,
-                      int64_t *pos, int *hit) {
+                      const uint8_t *name16, size_t units, lookup_t *k) {
     uint32_t limit = a->hbins_size;
     size_t i;
-    *comp = 1;
-    *hit = 0;
-    *pos = 0;
-    *n = 0;
+    k->comp = 1;
+    k->hit = 0;
+    k->pos = 0;
+    k->n = 0;
+    k->sel = -1;
     if (!image_ok(a, len) || units == 0 || units > REGF_SV_MAX_UNITS || parent < 0 ||
         parent > (int64_t)limit)
         return REGF_SV_FALLBACK;
     for (i = 0; i < units; i++) {
         uint16_t u = rd16le(name16 + 2 * i);
-        if (u > 0xFF) *comp = 0;
-        want[i] = upcase[u];
+        if (u > 0xFF) k->comp = 0;
+        k->want[i] = upcase[u];
     }
-    *pd = live_data(img, limit, (uint64_t)parent, NK_FIXED);
-    if (!*pd || img[*pd] != 'n' || img[*pd + 1] != 'k') return REGF_SV_FALLBACK;
-    *count = rd32(img + *pd + NKO_SUBKEY_COUNT);
-    *lst = rd32(img + *pd + NKO_SUBKEY_LIST);
-    if (*count && *lst != HCELL_NIL) {
-        int64_t size;
-        uint64_t d = (uint64_t)BASE + *lst;
-        if ((*lst & 7u) || (uint64_t)*lst + 8 > limit) return REGF_SV_FALLBACK;
-        size = rdi32(img + d);
-        if (size >= 0 || (int64_t)*lst - size > (int64_t)limit) return REGF_SV_FALLBACK;
-        if (img[d + 4] != 'l' || img[d + 5] != 'h') return REGF_SV_FALLBACK; /* lf/li/ri */
-        *n = rd16le(img + d + 6);
-        if (4 + 8 * (int64_t)*n > -size - 4) return REGF_SV_FALLBACK;
-        *pos = leaf_bisect(img, len, d + 4, *n, want, units, hit);
-        if (*pos < 0) return REGF_SV_FALLBACK;
+    k->pd = live_data(img, limit, (uint64_t)parent, NK_FIXED);
+    if (!k->pd || img[k->pd] != 'n' || img[k->pd + 1] != 'k') return REGF_SV_FALLBACK;
+    k->count = rd32(img + k->pd + NKO_SUBKEY_COUNT);
+    k->lst = k->leaf = rd32(img + k->pd + NKO_SUBKEY_LIST);
+    if (k->count && k->lst != HCELL_NIL) {
+        uint8_t kind = 0;
+        uint64_t d = list_head(img, limit, k->lst, &kind, &k->n);
+        if (!d) return REGF_SV_FALLBACK;
+        if (kind == 'i') {
+            /* an index root: the leaf its last names select (an empty root: Python) */
+            if (k->n == 0) return REGF_SV_FALLBACK;
+            k->sel = root_select(img, len, limit, d, k->n, k->want, units);
+            if (k->sel < 0) return REGF_SV_FALLBACK;
+            k->leaf = rd32(img + d + 4 + 4 * (uint64_t)k->sel);
+            d = list_head(img, limit, k->leaf, &kind, &k->n); /* checked by root_select */
+            if (!d || kind != 'h') return REGF_SV_FALLBACK;
+        }
+        k->pos = leaf_bisect(img, len, d, k->n, k->want, units, &k->hit);
+        if (k->pos < 0) return REGF_SV_FALLBACK;
     }
     return 0;
 }
 
-/* regf_alloc_open_key's creation after its lookup (want, comp, pd, count, lst, n, pos: key_lookup's
- * results for a name that is not there). */
+/* regf_alloc_open_key's creation after its lookup k, for a name that is not there. */
 static int64_t create_at(regf_alloc *a, uint8_t *img, size_t len, int64_t parent,
                          const uint8_t *name16, size_t units, uint64_t timestamp,
-                         int64_t *st, int64_t *aux, const uint16_t *want, int comp,
-                         uint64_t pd, uint32_t count, uint32_t lst, uint32_t n, int64_t pos) {
+                         int64_t *st, int64_t *aux, const lookup_t *k) {
     uint64_t d, at;
-    uint32_t sk, stored, hash = 0, name_bytes = 2 * (uint32_t)units, cur;
-    int64_t nk, leaf, cap;
+    uint32_t sk, stored, hash = 0, name_bytes = 2 * (uint32_t)units, cur, n = k->n;
+    uint32_t list_field;
+    int64_t nk, leaf, cap, pos = k->pos;
     size_t i;
     uint8_t el[8];
-    if (count == 0 || lst == HCELL_NIL) {
+    const uint64_t pd = k->pd;
+    if (k->count == 0 || k->lst == HCELL_NIL) {
         n = 0; /* a list index beside a zero count is not trusted: a new leaf */
         pos = 0;
-    } else if (n >= MAX_LEAF_LH || regf_alloc_check(a, img, len, lst) < 0) {
-        return REGF_SV_FALLBACK; /* an ri goes above it, or a bad cell: Python decides */
+    } else if (n >= MAX_LEAF_LH || regf_alloc_check(a, img, len, k->leaf) < 0) {
+        /* a full leaf (an ri goes above it, or the ri's leaf splits) or a bad cell:
+         * Python decides */
+        return REGF_SV_FALLBACK;
+    } else if (k->sel >= 0 && regf_alloc_check(a, img, len, k->lst) < 0) {
+        return REGF_SV_FALLBACK; /* the root is written if the leaf moves */
     }
     /* The parent's sk gains the reference (cellsec._sk_start's checks first). */
     sk = rd32(img + pd + NKO_SECURITY);
@@ -1222,14 +1303,14 @@ static int64_t create_at(regf_alloc *a, uint8_t *img, size_t len, int64_t parent
     }
     st[0] |= 1;
     /* nodes.new_nk: the node, name stored Latin-1 when every unit fits (fmt 4.9). */
-    stored = comp ? (uint32_t)units : name_bytes;
+    stored = k->comp ? (uint32_t)units : name_bytes;
     nk = st[1];
     if (nk < 0) {
         nk = regf_alloc_alloc(a, img, len, (int64_t)(NK_FIXED + stored), aux);
         if (nk < 0) return nk;
         d = (uint64_t)BASE + (uint64_t)nk + 4; /* zeroed by the allocation */
         memcpy(img + d, "nk", 2);
-        wr16le(img + d + NKO_FLAGS, comp ? NK_COMP_NAME : 0);
+        wr16le(img + d + NKO_FLAGS, k->comp ? NK_COMP_NAME : 0);
         wr32(img + d + NKO_LAST_WRITTEN, (uint32_t)timestamp);
         wr32(img + d + NKO_LAST_WRITTEN + 4, (uint32_t)(timestamp >> 32));
         wr32(img + d + NKO_PARENT, (uint32_t)parent);
@@ -1240,7 +1321,7 @@ static int64_t create_at(regf_alloc *a, uint8_t *img, size_t len, int64_t parent
         wr32(img + d + NKO_CLASS, HCELL_NIL);
         wr16le(img + d + NKO_NAME_LEN, (uint16_t)stored);
         for (i = 0; i < units; i++) {
-            if (comp)
+            if (k->comp)
                 img[d + NK_FIXED + i] = name16[2 * i];
             else
                 wr16le(img + d + NK_FIXED + 2 * i, rd16le(name16 + 2 * i));
@@ -1260,7 +1341,7 @@ static int64_t create_at(regf_alloc *a, uint8_t *img, size_t len, int64_t parent
             st[2] = leaf;
         }
     } else {
-        leaf = lst;
+        leaf = k->leaf;
         cap = -(int64_t)rdi32(img + BASE + leaf) - 4;
         if (cap - (4 + 8 * (int64_t)n) < 8) {
             int64_t size = cap + cap / 2;
@@ -1269,7 +1350,7 @@ static int64_t create_at(regf_alloc *a, uint8_t *img, size_t len, int64_t parent
             if (leaf < 0) return leaf;
         }
     }
-    for (i = 0; i < units; i++) hash = hash * 37u + want[i]; /* lh hash, fmt 4.2 */
+    for (i = 0; i < units; i++) hash = hash * 37u + k->want[i]; /* lh hash, fmt 4.2 */
     d = (uint64_t)BASE + (uint64_t)leaf + 4;
     wr16le(img + d + 2, (uint16_t)(n + 1));
     touch(a, d + 2, 2);
@@ -1279,11 +1360,21 @@ static int64_t create_at(regf_alloc *a, uint8_t *img, size_t len, int64_t parent
     wr32(el + 4, hash);
     memcpy(img + at, el, 8);
     touch(a, at, 8 * (uint64_t)(n - (uint32_t)pos + 1));
+    list_field = (uint32_t)leaf;
+    if (k->sel >= 0) {
+        /* under an ri: the root keeps its cell and points at the leaf where it moved */
+        uint64_t r = (uint64_t)BASE + k->lst + 4 + 4 + 4 * (uint64_t)k->sel;
+        if ((uint32_t)leaf != k->leaf) {
+            wr32(img + r, (uint32_t)leaf);
+            touch(a, r, 4);
+        }
+        list_field = k->lst;
+    }
     /* nodes.touch_parent: time, count and list, MaxNameLen (u16 only) in one write. */
     wr32(img + pd + NKO_LAST_WRITTEN, (uint32_t)timestamp);
     wr32(img + pd + NKO_LAST_WRITTEN + 4, (uint32_t)(timestamp >> 32));
-    wr32(img + pd + NKO_SUBKEY_COUNT, count + 1); /* the nk's count + 1, as Python */
-    wr32(img + pd + NKO_SUBKEY_LIST, (uint32_t)leaf);
+    wr32(img + pd + NKO_SUBKEY_COUNT, k->count + 1); /* the nk's count + 1, as Python */
+    wr32(img + pd + NKO_SUBKEY_LIST, list_field);
     cur = rd16le(img + pd + NKO_MAX_NAME);
     if (name_bytes > cur) wr16le(img + pd + NKO_MAX_NAME, (uint16_t)name_bytes);
     touch(a, pd + NKO_LAST_WRITTEN, NKO_MAX_CLASS + 4 - NKO_LAST_WRITTEN);
@@ -1293,23 +1384,16 @@ static int64_t create_at(regf_alloc *a, uint8_t *img, size_t len, int64_t parent
 int64_t regf_alloc_open_key(regf_alloc *a, uint8_t *img, size_t len, int64_t parent,
                             const uint8_t *name16, size_t units, uint64_t timestamp,
                             int create, int fresh, int64_t *st, int64_t *aux) {
-    uint16_t want[REGF_SV_MAX_UNITS];
-    uint64_t pd;
-    uint32_t count, lst, n;
-    int64_t pos;
-    int comp, hit;
+    lookup_t k;
     int64_t nk;
     *aux = 0;
     if (fresh) { /* the first call for this name: no reference taken, nothing allocated */
         st[0] = 0;
         st[1] = st[2] = -1;
     }
-    if (key_lookup(a, img, len, parent, name16, units, want, &comp, &pd, &count, &lst, &n,
-                   &pos, &hit))
-        return REGF_SV_FALLBACK;
-    if (hit) return rd32(img + BASE + lst + 4 + 4 + 8 * (uint64_t)pos);
+    if (key_lookup(a, img, len, parent, name16, units, &k)) return REGF_SV_FALLBACK;
+    if (k.hit) return rd32(img + BASE + k.leaf + 4 + 4 + 8 * (uint64_t)k.pos);
     if (!create) return -1;
-    nk = create_at(a, img, len, parent, name16, units, timestamp, st, aux, want, comp, pd,
-                   count, lst, n, pos);
+    nk = create_at(a, img, len, parent, name16, units, timestamp, st, aux, &k);
     return nk < 0 ? nk : nk + REGF_OPEN_CREATED;
 }

@@ -125,8 +125,9 @@ int64_t regf_alloc_set_values(regf_alloc *a, uint8_t *img, size_t len, int64_t n
  * The C twin of regf.model.edit's subkey lookup and creation (EditHive._find_child /
  * _create_child with nodes.new_nk, sublists.insert and nodes.touch_parent, the
  * specification) for a stable key named by name16 (1..REGF_SV_MAX_UNITS units) under a
- * stable parent nk whose stable list is empty or one lh leaf (a >= 1.5 hive) with room
- * before the ri limit; no class, the parent's sk inherited. The caller has checked the
+ * stable parent nk whose stable list is empty, one lh leaf (a >= 1.5 hive) with room
+ * before the ri limit, or an ri of lh leaves whose selected leaf has room (a full one
+ * splits in Python); no class, the parent's sk inherited. The caller has checked the
  * name and that the parent has no volatile children; create is non-zero when the depth
  * check passed. fresh is non-zero on the first call for a name (C then starts st at
  * {0, -1, -1}) and zero on a repeat after need-grow. Returns the child's nk when it

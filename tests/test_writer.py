@@ -738,7 +738,9 @@ _TWIN_OPS = st.lists(
     st.one_of(
         st.tuples(st.just("mk"), st.lists(_TWIN_NAMES, min_size=1, max_size=3),
                   st.sampled_from([None, None, None, "Cls"]), st.booleans()),
-        st.tuples(st.just("many"), _TWIN_NAMES, st.integers(1, 1100)),
+        # around the ri limit (1013 in one leaf) and past the first leaf splits
+        st.tuples(st.just("many"), _TWIN_NAMES,
+                  st.integers(1, 1100) | st.sampled_from([1013, 1014, 2600])),
         st.tuples(st.just("set"), st.lists(_TWIN_NAMES, max_size=2), _TWIN_NAMES,
                   st.sampled_from([0, 4, 3]), st.sampled_from([0, 4, 9, 20000])),
         st.tuples(st.just("setm"), st.lists(_TWIN_NAMES, max_size=2),
@@ -809,6 +811,127 @@ def test_c_fast_paths_equal_python(ops: list[tuple[Any, ...]], minor: int) -> No
                 assert _untimed(c.image) == _untimed(py.image), op
                 assert c.allocator.take_dirty() == py.allocator.take_dirty(), op
             assert flat(c) == flat(py)
+        finally:
+            py.discard()
+            c.discard()
+
+
+@pytest.mark.parametrize("order", ["ascending", "descending", "shuffled"])
+def test_c_create_key_under_an_index_root_equals_python(order: str) -> None:
+    """3,000 keys under one parent, C and Python side by side: past 1,013 the list
+    becomes an ri of lh leaves (Python), C then inserts into the selected leaf, grows it
+    and repoints the root when the leaf moves, and leaves each full leaf's split to
+    Python. Same images and dirty pages after every key; lookups of every name (any
+    case) agree."""
+    import random
+
+    from regf.cells.alloc import PyCellAllocator
+
+    try:
+        from regf.cells.alloc import CCellAllocator
+
+        CCellAllocator(bytearray(serialize_minimal()))
+    except Exception:
+        pytest.skip("C allocator not built")
+    names = [f"Key{i:05d}" for i in range(3000)]
+    if order == "descending":
+        names.reverse()
+    elif order == "shuffled":
+        random.Random(5).shuffle(names)
+    with tempfile.TemporaryDirectory() as d:
+        py = EditHive(minor=5, target=Path(d) / "p.hiv", file_name="x",
+                      allocator=PyCellAllocator)  # fmt: skip
+        c = EditHive(minor=5, target=Path(d) / "c.hiv", file_name="x",
+                     allocator=CCellAllocator)  # fmt: skip
+        try:
+            for h in (py, c):
+                h.root.last_written_raw = FT
+                h.allocator.take_dirty()
+            parents = [h.create_key("P", timestamp=FT) for h in (py, c)]
+            for i, name in enumerate(names):
+                for p in parents:
+                    p.create_key(name, timestamp=FT + i)
+                assert c.allocator.take_dirty() == py.allocator.take_dirty(), name
+                if i % 97 == 0 or i > 2990:
+                    assert _untimed(c.image) == _untimed(py.image), name
+            assert _untimed(c.image) == _untimed(py.image)
+            # the parent's list (nk +0x1C) is an index root now
+            lst = int.from_bytes(c.image[4096 + parents[1]._cell + 4 + 0x1C :][:4], "little")
+            assert c.image[4096 + lst + 4 : 4096 + lst + 6] == b"ri"
+            for name in names[::7]:
+                for variant in (name, name.upper(), name.lower()):
+                    path = "P\\" + variant
+                    assert c.open_key(path)._cell == py.open_key(path)._cell
+            assert parents[1].create_key(names[0].lower()) is c.open_key("P\\" + names[0])
+            assert flat(c) == flat(py)
+        finally:
+            py.discard()
+            c.discard()
+
+
+def _ri_twins(d: str) -> tuple[EditHive, EditHive, int, int]:
+    """Python and C twins with 1,100 keys under P (an ri of two lh leaves), and the
+    file offsets of P's ri data and of its first leaf's data."""
+    from regf.cells.alloc import CCellAllocator, PyCellAllocator
+
+    twins = []
+    for cls, name in ((PyCellAllocator, "p"), (CCellAllocator, "c")):
+        h = EditHive(minor=5, target=Path(d) / f"{name}.hiv", file_name="x", allocator=cls)
+        h.root.last_written_raw = FT
+        p = h.create_key("P", timestamp=FT)
+        for i in range(1100):
+            p.create_key(f"K{i:05d}", timestamp=FT)
+        twins.append(h)
+    py, c = twins
+    nk = py.open_key("P")._cell
+    ri = 4096 + int.from_bytes(py.image[4096 + nk + 4 + 0x1C :][:4], "little") + 4
+    assert py.image[ri : ri + 2] == b"ri" and _untimed(py.image) == _untimed(c.image)
+    leaf = 4096 + int.from_bytes(py.image[ri + 4 : ri + 8], "little") + 4
+    return py, c, ri, leaf
+
+
+@pytest.mark.parametrize(
+    "damage",
+    ["empty root", "leaf is free", "leaf is li", "leaf is an ri", "bad last entry"],
+)
+def test_c_create_key_declines_a_damaged_index_root(damage: str) -> None:
+    """The same damage to both twins' ri (or its leaf): C declines before changing
+    anything, so the C twin ends exactly as the Python one (the same error, or the same
+    bytes when Python can go on, e.g. through an li leaf)."""
+    try:
+        from regf.cells.alloc import CCellAllocator
+
+        CCellAllocator(bytearray(serialize_minimal()))
+    except Exception:
+        pytest.skip("C allocator not built")
+    with tempfile.TemporaryDirectory() as d:
+        py, c, ri, leaf = _ri_twins(d)
+        try:
+            for h in (py, c):
+                img = h.image
+                if damage == "empty root":
+                    img[ri + 2 : ri + 4] = bytes(2)
+                elif damage == "leaf is free":
+                    size = int.from_bytes(img[leaf - 4 : leaf], "little", signed=True)
+                    img[leaf - 4 : leaf] = (-size).to_bytes(4, "little", signed=True)
+                elif damage == "leaf is li":
+                    img[leaf : leaf + 2] = b"li"
+                elif damage == "leaf is an ri":
+                    img[leaf : leaf + 2] = b"ri"
+                else:  # the first leaf's last entry: a misaligned cell index
+                    n = int.from_bytes(img[leaf + 2 : leaf + 4], "little")
+                    at = leaf + 4 + 8 * (n - 1)
+                    img[at : at + 4] = (3).to_bytes(4, "little")
+                h.allocator.take_dirty()
+            outcomes = []
+            for h in (py, c):
+                try:
+                    outcomes.append(h.open_key("P").create_key("K00000x", timestamp=FT).path)
+                except regf.errors.RegfError as exc:
+                    outcomes.append(type(exc).__name__)
+            assert outcomes[0] == outcomes[1], outcomes
+            assert _untimed(c.image) == _untimed(py.image)
+            assert c.allocator.take_dirty() == py.allocator.take_dirty()
         finally:
             py.discard()
             c.discard()

@@ -694,8 +694,9 @@ class CCellAllocator:
         ``EditHive._create_child`` when there is no such child and ``create`` (the
         caller's depth check passed), in one C call (``regf_alloc_open_key``), for a
         stable key without class or own security under a stable parent with no volatile
-        children and a list that is empty or one ``lh`` leaf below the ri limit (fmt
-        §4.2). The caller has checked the name.
+        children and a list that is empty, one ``lh`` leaf below the ri limit, or an
+        ``ri`` of ``lh`` leaves whose selected leaf is not full (fmt §4.2). The caller
+        has checked the name.
 
         Returns the child's nk when it exists, its nk + :data:`OPEN_CREATED` when this
         call created it, -1 when there is none and not ``create``, or -2 when C declined

@@ -1134,9 +1134,9 @@ class EditHive:
     ) -> EditKey | None:
         """create_key's C path for one name (no backslash) under ``key`` with a checked
         FILETIME (None: now): the handle of the child found or created, or None when C
-        has no such call or declined (see :meth:`_c_parent`; a < 1.5 hive, an ri, a bad
-        cell...), and nothing changed: the caller then runs :meth:`_find_child` /
-        :meth:`_create_child`, whose twin this is."""
+        has no such call or declined (see :meth:`_c_parent`; a < 1.5 hive, a leaf to
+        convert or split, a bad cell...), and nothing changed: the caller then runs
+        :meth:`_find_child` / :meth:`_create_child`, whose twin this is."""
         fast = self._open_key_fast
         cell = key._cell
         if fast is None or not self._c_parent(key._vol, cell, name):
@@ -1208,8 +1208,9 @@ class EditHive:
             and self._c_parent(pvol, pcell, name)
         ):
             # The common case in C (csrc/alloc.c regf_alloc_open_key, this method's
-            # twin: new_nk, an lh leaf grown 1.5x, touch_parent); it declines before any
-            # change for anything else (an ri, a full leaf, a bad cell) and this runs.
+            # twin: new_nk, an lh leaf grown 1.5x, alone or under an ri, touch_parent); it
+            # declines before any change for anything else (a leaf to convert or split,
+            # lf / li lists, a bad cell) and this runs.
             fast = getattr(self._alloc, "create_key_fast", None)
             if fast is not None:
                 nk = fast(pcell, name, timestamp)
