@@ -879,7 +879,7 @@ static void inline_fields(const uint8_t *data, size_t n, uint32_t *size, uint32_
 int64_t regf_alloc_set_value(regf_alloc *a, uint8_t *img, size_t len, int64_t nk,
                              const uint8_t *name16, size_t units, uint32_t vtype,
                              const uint8_t *data, size_t n, uint64_t timestamp,
-                             int64_t *st, int64_t *aux) {
+                             int fresh, int64_t *st, int64_t *aux) {
     uint16_t want[REGF_SV_MAX_UNITS];
     uint32_t limit = a->hbins_size, count, vlist, pos, size, field, max_name, max_data;
     uint32_t name_bytes = 2 * (uint32_t)units;
@@ -887,6 +887,7 @@ int64_t regf_alloc_set_value(regf_alloc *a, uint8_t *img, size_t len, int64_t nk
     int comp = units > 0; /* the default value's empty name is stored with flags 0 */
     size_t i;
     *aux = 0;
+    if (fresh) st[0] = st[1] = -1; /* no cell allocated yet */
     if (!image_ok(a, len) || units > REGF_SV_MAX_UNITS || n > BIG_DATA || nk < 0 ||
         nk > (int64_t)limit)
         return REGF_SV_FALLBACK;
@@ -1022,7 +1023,7 @@ int64_t regf_alloc_set_value(regf_alloc *a, uint8_t *img, size_t len, int64_t nk
         touch(a, (uint64_t)BASE + (uint64_t)nl + 4 + 4 * (uint64_t)count, 4);
         count++;
         vlist = (uint32_t)nl;
-        found = (uint64_t)vk;
+        found = (uint64_t)vk + (uint64_t)REGF_CREATED;
     }
     /* The nk's +0x04..+0x44 in one write, as Python: timestamp, count, list and the
      * maxima (high-water marks in UTF-16 bytes / data bytes, fmt 5.2). */
@@ -1061,7 +1062,7 @@ int64_t regf_alloc_set_values(regf_alloc *a, uint8_t *img, size_t len, int64_t n
         int64_t r;
         while (end + 1 < names_len && (names16[end] | names16[end + 1])) end += 2;
         r = regf_alloc_set_value(a, img, len, nk, names16 + at, (end - at) / 2, vtype,
-                                 data + st[4], size, timestamp, st, aux);
+                                 data + st[4], size, timestamp, 0, st, aux);
         if (r < 0 && r != REGF_SV_FALLBACK) return r; /* need-grow (repeat) or an error */
         st[0] = st[1] = -1; /* the next value starts afresh */
         st[2] = (int64_t)k + 1;
@@ -1395,5 +1396,5 @@ int64_t regf_alloc_open_key(regf_alloc *a, uint8_t *img, size_t len, int64_t par
     if (k.hit) return rd32(img + BASE + k.leaf + 4 + 4 + 8 * (uint64_t)k.pos);
     if (!create) return -1;
     nk = create_at(a, img, len, parent, name16, units, timestamp, st, aux, &k);
-    return nk < 0 ? nk : nk + REGF_OPEN_CREATED;
+    return nk < 0 ? nk : nk + REGF_CREATED;
 }

@@ -95,15 +95,18 @@ size_t regf_alloc_dirty(regf_alloc *a, uint32_t *out, size_t cap, int clear);
  * data, an odd-length UTF-16 name -- returns REGF_SV_FALLBACK before changing anything,
  * and the caller runs the Python function, which decides (and raises the precise error).
  *
- * Returns the vk cell index, REGF_ALLOC_NEED_GROW (*aux = image length: extend the image
- * and repeat the call with the same st, which records the cells already allocated; st
- * must be {-1, -1} on the first call), REGF_SV_FALLBACK, or an allocator error. */
+ * Returns the vk cell index (+ REGF_CREATED when the value is new), REGF_ALLOC_NEED_GROW
+ * (*aux = image length: extend the image and repeat the call with the same st, which
+ * records the cells already allocated, and fresh 0; fresh non-zero starts st at {-1, -1}
+ * on the first call), REGF_SV_FALLBACK, or an allocator error. */
 #define REGF_SV_FALLBACK (-17)
+/* Added to a returned cell index that the call created (one int tells both). */
+#define REGF_CREATED (INT64_C(1) << 32)
 #define REGF_SV_MAX_UNITS 255
 int64_t regf_alloc_set_value(regf_alloc *a, uint8_t *img, size_t len, int64_t nk,
                              const uint8_t *name16, size_t units, uint32_t vtype,
                              const uint8_t *data, size_t n, uint64_t timestamp,
-                             int64_t *st, int64_t *aux);
+                             int fresh, int64_t *st, int64_t *aux);
 
 /* Bulk twin of a sequence of regf_alloc_set_value calls on one key. names16 (names_len
  * bytes) holds the UTF-16LE names, each but the last followed by one NUL unit (no name may
@@ -131,11 +134,10 @@ int64_t regf_alloc_set_values(regf_alloc *a, uint8_t *img, size_t len, int64_t n
  * name and that the parent has no volatile children; create is non-zero when the depth
  * check passed. fresh is non-zero on the first call for a name (C then starts st at
  * {0, -1, -1}) and zero on a repeat after need-grow. Returns the child's nk when it
- * exists; -1 when it does not and create is 0; else the new nk + REGF_OPEN_CREATED (one
+ * exists; -1 when it does not and create is 0; else the new nk + REGF_CREATED (one
  * return value tells the caller both), REGF_ALLOC_NEED_GROW (*aux = image length; extend
  * and repeat with the same st and fresh 0), REGF_SV_FALLBACK (nothing changed) or an
  * allocator error. */
-#define REGF_OPEN_CREATED (INT64_C(1) << 32)
 int64_t regf_alloc_open_key(regf_alloc *a, uint8_t *img, size_t len, int64_t parent,
                             const uint8_t *name16, size_t units, uint64_t timestamp,
                             int create, int fresh, int64_t *st, int64_t *aux);

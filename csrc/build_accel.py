@@ -71,7 +71,7 @@ size_t regf_alloc_dirty(regf_alloc *a, uint32_t *out, size_t cap, int clear);
 int64_t regf_alloc_set_value(regf_alloc *a, uint8_t *img, size_t len, int64_t nk,
                              const uint8_t *name16, size_t units, uint32_t vtype,
                              const uint8_t *data, size_t n, uint64_t timestamp,
-                             int64_t *st, int64_t *aux);
+                             int fresh, int64_t *st, int64_t *aux);
 int64_t regf_alloc_set_values(regf_alloc *a, uint8_t *img, size_t len, int64_t nk,
                               const uint8_t *names16, size_t names_len,
                               const uint8_t *data, const uint8_t *meta, size_t count,

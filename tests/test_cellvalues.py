@@ -743,7 +743,7 @@ def test_c_set_value_declines_on_a_bad_cell() -> None:
     vk = struct.unpack_from("<I", alloc.image, BASE + vlist + 4)[0]
     struct.pack_into("<i", alloc.image, BASE + vk, -cell_size(alloc, vk))  # "free" the vk
     before = bytes(alloc.image)
-    assert alloc.set_value_fast(nk, "b", 4, b"\2\0\0\0", TS) == (-1, False)
+    assert alloc.set_value_fast(nk, "b", 4, b"\2\0\0\0", TS) == -1
     assert bytes(alloc.image) == before
     with pytest.raises(regf.errors.RegfError):
         cv.set_value(alloc, nk, "b", 4, b"\2\0\0\0", timestamp=TS)
@@ -837,10 +837,10 @@ def test_set_batch_with_arguments_beyond_c_types_runs_in_python() -> None:
 
 def test_c_open_key_answers() -> None:
     """CCellAllocator.open_key_fast's one int: the child's nk when it exists, nk +
-    OPEN_CREATED when the call created it, -1 when absent and not creating, -2 when C
+    CREATED when the call created it, -1 when absent and not creating, -2 when C
     declines before changing anything; find_key_fast / create_key_fast are its two
     halves."""
-    from regf.cells.alloc import OPEN_CREATED
+    from regf.cells.alloc import CREATED
 
     c_cls = _c_allocator()
     if c_cls is None:
@@ -857,8 +857,8 @@ def test_c_open_key_answers() -> None:
     assert alloc.open_key_fast(root + 1, "New", TS, True) == -2  # not a cell: declined
     assert bytes(alloc.image) == before
     r = alloc.open_key_fast(root, "New", TS, True)
-    assert r >= OPEN_CREATED
-    nk = r - OPEN_CREATED
+    assert r >= CREATED
+    nk = r - CREATED
     assert alloc.open_key_fast(root, "NEW", TS, True) == nk  # now found, not created
     assert alloc.create_key_fast(root, "new", TS) == -1  # exists: nothing changed
     made = alloc.create_key_fast(root, "Other", TS)
@@ -867,3 +867,24 @@ def test_c_open_key_answers() -> None:
         assert sorted(s.name for s in hive.root.subkeys()) == ["K", "New", "Other"]
         assert int(hive.open_key("New").index) == nk
     assert_sound(alloc)
+
+
+def test_c_set_value_answers() -> None:
+    """CCellAllocator.set_value_fast's one int: a new value's vk + CREATED, the same vk
+    (unmarked) when it replaces that value in any case of its name, -1 when C
+    declines; cellvalues.set_value hands back the bare vk either way."""
+    from regf.cells.alloc import CREATED
+
+    c_cls = _c_allocator()
+    if c_cls is None:
+        pytest.skip("C allocator not built")
+    alloc = c_cls(bytearray(serialize(KeySpec("R", subkeys=[KeySpec("K")]), timestamp=TS)))
+    nk = key_index(alloc)
+    r = alloc.set_value_fast(nk, "Name", 4, b"\1\0\0\0", TS)
+    assert r >= CREATED
+    vk = r - CREATED
+    assert alloc.set_value_fast(nk, "NAME", 3, b"xyz", TS) == vk
+    assert alloc.set_value_fast(1 << 70, "x", 4, b"", TS) == -1  # beyond C's int64
+    assert cv.set_value(alloc, nk, "name", 1, b"a\0", timestamp=TS) == vk
+    assert cv.set_value(alloc, nk, "Other", 1, b"b\0", timestamp=TS) < CREATED
+    assert reader_values(alloc) == [("Name", 1, b"a\0"), ("Other", 1, b"b\0")]

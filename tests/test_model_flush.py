@@ -702,6 +702,8 @@ def test_every_public_edit_is_serialised() -> None:
             lambda k: k.set_values([("v", b"1234", regf.REG_DWORD)]), id="set_values-bulk"
         ),
         pytest.param(lambda k: k.set_values({"v": "text"}), id="set_values-items"),
+        pytest.param(lambda k: k.set_value("v", b"1234", regf.REG_DWORD), id="set_value-raw"),
+        pytest.param(lambda k: k.set_value("v", ["a", "b"]), id="set_value-typed"),
     ],
 )
 def test_self_locked_edits_wait_for_the_mutex(
@@ -709,7 +711,7 @@ def test_self_locked_edits_wait_for_the_mutex(
 ) -> None:
     """The SELF_LOCKED edits take the hive's mutex in their body (no wrapper): while
     another thread holds it, they wait and change nothing; once it is released they run."""
-    assert set(edit_module.SELF_LOCKED) == {"create_key", "set_values"}
+    assert set(edit_module.SELF_LOCKED) == {"create_key", "set_value", "set_values"}
     with regf.create(tmp_path / "h.hiv") as hive:
         key = hive.create_key("K")
         before = bytes(hive.image)

@@ -448,9 +448,9 @@ _U32 = struct.Struct("<I")
 #: call, twice per key of a bulk write); the same codec function, so the same bytes.
 _utf16 = codecs.utf_16_le_encode
 
-#: Added to the nk that CCellAllocator.open_key_fast answers when it created the key
-#: (REGF_OPEN_CREATED of csrc/alloc.h): one int tells both.
-OPEN_CREATED = 1 << 32
+#: Added to the cell index that CCellAllocator.open_key_fast / set_value_fast answer when
+#: the call created the key or value (REGF_CREATED of csrc/alloc.h): one int tells both.
+CREATED = 1 << 32
 
 # The cffi module, imported on first use so that the pure backend never loads it.
 _ffi: Any = None
@@ -618,38 +618,35 @@ class CCellAllocator:
             raise self._error(r, 0, payload_len)
         return r
 
-    def set_value_fast(
-        self, nk: int, name: str, vtype: int, raw: bytes, timestamp: int
-    ) -> tuple[int, bool]:
+    def set_value_fast(self, nk: int, name: str, vtype: int, raw: bytes, timestamp: int) -> int:
         """The C twin of :func:`regf.model.cellvalues.set_value` for the common case.
 
-        Returns ``(vk cell index, whether the value is new)``, or ``(-1, False)`` when C
-        declined before changing anything (a long name, big data, a cell failing a
-        check...): the caller then runs the Python function, the specification, which
-        decides. ``vtype`` (u32), ``raw`` (at most 16344 bytes) and ``timestamp`` (u64)
-        must already be checked.
+        Returns the vk cell index of the value replaced, or that of a new value +
+        :data:`CREATED`, or -1 when C declined before changing anything (a long name, big
+        data, a cell failing a check...): the caller then runs the Python function, the
+        specification, which decides. ``vtype`` (u32), ``raw`` (at most 16344 bytes) and
+        ``timestamp`` (u64) must already be checked.
         """
         name16 = _utf16(name, "surrogatepass")[0]
-        st = self._sv
-        st[0] = st[1] = -1  # no cell allocated yet (kept across need-grow repeats)
+        image = self.image
+        view = self._vbuf if self._vfor is image else self._view()  # _view() inline
         try:
-            r = self._grow_call(
-                _lib.regf_alloc_set_value,
-                nk,
-                name16,
-                len(name16) >> 1,
-                vtype,
-                raw,
-                len(raw),
-                timestamp,
-                st,
-            )
+            r: int = _lib.regf_alloc_set_value(
+                self._a, view, len(image), nk, name16, len(name16) >> 1, vtype, raw,
+                len(raw), timestamp, True, self._sv, self._aux,
+            )  # fmt: skip
+            if r == _NEED_GROW:
+                self._extend()
+                r = self._grow_call(
+                    _lib.regf_alloc_set_value, nk, name16, len(name16) >> 1, vtype, raw,
+                    len(raw), timestamp, False, self._sv,
+                )  # fmt: skip
         except OverflowError:
-            return -1, False
+            return -1
         if r >= 0:
-            return r, st[0] == r  # C records a vk it allocated (a new value) in st[0]
+            return r
         if r == _SV_FALLBACK:
-            return -1, False
+            return -1
         raise self._error(r, 0, len(raw))
 
     def set_values_fast(
@@ -698,7 +695,7 @@ class CCellAllocator:
         ``ri`` of ``lh`` leaves whose selected leaf is not full (fmt §4.2). The caller
         has checked the name.
 
-        Returns the child's nk when it exists, its nk + :data:`OPEN_CREATED` when this
+        Returns the child's nk when it exists, its nk + :data:`CREATED` when this
         call created it, -1 when there is none and not ``create``, or -2 when C declined
         before changing anything (run the Python functions, the specification).
         """
@@ -733,7 +730,7 @@ class CCellAllocator:
         """:meth:`open_key_fast` for a name the caller found absent: the new nk, or -1
         when C declined (or found the child) before changing anything."""
         r = self.open_key_fast(parent, name, timestamp, True)
-        return r - OPEN_CREATED if r >= OPEN_CREATED else -1
+        return r - CREATED if r >= CREATED else -1
 
     def _check_live(self, index: int) -> int:
         """Validate an allocated cell index; return its (positive) size."""

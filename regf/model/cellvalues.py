@@ -69,6 +69,7 @@ from collections.abc import Iterator, Sequence
 from typing import NamedTuple, Protocol
 
 from .._accel import upcase
+from ..cells.alloc import CREATED
 from ..errors import CellError, InvalidArgumentError, SignatureError, StructureError
 from ..format.constants import BASE, DATA_INLINE, HCELL_NIL, MAX_VALUE_NAME
 from ..format.fast import DB, NK, NK_FIELDS, SK, SK_FIELDS, VK, VK_FIELDS
@@ -586,9 +587,9 @@ def set_value(
         # The C twin (csrc/alloc.c regf_alloc_set_value) for what every bulk writer does:
         # short names, data that is never big data. It declines (-1) before changing
         # anything when a cell fails a check, so this function then raises as usual.
-        vk: int = fast(nk, name, vtype, raw, timestamp)[0]
+        vk: int = fast(nk, name, vtype, raw, timestamp)
         if vk >= 0:
-            return vk
+            return vk - CREATED if vk >= CREATED else vk
     return _set_value_py(alloc, nk, name, vtype, raw, minor, timestamp)
 
 
