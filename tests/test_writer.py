@@ -937,6 +937,67 @@ def test_c_create_key_declines_a_damaged_index_root(damage: str) -> None:
             c.discard()
 
 
+@pytest.mark.corpus
+@pytest.mark.parametrize(
+    ("rel", "parent"),
+    [
+        ("fox-it__dissect.regf/tests/_data/SYSTEM", "DriverDatabase\\DeviceIds\\PCI"),
+        ("mkorman90__regipy/regipy_tests/data/SYSTEM",
+         "ControlSet001\\Control\\CriticalDeviceDatabase"),
+    ],
+)  # fmt: skip
+def test_c_create_key_under_windows_index_roots_equals_python(
+    corpus: Path, rel: str, parent: str
+) -> None:
+    """Keys added under a Windows-written ri of lh leaves (a clean real hive edited in
+    memory), C and Python twins: names before, between and after the existing ones, any
+    case, Latin-1 and CJK, so that leaves fill, grow, move and split. Same outcome, same
+    image and the same dirty pages after every key."""
+    import random
+
+    from regf.cells.alloc import PyCellAllocator
+
+    try:
+        from regf.cells.alloc import CCellAllocator
+
+        CCellAllocator(bytearray(serialize_minimal()))
+    except Exception:
+        pytest.skip("C allocator not built")
+    src = corpus / rel
+    if not src.exists():
+        pytest.skip(f"{rel} not in the corpus")
+    rng = random.Random(rel)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        py = open_editable(src, in_place=False, allocator=PyCellAllocator)
+        c = open_editable(src, in_place=False, allocator=CCellAllocator)
+    try:
+        existing = [k.name for k in py.open_key(parent).subkeys()]
+        assert len(existing) > 1013  # an ri, the case under test
+        names = []
+        for i in range(1200):
+            base = rng.choice(existing)
+            names.append(rng.choice([base + f"_{i}", base[:-1] + f"{i}", f"{i}" + base,
+                                     base.lower() + "é", "Ω" + base, base + "名"]))  # fmt: skip
+        names += rng.sample(existing, 20)  # existing ones: found, not created
+        py.allocator.take_dirty()
+        c.allocator.take_dirty()
+        pk, ck = py.open_key(parent), c.open_key(parent)
+        for i, name in enumerate(names):
+            made = [k.create_key(name, timestamp=FT + i)._cell for k in (pk, ck)]
+            assert made[0] == made[1], name
+            assert c.allocator.take_dirty() == py.allocator.take_dirty(), name
+            if i % 50 == 0:
+                assert c.image == py.image, name
+        assert c.image == py.image
+        with regf.open(bytes(c.image), recover=False) as h:
+            assert check_hive(h) == []
+            assert len(h.open_key(parent).subkeys()) == len(set(map(upcase, existing + names)))
+    finally:
+        py.discard()
+        c.discard()
+
+
 def _untimed(image: bytearray) -> bytes:
     """The image without the creation timestamps (base block 0x0C, first bin 0x14)
     and the base block checksum over them."""

@@ -1006,7 +1006,11 @@ class EditHive:
     @property
     def modified(self) -> bool:
         """True when the hive changed since it was created, loaded or last written."""
-        return self._modified
+        # Under the mutex: a flush (the autoflush thread's too) writes the files first
+        # and clears the flag after, so a file seen clean may still read as modified
+        # without it.
+        with self._mutex:
+            return self._modified
 
     @property
     def version(self) -> tuple[int, int]:
