@@ -235,13 +235,32 @@ def test_set_values_raw_tuples_check_every_item(tmp_path: Path) -> None:
     k = hive.create_key("K", timestamp=FT)
     ok = ("a", b"\1\0\0\0", regf.REG_DWORD)
     before = bytes(hive.image)
+    # the bulk check tests the classes of items, data and types in one set: a field of
+    # an allowed class in the wrong place (a tuple datum, a bytes or tuple type, an int
+    # datum, a str / bytes / int item) must still fail; typed items ("e", 5, REG_DWORD)
+    # and (name, data) pairs are not raw and go item by item
     for bad in (("b", b"", True), ("b", b"", -1), ("b", b"", 1 << 32), ("b", "x", 4.0),
-                ["b", b"", 4], ("v" * 16384, b"", 4), (b"b", b"", 4)):  # fmt: skip
+                ["b", b"", 4], ("v" * 16384, b"", 4), (b"b", b"", 4), ("b", b"", b"x"),
+                ("b", b"", (4,)), ("b", (1,), 4), "abc", b"abc", 7, ("b", b"", 4, 0)):  # fmt: skip
         with pytest.raises(regf.InvalidArgumentError):
             k.set_values([ok, bad])  # type: ignore[list-item]
         assert bytes(hive.image) == before
-    k.set_values((ok, ("b", bytearray(b"xy"), regf.REG_BINARY)), timestamp=FT)
-    assert [(v.name, v.raw) for v in k.values()] == [("a", b"\1\0\0\0"), ("b", b"xy")]
+    from array import array
+    from typing import NamedTuple
+
+    class Item(NamedTuple):
+        name: str
+        data: bytes
+        vtype: int
+
+    wide = memoryview(array("I", [7]))  # one element, four bytes: stored as its bytes
+    k.set_values((ok, ("b", bytearray(b"xy"), regf.REG_BINARY), Item("c", b"z", 3),
+                  ("d", wide, regf.REG_DWORD), ("e", 5, regf.REG_DWORD), ("f", b"")),
+                 timestamp=FT)  # fmt: skip
+    assert [(v.name, v.raw) for v in k.values()] == [
+        ("a", b"\1\0\0\0"), ("b", b"xy"), ("c", b"z"), ("d", bytes(wide)),
+        ("e", b"\5\0\0\0"), ("f", b""),
+    ]
     hive.close()
 
 
