@@ -753,6 +753,7 @@ class EditKey:
     def _set_value(
         self, name: str, data: object, type: int | None, timestamp: Timestamp
     ) -> EditValue:
+        """set_value's body, mutex held."""
         hive = self._live()
         a = hive._space(self._vol)
         tc = type.__class__
