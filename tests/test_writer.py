@@ -1017,6 +1017,80 @@ def test_c_create_key_under_windows_index_roots_equals_python(
         c.discard()
 
 
+_RI_BASE: list[tuple[bytes, int, list[int]]] = []
+
+
+def _ri_base() -> tuple[bytes, int, list[int]]:
+    """A clean hive image (checksum fixed) with 1,100 keys under P, its ri's cell data
+    offset, and the data offsets of its two leaves (built once)."""
+    if not _RI_BASE:
+        with tempfile.TemporaryDirectory() as d:
+            py, c, ri, _leaf = _ri_twins(d)
+            img = bytearray(py.image)
+            py.discard()
+            c.discard()
+        from regf._accel import checksum
+
+        img[0x1FC:0x200] = checksum(bytes(img[:0x1FC])).to_bytes(4, "little")
+        n = int.from_bytes(img[ri + 2 : ri + 4], "little")
+        leaves = [4096 + int.from_bytes(img[ri + 4 + 4 * i :][:4], "little") + 4 for i in range(n)]
+        _RI_BASE.append((bytes(img), ri, leaves))
+    return _RI_BASE[0]
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    hits=st.lists(st.tuples(st.integers(0, 2), st.integers(0, 8200), st.integers(0, 255)),
+                  min_size=1, max_size=6),
+    name=st.sampled_from(["K00000x", "A", "K00549", "K00550x", "K01099", "Z", "k00700x"]),
+)  # fmt: skip
+def test_c_create_key_under_a_mutated_index_root_equals_python(
+    hits: list[tuple[int, int, int]], name: str
+) -> None:
+    """Random bytes of P's ri or its leaves overwritten (counts, signatures, cell
+    indexes, hashes), then the same create_key on a Python and a C twin loaded from the
+    mutated file: the same outcome (cell or error class), image and dirty pages. C must
+    decline wherever it cannot follow Python, and never read or write out of bounds."""
+    from regf.cells.alloc import PyCellAllocator
+
+    try:
+        from regf.cells.alloc import CCellAllocator
+
+        CCellAllocator(bytearray(serialize_minimal()))
+    except Exception:
+        pytest.skip("C allocator not built")
+    base, ri, leaves = _ri_base()
+    img = bytearray(base)
+    regions = [ri, *leaves]
+    for which, off, value in hits:
+        start = regions[min(which, len(regions) - 1)]  # a cell's data: within its size
+        size = -int.from_bytes(img[start - 4 : start], "little", signed=True) - 4
+        img[start + off % max(size, 1)] = value
+    outcomes, hives = [], []
+    for cls in (PyCellAllocator, CCellAllocator):
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                h = open_editable(bytes(img), allocator=cls, strict=False)
+        except regf.errors.RegfError as exc:
+            outcomes.append(("open", type(exc).__name__))
+            continue
+        hives.append(h)
+        h.allocator.take_dirty()
+        try:
+            outcomes.append(("ok", h.open_key("P").create_key(name, timestamp=FT)._cell))
+        except regf.errors.RegfError as exc:
+            outcomes.append(("error", type(exc).__name__))
+    try:
+        assert outcomes[0] == outcomes[1]
+        if len(hives) == 2:
+            assert hives[1].image == hives[0].image
+            assert hives[1].allocator.take_dirty() == hives[0].allocator.take_dirty()
+    finally:
+        for h in hives:
+            h.discard()
+
+
 def _untimed(image: bytearray) -> bytes:
     """The image without the creation timestamps (base block 0x0C, first bin 0x14)
     and the base block checksum over them."""
