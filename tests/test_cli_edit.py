@@ -245,6 +245,42 @@ def test_import_delete_key(tmp_path: Path, base: Path) -> None:
     assert [p for p, _ in walk(out)] == [""]
 
 
+def test_import_reuses_keys_only_while_they_live(tmp_path: Path, base: Path) -> None:
+    """apply_reg keeps the handles of keys it opened (values go to the section's key,
+    subkeys are made under their parent's handle): a key deleted and made again in the
+    same file, other letter case, and a section revisited all land where regedit puts
+    them."""
+    reg, out = tmp_path / "x.reg", tmp_path / "o.hiv"
+    reg.write_text(
+        "\r\n".join(
+            [
+                "Windows Registry Editor Version 5.00",
+                "[ROOT\\A\\B]",
+                '"v"="1"',
+                "[ROOT\\A\\B\\C]",
+                '"c"=dword:00000003',
+                "[-ROOT\\A]",
+                "[ROOT\\A\\B]",
+                '"w"="2"',
+                "[root\\a\\b\\c]",
+                '"lower"=dword:00000001',
+                "[ROOT\\A\\B]",
+                '"x"="3"',
+                "[root\\A\\b]",
+                '"y"="4"',
+                "",
+            ]
+        ),
+        "utf-8",
+    )
+    ok("import", str(base), str(reg), "-o", str(out))
+    got = dict(walk(out))
+    # C went with the deleted A; [root\a\b\c] then made a new key named "c"
+    assert "A\\B\\C" not in got and got["A\\B\\c"] == [("lower", 4, b"\1\0\0\0")]
+    # "v" went with A too; "y" reached the same key through another letter case
+    assert [n for n, _t, _d in got["A\\B"]] == ["w", "x", "y"]
+
+
 def test_import_bad_file(tmp_path: Path, base: Path) -> None:
     reg, out = tmp_path / "x.reg", tmp_path / "o.hiv"
     reg.write_text("not a reg file\n", "utf-8")

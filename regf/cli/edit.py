@@ -206,18 +206,36 @@ def apply_reg(hive: EditHive, ops: Iterable[RegOperation], prefix: str | None) -
     Deleting a key or value that does not exist is not an error (as in regedit).
     """
     count = 0
+    # Handles of recently opened keys by path as written: a section's values go to the
+    # key opened for its header, and a subkey is created under its parent's handle (one
+    # name, the writer's fast path) instead of walking the whole path from the root. A
+    # path in other letter case merely misses; deletions drop the cache.
+    opened: dict[str, EditKey] = {}
+
+    def open_path(path: str) -> EditKey:
+        key = opened.get(path)
+        if key is None:
+            parent, _sep, name = path.rpartition("\\")
+            up = opened.get(parent) if parent else None
+            key = up.create_key(name) if up is not None and name else hive.create_key(path)
+            if len(opened) >= 4096:
+                opened.clear()
+            opened[path] = key
+        return key
+
     for op in ops:
         path = _strip_prefix(op.path, prefix)
         if isinstance(op, CreateKey):
             if path:
-                hive.create_key(path)
+                open_path(path)
         elif isinstance(op, DeleteKey):
             if not path:
                 raise CliError(f"[-{op.path}] would delete the root key")
+            opened.clear()
             with contextlib.suppress(KeyNotFoundError):
                 hive.delete_key(path, recursive=True)
         elif isinstance(op, SetValue):
-            key = hive.create_key(path) if path else hive.root
+            key = open_path(path) if path else hive.root
             key.set_value(op.name, op.raw, op.type)
         elif isinstance(op, DeleteValue):
             with contextlib.suppress(KeyNotFoundError, ValueNotFoundError):

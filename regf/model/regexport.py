@@ -365,8 +365,9 @@ RegOperation = CreateKey | DeleteKey | SetValue | DeleteValue
 # Types whose hex data regedit converts from the ANSI code page in REGEDIT4 files
 # (RegSetValueExA semantics).
 _ANSI_STRING_TYPES = frozenset({REG_SZ, REG_EXPAND_SZ, REG_MULTI_SZ})
-_QUOTE_SPECIAL = re.compile(r'["\\\\]')
 _QUOTE_SPECIAL = re.compile(r'["\\]')
+#: Comma-separated two-digit hex bytes, the form regedit writes: checked by one match.
+_HEX_PAIRS = re.compile(r"[0-9A-Fa-f]{2}(?:,[0-9A-Fa-f]{2})*")
 
 
 def _ansi_to_utf16(raw: bytes, codepage: str) -> bytes:
@@ -400,10 +401,10 @@ class _Cursor:
 
     def rest_of_line(self) -> str:
         """Consume up to and including the next line end; return it without the end."""
-        end = self.pos
         text = self.text
-        while end < len(text) and text[end] not in "\r\n":
-            end += 1
+        # str.find, not a loop over characters: hex data lines make up most of a .reg
+        ends = [e for e in (text.find("\n", self.pos), text.find("\r", self.pos)) if e >= 0]
+        end = min(ends) if ends else len(text)
         chunk = text[self.pos : end]
         self.pos = end
         self._eat_eol()
@@ -479,12 +480,9 @@ def _parse_hex_bytes(cur: _Cursor, first: str, line: int) -> bytes:
     joined = joined.rstrip(",")
     if joined == "":
         return b""
-    items = joined.split(",")
-    if all(len(item) == 2 for item in items):
-        try:
-            return bytes.fromhex("".join(items))
-        except ValueError:
-            pass  # fall through to find and report the bad item
+    if _HEX_PAIRS.fullmatch(joined):
+        return bytes.fromhex(joined.replace(",", ""))
+    items = joined.split(",")  # one-digit bytes, or a bad item to report
     out = bytearray()
     for item in items:
         if not (1 <= len(item) <= 2) or any(c not in "0123456789abcdefABCDEF" for c in item):
