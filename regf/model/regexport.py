@@ -402,9 +402,15 @@ class _Cursor:
     def rest_of_line(self) -> str:
         """Consume up to and including the next line end; return it without the end."""
         text = self.text
-        # str.find, not a loop over characters: hex data lines make up most of a .reg
-        ends = [e for e in (text.find("\n", self.pos), text.find("\r", self.pos)) if e >= 0]
-        end = min(ends) if ends else len(text)
+        # str.find, not a loop over characters (hex data lines make up most of a .reg);
+        # the CR search stops at the LF, so an LF-only file is not rescanned to its end
+        # for every line
+        end = text.find("\n", self.pos)
+        if end < 0:
+            end = len(text)
+        cr = text.find("\r", self.pos, end)
+        if cr >= 0:
+            end = cr
         chunk = text[self.pos : end]
         self.pos = end
         self._eat_eol()
