@@ -618,6 +618,12 @@ class CCellAllocator:
             raise self._error(r, 0, payload_len)
         return r
 
+    # set_value_fast, set_values_fast and open_key_fast each spell out the same two steps
+    # (the first call with fresh = True on the kept view, then, on need-grow, _extend and
+    # _grow_call with fresh = False) on purpose: a shared helper taking packed arguments
+    # cost 0.15 us more per call (0.56 -> 0.71 us for an open_key that finds the key),
+    # and these run once per key or value of a bulk write.
+
     def set_value_fast(self, nk: int, name: str, vtype: int, raw: bytes, timestamp: int) -> int:
         """The C twin of :func:`regf.model.cellvalues.set_value` for the common case.
 
