@@ -1068,12 +1068,15 @@ class EditHive:
         self._valloc = valloc
         self._vanchor = sk
 
-    def _handle(self, node: Node) -> EditKey:
+    def _handle(self, node: Node, depth: int = -1) -> EditKey:
+        """The live handle of ``node``, made when there is none (with ``depth``, its
+        levels below the root, when the caller knows it)."""
         vol, cell = node
         k = cell | VOLATILE_BIT if vol else cell
         h = self._handles.get(k)
         if h is None:
             h = EditKey(self, vol, cell)
+            h._dep = depth
             self._handles.put(k, h)
         return h
 
@@ -1160,16 +1163,10 @@ class EditHive:
         nk = fast(cell, name, ft, dep + 1 < MAX_DEPTH)
         if nk < 0:
             return None
-        if nk < CREATED:
-            return self._handle((False, nk))
-        nk -= CREATED
-        self._modified = True
-        # A new cell has no live handle (a delete or a move pops its old cell's), so no
-        # lookup; the child's depth is known here.
-        h = EditKey(self, False, nk)
-        h._dep = dep + 1
-        self._handles.put(nk, h)
-        return h
+        if nk >= CREATED:
+            nk -= CREATED
+            self._modified = True
+        return self._handle((False, nk), dep + 1)
 
     def _c_parent(self, vol: bool, cell: int, name: str) -> bool:
         """Whether the C allocator's key calls may look up or create ``name`` under this
