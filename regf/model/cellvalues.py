@@ -636,7 +636,7 @@ def _batch(
     # length per value; a name holding a NUL is legal but rare and gets no batch.
     names16 = None if text.count("\0") >= len(names) else _utf16(text, "surrogatepass")[0]
     try:
-        meta = (_META.get(len(names)) or _meta(len(names))).pack(*types, *map(len, datas))
+        meta = _meta(len(names)).pack(*types, *map(len, datas))
     except struct.error:  # a type beyond u32
         return None
     return _new_batch(Batch, (names, types, datas, names16, data, meta))
@@ -710,17 +710,17 @@ def set_batch(alloc: CellAllocator, nk: int, batch: Batch, minor: int, timestamp
     names, types, datas = batch.names, batch.types, batch.datas
     fast = getattr(alloc, "set_values_fast", None)
     names16 = batch.names16
-    k = -1
     if fast is not None and names16 is not None:
         k = fast(nk, names16, batch.data, batch.meta, timestamp, True)
-    if fast is None or names16 is None or k < 0:  # no C call for this batch: all in Python
-        for k, name in enumerate(names):
-            set_value(alloc, nk, name, types[k], datas[k], minor=minor, timestamp=timestamp)
-        return
-    while k < len(names):
-        # C declined value k and changed nothing of it: the Python function decides
-        _set_value_py(alloc, nk, names[k], types[k], datas[k], minor, timestamp)
-        k = fast(nk, names16, batch.data, batch.meta, timestamp, False)
+        if k >= 0:
+            while k < len(names):
+                # C declined value k and changed nothing of it: the Python function decides
+                _set_value_py(alloc, nk, names[k], types[k], datas[k], minor, timestamp)
+                k = fast(nk, names16, batch.data, batch.meta, timestamp, False)
+            return
+    # no C call for this batch: every value in Python
+    for k, name in enumerate(names):
+        set_value(alloc, nk, name, types[k], datas[k], minor=minor, timestamp=timestamp)
 
 
 def _set_value_py(
