@@ -843,6 +843,20 @@ size_t regf_alloc_dirty(regf_alloc *a, uint32_t *out, size_t cap, int clear) {
 
 static uint16_t rd16le(const uint8_t *p) { return (uint16_t)(p[0] | (p[1] << 8)); }
 
+/* The units of a UTF-16LE name upcased into want (the Windows table: names compare and
+ * hash by it); 1 when every unit fits Latin-1, so the name is stored compressed
+ * (fmt 4.9), else 0. */
+static int upcase_name(const uint8_t *name16, size_t units, uint16_t *want) {
+    int latin1 = 1;
+    size_t i;
+    for (i = 0; i < units; i++) {
+        uint16_t u = rd16le(name16 + 2 * i);
+        if (u > 0xFF) latin1 = 0;
+        want[i] = upcase[u];
+    }
+    return latin1;
+}
+
 static void wr16le(uint8_t *p, uint16_t v) {
     p[0] = (uint8_t)v;
     p[1] = (uint8_t)(v >> 8);
@@ -891,11 +905,7 @@ int64_t regf_alloc_set_value(regf_alloc *a, uint8_t *img, size_t len, int64_t nk
     if (!image_ok(a, len) || units > REGF_SV_MAX_UNITS || n > BIG_DATA || nk < 0 ||
         nk > (int64_t)limit)
         return REGF_SV_FALLBACK;
-    for (i = 0; i < units; i++) {
-        uint16_t u = rd16le(name16 + 2 * i);
-        if (u > 0xFF) comp = 0; /* compressed only when every unit fits Latin-1 (fmt 4.9) */
-        want[i] = upcase[u];
-    }
+    if (!upcase_name(name16, units, want)) comp = 0;
     nkd = live_data(img, limit, (uint64_t)nk, NK_FIXED);
     if (!nkd || img[nkd] != 'n' || img[nkd + 1] != 'k') return REGF_SV_FALLBACK;
     count = rd32(img + nkd + NKO_VALUE_COUNT);
@@ -1230,8 +1240,6 @@ typedef struct {
 static int key_lookup(const regf_alloc *a, const uint8_t *img, size_t len, int64_t parent,
                       const uint8_t *name16, size_t units, lookup_t *k) {
     uint32_t limit = a->hbins_size;
-    size_t i;
-    k->comp = 1;
     k->hit = 0;
     k->pos = 0;
     k->n = 0;
@@ -1239,11 +1247,7 @@ static int key_lookup(const regf_alloc *a, const uint8_t *img, size_t len, int64
     if (!image_ok(a, len) || units == 0 || units > REGF_SV_MAX_UNITS || parent < 0 ||
         parent > (int64_t)limit)
         return REGF_SV_FALLBACK;
-    for (i = 0; i < units; i++) {
-        uint16_t u = rd16le(name16 + 2 * i);
-        if (u > 0xFF) k->comp = 0;
-        k->want[i] = upcase[u];
-    }
+    k->comp = upcase_name(name16, units, k->want);
     k->pd = live_data(img, limit, (uint64_t)parent, NK_FIXED);
     if (!k->pd || img[k->pd] != 'n' || img[k->pd + 1] != 'k') return REGF_SV_FALLBACK;
     k->count = rd32(img + k->pd + NKO_SUBKEY_COUNT);

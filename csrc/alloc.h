@@ -114,10 +114,11 @@ int64_t regf_alloc_set_value(regf_alloc *a, uint8_t *img, size_t len, int64_t nk
  * sizes. Value k is the k-th name, type types[k] and the sizes[k] bytes at data + (sum
  * of earlier sizes). st = {-1, -1, first value, its name offset, its data offset}
  * (bytes); fresh non-zero makes C start it at value 0 (the first call of a batch, so
- * that the caller need not write it). Returns count when every value is set; k < count when value k declined
- * (REGF_SV_FALLBACK, nothing of it changed; st already points past it, so the caller
- * sets it itself and calls again with st as it is); REGF_ALLOC_NEED_GROW (extend and
- * repeat with the same st) or an allocator error. */
+ * that the caller need not write it). Returns count when every value is set; k < count
+ * when value k declined (REGF_SV_FALLBACK, nothing of it changed; st already points
+ * past it, so the caller sets it itself and calls again with st as it is and fresh 0);
+ * REGF_ALLOC_NEED_GROW (extend and repeat with the same st and fresh 0) or an
+ * allocator error. */
 int64_t regf_alloc_set_values(regf_alloc *a, uint8_t *img, size_t len, int64_t nk,
                               const uint8_t *names16, size_t names_len,
                               const uint8_t *data, const uint8_t *meta, size_t count,
