@@ -281,6 +281,15 @@ def test_import_reuses_keys_only_while_they_live(tmp_path: Path, base: Path) -> 
     assert [n for n, _t, _d in got["A\\B"]] == ["w", "x", "y"]
 
 
+def test_import_cut_utf16_file(tmp_path: Path, base: Path) -> None:
+    """A UTF-16 .reg file with an odd byte count (cut short) is a one-line error."""
+    reg, out = tmp_path / "x.reg", tmp_path / "o.hiv"
+    text = "Windows Registry Editor Version 5.00\r\n\r\n[ROOT\\A]\r\n"
+    reg.write_bytes((b"\xff\xfe" + text.encode("utf-16-le"))[:-1])
+    one_line_error(run("import", str(base), str(reg), "-o", str(out)), "UTF-16")
+    assert not out.exists()
+
+
 def test_import_bad_file(tmp_path: Path, base: Path) -> None:
     reg, out = tmp_path / "x.reg", tmp_path / "o.hiv"
     reg.write_text("not a reg file\n", "utf-8")

@@ -173,16 +173,25 @@ def _save(hive: EditHive, hive_path: str, output: str | None) -> None:
     hive.save_as(output)
 
 
+def _decode_utf16(data: bytes, codec: str, skip: int) -> str:
+    try:
+        return data[skip:].decode(codec, "surrogatepass")
+    except UnicodeDecodeError as exc:  # an odd byte count: a cut or damaged file
+        raise CliError(
+            f".reg file is not valid {codec.upper()}: {exc.reason} at byte {exc.start + skip}"
+        ) from None
+
+
 def decode_reg_file(data: bytes) -> str:
     """Text of a ``.reg`` file: UTF-16LE (BOM), UTF-8 (with or without BOM), else ANSI."""
     if data.startswith(b"\xff\xfe"):
-        return data[2:].decode("utf-16-le", "surrogatepass")
+        return _decode_utf16(data, "utf-16-le", 2)
     if data.startswith(b"\xfe\xff"):
-        return data[2:].decode("utf-16-be", "surrogatepass")
+        return _decode_utf16(data, "utf-16-be", 2)
     if data.startswith(b"\xef\xbb\xbf"):
         return data[3:].decode("utf-8", "surrogateescape")
     if len(data) >= 4 and data[1] == 0 and data[3] == 0 and data[0] != 0:
-        return data.decode("utf-16-le", "surrogatepass")  # BOM-less UTF-16LE
+        return _decode_utf16(data, "utf-16-le", 0)  # BOM-less UTF-16LE
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError:
