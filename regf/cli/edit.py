@@ -226,7 +226,8 @@ def apply_reg(hive: EditHive, ops: Iterable[RegOperation], prefix: str | None) -
         if key is None:
             parent, _sep, name = path.rpartition("\\")
             up = opened.get(parent) if parent else None
-            key = up.create_key(name) if up is not None and name else hive.create_key(path)
+            # (_strip_prefix drops empty components: name is never empty)
+            key = up.create_key(name) if up is not None else hive.create_key(path)
             if len(opened) >= 4096:
                 opened.clear()
             opened[path] = key
