@@ -961,9 +961,16 @@ class EditHive:
         #: The allocator class for both cell spaces (default: the live backend's).
         self._alloc_cls: Callable[[bytearray], Alloc] = allocator or CellAllocator
         self._alloc: Alloc = self._alloc_cls(image)
-        #: The allocator's one-call open-or-create (C only, >= 1.5 hives), looked up once.
+        #: The allocator's C key calls (C only; creating needs a >= 1.5 hive, whose lists
+        #: are lh), looked up once: one-call open-or-create, lookup, and creation.
         self._open_key_fast: Callable[[int, str, int, bool], int] | None = (
             getattr(self._alloc, "open_key_fast", None) if minor >= 5 else None
+        )
+        self._find_key_fast: Callable[[int, str], int] | None = getattr(
+            self._alloc, "find_key_fast", None
+        )
+        self._create_key_fast: Callable[[int, str, int], int] | None = (
+            getattr(self._alloc, "create_key_fast", None) if minor >= 5 else None
         )
         self._root_cell: int = _U32.unpack_from(image, _BB_ROOT)[0]
         nodes.check_nk(self._alloc, self._root_cell)
@@ -1179,7 +1186,7 @@ class EditHive:
         if self._c_parent(node[0], node[1], name):
             # The C allocator's lookup when it has one (this method's Python below is
             # the specification).
-            fast = getattr(self._alloc, "find_key_fast", None)
+            fast = self._find_key_fast
             if fast is not None:
                 c = fast(node[1], name)
                 if c != -2:
@@ -1215,14 +1222,13 @@ class EditHive:
             not volatile
             and not class_raw
             and security is None
-            and self.minor >= 5
             and self._c_parent(pvol, pcell, name)
         ):
             # The common case in C (csrc/alloc.c regf_alloc_open_key, this method's
             # twin: new_nk, an lh leaf grown 1.5x, alone or under an ri, touch_parent); it
             # declines before any change for anything else (a leaf to convert or split,
             # lf / li lists, a bad cell) and this runs.
-            fast = getattr(self._alloc, "create_key_fast", None)
+            fast = self._create_key_fast
             if fast is not None:
                 nk = fast(pcell, name, timestamp)
                 if nk >= 0:
