@@ -1,87 +1,56 @@
-"""``struct.Struct`` twins of the fixed-size heads in :mod:`regf.format.structs`.
+"""``struct.Struct`` readers of the fixed-size heads, derived from :mod:`regf.format.structs`.
 
-Hot paths (the tree walk) unpack with these instead of Construct. Their field order is
-the Construct declaration's order; ``tests/test_format_structs.py`` parses random bytes
-with both and requires equal results, so the two cannot drift apart.
+Hot paths (the tree walk, the allocator, flush and recovery) unpack with these instead of
+Construct. Nothing here is written by hand: each reader is the :class:`~regf.format.layout.Layout`
+of a Construct declaration, built at import time, so a layout cannot drift from its
+declaration. ``XX_L`` is the layout (field offsets, one-field readers); ``XX`` is its
+whole-head ``struct.Struct`` and ``XX_FIELDS`` its field names, kept for existing callers.
 """
 
 from __future__ import annotations
 
 import struct
 
-# KeyNode up to and including class_length (name follows at +0x4C).
-NK = struct.Struct("<2sHQBBHIIIIIIIIIHBBIIIIHH")
-# KeyValue up to and including spare (name follows at +0x14).
-VK = struct.Struct("<2sHIIIHH")
-# KeySecurity up to descriptor_length (descriptor follows at +0x14).
-SK = struct.Struct("<2sHIIII")
-HBIN = struct.Struct("<4sII8sQI")
-DB = struct.Struct("<2sHI")
-LIST_HEAD = struct.Struct("<2sH")
-BASE_HEAD = struct.Struct("<4sIIQIIIIIII64s16s16sI16s4sQ332sI")
-HVLE = struct.Struct("<4sIIIIIQQ")
-I32 = struct.Struct("<i")
-U32 = struct.Struct("<I")
+from . import structs as S
+from .layout import Layout, layout
 
-NK_FIELDS = [
-    "signature",
-    "flags",
-    "last_written",
-    "access_bits",
-    "layered_bits",
-    "spare",
-    "parent",
-    "subkey_count",
-    "volatile_subkey_count",
-    "subkey_list",
-    "volatile_subkey_list",
-    "value_count",
-    "value_list",
-    "security",
-    "class_cell",
-    "max_name_len",
-    "user_virt_flags",
-    "debug",
-    "max_class_len",
-    "max_value_name_len",
-    "max_value_data_len",
-    "work_var",
-    "name_length",
-    "class_length",
-]
-VK_FIELDS = ["signature", "name_length", "data_size", "data", "type", "flags", "spare"]
-SK_FIELDS = ["signature", "reserved", "flink", "blink", "reference_count", "descriptor_length"]
-HBIN_FIELDS = ["signature", "offset", "size", "reserved", "timestamp", "spare"]
-DB_FIELDS = ["signature", "segment_count", "segment_list"]
-BASE_FIELDS = [
-    "signature",
-    "seq1",
-    "seq2",
-    "last_written",
-    "major",
-    "minor",
-    "file_type",
-    "file_format",
-    "root_cell",
-    "hbins_size",
-    "clustering",
-    "file_name",
-    "rm_id",
-    "log_id",
-    "flags",
-    "tm_id",
-    "guid_signature",
-    "last_reorganized",
-    "reserved1",
-    "checksum",
-]
-HVLE_FIELDS = [
-    "signature",
-    "size",
-    "flags",
-    "sequence",
-    "hbins_size",
-    "page_count",
-    "hash1",
-    "hash2",
-]
+#: nk up to and including class_length (the name follows at ``NK.size`` = 0x4C).
+NK_L: Layout = layout(S.KeyNode, "nk")
+#: vk up to and including spare (the name follows at ``VK.size`` = 0x14).
+VK_L: Layout = layout(S.KeyValue, "vk")
+#: sk up to descriptor_length (the descriptor follows at ``SK.size`` = 0x14).
+SK_L: Layout = layout(S.KeySecurity, "sk")
+HBIN_L: Layout = layout(S.HbinHeader, "hbin")
+DB_L: Layout = layout(S.BigData, "db")
+#: The head shared by li/lf/lh/ri: signature and count (elements follow at +4).
+LIST_HEAD_L: Layout = layout(S.IndexLeaf, "list")
+BASE_L: Layout = layout(S.BaseBlockHead, "base block")
+HVLE_L: Layout = layout(S.LogEntryHeader, "HvLE")
+PAGE_REF_L: Layout = layout(S.PageReference, "page reference")
+HASH_ELEM_L: Layout = layout(S.HashLeafElement, "lh element")
+FAST_ELEM_L: Layout = layout(S.FastLeafElement, "lf element")
+CELL_L: Layout = layout(S.CellHeader, "cell")
+
+NK = NK_L.struct
+VK = VK_L.struct
+SK = SK_L.struct
+HBIN = HBIN_L.struct
+DB = DB_L.struct
+LIST_HEAD = LIST_HEAD_L.struct
+BASE_HEAD = BASE_L.struct
+HVLE = HVLE_L.struct
+
+NK_FIELDS = NK_L.names
+VK_FIELDS = VK_L.names
+SK_FIELDS = SK_L.names
+HBIN_FIELDS = HBIN_L.names
+DB_FIELDS = DB_L.names
+BASE_FIELDS = BASE_L.names
+HVLE_FIELDS = HVLE_L.names
+
+# Scalar readers for lists of cell indexes, sizes and hashes (a cell size is an i32:
+# negative = allocated, fmt §3; every other scalar in the format is an unsigned LE int).
+I32 = CELL_L.struct
+U32: struct.Struct = struct.Struct("<I")
+U16: struct.Struct = struct.Struct("<H")
+U64: struct.Struct = struct.Struct("<Q")
