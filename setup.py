@@ -66,6 +66,7 @@ _C_FILES = (
     "csrc/upcase_table.h",
     "csrc/alloc.c",
     "csrc/alloc.h",
+    "csrc/layout.h",
 )
 
 

@@ -664,8 +664,6 @@ static void frame_next(const walker *w, uint32_t *f)
     }
 }
 
-#define WALK_CAP_MAX 0x40000000u
-
 int regf_walk(const uint8_t *bins, size_t hbins_size, const uint8_t *cellmap,
               size_t cellmap_len, uint8_t *visited, size_t visited_len, uint32_t start_cell,
               uint32_t base_depth, uint32_t max_depth, uint32_t flags, uint32_t minor,
@@ -685,9 +683,9 @@ int regf_walk(const uint8_t *bins, size_t hbins_size, const uint8_t *cellmap,
     if (base_depth > max_depth || max_depth - base_depth >= REGF_WALK_MAX_FRAMES)
         return REGF_WALK_E_ARGS;
     if (out->key_cap < 1 || out->knames_cap < REGF_WALK_MIN_NAMES ||
-        out->key_cap > WALK_CAP_MAX || out->val_cap > WALK_CAP_MAX ||
-        out->knames_cap > WALK_CAP_MAX || out->vnames_cap > WALK_CAP_MAX ||
-        out->data_cap > WALK_CAP_MAX || out->fmt_cap > WALK_CAP_MAX)
+        out->key_cap > REGF_WALK_CAP_MAX || out->val_cap > REGF_WALK_CAP_MAX ||
+        out->knames_cap > REGF_WALK_CAP_MAX || out->vnames_cap > REGF_WALK_CAP_MAX ||
+        out->data_cap > REGF_WALK_CAP_MAX || out->fmt_cap > REGF_WALK_CAP_MAX)
         return REGF_WALK_E_ARGS;
     if (state[0] > REGF_WALK_DONE || state[1] > REGF_WALK_MAX_FRAMES)
         return REGF_WALK_E_ARGS;

@@ -160,6 +160,7 @@ uint64_t regf_bin_chain_end(const uint8_t *bins, size_t hbins_size, size_t start
 #define REGF_WALK_STATE_WORDS (REGF_WALK_HEAD_WORDS + REGF_WALK_FRAME_WORDS * REGF_WALK_MAX_FRAMES)
 #define REGF_WALK_MIN_NAMES (2 * 65535 + 2)
 #define REGF_WALK_DATA_MAX 65536u
+#define REGF_WALK_CAP_MAX 0x40000000u /* largest capacity of any output buffer */
 #define REGF_WALK_E_ARGS (-1)
 #define REGF_WALK_E_START (-2)
 typedef struct regf_walk_out {

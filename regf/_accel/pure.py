@@ -13,6 +13,44 @@ from sys import byteorder
 from typing import NamedTuple
 
 from ..errors import CellError, FormatError, SignatureError, StructureError, TruncatedError
+
+# The C API's codes and limits (csrc/regf_accel.h), exported from here
+# (see __all__) under the names both backends and the reader use.
+from .codes import (
+    HBINS_OFFSET,
+    K_CHILDREN_BAD,
+    K_CYCLE,
+    K_DEPTH,
+    K_VALUES_BAD,
+    LEAF_E_LEAF_CELL,
+    LEAF_E_LEAF_COUNT,
+    LEAF_E_LEAF_SIG,
+    LEAF_E_LIST_CELL,
+    LEAF_E_LIST_COUNT,
+    LEAF_E_LIST_SIG,
+    LEAF_E_NESTED_RI,
+    LEAF_E_NK_CELL,
+    LEAF_E_TOO_MANY,
+    MAX_HBINS_SIZE,
+    SCAN_BAD_BIN,
+    SCAN_BAD_CELL,
+    SCAN_TOO_BIG,
+    V_SLOW,
+    WALK_CAP_MAX,
+    WALK_DATA_MAX,
+    WALK_DONE,
+    WALK_E_ARGS,
+    WALK_E_START,
+    WALK_FRAME_WORDS,
+    WALK_HEAD_WORDS,
+    WALK_MAX_FRAMES,
+    WALK_MIN_NAMES,
+    WALK_RUNNING,
+    WALK_START,
+    WALK_STATE_WORDS,
+    WALK_STRICT,
+    WALK_VALUES,
+)
 from .upcase_table import UPCASE
 
 #: Marvin32 seed Windows uses for HvLE log-entry hashes (format.md section 7).
@@ -112,24 +150,8 @@ def sort_key(name: str) -> bytes:
 # The ``_*_code`` functions mirror the C functions exactly, error codes included; the public
 # wrappers (shared with the C backend) turn a negative code into a FormatError subclass.
 
-#: Largest hive-bins size either walker accepts (bit 31 of a cell index means volatile).
-MAX_HBINS_SIZE = 0x80000000
 #: Where hive-bins data starts in the file; errors carry absolute file offsets.
-HBINS_FILE_OFFSET = 4096
-
-SCAN_BAD_BIN = 1
-SCAN_BAD_CELL = 2
-SCAN_TOO_BIG = 3
-
-LEAF_E_LIST_CELL = -1
-LEAF_E_LIST_SIG = -2
-LEAF_E_LIST_COUNT = -3
-LEAF_E_NESTED_RI = -4
-LEAF_E_LEAF_CELL = -5
-LEAF_E_LEAF_SIG = -6
-LEAF_E_LEAF_COUNT = -7
-LEAF_E_NK_CELL = -8
-LEAF_E_TOO_MANY = -9
+HBINS_FILE_OFFSET = HBINS_OFFSET
 
 _Buffer = bytes | bytearray | memoryview
 
@@ -335,24 +357,6 @@ def bin_chain_end(bins: _Buffer, hbins_size: int, start: int = 0) -> int:
 # can be compared word for word. Records come as parallel lists (structure of arrays);
 # names as UTF-16LE (each name plus one U+0000 unit), raw data as one byte string cut
 # apart by a struct format. Every check mirrors the C code line for line.
-
-WALK_STRICT = 1
-WALK_VALUES = 2
-K_CYCLE = 1
-K_DEPTH = 2
-K_CHILDREN_BAD = 4
-K_VALUES_BAD = 8
-V_SLOW = 1
-WALK_START, WALK_RUNNING, WALK_DONE = 0, 1, 2
-WALK_HEAD_WORDS = 2
-WALK_FRAME_WORDS = 3
-WALK_MAX_FRAMES = 514
-WALK_STATE_WORDS = WALK_HEAD_WORDS + WALK_FRAME_WORDS * WALK_MAX_FRAMES
-WALK_MIN_NAMES = 2 * 65535 + 2
-WALK_DATA_MAX = 65536
-WALK_CAP_MAX = 0x40000000
-WALK_E_ARGS = -1
-WALK_E_START = -2
 
 _NK_MIN = 0x4C
 _VK_MIN = 0x14
@@ -779,3 +783,58 @@ def walk_code(
             return w.chunk(1)
     words[0] = WALK_DONE
     return w.chunk(0)
+
+
+__all__ = [
+    "DEFAULT_CAPS",
+    "HBINS_FILE_OFFSET",
+    "K_CHILDREN_BAD",
+    "K_CYCLE",
+    "K_DEPTH",
+    "K_VALUES_BAD",
+    "LEAF_E_LEAF_CELL",
+    "LEAF_E_LEAF_COUNT",
+    "LEAF_E_LEAF_SIG",
+    "LEAF_E_LIST_CELL",
+    "LEAF_E_LIST_COUNT",
+    "LEAF_E_LIST_SIG",
+    "LEAF_E_NESTED_RI",
+    "LEAF_E_NK_CELL",
+    "LEAF_E_TOO_MANY",
+    "MAX_HBINS_SIZE",
+    "REGISTRY_SEED",
+    "SCAN_BAD_BIN",
+    "SCAN_BAD_CELL",
+    "SCAN_TOO_BIG",
+    "V_SLOW",
+    "WALK_CAP_MAX",
+    "WALK_DATA_MAX",
+    "WALK_DONE",
+    "WALK_E_ARGS",
+    "WALK_E_START",
+    "WALK_FRAME_WORDS",
+    "WALK_HEAD_WORDS",
+    "WALK_MAX_FRAMES",
+    "WALK_MIN_NAMES",
+    "WALK_RUNNING",
+    "WALK_START",
+    "WALK_STATE_WORDS",
+    "WALK_STRICT",
+    "WALK_VALUES",
+    "WalkCaps",
+    "WalkChunk",
+    "bin_chain_end",
+    "check_hbins_args",
+    "check_list_cell",
+    "checksum",
+    "leaf_cells",
+    "leaf_error",
+    "marvin32",
+    "name_hash",
+    "new_walk_state",
+    "scan_cells",
+    "scan_error",
+    "sort_key",
+    "upcase",
+    "walk_code",
+]

@@ -75,6 +75,28 @@ from bisect import bisect_left, bisect_right, insort
 from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 
 from .._accel import BACKEND
+
+# Codes of csrc/alloc.h (generated into regf._accel.codes). CREATED is added to the cell
+# index that CCellAllocator.open_key_fast / set_value_fast answer when the call created
+# the key or value: one int tells both.
+from .._accel.codes import ALLOC_E_BAD_SIZE as _E_BAD_SIZE
+from .._accel.codes import ALLOC_E_BIN_HEADER as _E_BIN_HEADER
+from .._accel.codes import ALLOC_E_BIN_OFFSET as _E_BIN_OFFSET
+from .._accel.codes import ALLOC_E_FREE as _E_FREE
+from .._accel.codes import ALLOC_E_HBINS_SIZE as _E_HBINS_SIZE
+from .._accel.codes import ALLOC_E_HEADER as _E_HEADER
+from .._accel.codes import ALLOC_E_HIVE_FULL as _E_HIVE_FULL
+from .._accel.codes import ALLOC_E_IMAGE as _E_IMAGE
+from .._accel.codes import ALLOC_E_NEG_LEN as _E_NEG_LEN
+from .._accel.codes import ALLOC_E_NOMEM as _E_NOMEM
+from .._accel.codes import ALLOC_E_OVERFLOW as _E_OVERFLOW
+from .._accel.codes import ALLOC_E_RANGE as _E_RANGE
+from .._accel.codes import ALLOC_E_SHORT_BASE as _E_SHORT_BASE
+from .._accel.codes import ALLOC_E_TILING as _E_TILING
+from .._accel.codes import ALLOC_E_TOO_LARGE as _E_TOO_LARGE
+from .._accel.codes import ALLOC_NEED_GROW as _NEED_GROW
+from .._accel.codes import CREATED as CREATED
+from .._accel.codes import SV_FALLBACK as _SV_FALLBACK
 from ..errors import CellError, FormatError, InvalidArgumentError
 from ..format.constants import BASE, PAGE
 from ..format.fast import HBIN, I32
@@ -422,35 +444,12 @@ class PyCellAllocator:
 
 # -- C twin ------------------------------------------------------------------------------
 
-# Error codes of csrc/alloc.h.
-_E_RANGE = -1
-_E_HEADER = -2
-_E_FREE = -3
-_E_BAD_SIZE = -4
-_E_NEG_LEN = -5
-_E_TOO_LARGE = -6
-_E_HIVE_FULL = -7
-_E_OVERFLOW = -8
-_NEED_GROW = -9
-_E_NOMEM = -10
-_E_IMAGE = -11
-_E_SHORT_BASE = -12
-_E_HBINS_SIZE = -13
-_E_BIN_HEADER = -14
-_E_BIN_OFFSET = -15
-_E_TILING = -16
-#: regf_alloc_set_value: not a case for the C path, nothing changed (alloc.h).
-_SV_FALLBACK = -17
 
 #: A u32 of the bulk set_values' meta arrays.
 _U32 = struct.Struct("<I")
 #: str.encode("utf-16-le", ...) without its codec lookup by name (~0.15 us of a 0.2 us
 #: call, twice per key of a bulk write); the same codec function, so the same bytes.
 _utf16 = codecs.utf_16_le_encode
-
-#: Added to the cell index that CCellAllocator.open_key_fast / set_value_fast answer when
-#: the call created the key or value (REGF_CREATED of csrc/alloc.h): one int tells both.
-CREATED = 1 << 32
 
 # The cffi module, imported on first use so that the pure backend never loads it.
 _ffi: Any = None
