@@ -61,12 +61,17 @@ class OptionalBuildExt(build_ext):
 # Needed to build from an sdist; setuptools only packs the C file listed in ``sources``.
 _C_FILES = (
     "csrc/build_accel.py",
-    "csrc/regf_accel.c",
     "csrc/regf_accel.h",
-    "csrc/upcase_table.h",
-    "csrc/alloc.c",
     "csrc/alloc.h",
     "csrc/layout.h",
+    "csrc/bytes.h",
+    "csrc/cells.h",
+    "csrc/upcase_table.h",
+    "csrc/hash.c",
+    "csrc/walk.c",
+    "csrc/alloc.c",
+    "csrc/keycells.c",
+    "csrc/valcells.c",
 )
 
 

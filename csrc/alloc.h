@@ -15,6 +15,10 @@
  * Offsets ("cell indexes") are relative to the start of the hive bins (file offset 4096),
  * as in the format (fmt section 3). All multi-byte fields are read and written
  * little-endian byte by byte (any host byte order, no unaligned access).
+ *
+ * Implemented in alloc.c (the allocator), valcells.c (the set_value fast path) and
+ * keycells.c (the open_key fast path). This header is also the cffi cdef
+ * (build_accel.py): keep it to declarations and valued object-like #defines.
  */
 #ifndef REGF_ALLOC_H
 #define REGF_ALLOC_H

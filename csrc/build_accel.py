@@ -21,10 +21,18 @@ from cffi import FFI
 #: Headers whose declarations and ``#define``s form the C API seen from Python.
 HEADERS = ("csrc/regf_accel.h", "csrc/alloc.h")
 #: Every C source of the extension (see notes/layouts.md for what each one holds).
-SOURCES = ("csrc/regf_accel.c", "csrc/alloc.c")
+SOURCES = (
+    "csrc/hash.c",
+    "csrc/walk.c",
+    "csrc/alloc.c",
+    "csrc/keycells.c",
+    "csrc/valcells.c",
+)
 #: Headers the sources include (rebuild when one changes).
 DEPENDS = (
     *HEADERS,
+    "csrc/bytes.h",
+    "csrc/cells.h",
     "csrc/layout.h",
     "csrc/upcase_table.h",
 )

@@ -207,6 +207,9 @@
 #define REGF_RI_SIG "ri"
 #define REGF_HVLE_SIG "HvLE"
 #define REGF_DIRT_SIG "DIRT"
+#define REGF_LI_ELEM_SIZE 0x04               /* li element: an nk cell index */
+#define REGF_RI_ELEM_SIZE 0x04               /* ri element: a leaf cell index */
+#define REGF_VALUE_LIST_ELEM_SIZE 0x04       /* value list: vk cell indexes */
 
 #define REGF_HBINS_OFFSET 0x1000             /* file offset of the hive bins: cell c is at this + c */
 #define REGF_PAGE 0x1000                     /* hive pages and bins are multiples of this */

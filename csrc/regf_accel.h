@@ -1,5 +1,8 @@
 /*
  * regf_accel: hot primitives for the regf hive reader/writer (C99, no Python API).
+ * Implemented in hash.c (upcase, hashes, checksums) and walk.c (cell scan, list
+ * decoding, bin chain, tree walk). This header is also the cffi cdef (build_accel.py):
+ * keep it to declarations and valued object-like #defines.
  *
  * Every function has a pure-Python twin in regf/_accel/pure.py with identical results,
  * including error codes; tests/test_accel.py checks the parity with hypothesis.

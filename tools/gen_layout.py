@@ -80,8 +80,18 @@ SIGNATURES: tuple[tuple[str, Any], ...] = (
     ("DIRT", S.DirtVectorHead),
 )
 
+
+def _element_size(con: Any) -> int:
+    """Bytes per element of the ``elements`` / ``cells`` array of a list record."""
+    arr = next(s for s in con.subcons if s.name in ("elements", "cells")).subcon
+    return int(arr.subcon.sizeof())
+
+
 #: (name, value, why C needs it) for format constants that are not offsets.
 CONSTANTS: tuple[tuple[str, int, str], ...] = (
+    ("LI_ELEM_SIZE", _element_size(S.IndexLeaf), "li element: an nk cell index"),
+    ("RI_ELEM_SIZE", _element_size(S.IndexRoot), "ri element: a leaf cell index"),
+    ("VALUE_LIST_ELEM_SIZE", _element_size(S.value_list(1)), "value list: vk cell indexes"),
     ("HBINS_OFFSET", K.BASE, "file offset of the hive bins: cell c is at this + c"),
     ("PAGE", K.PAGE, "hive pages and bins are multiples of this"),
     ("BASE_BLOCK_SIZE", S.BASE_BLOCK_SIZE, "the base block, before the hive bins"),

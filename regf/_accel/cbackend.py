@@ -1,4 +1,4 @@
-"""C backend: thin cffi wrappers over ``csrc/regf_accel.c`` with pure.py's signatures.
+"""C backend: thin cffi wrappers over ``csrc/regf_accel.h`` with pure.py's signatures.
 
 Importing this module raises ImportError when the extension was not built; the backend
 selector in ``regf._accel`` decides whether that is fatal.

@@ -216,6 +216,9 @@ LH_SIG = b"lh"
 RI_SIG = b"ri"
 HVLE_SIG = b"HvLE"
 DIRT_SIG = b"DIRT"
+LI_ELEM_SIZE = 0x04  # li element: an nk cell index
+RI_ELEM_SIZE = 0x04  # ri element: a leaf cell index
+VALUE_LIST_ELEM_SIZE = 0x04  # value list: vk cell indexes
 
 HBINS_OFFSET = 0x1000  # file offset of the hive bins: cell c is at this + c
 PAGE = 0x1000  # hive pages and bins are multiples of this

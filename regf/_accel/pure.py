@@ -1,6 +1,6 @@
 """Pure-Python twin of the C accelerator: the executable specification.
 
-Every function here has a C counterpart in ``csrc/regf_accel.c`` that must return the
+Every function here has a C counterpart (``csrc/hash.c``, ``csrc/walk.c``) that must return the
 same result for every input (``tests/test_accel_parity.py`` checks this with hypothesis).
 Keep these functions simple and obviously right; speed is the C side's job.
 """
@@ -145,7 +145,7 @@ def sort_key(name: str) -> bytes:
     return upcase(name).encode("utf-16-be", "surrogatepass")
 
 
-# ---- cell walking (C twins: regf_scan_cells / regf_leaf_cells in csrc/regf_accel.c) ----
+# ---- cell walking (C twins: regf_scan_cells / regf_leaf_cells in csrc/walk.c) ----
 #
 # The ``_*_code`` functions mirror the C functions exactly, error codes included; the public
 # wrappers (shared with the C backend) turn a negative code into a FormatError subclass.

@@ -1,0 +1,129 @@
+/*
+ * Hashing and checksums: the Windows upcase table and what is computed through it (the
+ * lh name hash, the subkey sort key), the base-block checksum and Marvin32 (HvLE log
+ * entries). See regf_accel.h for each contract; the Python twin is regf/_accel/pure.py.
+ */
+#include "regf_accel.h"
+
+#include "bytes.h"
+#include "upcase_table.h"
+
+static uint16_t upcase_tab[65536];
+static volatile int upcase_ready = 0;
+
+void regf_init(void)
+{
+    size_t i;
+    if (upcase_ready)
+        return;
+    for (i = 0; i < 65536; i++)
+        upcase_tab[i] = (uint16_t)i;
+    for (i = 0; i < REGF_UPCASE_PAIRS; i++)
+        upcase_tab[regf_upcase_pairs[i][0]] = (uint16_t)regf_upcase_pairs[i][1];
+    upcase_ready = 1;
+}
+
+uint32_t regf_checksum(const uint8_t *bb)
+{
+    uint32_t c = 0;
+    size_t i;
+    /* Every dword before the checksum field itself (fmt §1). */
+    for (i = 0; i < REGF_BASE_CHECKSUM; i += REGF_BASE_CHECKSUM_BYTES)
+        c ^= rd32(bb + i);
+    if (c == 0xFFFFFFFFu)
+        return 0xFFFFFFFEu;
+    if (c == 0)
+        return 1;
+    return c;
+}
+
+#define ROTL32(x, r) ((uint32_t)(((x) << (r)) | ((x) >> (32 - (r)))))
+
+#define MARVIN_MIX(s0, s1)          \
+    do {                            \
+        s1 ^= s0;                   \
+        s0 = ROTL32(s0, 20);        \
+        s0 += s1;                   \
+        s1 = ROTL32(s1, 9);         \
+        s1 ^= s0;                   \
+        s0 = ROTL32(s0, 27);        \
+        s0 += s1;                   \
+        s1 = ROTL32(s1, 19);        \
+    } while (0)
+
+uint64_t regf_marvin32(const uint8_t *p, size_t n, uint64_t seed)
+{
+    uint32_t s0 = (uint32_t)(seed & 0xFFFFFFFFu);
+    uint32_t s1 = (uint32_t)(seed >> 32);
+    uint32_t t;
+    size_t i;
+    size_t full = n & ~(size_t)3;
+    for (i = 0; i < full; i += 4) {
+        s0 += rd32(p + i);
+        MARVIN_MIX(s0, s1);
+    }
+    switch (n & 3) {
+    case 3:
+        t = 0x80000000u | ((uint32_t)p[i + 2] << 16) | ((uint32_t)p[i + 1] << 8) | p[i];
+        break;
+    case 2:
+        t = 0x800000u | ((uint32_t)p[i + 1] << 8) | p[i];
+        break;
+    case 1:
+        t = 0x8000u | p[i];
+        break;
+    default:
+        t = 0x80u;
+        break;
+    }
+    s0 += t;
+    MARVIN_MIX(s0, s1);
+    MARVIN_MIX(s0, s1);
+    return ((uint64_t)s1 << 32) | s0;
+}
+
+uint16_t regf_upcase_unit(uint16_t u)
+{
+    if (!upcase_ready)
+        regf_init();
+    return upcase_tab[u];
+}
+
+const uint16_t *regf_upcase_table(void)
+{
+    if (!upcase_ready)
+        regf_init();
+    return upcase_tab;
+}
+
+uint32_t regf_name_hash(const uint16_t *units, size_t n)
+{
+    uint32_t h = 0;
+    size_t i;
+    if (!upcase_ready)
+        regf_init();
+    for (i = 0; i < n; i++)
+        h = h * 37u + upcase_tab[units[i]];
+    return h;
+}
+
+void regf_upcase_units(const uint16_t *in, uint16_t *out, size_t n)
+{
+    size_t i;
+    if (!upcase_ready)
+        regf_init();
+    for (i = 0; i < n; i++)
+        out[i] = upcase_tab[in[i]];
+}
+
+void regf_sort_key(const uint16_t *in, uint8_t *out, size_t n)
+{
+    size_t i;
+    if (!upcase_ready)
+        regf_init();
+    for (i = 0; i < n; i++) {
+        uint16_t u = upcase_tab[in[i]];
+        out[2 * i] = (uint8_t)(u >> 8);
+        out[2 * i + 1] = (uint8_t)(u & 0xFF);
+    }
+}
