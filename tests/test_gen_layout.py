@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import re
 from pathlib import Path
 from types import ModuleType
 
@@ -114,3 +115,33 @@ def test_stale_file_is_reported(tmp_path: Path) -> None:
         (tmp_path / rel).write_text(text.replace("(-17)", "(-18)"), encoding="utf-8")
     assert gen.render_codes_py(tmp_path) != gen.render_codes_py(ROOT)
     assert "SV_FALLBACK = -18" in gen.render_codes_py(tmp_path)
+
+
+def test_accel_spells_no_layout() -> None:
+    # _accel reads every field through the generated codes.py: no struct format string
+    # and no `+ 0x..` field offset is written there by hand.
+    fmt = re.compile(r"""["']<[0-9]*[bBhHiIqQs]""")
+    offset = re.compile(r"\+ 0x[0-9A-Fa-f]+\b")
+    for path in sorted((ROOT / "regf/_accel").glob("*.py")):
+        if path.name in ("codes.py", "upcase_table.py"):
+            continue  # generated
+        text = path.read_text(encoding="utf-8")
+        assert not fmt.search(text), (path.name, fmt.search(text))
+        assert not offset.search(text), (path.name, offset.search(text))
+
+
+def test_c_sources_spell_no_layout() -> None:
+    # The C files read fields through layout.h: no `k + 0x14`-style offset and no
+    # signature spelled as characters ('n', 'k') or as a string literal.
+    offset = re.compile(r"\+ 0x[0-9A-Fa-f]+\b")
+    sig = re.compile(r"""'[a-zA-Z]' *&&|"(?:nk|vk|sk|lf|lh|li|ri|db|hbin|regf)\"""")
+    for path in sorted((ROOT / "csrc").glob("*.c")):
+        text = path.read_text(encoding="utf-8")
+        assert not offset.search(text), (path.name, offset.search(text))
+        assert not sig.search(text), (path.name, sig.search(text))
+
+
+def test_c_files_stay_small() -> None:
+    for path in sorted((ROOT / "csrc").glob("*.c")):
+        lines = path.read_text(encoding="utf-8").count("\n")
+        assert lines <= 900, (path.name, lines)

@@ -12,6 +12,7 @@ from typing import Any
 
 from . import pure
 from ._regf_c import ffi, lib
+from .codes import BASE_CHECKSUM, PAGE
 from .pure import (
     MAX_HBINS_SIZE,
     REGISTRY_SEED,
@@ -44,8 +45,8 @@ _LEAF_GUESS = 512
 
 def checksum(base_block: _Buffer) -> int:
     """XOR-32 of the first 508 bytes of a base block, with Windows' 0 / -1 rules."""
-    if len(base_block) < 508:
-        raise ValueError("base block shorter than 508 bytes")
+    if len(base_block) < BASE_CHECKSUM:
+        raise ValueError(f"base block shorter than {BASE_CHECKSUM} bytes")
     return int(lib.regf_checksum(ffi.from_buffer("uint8_t[]", base_block)))
 
 
@@ -126,8 +127,8 @@ def leaf_cells(bins: _Buffer, hbins_size: int, list_cell: int) -> list[int]:
 def bin_chain_end(bins: _Buffer, hbins_size: int, start: int = 0) -> int:
     """Offset of the first insane hbin header in the chain from ``start`` (see pure.py)."""
     check_hbins_args(bins, hbins_size)
-    if start < 0 or start % 4096:
-        raise ValueError("start must be a non-negative multiple of 4096")
+    if start < 0 or start % PAGE:
+        raise ValueError(f"start must be a non-negative multiple of {PAGE}")
     return int(lib.regf_bin_chain_end(ffi.from_buffer("uint8_t[]", bins), hbins_size, start))
 
 

@@ -14,14 +14,36 @@ from typing import NamedTuple
 
 from ..errors import CellError, FormatError, SignatureError, StructureError, TruncatedError
 
-# The C API's codes and limits (csrc/regf_accel.h), exported from here
-# (see __all__) under the names both backends and the reader use.
+# From the generated module (tools/gen_layout.py): the C API's codes and limits
+# (csrc/regf_accel.h), exported from here (see __all__) under the names both backends
+# and the reader use, and the layouts of regf/format/structs.py (the numbers
+# csrc/layout.h gives C). _accel is leaf code and may not import regf.format; see the
+# docstring of codes.py.
 from .codes import (
+    BASE_CHECKSUM,
+    BIG_DATA_SEGMENT,
+    CELL_FIXED_SIZE,
+    CELL_SIZE,
+    DATA_INLINE,
+    DB_SEGMENT_COUNT,
+    DB_SEGMENT_COUNT_BYTES,
+    DB_SIG,
+    FMT_I32,
+    FMT_U16,
+    FMT_U32,
+    HBIN_FIXED_SIZE,
+    HBIN_OFFSET,
+    HBIN_SIG,
+    HBIN_SIGNATURE_BYTES,
+    HBIN_SIZE,
     HBINS_OFFSET,
+    HCELL_NIL,
     K_CHILDREN_BAD,
     K_CYCLE,
     K_DEPTH,
     K_VALUES_BAD,
+    KEY_COMP_NAME,
+    KEY_PREDEF_HANDLE,
     LEAF_E_LEAF_CELL,
     LEAF_E_LEAF_COUNT,
     LEAF_E_LEAF_SIG,
@@ -31,11 +53,42 @@ from .codes import (
     LEAF_E_NESTED_RI,
     LEAF_E_NK_CELL,
     LEAF_E_TOO_MANY,
+    LF_ELEM_FIXED_SIZE,
+    LF_SIG,
+    LH_ELEM_FIXED_SIZE,
+    LH_SIG,
+    LI_ELEM_SIZE,
+    LI_SIG,
+    LIST_COUNT,
+    LIST_FIXED_SIZE,
+    LIST_SIGNATURE_BYTES,
     MAX_HBINS_SIZE,
+    NK_FIXED_SIZE,
+    NK_FLAGS,
+    NK_NAME_LENGTH,
+    NK_SIG,
+    NK_SUBKEY_COUNT,
+    NK_SUBKEY_LIST,
+    NK_VALUE_COUNT,
+    NK_VALUE_LIST,
+    PAGE,
+    RI_ELEM_SIZE,
+    RI_SIG,
     SCAN_BAD_BIN,
     SCAN_BAD_CELL,
     SCAN_TOO_BIG,
     V_SLOW,
+    VALUE_COMP_NAME,
+    VALUE_LIST_ELEM_SIZE,
+    VK_DATA,
+    VK_DATA_BYTES,
+    VK_DATA_SIZE,
+    VK_FIXED_SIZE,
+    VK_FLAGS,
+    VK_NAME_LENGTH,
+    VK_SIG,
+    VK_TYPE,
+    VOLATILE_BIT,
     WALK_CAP_MAX,
     WALK_DATA_MAX,
     WALK_DONE,
@@ -57,6 +110,9 @@ from .upcase_table import UPCASE
 REGISTRY_SEED = 0x82EF4D887A4E55C5
 
 _M32 = 0xFFFFFFFF
+_U16 = struct.Struct(FMT_U16)
+_U32 = struct.Struct(FMT_U32)
+_I32 = struct.Struct(FMT_I32)
 
 # str.translate table: BMP code points only. Astral characters are two surrogate code
 # units on disk, and Windows upper-cases per code unit, leaving surrogates unchanged, so
@@ -69,10 +125,11 @@ def checksum(base_block: bytes | bytearray | memoryview) -> int:
 
     A stored checksum can never be 0 or 0xFFFFFFFF: Windows maps -1 to -2 and 0 to 1.
     """
-    if len(base_block) < 508:
-        raise ValueError("base block shorter than 508 bytes")
+    if len(base_block) < BASE_CHECKSUM:
+        raise ValueError(f"base block shorter than {BASE_CHECKSUM} bytes")
     c = 0
-    for (w,) in struct.iter_unpack("<I", bytes(base_block[:508])):
+    # Every dword before the checksum field itself (fmt §1).
+    for (w,) in _U32.iter_unpack(bytes(base_block[:BASE_CHECKSUM])):
         c ^= w
     if c == 0xFFFFFFFF:
         return 0xFFFFFFFE
@@ -103,7 +160,7 @@ def marvin32(data: bytes | bytearray | memoryview, seed: int = REGISTRY_SEED) ->
         s1 = _rotl(s1, 19)
         return s0, s1
 
-    for (w,) in struct.iter_unpack("<I", buf[:n]):
+    for (w,) in _U32.iter_unpack(buf[:n]):
         s0 = (s0 + w) & _M32
         s0, s1 = mix(s0, s1)
     rest = buf[n:]
@@ -207,18 +264,18 @@ def _scan_cells_code(bins: _Buffer, hbins_size: int, bitmap: bytearray) -> int:
     off = 0
     while off < total:
         if (
-            total - off < 32
-            or bytes(bins[off : off + 4]) != b"hbin"
-            or struct.unpack_from("<I", bins, off + 4)[0] != off
+            total - off < HBIN_FIXED_SIZE
+            or bytes(bins[off : off + HBIN_SIGNATURE_BYTES]) != HBIN_SIG
+            or _U32.unpack_from(bins, off + HBIN_OFFSET)[0] != off
         ):
             return -(off + SCAN_BAD_BIN)
-        (bin_size,) = struct.unpack_from("<I", bins, off + 8)
-        if bin_size == 0 or bin_size % 4096 or bin_size > total - off:
+        (bin_size,) = _U32.unpack_from(bins, off + HBIN_SIZE)
+        if bin_size == 0 or bin_size % PAGE or bin_size > total - off:
             return -(off + SCAN_BAD_BIN)
         end = off + bin_size
-        c = off + 32
+        c = off + HBIN_FIXED_SIZE
         while c < end:
-            (size,) = struct.unpack_from("<i", bins, c)
+            (size,) = _I32.unpack_from(bins, c + CELL_SIZE)
             asize = abs(size)
             if asize == 0 or asize % 8 or asize > end - c:
                 return -(c + SCAN_BAD_CELL)
@@ -246,22 +303,28 @@ def scan_cells(bins: _Buffer, hbins_size: int) -> bytearray:
 
 def _cell_data_len(bins: _Buffer, total: int, idx: int) -> int:
     """Data length of a valid allocated cell, or -1 (mirrors ``cell_ok`` in C)."""
-    if idx & 0x80000000 or idx & 7 or idx + 4 > total:
+    if idx & VOLATILE_BIT or idx & 7 or idx + CELL_FIXED_SIZE > total:
         return -1
-    size: int = struct.unpack_from("<i", bins, idx)[0]
-    if size >= 0 or -size < 4 or -size > total - idx:
+    size: int = _I32.unpack_from(bins, idx + CELL_SIZE)[0]
+    if size >= 0 or -size < CELL_FIXED_SIZE or -size > total - idx:
         return -1
-    return -size - 4
+    return -size - CELL_FIXED_SIZE
 
 
-_LIST_ELEM = {b"li": 4, b"lf": 8, b"lh": 8, b"ri": 4}
+#: Element size of each subkey list kind, by signature (fmt §4.2).
+_LIST_ELEM = {
+    LI_SIG: LI_ELEM_SIZE,
+    LF_SIG: LF_ELEM_FIXED_SIZE,
+    LH_SIG: LH_ELEM_FIXED_SIZE,
+    RI_SIG: RI_ELEM_SIZE,
+}
 
 
 def _emit_leaf(bins: _Buffer, total: int, d: int, es: int, out: list[int]) -> int:
     limit = min(total // 8, 0x7FFFFFFF)
-    (n,) = struct.unpack_from("<H", bins, d + 2)
+    (n,) = _U16.unpack_from(bins, d + LIST_COUNT)
     for i in range(n):
-        (nk,) = struct.unpack_from("<I", bins, d + 4 + i * es)
+        (nk,) = _U32.unpack_from(bins, d + LIST_FIXED_SIZE + i * es)
         if _cell_data_len(bins, total, nk) < 0:
             return LEAF_E_NK_CELL
         if len(out) >= limit:
@@ -273,31 +336,32 @@ def _emit_leaf(bins: _Buffer, total: int, d: int, es: int, out: list[int]) -> in
 def _leaf_cells_code(bins: _Buffer, hbins_size: int, list_cell: int, out: list[int]) -> int:
     total = hbins_size
     dl = _cell_data_len(bins, total, list_cell)
-    if dl < 4:
+    if dl < LIST_FIXED_SIZE:
         return LEAF_E_LIST_CELL
-    d = list_cell + 4
-    es = _LIST_ELEM.get(bytes(bins[d : d + 2]))
+    d = list_cell + CELL_FIXED_SIZE
+    sig = bytes(bins[d : d + LIST_SIGNATURE_BYTES])
+    es = _LIST_ELEM.get(sig)
     if es is None:
         return LEAF_E_LIST_SIG
-    (n,) = struct.unpack_from("<H", bins, d + 2)
-    if 4 + n * es > dl:
+    (n,) = _U16.unpack_from(bins, d + LIST_COUNT)
+    if LIST_FIXED_SIZE + n * es > dl:
         return LEAF_E_LIST_COUNT
-    if bytes(bins[d : d + 2]) != b"ri":
+    if sig != RI_SIG:
         return _emit_leaf(bins, total, d, es, out)
     for i in range(n):
-        (leaf,) = struct.unpack_from("<I", bins, d + 4 + i * 4)
+        (leaf,) = _U32.unpack_from(bins, d + LIST_FIXED_SIZE + i * RI_ELEM_SIZE)
         ldl = _cell_data_len(bins, total, leaf)
-        if ldl < 4:
+        if ldl < LIST_FIXED_SIZE:
             return LEAF_E_LEAF_CELL
-        ld = leaf + 4
-        sig = bytes(bins[ld : ld + 2])
-        if sig == b"ri":
+        ld = leaf + CELL_FIXED_SIZE
+        sig = bytes(bins[ld : ld + LIST_SIGNATURE_BYTES])
+        if sig == RI_SIG:
             return LEAF_E_NESTED_RI
         les = _LIST_ELEM.get(sig)
         if les is None:
             return LEAF_E_LEAF_SIG
-        (ln,) = struct.unpack_from("<H", bins, ld + 2)
-        if 4 + ln * les > ldl:
+        (ln,) = _U16.unpack_from(bins, ld + LIST_COUNT)
+        if LIST_FIXED_SIZE + ln * les > ldl:
             return LEAF_E_LEAF_COUNT
         rc = _emit_leaf(bins, total, ld, les, out)
         if rc < 0:
@@ -337,14 +401,18 @@ def bin_chain_end(bins: _Buffer, hbins_size: int, start: int = 0) -> int:
     ``hbins_size`` when every bin from ``start`` on is sane. Cells are not examined.
     """
     check_hbins_args(bins, hbins_size)
-    if start < 0 or start % 4096:
-        raise ValueError("start must be a non-negative multiple of 4096")
+    if start < 0 or start % PAGE:
+        raise ValueError(f"start must be a non-negative multiple of {PAGE}")
     off = start
     while off < hbins_size:
-        if hbins_size - off < 32 or bytes(bins[off : off + 4]) != b"hbin":
+        if (
+            hbins_size - off < HBIN_FIXED_SIZE
+            or bytes(bins[off : off + HBIN_SIGNATURE_BYTES]) != HBIN_SIG
+        ):
             return off
-        field, size = struct.unpack_from("<II", bins, off + 4)
-        if field != off or size < 4096 or size % 4096 or size > hbins_size - off:
+        (field,) = _U32.unpack_from(bins, off + HBIN_OFFSET)
+        (size,) = _U32.unpack_from(bins, off + HBIN_SIZE)
+        if field != off or size < PAGE or size % PAGE or size > hbins_size - off:
             return off
         off += size
     return hbins_size
@@ -358,14 +426,9 @@ def bin_chain_end(bins: _Buffer, hbins_size: int, start: int = 0) -> int:
 # names as UTF-16LE (each name plus one U+0000 unit), raw data as one byte string cut
 # apart by a struct format. Every check mirrors the C code line for line.
 
-_NK_MIN = 0x4C
-_VK_MIN = 0x14
 _MAX_LIST_ENTRIES = 1 << 20
-_MAX_VALUE_SIZE = 256 * 1024 * 1024
-_BIG_SEGMENT = 16344
-_U16 = struct.Struct("<H")
-_U32 = struct.Struct("<I")
-_I32 = struct.Struct("<i")
+#: Every cell record's signature (nk, vk, li, ...) is this long.
+_SIG_BYTES = LIST_SIGNATURE_BYTES
 
 
 class WalkCaps(NamedTuple):
@@ -464,15 +527,20 @@ class _Walker:
 
     def cell(self, c: int, need: int) -> int:
         """Data capacity of a checked cell (HiveImage.cell rules), or -1."""
-        if c & 0x80000007 or c + 4 > self.total:
+        if c & (VOLATILE_BIT | 7) or c + CELL_FIXED_SIZE > self.total:
             return -1
         q = c >> 3
         if (q >> 3) >= len(self.cellmap) or not (self.cellmap[q >> 3] >> (q & 7)) & 1:
             return -1
-        size = int(_I32.unpack_from(self.bins, c)[0])
-        if size >= 0 or -size < 4 or -size > self.total - c or -size - 4 < need:
+        size = int(_I32.unpack_from(self.bins, c + CELL_SIZE)[0])
+        if (
+            size >= 0
+            or -size < CELL_FIXED_SIZE
+            or -size > self.total - c
+            or -size - CELL_FIXED_SIZE < need
+        ):
             return -1
-        return -size - 4
+        return -size - CELL_FIXED_SIZE
 
     def u16(self, off: int) -> int:
         return int(_U16.unpack_from(self.bins, off)[0])
@@ -481,16 +549,17 @@ class _Walker:
         return int(_U32.unpack_from(self.bins, off)[0])
 
     def sig(self, off: int) -> bytes:
-        return bytes(self.bins[off : off + 2])
+        return bytes(self.bins[off : off + _SIG_BYTES])
 
     def nk(self, c: int) -> int:
         """Data offset of a sound nk at cell ``c``, or -1."""
-        cap = self.cell(c, _NK_MIN)
-        if cap < 0 or self.sig(c + 4) != b"nk":
+        cap = self.cell(c, NK_FIXED_SIZE)
+        k = c + CELL_FIXED_SIZE
+        if cap < 0 or self.sig(k) != NK_SIG:
             return -1
-        if _NK_MIN + self.u16(c + 4 + 0x48) > cap:
+        if NK_FIXED_SIZE + self.u16(k + NK_NAME_LENGTH) > cap:
             return -1
-        return c + 4
+        return k
 
     def put_name(self, dst: bytearray, off: int, length: int, compressed: bool) -> None:
         raw = bytes(self.bins[off : off + length])
@@ -500,30 +569,33 @@ class _Walker:
         dst += units + b"\0\0"
 
     def emit_value(self, vc: int) -> int:
-        cap = self.cell(vc, _VK_MIN)
-        v = vc + 4
-        if cap < 0 or self.sig(v) != b"vk":
+        cap = self.cell(vc, VK_FIXED_SIZE)
+        v = vc + CELL_FIXED_SIZE
+        if cap < 0 or self.sig(v) != VK_SIG:
             return 0
-        nl = self.u16(v + 2)
-        if _VK_MIN + nl > cap:
+        nl = self.u16(v + VK_NAME_LENGTH)
+        if VK_FIXED_SIZE + nl > cap:
             return 0
-        ds, data = self.u32(v + 4), self.u32(v + 8)
-        length = ds & 0x7FFFFFFF
+        ds, data = self.u32(v + VK_DATA_SIZE), self.u32(v + VK_DATA)
+        length = ds & ~DATA_INLINE
         src, copy, status = -1, 0, 0
-        if ds & 0x80000000:
+        if ds & DATA_INLINE:
             # Inline: the bytes are the data field itself, at most 4 (fmt §4.3).
-            src, copy = v + 8, min(length, 4)
+            src, copy = v + VK_DATA, min(length, VK_DATA_BYTES)
         elif length:
             status = V_SLOW
             if length <= WALK_DATA_MAX:
                 literal = True
-                if length > _BIG_SEGMENT and self.minor >= 4:
+                if length > BIG_DATA_SEGMENT and self.minor >= 4:
                     # db records are assembled by the Python side; other cells are read
                     # literally when large enough (hivex writes such cells).
-                    literal = self.cell(data, 4) >= 0 and self.sig(data + 4) != b"db"
+                    db_head = DB_SEGMENT_COUNT + DB_SEGMENT_COUNT_BYTES
+                    literal = (
+                        self.cell(data, db_head) >= 0 and self.sig(data + CELL_FIXED_SIZE) != DB_SIG
+                    )
                 if literal and self.cell(data, length) >= 0:
-                    src, copy, status = data + 4, length, 0
-        compressed = bool(self.u16(v + 0x10) & 1)
+                    src, copy, status = data + CELL_FIXED_SIZE, length, 0
+        compressed = bool(self.u16(v + VK_FLAGS) & VALUE_COMP_NAME)
         nb = _name_bytes(nl, compressed)
         caps = self.caps
         if (
@@ -533,60 +605,60 @@ class _Walker:
             or caps.fmt - len(self.fmt) < 6
         ):
             return -1
-        self.put_name(self.vnames, v + _VK_MIN, nl, compressed)
+        self.put_name(self.vnames, v + VK_FIXED_SIZE, nl, compressed)
         if copy:
             self.data += self.bins[src : src + copy]
         self.fmt += b"%ds" % copy
         self.val_cell.append(vc)
-        self.val_type.append(self.u32(v + 0x0C))
+        self.val_type.append(self.u32(v + VK_TYPE))
         self.val_status.append(status)
         return 1
 
     def emit_values(self, k: int) -> int:
-        count = 0 if self.u16(k + 2) & 0x40 else self.u32(k + 0x24)
-        lst = self.u32(k + 0x28)
-        if count == 0 or lst == 0xFFFFFFFF:
+        # A predefined-handle key's value count is not a count (fmt §4.1).
+        predef = self.u16(k + NK_FLAGS) & KEY_PREDEF_HANDLE
+        count = 0 if predef else self.u32(k + NK_VALUE_COUNT)
+        lst = self.u32(k + NK_VALUE_LIST)
+        if count == 0 or lst == HCELL_NIL:
             return 1
         cap = self.cell(lst, 0)
-        if cap < 0 or 4 * count > cap:
+        if cap < 0 or VALUE_LIST_ELEM_SIZE * count > cap:
             return 0
         if count > self.caps.vals - len(self.val_cell):
             return -1
+        at = lst + CELL_FIXED_SIZE
         for i in range(count):
-            rc = self.emit_value(self.u32(lst + 4 + 4 * i))
+            rc = self.emit_value(self.u32(at + VALUE_LIST_ELEM_SIZE * i))
             if rc <= 0:
                 return rc
         return 1
 
     def name_key(self, k: int) -> list[int]:
         """Upcased code units of an nk's name (for the duplicate check)."""
-        compressed = self.u16(k + 2) & 0x20
-        length = self.u16(k + 0x48)
-        raw = bytes(self.bins[k + _NK_MIN : k + _NK_MIN + length])
-        if compressed:
-            units = list(raw)
-        else:
-            units = [u for (u,) in struct.iter_unpack("<H", raw[: length & ~1])]
+        compressed = self.u16(k + NK_FLAGS) & KEY_COMP_NAME
+        length = self.u16(k + NK_NAME_LENGTH)
+        raw = bytes(self.bins[k + NK_FIXED_SIZE : k + NK_FIXED_SIZE + length])
+        units = list(raw) if compressed else [u for (u,) in _U16.iter_unpack(raw[: length & ~1])]
         return [UPCASE.get(u, u) for u in units]
 
     def leaf_shape(self, off: int, cap: int) -> tuple[int, int] | None:
         """(count, element size) of a sound li/lf/lh at data offset ``off``."""
         sig = self.sig(off)
         es = _LIST_ELEM.get(sig)
-        if es is None or sig == b"ri":
+        if es is None or sig == RI_SIG:
             return None
-        n = self.u16(off + 2)
-        return (n, es) if 4 + n * es <= cap else None
+        n = self.u16(off + LIST_COUNT)
+        return (n, es) if LIST_FIXED_SIZE + n * es <= cap else None
 
     def children_ok(self, lst: int) -> bool:
-        cap = self.cell(lst, 4)
+        cap = self.cell(lst, LIST_FIXED_SIZE)
         if cap < 0:
             return False
-        lo = lst + 4
-        is_ri = self.sig(lo) == b"ri"
+        lo = lst + CELL_FIXED_SIZE
+        is_ri = self.sig(lo) == RI_SIG
         if is_ri:
-            outer = self.u16(lo + 2)
-            if 4 + 4 * outer > cap:
+            outer = self.u16(lo + LIST_COUNT)
+            if LIST_FIXED_SIZE + RI_ELEM_SIZE * outer > cap:
                 return False
         else:
             outer = 1
@@ -595,11 +667,11 @@ class _Walker:
         strict = self.flags & WALK_STRICT
         for j in range(outer):
             if is_ri:
-                leaf = self.u32(lo + 4 + 4 * j)
-                lcap = self.cell(leaf, 4)
+                leaf = self.u32(lo + LIST_FIXED_SIZE + RI_ELEM_SIZE * j)
+                lcap = self.cell(leaf, LIST_FIXED_SIZE)
                 if lcap < 0:
                     return False
-                loff = leaf + 4
+                loff = leaf + CELL_FIXED_SIZE
             else:
                 loff, lcap = lo, cap
             shape = self.leaf_shape(loff, lcap)
@@ -610,7 +682,7 @@ class _Walker:
             if total > self.list_limit:
                 return False
             for i in range(n):
-                k = self.nk(self.u32(loff + 4 + i * es))
+                k = self.nk(self.u32(loff + LIST_FIXED_SIZE + i * es))
                 if k < 0:
                     return False
                 if strict:
@@ -626,8 +698,8 @@ class _Walker:
         k = self.nk(c)
         if k < 0:
             return 3, False
-        comp = bool(self.u16(k + 2) & 0x20)
-        nl = self.u16(k + 0x48)
+        comp = bool(self.u16(k + NK_FLAGS) & KEY_COMP_NAME)
+        nl = self.u16(k + NK_NAME_LENGTH)
         if (
             len(self.key_cell) >= self.caps.keys
             or self.caps.knames - len(self.knames) < _name_bytes(nl, comp) + 2
@@ -635,7 +707,7 @@ class _Walker:
             return 0, False
         save = (len(self.knames), len(self.vnames), len(self.data), len(self.fmt))
         nvals = len(self.val_cell)
-        self.put_name(self.knames, k + _NK_MIN, nl, comp)
+        self.put_name(self.knames, k + NK_FIXED_SIZE, nl, comp)
         status = 0
         push = False
         q = c >> 3
@@ -655,8 +727,8 @@ class _Walker:
             self.visited[q >> 3] |= 1 << (q & 7)
             if depth >= self.max_depth:
                 status |= K_DEPTH
-            elif self.u32(k + 0x14) != 0 and self.u32(k + 0x1C) != 0xFFFFFFFF:
-                if self.children_ok(self.u32(k + 0x1C)):
+            elif self.u32(k + NK_SUBKEY_COUNT) != 0 and self.u32(k + NK_SUBKEY_LIST) != HCELL_NIL:
+                if self.children_ok(self.u32(k + NK_SUBKEY_LIST)):
                     push = True
                 else:
                     status |= K_CHILDREN_BAD
@@ -677,38 +749,44 @@ class _Walker:
         del self.val_status[nvals:]
 
     def frame_peek(self, f: list[int]) -> int | None:
-        cap = self.cell(f[0], 4)
+        cap = self.cell(f[0], LIST_FIXED_SIZE)
         if cap < 0:
             return None
-        lo = f[0] + 4
+        lo = f[0] + CELL_FIXED_SIZE
         outer, inner = f[1], f[2]
-        if self.sig(lo) != b"ri":
+        if self.sig(lo) != RI_SIG:
             shape = self.leaf_shape(lo, cap)
             if shape is None or inner >= shape[0]:
                 return None
-            return self.u32(lo + 4 + inner * shape[1])
-        while outer < self.u16(lo + 2) and 4 + 4 * outer + 4 <= cap:
-            leaf = self.u32(lo + 4 + 4 * outer)
-            lcap = self.cell(leaf, 4)
-            shape = self.leaf_shape(leaf + 4, lcap) if lcap >= 0 else None
+            return self.u32(lo + LIST_FIXED_SIZE + inner * shape[1])
+        while (
+            outer < self.u16(lo + LIST_COUNT)
+            and LIST_FIXED_SIZE + RI_ELEM_SIZE * (outer + 1) <= cap
+        ):
+            leaf = self.u32(lo + LIST_FIXED_SIZE + RI_ELEM_SIZE * outer)
+            lcap = self.cell(leaf, LIST_FIXED_SIZE)
+            ld = leaf + CELL_FIXED_SIZE
+            shape = self.leaf_shape(ld, lcap) if lcap >= 0 else None
             if shape is None:
                 return None
             if inner < shape[0]:
-                return self.u32(leaf + 4 + 4 + inner * shape[1])
+                return self.u32(ld + LIST_FIXED_SIZE + inner * shape[1])
             outer += 1
             inner = 0
         return None
 
     def frame_next(self, f: list[int]) -> None:
-        cap = self.cell(f[0], 4)
-        lo = f[0] + 4
-        if cap < 0 or self.sig(lo) != b"ri":
-            f[2] = (f[2] + 1) & 0xFFFFFFFF
+        cap = self.cell(f[0], LIST_FIXED_SIZE)
+        lo = f[0] + CELL_FIXED_SIZE
+        if cap < 0 or self.sig(lo) != RI_SIG:
+            f[2] = (f[2] + 1) & 0xFFFFFFFF  # a u32 state word, as in C
             return
-        while f[1] < self.u16(lo + 2) and 4 + 4 * f[1] + 4 <= cap:
-            leaf = self.u32(lo + 4 + 4 * f[1])
-            lcap = self.cell(leaf, 4)
-            shape = self.leaf_shape(leaf + 4, lcap) if lcap >= 0 else None
+        while (
+            f[1] < self.u16(lo + LIST_COUNT) and LIST_FIXED_SIZE + RI_ELEM_SIZE * (f[1] + 1) <= cap
+        ):
+            leaf = self.u32(lo + LIST_FIXED_SIZE + RI_ELEM_SIZE * f[1])
+            lcap = self.cell(leaf, LIST_FIXED_SIZE)
+            shape = self.leaf_shape(leaf + CELL_FIXED_SIZE, lcap) if lcap >= 0 else None
             if shape is not None and f[2] < shape[0]:
                 f[2] += 1
                 return
@@ -759,7 +837,7 @@ def walk_code(
         words[0] = WALK_RUNNING
         words[1] = 0
         if push:
-            words[hw : hw + fw] = array("I", [w.u32(k + 0x1C), 0, 0])
+            words[hw : hw + fw] = array("I", [w.u32(k + NK_SUBKEY_LIST), 0, 0])
             words[1] = 1
         if rc == 2:
             return w.chunk(1)
@@ -777,7 +855,7 @@ def walk_code(
         words[at : at + fw] = array("I", frame)
         if push and words[1] < WALK_MAX_FRAMES:
             at = hw + fw * words[1]
-            words[at : at + fw] = array("I", [w.u32(w.nk(child) + 0x1C), 0, 0])
+            words[at : at + fw] = array("I", [w.u32(w.nk(child) + NK_SUBKEY_LIST), 0, 0])
             words[1] += 1
         if rc == 2:
             return w.chunk(1)
