@@ -8,19 +8,42 @@ raises :class:`~regf.errors.CellError` with the file offset otherwise.
 
 from __future__ import annotations
 
+import sys
 from bisect import bisect_right
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from ..errors import CellError, FormatError
 from ..format.constants import BASE, HCELL_NIL, VOLATILE_BIT
 from ..format.fast import HBIN, I32
 
+if sys.version_info >= (3, 12):
+    from collections.abc import Buffer as _StdBuffer
+elif TYPE_CHECKING:
+    # The same protocol for 3.11 (typing_extensions comes with mypy; only type checking
+    # needs it, so it is not a run-time dependency).
+    from typing_extensions import Buffer as _StdBuffer
 
-class Buffer(Protocol):
-    """What an image needs from its storage: bytes, bytearray, mmap or memoryview."""
+if TYPE_CHECKING:
 
-    def __len__(self) -> int: ...
-    def __getitem__(self, key: slice) -> bytes: ...
+    class Buffer(_StdBuffer, Protocol):
+        """What an image needs from its storage: bytes, bytearray or mmap.
+
+        A buffer (PEP 688: ``struct``, ``memoryview`` and the C accelerator read it
+        without a copy) that can also be measured and sliced into bytes.
+        """
+
+        def __len__(self) -> int: ...
+        def __getitem__(self, key: slice, /) -> bytes: ...
+
+else:
+    # Protocols may only extend protocols, and collections.abc.Buffer is an ABC at run
+    # time: annotations are never evaluated (``from __future__ import annotations``),
+    # so the run-time name only has to exist.
+    class Buffer(Protocol):
+        """What an image needs from its storage (see the type-checking definition)."""
+
+        def __len__(self) -> int: ...
+        def __getitem__(self, key: slice, /) -> bytes: ...
 
 
 def _scan(image: HiveImage) -> bytes | bytearray:
@@ -73,7 +96,7 @@ class HiveImage:
         buf = self.buf
         limit = self.hbins_size
         while off + 0x20 <= limit:
-            sig, bin_off, size, _r, _ts, _sp = HBIN.unpack_from(buf, BASE + off)  # type: ignore[arg-type]
+            sig, bin_off, size, _r, _ts, _sp = HBIN.unpack_from(buf, BASE + off)
             if sig != b"hbin" or size < 4096 or size % 4096 or off + size > limit:
                 # A damaged bin header: Windows' self-heal treats it as one 4096-byte
                 # bin. We record the problem and resynchronise on the next 4 KiB page.
@@ -111,7 +134,7 @@ class HiveImage:
     def bins_view(self) -> memoryview:
         """Zero-copy view of the hive bins (for the C accelerator)."""
         if self._view is None:
-            self._view = memoryview(self.buf)[BASE : BASE + self.hbins_size]  # type: ignore[arg-type]
+            self._view = memoryview(self.buf)[BASE : BASE + self.hbins_size]
         return self._view
 
     # -- cells -------------------------------------------------------------------------
@@ -128,7 +151,7 @@ class HiveImage:
         for start, end in self.bins():
             off = start + 0x20
             while off < end:
-                (size,) = unpack(buf, BASE + off)  # type: ignore[arg-type]
+                (size,) = unpack(buf, BASE + off)
                 n = -size if size < 0 else size
                 if n < 8 or n & 7 or off + n > end:
                     self.problems.append(
@@ -166,7 +189,7 @@ class HiveImage:
         # Fast path: the bitmap says "a sound allocated cell starts here"; the mask
         # rejects NIL, volatile (bit 31) and misaligned indexes in one test.
         if not index & 0x80000007 and index < self.hbins_size and (bm[q >> 3] >> (q & 7)) & 1:
-            (size,) = I32.unpack_from(self.buf, BASE + index)  # type: ignore[arg-type]
+            (size,) = I32.unpack_from(self.buf, BASE + index)
             cap = -size - 4
             if cap >= min_size:
                 return BASE + index + 4, cap
@@ -179,7 +202,7 @@ class HiveImage:
             raise CellError(f"{what}: no stored cell (index {index:#x})", None)
         if index % 8 or index + 4 > self.hbins_size:
             raise CellError(f"{what}: cell index {index:#x} out of range or misaligned", off)
-        (size,) = I32.unpack_from(self.buf, off)  # type: ignore[arg-type]
+        (size,) = I32.unpack_from(self.buf, off)
         if size >= 0:
             raise CellError(f"{what}: cell {index:#x} is free (size {size})", off)
         size = -size

@@ -456,7 +456,7 @@ class Hive:
 def _nk_name(image: HiveImage, c: int) -> str:
     """Name of the nk at ``c`` (already checked by the walker)."""
     at = BASE + c + 4
-    flags, length = NK_NAME_FIELDS.unpack_from(image.buf, at)  # type: ignore[arg-type]
+    flags, length = NK_NAME_FIELDS.unpack_from(image.buf, at)
     raw = bytes(image.buf[at + 0x4C : at + 0x4C + length])
     return decode_name(raw, bool(flags & 0x20))
 
@@ -464,8 +464,8 @@ def _nk_name(image: HiveImage, c: int) -> str:
 def _vk_name(image: HiveImage, c: int) -> str:
     """Name of the vk at ``c`` (already checked by the walker)."""
     at = BASE + c + 4
-    (length,) = VK_NAME_LEN.unpack_from(image.buf, at + 2)  # type: ignore[arg-type]
-    (flags,) = VK_NAME_LEN.unpack_from(image.buf, at + 0x10)  # type: ignore[arg-type]
+    (length,) = VK_NAME_LEN.unpack_from(image.buf, at + 2)
+    (flags,) = VK_NAME_LEN.unpack_from(image.buf, at + 0x10)
     raw = bytes(image.buf[at + 0x14 : at + 0x14 + length])
     return raw.decode("latin-1") if flags & 1 else decode_name(raw, False)
 

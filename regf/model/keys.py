@@ -143,7 +143,7 @@ class Key:
         self._image = image
         self.index = index
         start, cap = image.cell(index, "key", NK_FIXED_SIZE)
-        f = NK.unpack_from(image.buf, start)  # type: ignore[arg-type]
+        f = NK.unpack_from(image.buf, start)
         if f[0] != b"nk":
             raise SignatureError(f"key cell {index:#x}: signature {f[0]!r} is not 'nk'", start)
         name_len = f[22]
@@ -159,7 +159,7 @@ class Key:
         # Only reached for the lazily filled slots of a key made by the walk.
         if attr == "_f":
             # The walker checked this nk (cell, signature, name inside the cell).
-            f = self._f = NK.unpack_from(self._image.buf, BASE + self.index + 4)  # type: ignore[arg-type]
+            f = self._f = NK.unpack_from(self._image.buf, BASE + self.index + 4)
             return f
         if attr == "_path":
             pp = self.parent_path
@@ -327,7 +327,7 @@ class Key:
                 q = c >> 3
                 # Inline copy of HiveImage.cell's fast path; cell() explains failures.
                 if not c & 0x80000007 and c < limit and (bm[q >> 3] >> (q & 7)) & 1:
-                    cap = -unpack(buf, BASE + c)[0] - 4  # type: ignore[arg-type]
+                    cap = -unpack(buf, BASE + c)[0] - 4
                     if cap >= 20:
                         res.append(at(image, c, BASE + c + 4, cap))
                         continue
@@ -369,7 +369,7 @@ class Key:
         """The self-relative SECURITY_DESCRIPTOR bytes of this key's sk cell."""
         image = self._image
         start, cap = image.cell(self._f[13], "security", SK_FIXED_SIZE)
-        sig, _r, _fl, _bl, _refs, length = SK.unpack_from(image.buf, start)  # type: ignore[arg-type]
+        sig, _r, _fl, _bl, _refs, length = SK.unpack_from(image.buf, start)
         if sig != b"sk":
             raise SignatureError(f"security cell: signature {sig!r} is not 'sk'", start)
         if SK_FIXED_SIZE + length > cap:

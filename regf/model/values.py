@@ -61,7 +61,7 @@ class Value:
         self._image = image
         self.index = index
         sig, name_len, data_size, data, vtype, flags, _spare = VK.unpack_from(
-            image.buf,  # type: ignore[arg-type]
+            image.buf,
             start,
         )
         if sig != b"vk":
@@ -87,7 +87,7 @@ class Value:
         if attr in ("data_size", "data_cell", "flags"):
             # The walk checked this vk already (signature and name inside the cell).
             _sig, _nl, self.data_size, self.data_cell, _t, self.flags, _sp = VK.unpack_from(
-                self._image.buf,  # type: ignore[arg-type]
+                self._image.buf,
                 BASE + self.index + 4,
             )
             return getattr(self, attr)
@@ -137,7 +137,7 @@ class Value:
         # Inline copy of HiveImage.cell's fast path (this is the hottest read).
         if not c & 0x80000007 and c < image.hbins_size and (bm[q >> 3] >> (q & 7)) & 1:
             start = BASE + c + 4
-            cap = -I32.unpack_from(image.buf, BASE + c)[0] - 4  # type: ignore[arg-type]
+            cap = -I32.unpack_from(image.buf, BASE + c)[0] - 4
         else:
             start, cap = image.cell(c, "value data")
         if cap < length:
@@ -151,7 +151,7 @@ class Value:
     def _big_data(self, length: int) -> bytes:
         image = self._image
         start, _cap = image.cell(self.data_cell, "big data", DB.size)
-        _sig, count, seg_list = DB.unpack_from(image.buf, start)  # type: ignore[arg-type]
+        _sig, count, seg_list = DB.unpack_from(image.buf, start)
         needed = -(-length // BIG_DATA_SEGMENT)
         if count < needed and image.strict:
             raise StructureError(
@@ -163,7 +163,7 @@ class Value:
         for i in range(count):
             if remaining <= 0:
                 break
-            (seg,) = U32.unpack_from(image.buf, lstart + 4 * i)  # type: ignore[arg-type]
+            (seg,) = U32.unpack_from(image.buf, lstart + 4 * i)
             if seg == HCELL_NIL:
                 break
             sstart, scap = image.cell(seg, "big data segment")
