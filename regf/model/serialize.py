@@ -140,16 +140,20 @@ def lf_hint(name: str) -> bytes:
 
 
 def _code_units(name: str) -> int:
-    return len(_utf16(name)) // 2
+    return _utf16_len(name) // 2
+
+
+def _utf16_len(name: str) -> int:
+    """Bytes of ``name`` in UTF-16LE (astral characters take two units)."""
+    if name.isascii():
+        return 2 * len(name)
+    return len(_utf16(name))
 
 
 def _check_name_str(name: object, what: str) -> str:
+    # Any str encodes (surrogatepass takes lone surrogates), so the type is the check.
     if not isinstance(name, str):
         raise InvalidArgumentError(f"{what} must be str, not {type(name).__name__}")
-    try:
-        _utf16(name)
-    except UnicodeEncodeError:  # pragma: no cover - surrogatepass accepts every str
-        raise InvalidArgumentError(f"{what} {name!r} cannot be encoded") from None
     return name
 
 
@@ -314,13 +318,6 @@ class _Bins:
 # ---------------------------------------------------------------------------------------
 # Serializer
 # ---------------------------------------------------------------------------------------
-
-
-def _utf16_len(name: str) -> int:
-    """Bytes of ``name`` in UTF-16LE (astral characters take two units)."""
-    if name.isascii():
-        return 2 * len(name)
-    return len(_utf16(name))
 
 
 class _Writer:
