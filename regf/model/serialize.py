@@ -35,7 +35,6 @@ Layout decisions (all readers accept any layout; these are the compact choices):
 from __future__ import annotations
 
 import inspect
-import struct
 import sys
 import time
 from collections.abc import Iterator
@@ -56,9 +55,16 @@ from ..format.constants import (
     KeyFlags,
     ValueFlags,
 )
+from ..format.fast import BASE_L, CELL_L, DB, HBIN, LIST_HEAD, NK, SK, VK
+from ..format.layout import layout
+from ..format.pack import hint_array, pair_array, u32_array
+from ..format.security import SdControl, SecurityDescriptorHeader, default_descriptor
 from .spec import KeySpec, ValueSpec
 
 PAGE = 4096
+_CELL = CELL_L.struct
+_SD_CONTROL = layout(SecurityDescriptorHeader, "security descriptor").field("control")
+_VALUE_COMP_NAME = int(ValueFlags.COMP_NAME)
 HBIN_HEADER = S.HBIN_HEADER_SIZE
 BIG = S.BIG_DATA_SEGMENT  # 16344
 #: FILETIME of the Unix epoch (100 ns ticks since 1601-01-01).
@@ -78,45 +84,14 @@ def _round8(n: int) -> int:
 # ---------------------------------------------------------------------------------------
 
 
-def _sid(authority: int, *subauthorities: int) -> bytes:
-    """Binary SID: revision 1, count, 48-bit big-endian authority, LE sub-authorities."""
-    return (
-        bytes([1, len(subauthorities)])
-        + authority.to_bytes(6, "big")
-        + b"".join(struct.pack("<I", s) for s in subauthorities)
-    )
-
-
-def _ace(ace_type: int, ace_flags: int, mask: int, sid: bytes) -> bytes:
-    return struct.pack("<BBHI", ace_type, ace_flags, 8 + len(sid), mask) + sid
-
-
 def default_security() -> bytes:
-    """A sane self-relative descriptor for new keys (built inline, fmt §4.5).
+    """The self-relative descriptor new keys get (fmt §4.5), from its SDDL.
 
-    Owner BUILTIN\\Administrators (S-1-5-32-544), group SYSTEM (S-1-5-18), and a DACL
-    inherited by subkeys (CONTAINER_INHERIT_ACE): Administrators and SYSTEM full control
-    (KEY_ALL_ACCESS 0xF003F), CREATOR OWNER full control (inherit-only), BUILTIN\\Users
-    read (KEY_READ 0x20019). Control = SE_SELF_RELATIVE | SE_DACL_PRESENT.
+    :data:`regf.format.security.DEFAULT_SDDL`: owner Administrators, group SYSTEM, a DACL
+    inherited by subkeys granting Administrators and SYSTEM full control, CREATOR OWNER
+    full control on subkeys only, Users read. Declared once there, as SDDL.
     """
-    admins = _sid(5, 32, 544)
-    system = _sid(5, 18)
-    users = _sid(5, 32, 545)
-    creator_owner = _sid(3, 0)
-    ci, io = 0x02, 0x08  # CONTAINER_INHERIT_ACE, INHERIT_ONLY_ACE
-    aces = [
-        _ace(0, ci, 0xF003F, admins),
-        _ace(0, ci, 0xF003F, system),
-        _ace(0, ci | io, 0xF003F, creator_owner),
-        _ace(0, ci, 0x20019, users),
-    ]
-    body = b"".join(aces)
-    acl = struct.pack("<BBHHH", 2, 0, 8 + len(body), len(aces), 0) + body
-    dacl_off = 20
-    owner_off = dacl_off + len(acl)
-    group_off = owner_off + len(admins)
-    head = struct.pack("<BBHIIII", 1, 0, 0x8004, owner_off, group_off, 0, dacl_off)
-    return head + acl + admins + system
+    return default_descriptor().to_bytes()
 
 
 DEFAULT_SECURITY = default_security()
@@ -137,9 +112,10 @@ def encode_name(name: str) -> tuple[bytes, bool]:
     Compressed (Latin-1, one byte per code unit) when every code unit is <= 0xFF, else
     UTF-16LE. Surrogates are > 0xFF, so astral and unpaired-surrogate names are UTF-16.
     """
-    if all(ord(c) <= 0xFF for c in name):
+    try:  # Latin-1 encodes exactly the code units <= 0xFF (surrogates are not)
         return name.encode("latin-1"), True
-    return _utf16(name), False
+    except UnicodeEncodeError:
+        return _utf16(name), False
 
 
 def lf_hint(name: str) -> bytes:
@@ -164,16 +140,20 @@ def lf_hint(name: str) -> bytes:
 
 
 def _code_units(name: str) -> int:
-    return len(_utf16(name)) // 2
+    return _utf16_len(name) // 2
+
+
+def _utf16_len(name: str) -> int:
+    """Bytes of ``name`` in UTF-16LE (astral characters take two units)."""
+    if name.isascii():
+        return 2 * len(name)
+    return len(_utf16(name))
 
 
 def _check_name_str(name: object, what: str) -> str:
+    # Any str encodes (surrogatepass takes lone surrogates), so the type is the check.
     if not isinstance(name, str):
         raise InvalidArgumentError(f"{what} must be str, not {type(name).__name__}")
-    try:
-        _utf16(name)
-    except UnicodeEncodeError:  # pragma: no cover - surrogatepass accepts every str
-        raise InvalidArgumentError(f"{what} {name!r} cannot be encoded") from None
     return name
 
 
@@ -211,7 +191,7 @@ def _validate(key: KeySpec, path: str, depth: int, minor: int, is_root: bool) ->
             raise InvalidArgumentError(
                 f"security must be a self-relative descriptor (revision 1, >= 20 bytes): {path!r}"
             )
-        if not struct.unpack_from("<H", sd, 2)[0] & 0x8000:
+        if not _SD_CONTROL.unpack_from(sd) & SdControl.SELF_RELATIVE:
             raise InvalidArgumentError(f"security descriptor is not self-relative: {path!r}")
     seen: set[bytes] = set()
     for v in key.values:
@@ -263,6 +243,10 @@ class _Bins:
     cells that follow a dedicated big bin (a 16 KiB big-data segment, a large data cell)
     go back into the partly filled 4 KiB bin before it, like offreg, while keeping
     allocation O(1).
+
+    Cells are written into the output buffer as soon as their bytes are known (at
+    :meth:`alloc` or :meth:`set`): building each cell once, with ``struct``, is what
+    keeps serialization linear and cheap.
     """
 
     OPEN_BINS = 4
@@ -270,11 +254,13 @@ class _Bins:
     def __init__(self) -> None:
         self.bins: list[list[int]] = []  # [offset, size, tail (next free byte)]
         self.open: list[int] = []  # indexes into self.bins that still have room
-        self.cells: dict[int, tuple[int, bytes | None]] = {}  # index -> (cell size, data)
+        self.out = bytearray()  # every bin, cells written in place
+        self.sizes: dict[int, int] = {}  # cell index -> cell size (for the overflow guard)
+        self.pending: set[int] = set()  # cells allocated but not yet filled
 
     def alloc(self, payload: int, data: bytes | None = None) -> int:
         """Reserve a cell for ``payload`` bytes and return its cell index."""
-        size = _round8(4 + payload)
+        size = (4 + payload + 7) & ~7  # fmt §3: cells are 8-aligned, size included
         for i in self.open:
             b = self.bins[i]
             if b[2] + size <= b[0] + b[1]:
@@ -286,12 +272,18 @@ class _Bins:
         b[2] += size
         if b[2] == b[0] + b[1]:
             self.open.remove(i)
-        self.cells[idx] = (size, data)
+        _CELL.pack_into(self.out, idx, -size)  # negative size: allocated
+        self.sizes[idx] = size
+        if data is None:
+            self.pending.add(idx)
+        else:
+            self.out[idx + 4 : idx + 4 + len(data)] = data
         return idx
 
     def _new_bin(self, cell_size: int) -> int:
         start = self.total
         bin_size = -(-(cell_size + HBIN_HEADER) // PAGE) * PAGE
+        self.out += bytes(bin_size)
         self.bins.append([start, bin_size, start + HBIN_HEADER])
         self.open.append(len(self.bins) - 1)
         if len(self.open) > self.OPEN_BINS:
@@ -300,10 +292,10 @@ class _Bins:
 
     def set(self, idx: int, data: bytes) -> None:
         """Supply the payload of a previously allocated cell."""
-        size, _ = self.cells[idx]
-        if 4 + len(data) > size:  # pragma: no cover - internal bug guard
+        if 4 + len(data) > self.sizes[idx]:  # pragma: no cover - internal bug guard
             raise AssertionError(f"payload of {len(data)} bytes overflows cell {idx:#x}")
-        self.cells[idx] = (size, data)
+        self.pending.discard(idx)
+        self.out[idx + 4 : idx + 4 + len(data)] = data
 
     @property
     def total(self) -> int:
@@ -311,28 +303,15 @@ class _Bins:
         return self.bins[-1][0] + self.bins[-1][1] if self.bins else 0
 
     def render(self, timestamp: int) -> bytes:
-        """All bins, cells in place, bin tails as one free cell each."""
-        out = bytearray(self.total)
-        for i, (off, size, _tail) in enumerate(self.bins):
-            head = build(
-                S.HbinHeader,
-                dict(
-                    offset=off,
-                    size=size,
-                    reserved=bytes(8),
-                    timestamp=timestamp if i == 0 else 0,
-                    spare=0,
-                ),
-            )
-            out[off : off + HBIN_HEADER] = head
-        for idx, (size, data) in self.cells.items():
-            if data is None:  # pragma: no cover - internal bug guard
-                raise AssertionError(f"cell {idx:#x} never filled")
-            struct.pack_into("<i", out, idx, -size)
-            out[idx + 4 : idx + 4 + len(data)] = data
-        for off, size, tail in self.bins:  # each bin's remainder is one free cell
-            if tail < off + size:
-                struct.pack_into("<i", out, tail, off + size - tail)
+        """All bins: headers, the cells written so far, bin tails as one free cell each."""
+        if self.pending:  # pragma: no cover - internal bug guard
+            raise AssertionError(f"cell {min(self.pending):#x} never filled")
+        out = self.out
+        for i, (off, size, tail) in enumerate(self.bins):
+            # The first bin's timestamp mirrors the base block's (fmt §2); others are 0.
+            HBIN.pack_into(out, off, b"hbin", off, size, bytes(8), timestamp if i == 0 else 0, 0)
+            if tail < off + size:  # each bin's remainder is one free cell (positive size)
+                _CELL.pack_into(out, tail, off + size - tail)
         return bytes(out)
 
 
@@ -354,7 +333,7 @@ class _Writer:
     def security(self, sd: bytes) -> int:
         idx = self.sk_index.get(sd)
         if idx is None:
-            idx = self.bins.alloc(S.SK_FIXED_SIZE + len(sd))
+            idx = self.bins.alloc(SK.size + len(sd))
             self.sk_index[sd] = idx
             self.sk_refs[sd] = 0
             self.sk_order.append(sd)
@@ -364,61 +343,38 @@ class _Writer:
     def finish_security(self) -> None:
         n = len(self.sk_order)
         for i, sd in enumerate(self.sk_order):
-            self.bins.set(
-                self.sk_index[sd],
-                build(
-                    S.KeySecurity,
-                    dict(
-                        reserved=0,
-                        flink=self.sk_index[self.sk_order[(i + 1) % n]],
-                        blink=self.sk_index[self.sk_order[(i - 1) % n]],
-                        reference_count=self.sk_refs[sd],
-                        descriptor_length=len(sd),
-                        descriptor=sd,
-                    ),
-                ),
-            )
+            flink = self.sk_index[self.sk_order[(i + 1) % n]]
+            blink = self.sk_index[self.sk_order[(i - 1) % n]]
+            head = SK.pack(b"sk", 0, flink, blink, self.sk_refs[sd], len(sd))
+            self.bins.set(self.sk_index[sd], head + sd)
 
     # -- values --------------------------------------------------------------------------
 
     def value(self, v: ValueSpec) -> int:
         name, compressed = encode_name(v.name)
         raw = bytes(v.raw)
-        vk = self.bins.alloc(S.VK_FIXED_SIZE + len(name))
+        bins = self.bins
+        vk = bins.alloc(VK.size + len(name))
         n = len(raw)
-        if n <= 4:
+        if n <= 4:  # inline (fmt §4.3): the data field holds the bytes, high bit set
             size, data = DATA_INLINE | n, int.from_bytes(raw.ljust(4, b"\0"), "little")
         elif n > BIG and self.minor >= 4:
             size, data = n, self.big_data(raw)
         else:
-            size, data = n, self.bins.alloc(n, raw)
-        flags = ValueFlags.COMP_NAME if compressed and name else 0
-        self.bins.set(
-            vk,
-            build(
-                S.KeyValue,
-                dict(
-                    name_length=len(name),
-                    data_size=size,
-                    data=data,
-                    type=v.type,
-                    flags=int(flags),
-                    spare=0,
-                    name=name,
-                ),
-            ),
-        )
+            size, data = n, bins.alloc(n, raw)
+        flags = _VALUE_COMP_NAME if compressed and name else 0
+        bins.set(vk, VK.pack(b"vk", len(name), size, data, v.type, flags, 0) + name)
         return vk
 
     def big_data(self, raw: bytes) -> int:
         """Store ``raw`` as big data; returns the db cell (allocated first, like offreg)."""
         segments = [raw[i : i + BIG].ljust(BIG, b"\0") for i in range(0, len(raw), BIG)]
-        db = self.bins.alloc(S.BigData.sizeof() + 4)
+        # The db cell is 16 bytes like Windows' (8 declared + 4 spare, rounded): fmt §4.6.
+        db = self.bins.alloc(DB.size + 4)
         seg_list = self.bins.alloc(4 * len(segments))
         cells = [self.bins.alloc(BIG, seg) for seg in segments]
-        self.bins.set(seg_list, struct.pack(f"<{len(cells)}I", *cells))
-        head = build(S.BigData, dict(segment_count=len(cells), segment_list=seg_list))
-        self.bins.set(db, head + bytes(4))
+        self.bins.set(seg_list, u32_array(cells))
+        self.bins.set(db, DB.pack(b"db", len(cells), seg_list) + bytes(4))
         return db
 
     # -- subkey lists ----------------------------------------------------------------------
@@ -437,30 +393,30 @@ class _Writer:
     def alloc_leaf(self, kind: bytes, count: int) -> int:
         return self.bins.alloc(4 + (4 if kind == b"li" else 8) * count)
 
-    def leaf_bytes(self, kind: bytes, children: list[tuple[str, int]]) -> bytes:
+    def leaf_bytes(self, kind: bytes, names: list[str], cells: list[int]) -> bytes:
+        head = LIST_HEAD.pack(kind, len(cells))
         if kind == b"li":
-            return build(S.IndexLeaf, dict(count=len(children), elements=[c for _, c in children]))
+            return head + u32_array(cells)
         if kind == b"lf":
-            els = [dict(cell=c, hint=lf_hint(n)) for n, c in children]
-            return build(S.FastLeaf, dict(count=len(children), elements=els))
-        els = [dict(cell=c, hash=name_hash(n)) for n, c in children]
-        return build(S.HashLeaf, dict(count=len(children), elements=els))
+            return head + hint_array(cells, [lf_hint(n) for n in names])
+        return head + pair_array(cells, [name_hash(n) for n in names])
 
     # -- keys ----------------------------------------------------------------------------
 
     def key(self, key: KeySpec, parent: int, is_root: bool) -> int:
         name, compressed = encode_name(key.name)
-        nk = self.bins.alloc(S.NK_FIXED_SIZE + len(name))
+        bins = self.bins
+        nk = bins.alloc(NK.size + len(name))
         cls = _utf16(key.class_name) if key.class_name else b""
-        class_cell = self.bins.alloc(len(cls), cls) if cls else HCELL_NIL
+        class_cell = bins.alloc(len(cls), cls) if cls else HCELL_NIL
         sd = bytes(key.security) if key.security is not None else DEFAULT_SECURITY
         sk = self.security(sd)
 
         values = key.values
-        vlist = self.bins.alloc(4 * len(values)) if values else HCELL_NIL
+        vlist = bins.alloc(4 * len(values)) if values else HCELL_NIL
         vks = [self.value(v) for v in values]
         if values:
-            self.bins.set(vlist, struct.pack(f"<{len(vks)}I", *vks))
+            bins.set(vlist, u32_array(vks))
 
         subs = sorted(key.subkeys, key=lambda k: sort_key(k.name))
         n = len(subs)
@@ -470,7 +426,7 @@ class _Writer:
         cap = self.leaf_capacity()
         if n > cap:
             groups = [subs[i : i + cap] for i in range(0, n, cap)]
-            root_cell = self.bins.alloc(4 + 4 * len(groups))
+            root_cell = bins.alloc(4 + 4 * len(groups))
         elif n:
             groups = [subs]
         for g in groups:
@@ -482,12 +438,12 @@ class _Writer:
 
         pos = 0
         for (leaf, kind), g in zip(leaves, groups, strict=True):
-            pairs = [(s.name, c) for s, c in zip(g, children[pos : pos + len(g)], strict=True)]
+            cells = children[pos : pos + len(g)]
             pos += len(g)
-            self.bins.set(leaf, self.leaf_bytes(kind, pairs))
+            bins.set(leaf, self.leaf_bytes(kind, [s.name for s in g], cells))
         if root_cell is not None:
             cells = [leaf for leaf, _ in leaves]
-            self.bins.set(root_cell, build(S.IndexRoot, dict(count=len(cells), elements=cells)))
+            bins.set(root_cell, LIST_HEAD.pack(b"ri", len(cells)) + u32_array(cells))
             subkey_list = root_cell
         else:
             subkey_list = leaves[0][0] if leaves else HCELL_NIL
@@ -495,40 +451,38 @@ class _Writer:
         flags = (key.flags & ~_COMPUTED_FLAGS) | (KeyFlags.COMP_NAME if compressed else 0)
         if is_root:
             flags |= KeyFlags.HIVE_ENTRY | KeyFlags.NO_DELETE
-        self.bins.set(
-            nk,
-            build(
-                S.KeyNode,
-                dict(
-                    flags=int(flags),
-                    last_written=key.last_written,
-                    access_bits=0,
-                    layered_bits=0,
-                    spare=0,
-                    parent=parent,
-                    subkey_count=n,
-                    volatile_subkey_count=0,
-                    subkey_list=subkey_list,
-                    volatile_subkey_list=HCELL_NIL,
-                    value_count=len(values),
-                    value_list=vlist,
-                    security=sk,
-                    class_cell=class_cell,
-                    max_name_len=max((2 * _code_units(s.name) for s in subs), default=0),
-                    user_virt_flags=key.user_flags | (key.virt_flags << 4),
-                    debug=key.debug,
-                    max_class_len=max(
-                        (len(_utf16(s.class_name)) for s in subs if s.class_name), default=0
-                    ),
-                    max_value_name_len=max((len(_utf16(v.name)) for v in values), default=0),
-                    max_value_data_len=max((len(v.raw) for v in values), default=0),
-                    work_var=0,
-                    name_length=len(name),
-                    class_length=len(cls),
-                    name=name,
-                ),
-            ),
+        # nk maxima are exact (fmt §5): byte lengths of the children actually written.
+        max_name = max((_utf16_len(s.name) for s in subs), default=0)
+        max_class = max((_utf16_len(s.class_name) for s in subs if s.class_name), default=0)
+        max_vname = max((_utf16_len(v.name) for v in values), default=0)
+        max_vdata = max((len(v.raw) for v in values), default=0)
+        head = NK.pack(
+            b"nk",
+            int(flags),
+            key.last_written,
+            0,  # access_bits
+            0,  # layered_bits
+            0,  # spare
+            parent,
+            n,
+            0,  # volatile subkeys: never on disk
+            subkey_list,
+            HCELL_NIL,
+            len(values),
+            vlist,
+            sk,
+            class_cell,
+            max_name,
+            key.user_flags | (key.virt_flags << 4),
+            key.debug,
+            max_class,
+            max_vname,
+            max_vdata,
+            0,  # work_var
+            len(name),
+            len(cls),
         )
+        bins.set(nk, head + name)
         return nk
 
 
@@ -581,7 +535,7 @@ def base_block(
             ),
         )
     )
-    struct.pack_into("<I", block, 0x1FC, checksum(block))
+    BASE_L.field("checksum").pack_into(block, 0, checksum(block))
     return bytes(block)
 
 
