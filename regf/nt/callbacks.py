@@ -259,7 +259,34 @@ class _Registration:
     altitude: Decimal
     altitude_text: str
     callback: RegistryCallback
+    #: The driver context given to CmRegisterCallbackEx: when not None the callback is
+    #: called as Windows' ``RegistryCallback(CallbackContext, Argument1, Argument2)``.
+    context: Any = None
     contexts: dict[int, Any] = field(default_factory=dict)
+    #: False once CmUnRegisterCallback removed it: never called again, even by an
+    #: operation that started before.
+    active: bool = True
+
+    def call(self, notify_class: REG_NOTIFY_CLASS, info: Any) -> NTSTATUS:
+        """Run the callback (with the driver context when one was registered)."""
+        if self.context is None:
+            return to_status(self.callback(notify_class, info))
+        cb: Any = self.callback
+        return to_status(cb(self.context, notify_class, info))
+
+
+@dataclass(eq=False)
+class Seen:
+    """The callbacks that saw a pre-notification, with the CallContext each set."""
+
+    regs: list[_Registration] = field(default_factory=list)
+    call_contexts: dict[int, Any] = field(default_factory=dict)
+
+    def __iter__(self) -> Any:
+        return iter(self.regs)
+
+    def __len__(self) -> int:
+        return len(self.regs)
 
 
 class CallbackTable:
@@ -269,9 +296,22 @@ class CallbackTable:
         self._entries: list[_Registration] = []
         self._next_cookie = 0x1000
         self._lock = threading.Lock()
+        self._tls = threading.local()
 
-    def register(self, callback: RegistryCallback, altitude: str) -> int:
-        """Add ``callback``; returns its cookie (the LARGE_INTEGER Windows hands back)."""
+    def in_callback(self) -> bool:
+        """Whether the current thread is running inside a registry callback."""
+        return bool(getattr(self._tls, "depth", 0))
+
+    def _run(self, reg: _Registration, notify_class: REG_NOTIFY_CLASS, info: Any) -> NTSTATUS:
+        self._tls.depth = getattr(self._tls, "depth", 0) + 1
+        try:
+            return reg.call(notify_class, info)
+        finally:
+            self._tls.depth -= 1
+
+    def register(self, callback: RegistryCallback, altitude: str, context: Any = None) -> int:
+        """Add ``callback``; returns its cookie (the LARGE_INTEGER Windows hands back).
+        A ``context`` that is not None is passed as the callback's first argument."""
         if not callable(callback):
             raise NtStatusError(NTSTATUS.STATUS_INVALID_PARAMETER, "callback is not callable")
         alt = parse_altitude(altitude)
@@ -283,7 +323,7 @@ class CallbackTable:
                 )
             cookie = self._next_cookie
             self._next_cookie += 1
-            self._entries.append(_Registration(cookie, alt, altitude, callback))
+            self._entries.append(_Registration(cookie, alt, altitude, callback, context))
             self._entries.sort(key=lambda e: e.altitude, reverse=True)
         return cookie
 
@@ -292,6 +332,7 @@ class CallbackTable:
         with self._lock:
             for i, e in enumerate(self._entries):
                 if e.cookie == cookie:
+                    e.active = False
                     del self._entries[i]
                     return
         raise NtStatusError(NTSTATUS.STATUS_INVALID_PARAMETER, f"no callback with cookie {cookie}")
@@ -306,18 +347,26 @@ class CallbackTable:
 
     def pre(
         self, notify_class: REG_NOTIFY_CLASS, info: Any, *, blockable: bool = True
-    ) -> tuple[NTSTATUS, list[_Registration]]:
+    ) -> tuple[NTSTATUS, Seen]:
         """Send a pre-notification; returns (status, the callbacks that saw it).
 
         STATUS_SUCCESS: go on. STATUS_CALLBACK_BYPASS: handled by a callback. Anything
         else: blocked with that status. ``blockable=False`` (handle close) ignores the
-        callbacks' answers.
+        callbacks' answers. Each callback starts with ``CallContext`` None; what it leaves
+        there is kept for its own post-notification only (REG_POST_OPERATION_INFORMATION
+        .CallContext, wdm.h), so a lower callback never sees a higher one's context. A
+        callback unregistered meanwhile (by another callback) is skipped.
         """
-        seen: list[_Registration] = []
+        seen = Seen()
         for reg in self.snapshot():
-            seen.append(reg)
+            if not reg.active:
+                continue
+            seen.regs.append(reg)
             _set_object_context(info, reg, "ObjectContext")
-            status = to_status(reg.callback(notify_class, info))
+            if hasattr(info, "CallContext"):
+                info.CallContext = None
+            status = self._run(reg, notify_class, info)
+            seen.call_contexts[reg.cookie] = getattr(info, "CallContext", None)
             if not blockable or status == NTSTATUS.STATUS_SUCCESS:
                 continue
             if status == NTSTATUS.STATUS_CALLBACK_BYPASS:
@@ -331,14 +380,18 @@ class CallbackTable:
         self,
         notify_class: REG_NOTIFY_CLASS,
         post: REG_POST_OPERATION_INFORMATION,
-        seen: list[_Registration],
+        seen: Seen,
     ) -> NTSTATUS:
         """Send a post-notification to the callbacks in ``seen``, lowest altitude first;
-        returns the status the caller gets (``Status`` or an override)."""
-        for reg in reversed(seen):
+        returns the status the caller gets (``Status`` or an override). Callbacks
+        unregistered since the pre-notification get nothing."""
+        for reg in reversed(seen.regs):
+            if not reg.active:
+                continue
             _set_object_context(post, reg, "ObjectContext")
+            post.CallContext = seen.call_contexts.get(reg.cookie)
             post.ReturnStatus = post.Status
-            answer = to_status(reg.callback(notify_class, post))
+            answer = self._run(reg, notify_class, post)
             if answer == NTSTATUS.STATUS_CALLBACK_BYPASS:
                 post.Status = to_status(post.ReturnStatus)
         return to_status(post.Status)
@@ -388,5 +441,6 @@ __all__ = [
     "REG_UNLOAD_KEY_INFORMATION",
     "CallbackTable",
     "RegistryCallback",
+    "Seen",
     "parse_altitude",
 ]

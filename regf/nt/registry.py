@@ -19,6 +19,7 @@ stored and returned but not evaluated: any desired access is granted at open tim
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import threading
 from collections.abc import Callable, Iterator
@@ -37,7 +38,7 @@ from ..errors import (
 )
 from ..format.constants import KeyFlags, ValueType
 from ..format.security import SdControl, parse_descriptor
-from ..model.edit import EditHive, create
+from ..model.edit import EditHive, create, open_editable
 from ..model.hive import open_hive
 from ..model.serialize import now_filetime
 from . import constants as C
@@ -85,6 +86,43 @@ class _Handle:
         self.obj = obj
         self.granted = granted
         self.how = how
+
+
+#: Rights that change a key: asking for one on a read-only hive is refused.
+_WRITE_RIGHTS = (
+    C.KEY_SET_VALUE
+    | C.KEY_CREATE_SUB_KEY
+    | C.KEY_CREATE_LINK
+    | C.DELETE
+    | C.WRITE_DAC
+    | C.WRITE_OWNER
+)
+_READ_ONLY_ERRNOS = frozenset({errno.EACCES, errno.EPERM, errno.EROFS})
+
+
+def _open_hive_file(path: Path, *, in_place: bool) -> EditHive:
+    """Open a hive file for a load: in place (read-write) or as a copy (read-only)."""
+    try:
+        if in_place:
+            hive: Any = open_hive(path, mode="r+")
+        else:
+            hive = open_editable(path, in_place=False)
+    except SignatureError as exc:
+        raise _fail(S.STATUS_NOT_REGISTRY_FILE, str(exc)) from exc
+    except LockedError as exc:  # another writer has the file open
+        raise _fail(S.STATUS_SHARING_VIOLATION, str(exc)) from exc
+    except RegfError as exc:
+        raise _fail(S.STATUS_REGISTRY_CORRUPT, str(exc)) from exc
+    except FileNotFoundError as exc:
+        raise _fail(S.STATUS_OBJECT_NAME_NOT_FOUND, str(exc)) from exc
+    except OSError as exc:
+        # A read-only file or file system (EACCES/EPERM/EROFS) is an access problem, not
+        # a missing file.
+        if isinstance(exc, PermissionError) or exc.errno in _READ_ONLY_ERRNOS:
+            raise _fail(S.STATUS_ACCESS_DENIED, str(exc)) from exc
+        raise _fail(S.STATUS_REGISTRY_IO_FAILED, str(exc)) from exc
+    result: EditHive = hive
+    return result
 
 
 def _fail(status: NTSTATUS, message: str = "") -> NtStatusError:
@@ -154,8 +192,10 @@ class Registry:
         source: str | os.PathLike[str] | EditHive,
         *,
         create_new: bool = False,
+        flags: int = 0,
+        desired_access: int = 0,
     ) -> None:
-        """NtLoadKey: make the hive ``source`` appear at ``object_path``.
+        """NtLoadKey / NtLoadKeyEx: make the hive ``source`` appear at ``object_path``.
 
         ``source`` is a hive file (opened with ``regf.open(path, mode="r+")``: its writer
         lock is held while it is loaded, a dirty hive is recovered first, and flushes go
@@ -164,16 +204,42 @@ class Registry:
         open on unload; do not edit it directly while it is loaded: the registry caches
         its keys). ``object_path`` must name a free key below a key of the master hive,
         e.g. ``\\Registry\\Machine\\SOFTWARE``.
+
+        ``flags``: REG_OPEN_READ_ONLY loads a copy that is never written (changes get
+        STATUS_ACCESS_DENIED); REG_NO_LAZY_FLUSH leaves the hive to explicit ZwFlushKey
+        calls. A file that cannot be written (permissions, read-only file system) is
+        loaded read-only, unless ``desired_access`` asks for a write right: then
+        STATUS_ACCESS_DENIED.
         """
         with self._lock:
             self._check_open()
+            if (
+                isinstance(flags, bool)
+                or not isinstance(flags, int)
+                or flags & ~C.REG_LEGAL_LOAD_FLAGS
+            ):
+                raise _fail(S.STATUS_INVALID_PARAMETER, f"bad load flags {flags!r}")
             parent, name = self._mount_target(object_path)
             label = str(source) if not isinstance(source, EditHive) else repr(source)
-            info = REG_LOAD_KEY_INFORMATION(KeyName=object_path, SourceFile=label)
+            info = REG_LOAD_KEY_INFORMATION(
+                KeyName=object_path, SourceFile=label, Flags=flags, DesiredAccess=desired_access
+            )
+            wants_write = bool(C.map_generic_access(desired_access) & _WRITE_RIGHTS)
 
             def op() -> NTSTATUS:
-                hive, file, owned = self._open_source(source, create_new)
-                mount = HiveMount(object_path, hive, file, root=None, owned=owned)  # type: ignore[arg-type]
+                read_only = bool(flags & C.REG_OPEN_READ_ONLY)
+                hive, file, owned, read_only = self._open_source(
+                    source, create_new, read_only, wants_write
+                )
+                mount = HiveMount(
+                    object_path,
+                    hive,
+                    file,
+                    root=None,  # type: ignore[arg-type]
+                    owned=owned,
+                    read_only=read_only,
+                    no_lazy_flush=bool(flags & C.REG_NO_LAZY_FLUSH),
+                )
                 self._ns.mount(parent, name, mount)
                 self._mounts[object_path] = mount
                 info.Object = KeyObject(mount.root)
@@ -181,6 +247,17 @@ class Registry:
 
             status = self._with_callbacks(N.RegNtPreLoadKey, N.RegNtPostLoadKey, info, op)
             self._raise_unless_success(status)
+
+    def hive_flags(self, object_path: str) -> dict[str, bool]:
+        """How the hive at ``object_path`` is loaded: ``read_only``, ``no_lazy_flush``,
+        ``dirty`` (changes not yet flushed)."""
+        with self._lock:
+            mount = self._mount_at(object_path)
+            return {
+                "read_only": mount.read_only,
+                "no_lazy_flush": mount.no_lazy_flush,
+                "dirty": mount.dirty,
+            }
 
     def _mount_target(self, object_path: str) -> tuple[Kcb, str]:
         start, parts = self._split(object_path, None)
@@ -202,32 +279,32 @@ class Registry:
 
     @staticmethod
     def _open_source(
-        source: str | os.PathLike[str] | EditHive, create_new: bool
-    ) -> tuple[EditHive, Path | None, bool]:
+        source: str | os.PathLike[str] | EditHive,
+        create_new: bool,
+        read_only: bool,
+        wants_write: bool,
+    ) -> tuple[EditHive, Path | None, bool, bool]:
+        """(hive, file, owned, read_only) for a load."""
         if isinstance(source, EditHive):
             if source.closed:
                 raise _fail(S.STATUS_INVALID_PARAMETER, "the hive is closed")
-            return source, source.path, False
+            return source, source.path, False, read_only
         if not isinstance(source, str | os.PathLike):
             raise _fail(S.STATUS_INVALID_PARAMETER, "source must be a path or an EditHive")
         path = Path(source)
         if not path.exists():
-            if not create_new:
+            if not create_new or read_only:
                 raise _fail(S.STATUS_OBJECT_NAME_NOT_FOUND, f"no hive file {path}")
-            return create(path), path, True
-        try:
-            hive: Any = open_hive(path, mode="r+")
-        except SignatureError as exc:
-            raise _fail(S.STATUS_NOT_REGISTRY_FILE, str(exc)) from exc
-        except LockedError as exc:  # another writer has the file open
-            raise _fail(S.STATUS_SHARING_VIOLATION, str(exc)) from exc
-        except PermissionError as exc:  # e.g. a read-only hive file
-            raise _fail(S.STATUS_ACCESS_DENIED, str(exc)) from exc
-        except RegfError as exc:
-            raise _fail(S.STATUS_REGISTRY_CORRUPT, str(exc)) from exc
-        except OSError as exc:
-            raise _fail(S.STATUS_OBJECT_NAME_NOT_FOUND, str(exc)) from exc
-        return hive, path, True
+            return create(path), path, True, False
+        if not read_only:
+            try:
+                return _open_hive_file(path, in_place=True), path, True, False
+            except NtStatusError as exc:
+                if exc.status != S.STATUS_ACCESS_DENIED or wants_write:
+                    raise
+            # Read-only file or file system and no write right asked for: a read-only
+            # load, as Windows loads a hive from read-only media.
+        return _open_hive_file(path, in_place=False), path, True, True
 
     def unload_hive(self, object_path: str, *, force: bool = False) -> None:
         """NtUnloadKey: flush the hive at ``object_path`` and take it out of the namespace.
@@ -263,17 +340,23 @@ class Registry:
         return mount
 
     def flush_all(self) -> None:
-        """Flush every dirty hive now (what the lazy flusher does)."""
+        """Flush every dirty hive now (what the lazy flusher does: hives loaded with
+        REG_NO_LAZY_FLUSH are left to ZwFlushKey)."""
         with self._lock:
             self._check_open()
             for mount in list(self._mounts.values()):
-                self._flush_mount(mount)
+                if not mount.no_lazy_flush:
+                    self._flush_mount(mount)
 
     def _lazy_flush(self) -> None:
         with self._lock:
             if self._closed:
                 return
             for mount in list(self._mounts.values()):
+                if mount.no_lazy_flush:
+                    # HIVE_NOLAZYFLUSH: the lazy flusher passes it by; only an explicit
+                    # flush (ZwFlushKey, unload, close) writes it.
+                    continue
                 try:
                     self._flush_mount(mount)
                 except NtStatusError as exc:
@@ -282,7 +365,7 @@ class Registry:
                     self.flush_errors.pop(mount.object_path, None)
 
     def _flush_mount(self, mount: HiveMount) -> None:
-        if not mount.dirty:
+        if not mount.dirty or mount.read_only:
             return
         try:
             mount.hive.flush()
@@ -352,17 +435,46 @@ class Registry:
             raise
         verifier.leave(frame)
 
+    @contextlib.contextmanager
+    def caller(self, name: str) -> Iterator[None]:
+        """Calls made by this thread inside the block are made by caller (driver)
+        ``name``: the verifier tracks handles per caller, not per thread."""
+        if not isinstance(name, str) or not name:
+            raise InvalidArgumentError("a caller name is a non-empty str")
+        verifier = self._verifier
+        if verifier is None:
+            yield
+            return
+        verifier.push_caller(name)
+        try:
+            yield
+        finally:
+            verifier.pop_caller()
+
     # ===================================================================================
     # Callbacks and objects
     # ===================================================================================
 
-    def CmRegisterCallbackEx(self, callback: RegistryCallback, altitude: str) -> int:
+    def CmRegisterCallbackEx(
+        self, callback: RegistryCallback, altitude: str, context: Any = None
+    ) -> int:
         """Register a registry filter callback at ``altitude`` (a decimal string);
-        returns the cookie for :meth:`CmUnRegisterCallback`."""
-        return self._callbacks.register(callback, altitude)
+        returns the cookie for :meth:`CmUnRegisterCallback`.
+
+        Without ``context`` the callback is called as ``callback(notify_class, info)``;
+        with one, as Windows' ``RegistryCallback(CallbackContext, Argument1, Argument2)``:
+        ``callback(context, notify_class, info)`` (wdm.h CmRegisterCallbackEx: "Context:
+        a driver-defined value that the configuration manager will pass as the
+        CallbackContext parameter to the RegistryCallback routine").
+        """
+        return self._callbacks.register(callback, altitude, context)
 
     def CmUnRegisterCallback(self, cookie: int) -> None:
-        """Unregister the callback registered under ``cookie``."""
+        """Unregister the callback registered under ``cookie``; it is never called
+        again, even by an operation in progress. Calling this from inside a callback is
+        a driver bug (a deadlock in Windows): the verifier reports it."""
+        if self._verifier is not None and self._callbacks.in_callback():
+            self._verifier.unregister_in_callback(cookie)
         self._callbacks.unregister(cookie)
 
     def CmSetCallbackObjectContext(self, obj: KeyObject, cookie: int, context: Any) -> Any:
@@ -405,6 +517,13 @@ class Registry:
     def _alive(kcb: Kcb) -> Kcb:
         if kcb.deleted:
             raise _fail(S.STATUS_KEY_DELETED, f"{kcb.name} has been deleted")
+        return kcb
+
+    @staticmethod
+    def _writable(kcb: Kcb) -> Kcb:
+        """``kcb`` if its hive may be changed; STATUS_ACCESS_DENIED in a read-only hive."""
+        if kcb.mount is not None and kcb.mount.read_only:
+            raise _fail(S.STATUS_ACCESS_DENIED, f"{kcb.path}: the hive is loaded read-only")
         return kcb
 
     def _dirty(self, kcb: Kcb) -> None:
@@ -661,6 +780,7 @@ class Registry:
     def _create_child(
         self, parent: Kcb, name: str, class_name: str | None, volatile: bool, link: bool
     ) -> Kcb:
+        self._writable(parent)
         if not store.check_key_name(name):
             raise _fail(S.STATUS_INVALID_PARAMETER, f"bad key name {name!r}")
         if class_name is not None and 2 * store.units(class_name) > 0xFFFF:
@@ -718,9 +838,18 @@ class Registry:
             )
 
             def op() -> NTSTATUS:
-                kcb = self._alive(obj.kcb)
+                kcb = self._writable(self._alive(obj.kcb))
                 if not store.check_value_name(vname):
                     raise _fail(S.STATUS_INVALID_PARAMETER, "value name too long")
+                if store.is_link(kcb.key) and (
+                    upcase(vname) != upcase(C.SYMBOLIC_LINK_VALUE_NAME) or type != C.REG_LINK
+                ):
+                    # A link key holds exactly one REG_LINK value, SymbolicLinkValue; the
+                    # kernel refuses anything else that would break the link.
+                    raise _fail(
+                        S.STATUS_ACCESS_DENIED,
+                        f"a link key takes only {C.SYMBOLIC_LINK_VALUE_NAME} as REG_LINK",
+                    )
                 ts = now_filetime()
                 key = kcb.key
                 try:
@@ -747,7 +876,7 @@ class Registry:
             info = REG_DELETE_VALUE_KEY_INFORMATION(Object=obj, ValueName=vname)
 
             def op() -> NTSTATUS:
-                kcb = self._alive(obj.kcb)
+                kcb = self._writable(self._alive(obj.kcb))
                 key = kcb.key
                 ts = now_filetime()
                 if isinstance(key, store.MemKey):
@@ -975,7 +1104,7 @@ class Registry:
             info = REG_DELETE_KEY_INFORMATION(Object=obj)
 
             def op() -> NTSTATUS:
-                kcb = self._alive(obj.kcb)
+                kcb = self._writable(self._alive(obj.kcb))
                 if kcb.is_hive_root or store.flags(kcb.holder) & KeyFlags.NO_DELETE:
                     raise _fail(S.STATUS_CANNOT_DELETE, f"{kcb.path} cannot be deleted")
                 if store.child_count(kcb.key):
@@ -1002,7 +1131,7 @@ class Registry:
             info = REG_RENAME_KEY_INFORMATION(Object=obj, NewName=new_name)
 
             def op() -> NTSTATUS:
-                kcb = self._alive(obj.kcb)
+                kcb = self._writable(self._alive(obj.kcb))
                 parent = kcb.parent
                 if kcb.is_hive_root or kcb.mount is None or parent is None:
                     raise _fail(S.STATUS_ACCESS_DENIED, f"{kcb.path} cannot be renamed")
@@ -1022,8 +1151,9 @@ class Registry:
         A hive file loaded from disk is flushed in place as Windows does: its dirty pages
         become one log entry in ``.LOG1``/``.LOG2``, then the primary is reconciled.
 
-        Keys in the master hive or volatile keys need nothing written. A hive that cannot
-        be flushed gives STATUS_REGISTRY_IO_FAILED.
+        A key of the master hive (``\\Registry``, ``\\Registry\\Machine``, ...) flushes
+        every loaded hive: the whole registry. A hive that cannot be flushed gives
+        STATUS_REGISTRY_IO_FAILED.
         """
         with self._lock:
             entry = self._entry("ZwFlushKey", handle, 0)
@@ -1034,6 +1164,18 @@ class Registry:
                 kcb = self._alive(obj.kcb)
                 if kcb.mount is not None:
                     self._flush_mount(kcb.mount)
+                    return S.STATUS_SUCCESS
+                # A key above the loaded hives (\REGISTRY, \REGISTRY\MACHINE, ...):
+                # "flush the whole registry" (nt-api/000): every loaded hive, the first
+                # failure reported after trying them all.
+                first: NtStatusError | None = None
+                for mount in list(self._mounts.values()):
+                    try:
+                        self._flush_mount(mount)
+                    except NtStatusError as exc:
+                        first = first or exc
+                if first is not None:
+                    raise first
                 return S.STATUS_SUCCESS
 
             status = self._with_callbacks(N.RegNtPreFlushKey, N.RegNtPostFlushKey, info, op)
@@ -1057,7 +1199,7 @@ class Registry:
                 self._callbacks.post(N.RegNtPostKeyHandleClose, post, seen)
                 for reg, context in self._callbacks.drop_object(obj):
                     cleanup = _ContextCleanup(Object=obj, ObjectContext=context)
-                    reg.callback(N.RegNtCallbackObjectContextCleanup, cleanup)
+                    reg.call(N.RegNtCallbackObjectContextCleanup, cleanup)
 
     # ===================================================================================
     # Security
@@ -1128,7 +1270,7 @@ class Registry:
             )
 
             def op() -> NTSTATUS:
-                kcb = self._alive(obj.kcb)
+                kcb = self._writable(self._alive(obj.kcb))
                 merged = _merge_security(bytes(kcb.key.security_raw), new, security_information)
                 try:
                     kcb.key.security_raw = merged
