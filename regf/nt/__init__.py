@@ -17,6 +17,7 @@ rules of the driver verifier. Names are the DDI's::
 
 from __future__ import annotations
 
+from .access import Token, access_check, inherit
 from .callbacks import (
     REG_CREATE_KEY_INFORMATION,
     REG_DELETE_KEY_INFORMATION,
@@ -63,6 +64,12 @@ from .constants import (
     KEY_WOW64_RES,
     KEY_WRITE,
     MAXIMUM_ALLOWED,
+    OBJ_CASE_INSENSITIVE,
+    OBJ_FORCE_ACCESS_CHECK,
+    OBJ_INHERIT,
+    OBJ_KERNEL_HANDLE,
+    OBJ_OPENLINK,
+    OBJ_VALID_ATTRIBUTES,
     OWNER_SECURITY_INFORMATION,
     READ_CONTROL,
     REG_APP_HIVE,
@@ -117,6 +124,7 @@ from .constants import (
     SYNCHRONIZE,
     WRITE_DAC,
     WRITE_OWNER,
+    KernelMode,
     KeyBasicInformation,
     KeyCachedInformation,
     KeyFlagsInformation,
@@ -187,6 +195,7 @@ from .constants import (
     RegNtRenameKey,
     RegNtSetInformationKey,
     RegNtSetValueKey,
+    UserMode,
     map_generic_access,
 )
 from .infoclass import (
@@ -251,6 +260,17 @@ from .verifier import (
 )
 
 __all__ = [
+    "Token",
+    "access_check",
+    "inherit",
+    "OBJ_INHERIT",
+    "OBJ_CASE_INSENSITIVE",
+    "OBJ_OPENLINK",
+    "OBJ_KERNEL_HANDLE",
+    "OBJ_FORCE_ACCESS_CHECK",
+    "OBJ_VALID_ATTRIBUTES",
+    "KernelMode",
+    "UserMode",
     "REG_WHOLE_HIVE_VOLATILE",
     "REG_REFRESH_HIVE",
     "REG_NO_LAZY_FLUSH",

@@ -55,13 +55,24 @@ class _Common:
 
 @dataclass(eq=False)
 class REG_CREATE_KEY_INFORMATION(_Common):
-    """RegNtPreCreateKeyEx / RegNtPreOpenKeyEx (REG_OPEN_KEY_INFORMATION is the same)."""
+    """RegNtPreCreateKeyEx / RegNtPreOpenKeyEx: REG_CREATE_KEY_INFORMATION_V1 (wdm.h;
+    REG_OPEN_KEY_INFORMATION_V1 is the same structure).
+
+    ``RootObject`` is the key object names are relative to: the \\REGISTRY key for an
+    absolute ``CompleteName``; ``RemainingName`` is the part of the name below it.
+    ``GrantedAccess`` and ``Disposition`` are outputs, filled when the post-notification
+    is sent. ``CheckAccessMode`` is KernelMode (0) when no access check is made (a
+    kernel caller without a token) and UserMode (1) when the caller's token is checked.
+    """
 
     CompleteName: str = ""
     RootObject: Any = None
     ObjectType: Any = None
+    #: The create/open options (V1 name ``Options``; ``CreateOptions`` is the same).
+    Options: int = 0
     CreateOptions: int = 0
     Class: str | None = None
+    #: The self-relative descriptor given for a new key (None: inherit from the parent).
     SecurityDescriptor: bytes | None = None
     SecurityQualityOfService: Any = None
     DesiredAccess: int = 0
@@ -72,6 +83,15 @@ class REG_CREATE_KEY_INFORMATION(_Common):
     ResultObject: Any = None
     RootObjectContext: Any = None
     Transaction: Any = None
+    #: Structure version: 1 (the _V1 members below are valid).
+    Version: int = 1
+    RemainingName: str = ""
+    #: KEY_WOW64_32KEY / KEY_WOW64_64KEY bits of the desired access.
+    Wow64Flags: int = 0
+    #: OBJECT_ATTRIBUTES.Attributes (OBJ_CASE_INSENSITIVE, OBJ_KERNEL_HANDLE, ...).
+    Attributes: int = 0
+    #: KernelMode (0) or UserMode (1): whether access is checked against a token.
+    CheckAccessMode: int = 0
 
 
 REG_OPEN_KEY_INFORMATION = REG_CREATE_KEY_INFORMATION

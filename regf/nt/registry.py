@@ -37,13 +37,14 @@ from ..errors import (
     SignatureError,
 )
 from ..format.constants import KeyFlags, ValueType
-from ..format.security import SdControl, parse_descriptor
+from ..format.security import SdControl, SecurityDescriptor, parse_descriptor
 from ..model.edit import EditHive, create, open_editable
 from ..model.hive import open_hive
 from ..model.serialize import now_filetime
 from . import constants as C
 from . import infoclass as I
 from . import store
+from .access import Token, access_check, inherit
 from .callbacks import (
     REG_CREATE_KEY_INFORMATION,
     REG_DELETE_KEY_INFORMATION,
@@ -125,6 +126,14 @@ def _open_hive_file(path: Path, *, in_place: bool) -> EditHive:
     return result
 
 
+def _descriptor(kcb: Kcb) -> SecurityDescriptor:
+    """The key's security descriptor, parsed."""
+    try:
+        return parse_descriptor(bytes(kcb.key.security_raw))
+    except RegfError as exc:
+        raise _fail(S.STATUS_INVALID_SECURITY_DESCR, f"{kcb.path}: {exc}") from exc
+
+
 def _fail(status: NTSTATUS, message: str = "") -> NtStatusError:
     return NtStatusError(status, message)
 
@@ -149,12 +158,22 @@ class Registry:
             :class:`~regf.nt.verifier.VerifierError` as well.
     """
 
-    def __init__(self, *, lazy_flush: float | None = 5.0, verify: bool | str = False) -> None:
+    def __init__(
+        self,
+        *,
+        lazy_flush: float | None = 5.0,
+        verify: bool | str = False,
+        token: Token | None = None,
+    ) -> None:
         if verify not in (False, True, "strict"):
             raise InvalidArgumentError("verify must be False, True or 'strict'")
         if lazy_flush is not None and not lazy_flush > 0:
             raise InvalidArgumentError("lazy_flush must be a positive number of seconds")
+        if token is not None and not isinstance(token, Token):
+            raise InvalidArgumentError("token must be a regf.nt.Token")
         self._lock = threading.RLock()
+        self._token = token
+        self._tls = threading.local()
         self._ns = Namespace()
         self._handles: dict[int, _Handle] = {}
         self._next_handle = HANDLE_STEP
@@ -435,6 +454,28 @@ class Registry:
             raise
         verifier.leave(frame)
 
+    def current_token(self) -> Token | None:
+        """The token calls on this thread are checked against: the one of the innermost
+        :meth:`impersonate` block, else the registry's ``token``; None means a kernel
+        caller (no access check, as for Zw* calls from kernel mode)."""
+        stack: list[Token | None] | None = getattr(self._tls, "tokens", None)
+        return stack[-1] if stack else self._token
+
+    @contextlib.contextmanager
+    def impersonate(self, token: Token | None) -> Iterator[None]:
+        """Calls made by this thread inside the block are checked against ``token``
+        (None: a kernel caller, no check)."""
+        if token is not None and not isinstance(token, Token):
+            raise InvalidArgumentError("token must be a regf.nt.Token or None")
+        stack: list[Token | None] | None = getattr(self._tls, "tokens", None)
+        if stack is None:
+            stack = self._tls.tokens = []
+        stack.append(token)
+        try:
+            yield
+        finally:
+            stack.pop()
+
     @contextlib.contextmanager
     def caller(self, name: str) -> Iterator[None]:
         """Calls made by this thread inside the block are made by caller (driver)
@@ -678,6 +719,8 @@ class Registry:
         create_options: int = 0,
         *,
         title_index: int = 0,
+        security_descriptor: bytes | None = None,
+        attributes: int = C.OBJ_CASE_INSENSITIVE | C.OBJ_KERNEL_HANDLE,
     ) -> tuple[int, int]:
         """Open or create a key; returns (handle, disposition).
 
@@ -686,9 +729,24 @@ class Registry:
         (a symbolic link; set its ``SymbolicLinkValue`` REG_LINK value next),
         REG_OPTION_OPEN_LINK (open a link itself instead of its target).
         Missing parents are not created (STATUS_OBJECT_NAME_NOT_FOUND).
+
+        ``security_descriptor`` (self-relative bytes; OBJECT_ATTRIBUTES
+        .SecurityDescriptor) is a new key's own descriptor, merged with what it inherits
+        from its parent. With a token in effect (:meth:`impersonate` or
+        ``Registry(token=...)``) access is checked: the desired access against an existing
+        key's DACL, KEY_CREATE_SUB_KEY (and KEY_CREATE_LINK for a link) against the
+        parent's for a new one (see :mod:`regf.nt.access`).
         """
         return self._create_or_open(
-            "ZwCreateKey", name, desired_access, root, class_name, create_options, create=True
+            "ZwCreateKey",
+            name,
+            desired_access,
+            root,
+            class_name,
+            create_options,
+            create=True,
+            security_descriptor=security_descriptor,
+            attributes=attributes,
         )
 
     def ZwOpenKey(
@@ -697,11 +755,21 @@ class Registry:
         desired_access: int,
         root: int | None = None,
         open_options: int = 0,
+        *,
+        attributes: int = C.OBJ_CASE_INSENSITIVE | C.OBJ_KERNEL_HANDLE,
     ) -> int:
         """Open an existing key; returns the handle. ``open_options`` may hold
-        REG_OPTION_OPEN_LINK (ZwOpenKeyEx) to open a symbolic link itself."""
+        REG_OPTION_OPEN_LINK (ZwOpenKeyEx) to open a symbolic link itself, and
+        REG_OPTION_BACKUP_RESTORE to use the token's backup/restore privileges."""
         handle, _ = self._create_or_open(
-            "ZwOpenKey", name, desired_access, root, None, open_options, create=False
+            "ZwOpenKey",
+            name,
+            desired_access,
+            root,
+            None,
+            open_options,
+            create=False,
+            attributes=attributes,
         )
         return handle
 
@@ -715,6 +783,8 @@ class Registry:
         options: int,
         *,
         create: bool,
+        security_descriptor: bytes | None = None,
+        attributes: int = C.OBJ_CASE_INSENSITIVE | C.OBJ_KERNEL_HANDLE,
     ) -> tuple[int, int]:
         with self._lock:
             self._check_open()
@@ -732,31 +802,71 @@ class Registry:
                 raise _fail(S.STATUS_INVALID_PARAMETER, "desired_access must be an ACCESS_MASK")
             if class_name is not None and not isinstance(class_name, str):
                 raise _fail(S.STATUS_INVALID_PARAMETER, "class_name must be str")
+            if (
+                isinstance(attributes, bool)
+                or not isinstance(attributes, int)
+                or attributes & ~C.OBJ_VALID_ATTRIBUTES
+            ):
+                raise _fail(S.STATUS_INVALID_PARAMETER, f"bad object attributes {attributes!r}")
+            explicit = None
+            if security_descriptor is not None:
+                try:
+                    explicit = parse_descriptor(bytes(security_descriptor))
+                except (RegfError, TypeError, ValueError) as exc:
+                    raise _fail(S.STATUS_INVALID_SECURITY_DESCR, str(exc)) from exc
             root_kcb = self._root_kcb(call, root)
+            token = self.current_token()
+            start, parts = self._split(name, root_kcb)
             info = REG_CREATE_KEY_INFORMATION(
                 CompleteName=name or "",
-                RootObject=self._handles[root].obj if root is not None else None,
+                RootObject=(
+                    self._handles[root].obj if root is not None else KeyObject(self._ns.root)
+                ),
+                Options=options,
                 CreateOptions=options,
                 Class=class_name,
+                SecurityDescriptor=(
+                    bytes(security_descriptor) if security_descriptor is not None else None
+                ),
                 DesiredAccess=desired_access,
+                RemainingName="\\".join(parts),
+                Wow64Flags=desired_access & C.KEY_WOW64_RES,
+                Attributes=attributes,
+                CheckAccessMode=C.UserMode if token is not None else C.KernelMode,
             )
-            granted = C.map_generic_access(desired_access)
+            backup_restore = bool(options & C.REG_OPTION_BACKUP_RESTORE)
+            open_link = bool(options & C.REG_OPTION_OPEN_LINK) or bool(attributes & C.OBJ_OPENLINK)
 
             def op() -> NTSTATUS:
-                start, parts = self._split(name, root_kcb)
                 volatile = bool(options & C.REG_OPTION_VOLATILE)
                 link = bool(options & C.REG_OPTION_CREATE_LINK) and create
 
                 def make(parent: Kcb, part: str) -> Kcb:
-                    return self._create_child(parent, part, class_name or None, volatile, link)
+                    if token is not None:
+                        need = C.KEY_CREATE_SUB_KEY | (C.KEY_CREATE_LINK if link else 0)
+                        access_check(
+                            _descriptor(parent), token, need, backup_restore=backup_restore
+                        )
+                    kcb = self._create_child(parent, part, class_name or None, volatile, link)
+                    if token is not None or explicit is not None:
+                        creator = token or Token.system()
+                        sd = inherit(_descriptor(parent), explicit, creator)
+                        kcb.key.security_raw = sd.to_bytes()
+                    return kcb
 
                 kcb, disposition = self._walk(
                     start,
                     parts,
-                    open_link=bool(options & C.REG_OPTION_OPEN_LINK),
+                    open_link=open_link,
                     create=make if create else None,
                     create_link=link,
                 )
+                if token is not None and disposition == C.REG_OPENED_EXISTING_KEY:
+                    granted = access_check(
+                        _descriptor(kcb), token, desired_access, backup_restore=backup_restore
+                    )
+                else:  # kernel caller, or the creator of the key: what it asked for
+                    granted = C.map_generic_access(desired_access)
                 info.ResultObject = KeyObject(kcb)
                 info.Disposition = disposition
                 info.GrantedAccess = granted
@@ -775,6 +885,7 @@ class Registry:
             disposition = info.Disposition or C.REG_OPENED_EXISTING_KEY
             if self._verifier is not None:
                 self._verifier.check_open(call, id(obj.kcb), obj.kcb.path)
+            granted = info.GrantedAccess or C.map_generic_access(desired_access)
             return self._new_handle(call, obj, granted), disposition
 
     def _create_child(
