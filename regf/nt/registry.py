@@ -23,7 +23,6 @@ import errno
 import os
 import threading
 from collections.abc import Callable, Iterator
-from dataclasses import replace
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -37,13 +36,13 @@ from ..errors import (
     SignatureError,
 )
 from ..format.constants import KeyFlags, ValueType
-from ..format.security import SdControl, SecurityDescriptor, parse_descriptor
+from ..format.security import SecurityDescriptor, parse_descriptor
 from ..model.edit import EditHive, create, open_editable
 from ..model.hive import open_hive
 from ..model.serialize import now_filetime
 from . import constants as C
 from . import infoclass as I
-from . import store
+from . import notify, seccalls, store
 from .access import Token, access_check, inherit
 from .callbacks import (
     REG_CREATE_KEY_INFORMATION,
@@ -56,10 +55,8 @@ from .callbacks import (
     REG_LOAD_KEY_INFORMATION,
     REG_POST_OPERATION_INFORMATION,
     REG_QUERY_KEY_INFORMATION,
-    REG_QUERY_KEY_SECURITY_INFORMATION,
     REG_QUERY_VALUE_KEY_INFORMATION,
     REG_RENAME_KEY_INFORMATION,
-    REG_SET_KEY_SECURITY_INFORMATION,
     REG_SET_VALUE_KEY_INFORMATION,
     REG_UNLOAD_KEY_INFORMATION,
     CallbackTable,
@@ -176,6 +173,7 @@ class Registry:
         self._tls = threading.local()
         self._ns = Namespace()
         self._handles: dict[int, _Handle] = {}
+        self._notify_blocks: dict[int, notify.NotifyBlock] = {}
         self._next_handle = HANDLE_STEP
         self._callbacks = CallbackTable()
         self._verifier = Verifier(strict=verify == "strict") if verify else None
@@ -567,6 +565,12 @@ class Registry:
             raise _fail(S.STATUS_ACCESS_DENIED, f"{kcb.path}: the hive is loaded read-only")
         return kcb
 
+    def _notify_change(self, kcb: Kcb, bits: int) -> None:
+        """Report a change (REG_NOTIFY_CHANGE_* ``bits``) of ``kcb`` to ZwNotifyChangeKey
+        watchers."""
+        if self._notify_blocks:
+            notify.report(self, kcb, bits)
+
     def _dirty(self, kcb: Kcb) -> None:
         """``kcb``'s stable storage changed: its hive needs a flush."""
         if kcb.mount is not None and not kcb.volatile:
@@ -909,6 +913,7 @@ class Registry:
             store.mark_link(kcb.key)
         self._dirty(parent)
         self._dirty(kcb)
+        self._notify_change(parent, C.REG_NOTIFY_CHANGE_NAME)
         return kcb
 
     # ===================================================================================
@@ -971,6 +976,7 @@ class Registry:
                 except InvalidArgumentError as exc:
                     raise _fail(S.STATUS_INVALID_PARAMETER, str(exc)) from exc
                 self._dirty(kcb)
+                self._notify_change(kcb, C.REG_NOTIFY_CHANGE_LAST_SET)
                 return S.STATUS_SUCCESS
 
             status = self._with_callbacks(N.RegNtPreSetValueKey, N.RegNtPostSetValueKey, info, op)
@@ -999,6 +1005,7 @@ class Registry:
                 if not found:
                     raise _fail(S.STATUS_OBJECT_NAME_NOT_FOUND, f"no value {vname!r}")
                 self._dirty(kcb)
+                self._notify_change(kcb, C.REG_NOTIFY_CHANGE_LAST_SET)
                 return S.STATUS_SUCCESS
 
             status = self._with_callbacks(
@@ -1223,6 +1230,9 @@ class Registry:
                 assert kcb.parent is not None
                 self._ns.delete(kcb, now_filetime())
                 self._dirty(kcb.parent)
+                if self._notify_blocks:
+                    notify.key_deleted(self, kcb)
+                    self._notify_change(kcb.parent, C.REG_NOTIFY_CHANGE_NAME)
                 return S.STATUS_SUCCESS
 
             status = self._with_callbacks(N.RegNtPreDeleteKey, N.RegNtPostDeleteKey, info, op)
@@ -1251,6 +1261,7 @@ class Registry:
                 self._ns.rename(kcb, new_name, now_filetime())
                 self._dirty(parent)
                 self._dirty(kcb)
+                self._notify_change(parent, C.REG_NOTIFY_CHANGE_NAME)
                 return S.STATUS_SUCCESS
 
             status = self._with_callbacks(N.RegNtPreRenameKey, N.RegNtPostRenameKey, info, op)
@@ -1292,12 +1303,42 @@ class Registry:
             status = self._with_callbacks(N.RegNtPreFlushKey, N.RegNtPostFlushKey, info, op)
             self._raise_unless_success(status)
 
+    def ZwNotifyChangeKey(
+        self,
+        handle: int,
+        completion_filter: int,
+        watch_tree: bool = False,
+        *,
+        asynchronous: bool = True,
+        timeout: float | None = None,
+        apc: Callable[[NTSTATUS], object] | None = None,
+    ) -> notify.NotifyRequest:
+        """Ask to be told of changes to the key (and its subtree with ``watch_tree``)
+        matching ``completion_filter`` (REG_NOTIFY_CHANGE_* bits); needs KEY_NOTIFY.
+
+        Returns a :class:`~regf.nt.notify.NotifyRequest`: pending (STATUS_PENDING) until
+        a matching change completes it with STATUS_NOTIFY_ENUM_DIR; ``apc`` is called
+        then. ``asynchronous=False`` waits for it (up to ``timeout`` seconds). Changes
+        made while no request is pending are coalesced into the next request, which
+        completes at once. See :mod:`regf.nt.notify`.
+        """
+        return notify.notify_change_key(
+            self,
+            handle,
+            completion_filter,
+            watch_tree,
+            asynchronous=asynchronous,
+            timeout=timeout,
+            apc=apc,
+        )
+
     def ZwClose(self, handle: int) -> None:
         """Close a handle (works on handles to deleted keys; cannot be blocked)."""
         with self._lock:
             entry = self._entry("ZwClose", handle, 0)
             obj = entry.obj
             del self._handles[handle]
+            notify.handle_closed(self, handle)
             if self._verifier is not None:
                 self._verifier.closed(handle)
             if len(self._callbacks):
@@ -1320,80 +1361,20 @@ class Registry:
         self, handle: int, security_information: int, length: int | None = None
     ) -> bytes:
         """The key's security descriptor (self-relative) with the parts selected by
-        ``security_information`` (OWNER/GROUP/DACL/SACL_SECURITY_INFORMATION).
-        A ``length`` below the size gives STATUS_BUFFER_TOO_SMALL with result_length."""
-        with self._lock:
-            need = 0
-            if security_information & (
-                C.OWNER_SECURITY_INFORMATION
-                | C.GROUP_SECURITY_INFORMATION
-                | C.DACL_SECURITY_INFORMATION
-            ):
-                need |= C.READ_CONTROL
-            if security_information & C.SACL_SECURITY_INFORMATION:
-                need |= C.ACCESS_SYSTEM_SECURITY
-            length = _check_length(length)
-            entry = self._entry("ZwQuerySecurityObject", handle, need)
-            obj = entry.obj
-            info = REG_QUERY_KEY_SECURITY_INFORMATION(
-                Object=obj, SecurityInformation=security_information, Length=length
-            )
-
-            def op() -> NTSTATUS:
-                kcb = self._alive(obj.kcb)
-                sd = _select_security(bytes(kcb.key.security_raw), security_information)
-                info.SecurityDescriptor = sd
-                if length is not None and length < len(sd):
-                    raise NtStatusError(
-                        S.STATUS_BUFFER_TOO_SMALL, "security descriptor", result_length=len(sd)
-                    )
-                return S.STATUS_SUCCESS
-
-            status = self._with_callbacks(
-                N.RegNtPreQueryKeySecurity, N.RegNtPostQueryKeySecurity, info, op
-            )
-            self._raise_unless_success(status)
-            return bytes(info.SecurityDescriptor or b"")
+        ``security_information`` (OWNER/GROUP/DACL/SACL/LABEL_SECURITY_INFORMATION).
+        A ``length`` below the size gives STATUS_BUFFER_TOO_SMALL with result_length
+        (the LengthNeeded of ZwQuerySecurityObject)."""
+        return seccalls.query_security(self, handle, security_information, length)
 
     def ZwSetSecurityObject(
         self, handle: int, security_information: int, security_descriptor: bytes
     ) -> None:
         """Replace the parts of the key's descriptor selected by ``security_information``
-        with those of ``security_descriptor`` (self-relative bytes)."""
-        with self._lock:
-            need = 0
-            if security_information & (C.OWNER_SECURITY_INFORMATION | C.GROUP_SECURITY_INFORMATION):
-                need |= C.WRITE_OWNER
-            if security_information & C.DACL_SECURITY_INFORMATION:
-                need |= C.WRITE_DAC
-            if security_information & C.SACL_SECURITY_INFORMATION:
-                need |= C.ACCESS_SYSTEM_SECURITY
-            entry = self._entry("ZwSetSecurityObject", handle, need)
-            obj = entry.obj
-            try:
-                new = parse_descriptor(bytes(security_descriptor))
-            except (RegfError, TypeError, ValueError) as exc:
-                raise _fail(S.STATUS_INVALID_SECURITY_DESCR, str(exc)) from exc
-            info = REG_SET_KEY_SECURITY_INFORMATION(
-                Object=obj,
-                SecurityInformation=security_information,
-                SecurityDescriptor=bytes(security_descriptor),
-            )
-
-            def op() -> NTSTATUS:
-                kcb = self._writable(self._alive(obj.kcb))
-                merged = _merge_security(bytes(kcb.key.security_raw), new, security_information)
-                try:
-                    kcb.key.security_raw = merged
-                except InvalidArgumentError as exc:
-                    raise _fail(S.STATUS_INVALID_SECURITY_DESCR, str(exc)) from exc
-                self._dirty(kcb)
-                return S.STATUS_SUCCESS
-
-            status = self._with_callbacks(
-                N.RegNtPreSetKeySecurity, N.RegNtPostSetKeySecurity, info, op
-            )
-            self._raise_unless_success(status)
+        with those of ``security_descriptor`` (self-relative bytes);
+        PROTECTED_/UNPROTECTED_DACL/SACL_SECURITY_INFORMATION set or clear
+        SE_DACL/SACL_PROTECTED. With a token, a new owner must be one of its SIDs
+        (STATUS_INVALID_OWNER) unless it holds SeRestorePrivilege."""
+        seccalls.set_security(self, handle, security_information, security_descriptor)
 
     def __repr__(self) -> str:
         return f"<Registry {len(self._mounts)} hive(s), {len(self._handles)} handle(s)>"
@@ -1435,79 +1416,6 @@ def _value_info(
     cls: C.KEY_VALUE_INFORMATION_CLASS, name: str, vtype: int, data: bytes
 ) -> I.InfoStruct:
     return _VALUE_BUILDERS[cls](name, vtype, data)
-
-
-def _select_security(raw: bytes, which: int) -> bytes:
-    sd = parse_descriptor(raw)
-    keep = replace(
-        sd,
-        owner=sd.owner if which & C.OWNER_SECURITY_INFORMATION else None,
-        group=sd.group if which & C.GROUP_SECURITY_INFORMATION else None,
-        dacl=sd.dacl if which & C.DACL_SECURITY_INFORMATION else None,
-        sacl=sd.sacl if which & C.SACL_SECURITY_INFORMATION else None,
-        control=_control(sd.control, which),
-    )
-    return keep.to_bytes()
-
-
-def _control(control: int, which: int) -> int:
-    c = int(control)
-    if not which & C.DACL_SECURITY_INFORMATION:
-        c &= ~int(
-            SdControl.DACL_PRESENT
-            | SdControl.DACL_DEFAULTED
-            | SdControl.DACL_PROTECTED
-            | SdControl.DACL_AUTO_INHERITED
-            | SdControl.DACL_AUTO_INHERIT_REQ
-        )
-    if not which & C.SACL_SECURITY_INFORMATION:
-        c &= ~int(
-            SdControl.SACL_PRESENT
-            | SdControl.SACL_DEFAULTED
-            | SdControl.SACL_PROTECTED
-            | SdControl.SACL_AUTO_INHERITED
-            | SdControl.SACL_AUTO_INHERIT_REQ
-        )
-    if not which & C.OWNER_SECURITY_INFORMATION:
-        c &= ~int(SdControl.OWNER_DEFAULTED)
-    if not which & C.GROUP_SECURITY_INFORMATION:
-        c &= ~int(SdControl.GROUP_DEFAULTED)
-    return c
-
-
-def _merge_security(current: bytes, new: Any, which: int) -> bytes:
-    cur = parse_descriptor(current)
-    dacl_bits = int(
-        SdControl.DACL_PRESENT
-        | SdControl.DACL_DEFAULTED
-        | SdControl.DACL_PROTECTED
-        | SdControl.DACL_AUTO_INHERITED
-        | SdControl.DACL_AUTO_INHERIT_REQ
-    )
-    sacl_bits = int(
-        SdControl.SACL_PRESENT
-        | SdControl.SACL_DEFAULTED
-        | SdControl.SACL_PROTECTED
-        | SdControl.SACL_AUTO_INHERITED
-        | SdControl.SACL_AUTO_INHERIT_REQ
-    )
-    control = int(cur.control)
-    owner, group, dacl, sacl = cur.owner, cur.group, cur.dacl, cur.sacl
-    if which & C.OWNER_SECURITY_INFORMATION:
-        owner = new.owner
-    if which & C.GROUP_SECURITY_INFORMATION:
-        group = new.group
-    if which & C.DACL_SECURITY_INFORMATION:
-        dacl = new.dacl
-        control = (control & ~dacl_bits) | (int(new.control) & dacl_bits)
-    if which & C.SACL_SECURITY_INFORMATION:
-        sacl = new.sacl
-        control = (control & ~sacl_bits) | (int(new.control) & sacl_bits)
-    merged = type(cur)(
-        revision=cur.revision, control=control, owner=owner, group=group, sacl=sacl, dacl=dacl
-    )
-    out: bytes = merged.to_bytes()
-    return out
 
 
 __all__ = ["MAX_REPARSE", "Registry"]
