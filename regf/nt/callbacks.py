@@ -238,6 +238,68 @@ class REG_SET_KEY_SECURITY_INFORMATION(_Common):
 
 
 @dataclass(eq=False)
+class REG_SAVE_KEY_INFORMATION(_Common):
+    """RegNtPreSaveKey (wdm.h): the key, the target file and the format."""
+
+    Object: Any = None
+    FileHandle: Any = None
+    Format: int = 0
+
+
+@dataclass(eq=False)
+class REG_RESTORE_KEY_INFORMATION(_Common):
+    """RegNtPreRestoreKey (wdm.h)."""
+
+    Object: Any = None
+    FileHandle: Any = None
+    Flags: int = 0
+
+
+@dataclass(eq=False)
+class REG_REPLACE_KEY_INFORMATION(_Common):
+    """RegNtPreReplaceKey (wdm.h)."""
+
+    Object: Any = None
+    OldFileName: str = ""
+    NewFileName: str = ""
+
+
+@dataclass(eq=False)
+class REG_QUERY_MULTIPLE_VALUE_KEY_INFORMATION(_Common):
+    """RegNtPreQueryMultipleValueKey (wdm.h). Outputs: ``ValueEntries`` (the
+    KEY_VALUE_ENTRY array, filled), ``ValueBuffer`` (the data) and
+    ``RequiredBufferLength``."""
+
+    Object: Any = None
+    ValueEntries: Any = None
+    EntryCount: int = 0
+    ValueBuffer: bytes | None = None
+    BufferLength: int | None = None
+    RequiredBufferLength: int | None = None
+
+
+@dataclass(eq=False)
+class REG_SET_INFORMATION_KEY_INFORMATION(_Common):
+    """RegNtPreSetInformationKey (wdm.h)."""
+
+    Object: Any = None
+    KeySetInformationClass: int = 0
+    KeySetInformation: bytes = b""
+    KeySetInformationLength: int = 0
+
+
+@dataclass(eq=False)
+class REG_QUERY_KEY_NAME(_Common):
+    """RegNtPreQueryKeyName (wdm.h): the object manager asks for the key's name.
+    Outputs: ``ObjectNameInfo`` (the full name) and ``ReturnLength``."""
+
+    Object: Any = None
+    ObjectNameInfo: str | None = None
+    Length: int | None = None
+    ReturnLength: int | None = None
+
+
+@dataclass(eq=False)
 class REG_POST_OPERATION_INFORMATION:
     """Every RegNtPost* notification of a callback registered with CmRegisterCallbackEx.
 
@@ -453,7 +515,13 @@ __all__ = [
     "REG_OPEN_KEY_INFORMATION",
     "REG_POST_OPERATION_INFORMATION",
     "REG_QUERY_KEY_INFORMATION",
+    "REG_QUERY_KEY_NAME",
     "REG_QUERY_KEY_SECURITY_INFORMATION",
+    "REG_QUERY_MULTIPLE_VALUE_KEY_INFORMATION",
+    "REG_REPLACE_KEY_INFORMATION",
+    "REG_RESTORE_KEY_INFORMATION",
+    "REG_SAVE_KEY_INFORMATION",
+    "REG_SET_INFORMATION_KEY_INFORMATION",
     "REG_QUERY_VALUE_KEY_INFORMATION",
     "REG_RENAME_KEY_INFORMATION",
     "REG_SET_KEY_SECURITY_INFORMATION",

@@ -172,6 +172,39 @@ OBJ_VALID_ATTRIBUTES = 0x00001FF2
 KernelMode = 0
 UserMode = 1
 
+
+# KEY_SET_INFORMATION_CLASS (wdm.h ZwSetInformationKey).
+class KEY_SET_INFORMATION_CLASS(enum.IntEnum):
+    """ZwSetInformationKey information classes."""
+
+    KeyWriteTimeInformation = 0
+    KeyWow64FlagsInformation = 1
+    KeyControlFlagsInformation = 2
+    KeySetVirtualizationInformation = 3
+    KeySetDebugInformation = 4
+    KeySetHandleTagsInformation = 5
+    KeySetLayerInformation = 6
+    MaxKeySetInfoClass = 7
+
+
+KeyWriteTimeInformation = KEY_SET_INFORMATION_CLASS.KeyWriteTimeInformation
+KeyWow64FlagsInformation = KEY_SET_INFORMATION_CLASS.KeyWow64FlagsInformation
+KeyControlFlagsInformation = KEY_SET_INFORMATION_CLASS.KeyControlFlagsInformation
+KeySetVirtualizationInformation = KEY_SET_INFORMATION_CLASS.KeySetVirtualizationInformation
+KeySetDebugInformation = KEY_SET_INFORMATION_CLASS.KeySetDebugInformation
+KeySetHandleTagsInformation = KEY_SET_INFORMATION_CLASS.KeySetHandleTagsInformation
+KeySetLayerInformation = KEY_SET_INFORMATION_CLASS.KeySetLayerInformation
+
+# KEY_FLAGS_INFORMATION.KeyFlags and .ControlFlags bits.
+REG_FLAG_VOLATILE = 0x0001
+REG_FLAG_LINK = 0x0002
+REG_KEY_DONT_VIRTUALIZE = 0x0002
+REG_KEY_DONT_SILENT_FAIL = 0x0004
+REG_KEY_RECURSE_FLAG = 0x0008
+
+#: ObjectNameInformation (OBJECT_INFORMATION_CLASS, for ZwQueryObject).
+ObjectNameInformation = 1
+
 #: Name of the value holding a symbolic link's target (a REG_LINK object path).
 SYMBOLIC_LINK_VALUE_NAME = "SymbolicLinkValue"
 

@@ -40,6 +40,8 @@ class HiveMount:
     #: REG_NO_LAZY_FLUSH: written only by an explicit ZwFlushKey (never by the lazy
     #: flusher, unload or close).
     no_lazy_flush: bool = False
+    #: ZwReplaceKey replaced the file: the running hive is never written again.
+    replaced: bool = False
 
 
 class Kcb:

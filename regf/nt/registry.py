@@ -42,7 +42,7 @@ from ..model.hive import open_hive
 from ..model.serialize import now_filetime
 from . import constants as C
 from . import infoclass as I
-from . import notify, seccalls, store
+from . import keyapi, notify, seccalls, store
 from .access import Token, access_check, inherit
 from .callbacks import (
     REG_CREATE_KEY_INFORMATION,
@@ -77,13 +77,15 @@ HANDLE_STEP = 4
 
 
 class _Handle:
-    __slots__ = ("granted", "handle", "how", "obj")
+    __slots__ = ("granted", "handle", "how", "obj", "tags")
 
     def __init__(self, handle: int, obj: KeyObject, granted: int, how: str) -> None:
         self.handle = handle
         self.obj = obj
         self.granted = granted
         self.how = how
+        #: KeySetHandleTagsInformation: tags of this handle (not of the key).
+        self.tags = 0
 
 
 #: Rights that change a key: asking for one on a read-only hive is refused.
@@ -343,7 +345,10 @@ class Registry:
                 del self._mounts[mount.object_path]
                 self.flush_errors.pop(mount.object_path, None)
                 if mount.owned:
-                    mount.hive.close()
+                    if mount.replaced:
+                        mount.hive.discard()  # its file now holds the replacement
+                    else:
+                        mount.hive.close()
                 return S.STATUS_SUCCESS
 
             status = self._with_callbacks(N.RegNtPreUnLoadKey, N.RegNtPostUnLoadKey, info, op)
@@ -382,7 +387,7 @@ class Registry:
                     self.flush_errors.pop(mount.object_path, None)
 
     def _flush_mount(self, mount: HiveMount) -> None:
-        if not mount.dirty or mount.read_only:
+        if not mount.dirty or mount.read_only or mount.replaced:
             return
         try:
             mount.hive.flush()
@@ -408,7 +413,7 @@ class Registry:
                     first = first or exc
                 if mount.owned:
                     with contextlib.suppress(RegfError, OSError):
-                        if mount.dirty:
+                        if mount.dirty or mount.replaced:
                             mount.hive.discard()
                         else:
                             mount.hive.close()
@@ -1113,14 +1118,19 @@ class Registry:
         with self._lock:
             cls = self._key_class(info_class, enumerate_=False)
             length = _check_length(length)
-            need = 0 if cls == C.KeyNameInformation else C.KEY_QUERY_VALUE
+            # KeyNameInformation and the handle's own tags need no access on the key.
+            need = (
+                0
+                if cls in (C.KeyNameInformation, C.KeyHandleTagsInformation)
+                else C.KEY_QUERY_VALUE
+            )
             entry = self._entry("ZwQueryKey", handle, need)
             obj = entry.obj
             info = REG_QUERY_KEY_INFORMATION(Object=obj, KeyInformationClass=cls, Length=length)
 
             def op() -> NTSTATUS:
                 kcb = self._alive(obj.kcb)
-                full = self._key_info(cls, kcb, kcb.key, kcb.name)
+                full = self._key_info(cls, kcb, kcb.key, kcb.name, entry)
                 status, out = I.fit(full, length)
                 info.KeyInformation, info.ResultLength = out, full.result_length
                 return status
@@ -1172,6 +1182,8 @@ class Registry:
             raise _fail(
                 S.STATUS_INVALID_PARAMETER, f"bad key information class {info_class!r}"
             ) from None
+        if cls == C.KEY_INFORMATION_CLASS.MaxKeyInfoClass:
+            raise _fail(S.STATUS_INVALID_PARAMETER, f"bad key information class {info_class!r}")
         if enumerate_ and cls not in I.ENUMERATE_KEY_CLASSES:
             raise _fail(S.STATUS_INVALID_PARAMETER, f"ZwEnumerateKey does not take {cls.name}")
         if cls not in _KEY_CLASSES:
@@ -1179,8 +1191,16 @@ class Registry:
         return cls
 
     def _key_info(
-        self, cls: C.KEY_INFORMATION_CLASS, kcb: Kcb | None, key: Any, name: str
+        self,
+        cls: C.KEY_INFORMATION_CLASS,
+        kcb: Kcb | None,
+        key: Any,
+        name: str,
+        entry: _Handle | None = None,
     ) -> I.InfoStruct:
+        small = _small_key_info(cls, key, entry)
+        if small is not None:
+            return small
         lw = store.last_written(key)
         if cls == C.KeyBasicInformation:
             return I.KEY_BASIC_INFORMATION.make(lw, name)
@@ -1303,6 +1323,92 @@ class Registry:
             status = self._with_callbacks(N.RegNtPreFlushKey, N.RegNtPostFlushKey, info, op)
             self._raise_unless_success(status)
 
+    # ===================================================================================
+    # The rest of the key API (regf/nt/keyapi.py)
+    # ===================================================================================
+
+    def ZwLoadKey(self, target: str, source: str | os.PathLike[str]) -> None:
+        """NtLoadKey: load the hive file ``source`` at object name ``target``."""
+        self.load_hive(target, source)
+
+    def ZwLoadKeyEx(
+        self,
+        target: str,
+        source: str | os.PathLike[str],
+        flags: int = 0,
+        desired_access: int = 0,
+    ) -> int | None:
+        """NtLoadKeyEx: load with ``flags`` (REG_OPEN_READ_ONLY, REG_NO_LAZY_FLUSH);
+        with a ``desired_access`` returns a handle to the hive's root (RootHandle)."""
+        from .access import SE_RESTORE_PRIVILEGE
+
+        token = self.current_token()
+        if token is not None and not token.has(SE_RESTORE_PRIVILEGE):
+            raise _fail(S.STATUS_PRIVILEGE_NOT_HELD, "ZwLoadKeyEx needs SeRestorePrivilege")
+        self.load_hive(target, source, flags=flags, desired_access=desired_access)
+        if not desired_access:
+            return None
+        return self.ZwOpenKey(target, desired_access)
+
+    def ZwUnloadKey(self, target: str) -> None:
+        """NtUnloadKey: unload the hive loaded at ``target`` (see :meth:`unload_hive`)."""
+        from .access import SE_RESTORE_PRIVILEGE
+
+        token = self.current_token()
+        if token is not None and not token.has(SE_RESTORE_PRIVILEGE):
+            raise _fail(S.STATUS_PRIVILEGE_NOT_HELD, "ZwUnloadKey needs SeRestorePrivilege")
+        self.unload_hive(target)
+
+    def ZwSaveKey(self, handle: int, file: keyapi.FileArg) -> None:
+        """Save the key's stable subtree as a hive (standard format, 1.3) to ``file``
+        (a new path, or a binary file object)."""
+        keyapi.save_key(self, handle, file, C.REG_STANDARD_FORMAT)
+
+    def ZwSaveKeyEx(self, handle: int, file: keyapi.FileArg, format: int) -> None:
+        """Save as REG_STANDARD_FORMAT (1.3), REG_LATEST_FORMAT (1.5) or
+        REG_NO_COMPRESSION (hive roots only; regf writes it compacted like the others)."""
+        keyapi.save_key(self, handle, file, format)
+
+    def ZwRestoreKey(self, handle: int, file: keyapi.FileArg, flags: int = 0) -> None:
+        """Replace the key's values and subtree by the hive in ``file``; open handles
+        below it make this STATUS_CANNOT_DELETE unless REG_FORCE_RESTORE (they then get
+        STATUS_KEY_DELETED); REG_WHOLE_HIVE_VOLATILE restores as volatile keys."""
+        keyapi.restore_key(self, handle, file, flags)
+
+    def ZwReplaceKey(
+        self,
+        new_file: str | os.PathLike[str],
+        handle: int,
+        old_file: str | os.PathLike[str],
+    ) -> None:
+        """Make ``new_file`` the hive file of the loaded hive whose root ``handle`` is,
+        keeping the current file as ``old_file``; the running hive is not written any
+        more and the next load of that file name gets the new hive."""
+        keyapi.replace_key(self, new_file, handle, old_file)
+
+    def ZwQueryMultipleValueKey(
+        self, handle: int, names: list[str], length: int | None = None
+    ) -> tuple[list[dict[str, int]], bytes]:
+        """The values ``names`` at once: (KEY_VALUE_ENTRY list, value buffer); each
+        entry's DataOffset points into the buffer (data ULONG-aligned). A ``length``
+        below the data size gives STATUS_BUFFER_OVERFLOW with result_length."""
+        return keyapi.query_multiple_values(self, handle, names, length)
+
+    def ZwSetInformationKey(self, handle: int, info_class: int, data: bytes) -> None:
+        """Set KeyWriteTimeInformation (a FILETIME), the Wow64 / control / debug flags,
+        the virtualization bits or the handle's tags; needs KEY_SET_VALUE, exact sizes
+        (STATUS_INFO_LENGTH_MISMATCH)."""
+        keyapi.set_information_key(self, handle, info_class, data)
+
+    def ZwQueryObject(
+        self, handle: int, info_class: int = C.ObjectNameInformation, length: int | None = None
+    ) -> str:
+        """ZwQueryObject(ObjectNameInformation): the key's full name, through the
+        RegNtPre/PostQueryKeyName notifications."""
+        if info_class != C.ObjectNameInformation:
+            raise _fail(S.STATUS_INVALID_INFO_CLASS, f"class {info_class!r} is not supported")
+        return keyapi.query_key_name(self, handle, length)
+
     def ZwNotifyChangeKey(
         self,
         handle: int,
@@ -1398,8 +1504,40 @@ _KEY_CLASSES = frozenset(
         C.KeyFullInformation,
         C.KeyNameInformation,
         C.KeyCachedInformation,
+        C.KeyFlagsInformation,
+        C.KeyVirtualizationInformation,
+        C.KeyHandleTagsInformation,
+        C.KeyTrustInformation,
+        C.KeyLayerInformation,
     }
 )
+
+
+def _small_key_info(
+    cls: C.KEY_INFORMATION_CLASS, key: Any, entry: _Handle | None
+) -> I.InfoStruct | None:
+    """ZwQueryKey classes 5-9 (fixed-size), or None for the others."""
+    if cls == C.KeyFlagsInformation:
+        user, virt, _ = store.packed(key)
+        key_flags = (C.REG_FLAG_VOLATILE if store.is_volatile(key) else 0) | (
+            C.REG_FLAG_LINK if store.is_link(key) else 0
+        )
+        return I.KEY_FLAGS_INFORMATION.make(Wow64Flags=user, KeyFlags=key_flags, ControlFlags=virt)
+    if cls == C.KeyVirtualizationInformation:
+        target, store_, source = store.virtualization(key)
+        # Candidate/Enabled depend on the (absent) virtualization policy of the caller:
+        # regf has no UAC virtualization, so they are 0.
+        return I.KEY_VIRTUALIZATION_INFORMATION.make(
+            VirtualTarget=int(target), VirtualStore=int(store_), VirtualSource=int(source)
+        )
+    if cls == C.KeyHandleTagsInformation:
+        return I.KEY_HANDLE_TAGS_INFORMATION.make(HandleTags=entry.tags if entry else 0)
+    if cls == C.KeyTrustInformation:
+        return I.KEY_TRUST_INFORMATION.make(TrustedKey=0)
+    if cls == C.KeyLayerInformation:
+        return I.KEY_LAYER_INFORMATION.make()
+    return None
+
 
 _VALUE_BUILDERS: dict[C.KEY_VALUE_INFORMATION_CLASS, Callable[[str, int, bytes], I.InfoStruct]] = {
     C.KeyValueBasicInformation: lambda n, t, d: I.KEY_VALUE_BASIC_INFORMATION.make(t, n),
