@@ -246,3 +246,38 @@ def test_load_hive_of_a_locked_file_is_a_sharing_violation(tmp_path):
                 reg.load_hive(SOFT, f)
             assert err.value.status == nt.STATUS_SHARING_VIOLATION
         reg.load_hive(SOFT, f)  # and now it loads
+
+
+def test_no_lazy_flush_hive_is_written_only_by_an_explicit_flush(tmp_path):
+    """REG_NO_LAZY_FLUSH (winnt.h; ZwLoadKeyEx Flags): the lazy flusher, which writes
+    the other hives "every few seconds" (nt-api/000), passes this hive by; ZwFlushKey
+    writes it. The interval is per registry."""
+    lazy, manual = tmp_path / "lazy.hiv", tmp_path / "manual.hiv"
+    shutil.copyfile(SAMPLE, lazy)
+    shutil.copyfile(SAMPLE, manual)
+    with nt.Registry(lazy_flush=0.05) as reg:
+        reg.load_hive(r"\Registry\Machine\LAZY", lazy)
+        reg.load_hive(r"\Registry\Machine\MANUAL", manual, flags=nt.REG_NO_LAZY_FLUSH)
+        assert reg.hive_flags(r"\Registry\Machine\MANUAL")["no_lazy_flush"]
+        handles = []
+        for root in (r"\Registry\Machine\LAZY", r"\Registry\Machine\MANUAL"):
+            h, _ = reg.ZwCreateKey(root + r"\Made", nt.KEY_ALL_ACCESS)
+            reg.ZwSetValueKey(h, "v", nt.REG_BINARY, b"1")
+            handles.append(h)
+        flusher = reg._flusher
+        assert flusher is not None
+        start = flusher.passes
+        deadline = time.monotonic() + 10
+        while _values_on_disk_or_none(lazy, "Made") is None and time.monotonic() < deadline:
+            time.sleep(0.02)
+        while flusher.passes < start + 3 and time.monotonic() < deadline:
+            time.sleep(0.02)  # several more lazy passes
+        assert _values_on_disk_or_none(lazy, "Made") == {"v": (3, b"1")}
+        assert _values_on_disk_or_none(manual, "Made") is None
+        reg.flush_all()  # "what the lazy flusher does": still not this hive
+        assert _values_on_disk_or_none(manual, "Made") is None
+        assert reg.hive_flags(r"\Registry\Machine\MANUAL")["dirty"]
+        reg.ZwFlushKey(handles[1])
+        assert _values_on_disk_or_none(manual, "Made") == {"v": (3, b"1")}
+        for h in handles:
+            reg.ZwClose(h)
