@@ -242,3 +242,70 @@ def test_kernel_callers_are_not_checked_and_callbacks_see_the_mode(sam):
         sam.ZwClose(sam.ZwOpenKey(SAM_ROOT + r"\SAM", nt.MAXIMUM_ALLOWED))
     assert seen[0] == (nt.KernelMode, nt.KEY_READ, r"Machine\SAM\SAM")
     assert seen[1] == (nt.UserMode, nt.READ_CONTROL | nt.WRITE_DAC, r"Machine\SAM\SAM")
+
+
+# ---------------------------------------------------------------------------------------
+# ZwQuerySecurityObject / ZwSetSecurityObject classes and buffer protocol
+# ---------------------------------------------------------------------------------------
+
+
+def test_query_security_classes_and_buffer_protocol_on_sam(sam):
+    """ZwQuerySecurityObject (wdm.h): each SECURITY_INFORMATION bit returns its part;
+    a buffer shorter than the descriptor gives STATUS_BUFFER_TOO_SMALL with the
+    LengthNeeded; SACL needs ACCESS_SYSTEM_SECURITY; LABEL_SECURITY_INFORMATION returns
+    only mandatory-label ACEs; unknown bits are STATUS_INVALID_PARAMETER."""
+    h = sam.ZwOpenKey(SAM_ROOT + r"\SAM", nt.READ_CONTROL)
+    owner = parse_descriptor(sam.ZwQuerySecurityObject(h, nt.OWNER_SECURITY_INFORMATION))
+    assert owner.owner == Sid.parse("BA") and owner.group is None and owner.dacl is None
+    group = parse_descriptor(sam.ZwQuerySecurityObject(h, nt.GROUP_SECURITY_INFORMATION))
+    assert group.group == Sid.parse("SY") and group.owner is None
+    full = sam.ZwQuerySecurityObject(h, 0x7)
+    assert parse_descriptor(full).sddl == "O:BAG:SYD:(A;CI;KA;;;SY)(A;CI;RCWD;;;BA)"
+    for short in (0, 20, len(full) - 1):
+        with pytest.raises(nt.NtStatusError) as err:
+            sam.ZwQuerySecurityObject(h, 0x7, length=short)
+        assert err.value.status == nt.STATUS_BUFFER_TOO_SMALL
+        assert err.value.result_length == len(full)
+    assert sam.ZwQuerySecurityObject(h, 0x7, length=len(full)) == full
+    assert _status(sam.ZwQuerySecurityObject, h, nt.SACL_SECURITY_INFORMATION) == (
+        nt.STATUS_ACCESS_DENIED
+    )
+    assert _status(sam.ZwQuerySecurityObject, h, 0x100) == nt.STATUS_INVALID_PARAMETER
+    label = parse_descriptor(sam.ZwQuerySecurityObject(h, nt.LABEL_SECURITY_INFORMATION))
+    assert label.sacl is None  # the SAM key has no mandatory label
+    sam.ZwClose(h)
+
+
+def test_set_security_protect_flags_label_and_owner_check(sam):
+    """ZwSetSecurityObject (wdm.h; winnt.h PROTECTED_/UNPROTECTED_DACL_SECURITY_
+    INFORMATION): the protection bit follows the flags; a mandatory label set with
+    LABEL_SECURITY_INFORMATION reads back alone; with a token, an owner outside it is
+    STATUS_INVALID_OWNER unless SeRestorePrivilege."""
+    h, _ = sam.ZwCreateKey(SAM_ROOT + r"\Sec", nt.KEY_ALL_ACCESS | nt.ACCESS_SYSTEM_SECURITY)
+    cur = sam.ZwQuerySecurityObject(h, nt.DACL_SECURITY_INFORMATION)
+    sam.ZwSetSecurityObject(
+        h, nt.DACL_SECURITY_INFORMATION | nt.PROTECTED_DACL_SECURITY_INFORMATION, cur
+    )
+    assert parse_descriptor(sam.ZwQuerySecurityObject(h, 4)).control & 0x1000
+    sam.ZwSetSecurityObject(
+        h, nt.DACL_SECURITY_INFORMATION | nt.UNPROTECTED_DACL_SECURITY_INFORMATION, cur
+    )
+    assert not parse_descriptor(sam.ZwQuerySecurityObject(h, 4)).control & 0x1000
+    sacl = from_sddl("S:(AU;SA;KA;;;WD)(ML;;NW;;;LW)").to_bytes()
+    sam.ZwSetSecurityObject(h, nt.SACL_SECURITY_INFORMATION, sacl)
+    label = parse_descriptor(sam.ZwQuerySecurityObject(h, nt.LABEL_SECURITY_INFORMATION))
+    assert label.sacl is not None and [a.type for a in label.sacl.aces] == [0x11]
+    both = parse_descriptor(sam.ZwQuerySecurityObject(h, nt.SACL_SECURITY_INFORMATION))
+    assert both.sacl is not None and len(both.sacl.aces) == 2
+    other = from_sddl("O:S-1-5-21-9-9-9-500").to_bytes()
+    with sam.impersonate(ADMIN):
+        assert _status(sam.ZwSetSecurityObject, h, nt.OWNER_SECURITY_INFORMATION, other) == (
+            nt.STATUS_INVALID_OWNER
+        )
+        sam.ZwSetSecurityObject(h, nt.OWNER_SECURITY_INFORMATION, from_sddl("O:BA").to_bytes())
+    with sam.impersonate(SYSTEM):  # SeRestorePrivilege: any owner
+        sam.ZwSetSecurityObject(h, nt.OWNER_SECURITY_INFORMATION, other)
+    assert parse_descriptor(sam.ZwQuerySecurityObject(h, 1)).owner == Sid.parse(
+        "S-1-5-21-9-9-9-500"
+    )
+    sam.ZwClose(h)

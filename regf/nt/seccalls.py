@@ -9,7 +9,7 @@ from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from ..errors import InvalidArgumentError, RegfError
-from ..format.security import SdControl, parse_descriptor
+from ..format.security import AceType, Acl, SdControl, parse_descriptor
 from . import constants as C
 from .access import SE_RESTORE_PRIVILEGE
 from .callbacks import REG_QUERY_KEY_SECURITY_INFORMATION, REG_SET_KEY_SECURITY_INFORMATION
@@ -158,16 +158,30 @@ def set_security(reg: Registry, handle: int, which: int, security_descriptor: by
 
 
 def select_security(raw: bytes, which: int) -> bytes:
+    """The parts of descriptor ``raw`` selected by ``which``. LABEL_SECURITY_INFORMATION
+    alone (without SACL_SECURITY_INFORMATION) returns a SACL holding only the mandatory
+    label ACEs (winnt.h SYSTEM_MANDATORY_LABEL_ACE_TYPE), readable with READ_CONTROL."""
     sd = parse_descriptor(raw)
+    sacl = sd.sacl if which & C.SACL_SECURITY_INFORMATION else None
+    control = _control(sd.control, which)
+    if which & C.LABEL_SECURITY_INFORMATION and not which & C.SACL_SECURITY_INFORMATION:
+        labels = tuple(a for a in sd.sacl.aces if a.type == _LABEL_ACE) if sd.sacl else ()
+        if labels:
+            assert sd.sacl is not None
+            sacl = Acl(sd.sacl.revision, labels)
+            control |= SdControl.SACL_PRESENT
     keep = replace(
         sd,
         owner=sd.owner if which & C.OWNER_SECURITY_INFORMATION else None,
         group=sd.group if which & C.GROUP_SECURITY_INFORMATION else None,
         dacl=sd.dacl if which & C.DACL_SECURITY_INFORMATION else None,
-        sacl=sd.sacl if which & C.SACL_SECURITY_INFORMATION else None,
-        control=_control(sd.control, which),
+        sacl=sacl,
+        control=control,
     )
     return keep.to_bytes()
+
+
+_LABEL_ACE = AceType.SYSTEM_MANDATORY_LABEL
 
 
 def _control(control: int, which: int) -> int:
