@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 import regf
-import regf.nt.registry as nt_registry
+import regf.nt.hives as nt_hives
 from regf import nt
 
 ROOT = r"\Registry\Machine\TEST"
@@ -269,7 +269,7 @@ def test_load_on_a_read_only_file_system_is_a_read_only_load(tmp_path, monkeypat
     def erofs(path: Any, mode: str = "r") -> Any:
         raise OSError(errno.EROFS, "Read-only file system", str(path))
 
-    monkeypatch.setattr(nt_registry, "open_hive", erofs)
+    monkeypatch.setattr(nt_hives, "open_hive", erofs)
     with nt.Registry(lazy_flush=None) as reg:
         status = _status(reg.load_hive, ROOT, f, desired_access=nt.GENERIC_WRITE)
         assert status == nt.STATUS_ACCESS_DENIED

@@ -19,11 +19,9 @@ stored and returned but not evaluated: any desired access is granted at open tim
 from __future__ import annotations
 
 import contextlib
-import errno
 import os
 import threading
 from collections.abc import Callable, Iterator
-from pathlib import Path
 from types import TracebackType
 from typing import Any
 
@@ -31,18 +29,15 @@ from .._accel import upcase
 from ..errors import (
     HiveStateError,
     InvalidArgumentError,
-    LockedError,
     RegfError,
-    SignatureError,
 )
 from ..format.constants import KeyFlags, ValueType
 from ..format.security import SecurityDescriptor, parse_descriptor
-from ..model.edit import EditHive, create, open_editable
-from ..model.hive import open_hive
+from ..model.edit import EditHive
 from ..model.serialize import now_filetime
 from . import constants as C
+from . import hives, keyapi, notify, seccalls, store
 from . import infoclass as I
-from . import keyapi, notify, seccalls, store
 from .access import Token, access_check, inherit
 from .callbacks import (
     REG_CREATE_KEY_INFORMATION,
@@ -52,13 +47,11 @@ from .callbacks import (
     REG_ENUMERATE_VALUE_KEY_INFORMATION,
     REG_FLUSH_KEY_INFORMATION,
     REG_KEY_HANDLE_CLOSE_INFORMATION,
-    REG_LOAD_KEY_INFORMATION,
     REG_POST_OPERATION_INFORMATION,
     REG_QUERY_KEY_INFORMATION,
     REG_QUERY_VALUE_KEY_INFORMATION,
     REG_RENAME_KEY_INFORMATION,
     REG_SET_VALUE_KEY_INFORMATION,
-    REG_UNLOAD_KEY_INFORMATION,
     CallbackTable,
     RegistryCallback,
 )
@@ -86,43 +79,6 @@ class _Handle:
         self.how = how
         #: KeySetHandleTagsInformation: tags of this handle (not of the key).
         self.tags = 0
-
-
-#: Rights that change a key: asking for one on a read-only hive is refused.
-_WRITE_RIGHTS = (
-    C.KEY_SET_VALUE
-    | C.KEY_CREATE_SUB_KEY
-    | C.KEY_CREATE_LINK
-    | C.DELETE
-    | C.WRITE_DAC
-    | C.WRITE_OWNER
-)
-_READ_ONLY_ERRNOS = frozenset({errno.EACCES, errno.EPERM, errno.EROFS})
-
-
-def _open_hive_file(path: Path, *, in_place: bool) -> EditHive:
-    """Open a hive file for a load: in place (read-write) or as a copy (read-only)."""
-    try:
-        if in_place:
-            hive: Any = open_hive(path, mode="r+")
-        else:
-            hive = open_editable(path, in_place=False)
-    except SignatureError as exc:
-        raise _fail(S.STATUS_NOT_REGISTRY_FILE, str(exc)) from exc
-    except LockedError as exc:  # another writer has the file open
-        raise _fail(S.STATUS_SHARING_VIOLATION, str(exc)) from exc
-    except RegfError as exc:
-        raise _fail(S.STATUS_REGISTRY_CORRUPT, str(exc)) from exc
-    except FileNotFoundError as exc:
-        raise _fail(S.STATUS_OBJECT_NAME_NOT_FOUND, str(exc)) from exc
-    except OSError as exc:
-        # A read-only file or file system (EACCES/EPERM/EROFS) is an access problem, not
-        # a missing file.
-        if isinstance(exc, PermissionError) or exc.errno in _READ_ONLY_ERRNOS:
-            raise _fail(S.STATUS_ACCESS_DENIED, str(exc)) from exc
-        raise _fail(S.STATUS_REGISTRY_IO_FAILED, str(exc)) from exc
-    result: EditHive = hive
-    return result
 
 
 def _descriptor(kcb: Kcb) -> SecurityDescriptor:
@@ -230,42 +186,14 @@ class Registry:
         loaded read-only, unless ``desired_access`` asks for a write right: then
         STATUS_ACCESS_DENIED.
         """
-        with self._lock:
-            self._check_open()
-            if (
-                isinstance(flags, bool)
-                or not isinstance(flags, int)
-                or flags & ~C.REG_LEGAL_LOAD_FLAGS
-            ):
-                raise _fail(S.STATUS_INVALID_PARAMETER, f"bad load flags {flags!r}")
-            parent, name = self._mount_target(object_path)
-            label = str(source) if not isinstance(source, EditHive) else repr(source)
-            info = REG_LOAD_KEY_INFORMATION(
-                KeyName=object_path, SourceFile=label, Flags=flags, DesiredAccess=desired_access
-            )
-            wants_write = bool(C.map_generic_access(desired_access) & _WRITE_RIGHTS)
-
-            def op() -> NTSTATUS:
-                read_only = bool(flags & C.REG_OPEN_READ_ONLY)
-                hive, file, owned, read_only = self._open_source(
-                    source, create_new, read_only, wants_write
-                )
-                mount = HiveMount(
-                    object_path,
-                    hive,
-                    file,
-                    root=None,  # type: ignore[arg-type]
-                    owned=owned,
-                    read_only=read_only,
-                    no_lazy_flush=bool(flags & C.REG_NO_LAZY_FLUSH),
-                )
-                self._ns.mount(parent, name, mount)
-                self._mounts[object_path] = mount
-                info.Object = KeyObject(mount.root)
-                return S.STATUS_SUCCESS
-
-            status = self._with_callbacks(N.RegNtPreLoadKey, N.RegNtPostLoadKey, info, op)
-            self._raise_unless_success(status)
+        hives.load_hive(
+            self,
+            object_path,
+            source,
+            create_new=create_new,
+            flags=flags,
+            desired_access=desired_access,
+        )
 
     def hive_flags(self, object_path: str) -> dict[str, bool]:
         """How the hive at ``object_path`` is loaded: ``read_only``, ``no_lazy_flush``,
@@ -278,151 +206,34 @@ class Registry:
                 "dirty": mount.dirty,
             }
 
-    def _mount_target(self, object_path: str) -> tuple[Kcb, str]:
-        start, parts = self._split(object_path, None)
-        if not parts:
-            raise _fail(S.STATUS_INVALID_PARAMETER, "cannot load a hive over \\REGISTRY")
-        parent = start
-        for part in parts[:-1]:
-            nxt = self._ns.child(parent, part)
-            if nxt is None:
-                raise _fail(S.STATUS_OBJECT_NAME_NOT_FOUND, f"{object_path}: parent missing")
-            parent = nxt
-        if parent.mount is not None or not isinstance(parent.key, store.MemKey):
-            raise _fail(S.STATUS_INVALID_PARAMETER, "hives load only below master-hive keys")
-        if self._ns.child(parent, parts[-1]) is not None:
-            raise _fail(S.STATUS_OBJECT_NAME_COLLISION, f"{object_path} exists")
-        if not store.check_key_name(parts[-1]):
-            raise _fail(S.STATUS_INVALID_PARAMETER, f"bad key name {parts[-1]!r}")
-        return parent, parts[-1]
-
-    @staticmethod
-    def _open_source(
-        source: str | os.PathLike[str] | EditHive,
-        create_new: bool,
-        read_only: bool,
-        wants_write: bool,
-    ) -> tuple[EditHive, Path | None, bool, bool]:
-        """(hive, file, owned, read_only) for a load."""
-        if isinstance(source, EditHive):
-            if source.closed:
-                raise _fail(S.STATUS_INVALID_PARAMETER, "the hive is closed")
-            return source, source.path, False, read_only
-        if not isinstance(source, str | os.PathLike):
-            raise _fail(S.STATUS_INVALID_PARAMETER, "source must be a path or an EditHive")
-        path = Path(source)
-        if not path.exists():
-            if not create_new or read_only:
-                raise _fail(S.STATUS_OBJECT_NAME_NOT_FOUND, f"no hive file {path}")
-            return create(path), path, True, False
-        if not read_only:
-            try:
-                return _open_hive_file(path, in_place=True), path, True, False
-            except NtStatusError as exc:
-                if exc.status != S.STATUS_ACCESS_DENIED or wants_write:
-                    raise
-            # Read-only file or file system and no write right asked for: a read-only
-            # load, as Windows loads a hive from read-only media.
-        return _open_hive_file(path, in_place=False), path, True, True
-
     def unload_hive(self, object_path: str, *, force: bool = False) -> None:
         """NtUnloadKey: flush the hive at ``object_path`` and take it out of the namespace.
 
         Open handles to its keys make this fail with STATUS_CANNOT_DELETE unless
         ``force`` (then those handles get STATUS_KEY_DELETED from now on).
         """
-        with self._lock:
-            self._check_open()
-            mount = self._mount_at(object_path)
-            info = REG_UNLOAD_KEY_INFORMATION(Object=KeyObject(mount.root))
-
-            def op() -> NTSTATUS:
-                busy = [h for h in self._handles.values() if h.obj.kcb.mount is mount]
-                if busy and not force:
-                    raise _fail(S.STATUS_CANNOT_DELETE, f"{len(busy)} open handle(s) in the hive")
-                self._flush_mount(mount)
-                self._ns.unmount(mount.root)
-                del self._mounts[mount.object_path]
-                self.flush_errors.pop(mount.object_path, None)
-                if mount.owned:
-                    if mount.replaced:
-                        mount.hive.discard()  # its file now holds the replacement
-                    else:
-                        mount.hive.close()
-                return S.STATUS_SUCCESS
-
-            status = self._with_callbacks(N.RegNtPreUnLoadKey, N.RegNtPostUnLoadKey, info, op)
-            self._raise_unless_success(status)
+        hives.unload_hive(self, object_path, force=force)
 
     def _mount_at(self, object_path: str) -> HiveMount:
-        kcb = self._resolve_existing(object_path, None, open_link=True)
-        mount = kcb.mount
-        if mount is None or mount.root is not kcb:
-            raise _fail(S.STATUS_INVALID_PARAMETER, f"{object_path} is not a hive root")
-        return mount
+        return hives.mount_at(self, object_path)
 
     def flush_all(self) -> None:
         """Flush every dirty hive now (what the lazy flusher does: hives loaded with
         REG_NO_LAZY_FLUSH are left to ZwFlushKey)."""
-        with self._lock:
-            self._check_open()
-            for mount in list(self._mounts.values()):
-                if not mount.no_lazy_flush:
-                    self._flush_mount(mount)
+        hives.flush_all(self)
 
     def _lazy_flush(self) -> None:
-        with self._lock:
-            if self._closed:
-                return
-            for mount in list(self._mounts.values()):
-                if mount.no_lazy_flush:
-                    # HIVE_NOLAZYFLUSH: the lazy flusher passes it by; only an explicit
-                    # flush (ZwFlushKey, unload, close) writes it.
-                    continue
-                try:
-                    self._flush_mount(mount)
-                except NtStatusError as exc:
-                    self.flush_errors[mount.object_path] = exc
-                else:
-                    self.flush_errors.pop(mount.object_path, None)
+        hives.lazy_flush(self)
 
     def _flush_mount(self, mount: HiveMount) -> None:
-        if not mount.dirty or mount.read_only or mount.replaced:
-            return
-        try:
-            mount.hive.flush()
-        except (RegfError, OSError) as exc:
-            raise _fail(S.STATUS_REGISTRY_IO_FAILED, f"{mount.object_path}: {exc}") from exc
-        mount.dirty = False
+        hives.flush_mount(self, mount)
 
     def close(self) -> None:
         """Stop the lazy flusher, flush every dirty hive and unload everything.
 
         Raises the first flush failure (NtStatusError) after closing everything else.
         """
-        if self._flusher is not None:
-            self._flusher.stop()
-        with self._lock:
-            if self._closed:
-                return
-            first: NtStatusError | None = None
-            for mount in list(self._mounts.values()):
-                try:
-                    self._flush_mount(mount)
-                except NtStatusError as exc:
-                    first = first or exc
-                if mount.owned:
-                    with contextlib.suppress(RegfError, OSError):
-                        if mount.dirty or mount.replaced:
-                            mount.hive.discard()
-                        else:
-                            mount.hive.close()
-                self._ns.unmount(mount.root)
-            self._mounts.clear()
-            self._handles.clear()
-            self._closed = True
-            if first is not None:
-                raise first
+        hives.close(self)
 
     @property
     def closed(self) -> bool:
