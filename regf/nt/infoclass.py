@@ -44,7 +44,7 @@ from construct import (
 
 from ..format.codec import build
 from .constants import KEY_INFORMATION_CLASS, KEY_VALUE_INFORMATION_CLASS
-from .status import NTSTATUS
+from .status import NTSTATUS, NtStatusError
 
 #: ClassOffset / DataOffset when there is no class / data.
 NO_OFFSET = 0xFFFFFFFF
@@ -664,6 +664,18 @@ class KEY_VALUE_PARTIAL_INFORMATION_ALIGN64(InfoStruct):
 # ---------------------------------------------------------------------------------------
 
 
+def check_length(length: object) -> int | None:
+    """A caller's buffer length: None (big enough) or a ULONG; STATUS_INVALID_PARAMETER
+    (NtStatusError) otherwise."""
+    if length is None:
+        return None
+    if isinstance(length, bool) or not isinstance(length, int) or not 0 <= length <= 0xFFFFFFFF:
+        raise NtStatusError(
+            NTSTATUS.STATUS_INVALID_PARAMETER, f"length must be a ULONG, not {length!r}"
+        )
+    return length
+
+
 def fit(info: InfoStruct, length: int | None) -> tuple[NTSTATUS, InfoStruct | None]:
     """What a call with a ``length``-byte buffer returns for ``info``.
 
@@ -722,5 +734,6 @@ __all__ = [
     "KEY_VALUE_PARTIAL_INFORMATION_FIXED",
     "NO_OFFSET",
     "InfoStruct",
+    "check_length",
     "fit",
 ]

@@ -35,7 +35,7 @@ from .callbacks import (
     REG_SET_INFORMATION_KEY_INFORMATION,
 )
 from .constants import REG_NOTIFY_CLASS as N
-from .infoclass import KEY_VALUE_ENTRY
+from .infoclass import KEY_VALUE_ENTRY, check_length
 from .namespace import Kcb
 from .status import NTSTATUS, NtStatusError
 
@@ -296,12 +296,10 @@ def query_multiple_values(
     reg: Registry, handle: int, names: list[str], length: int | None
 ) -> tuple[list[dict[str, int]], bytes]:
     """ZwQueryMultipleValueKey (see :meth:`Registry.ZwQueryMultipleValueKey`)."""
-    from .registry import _check_length
-
     if not isinstance(names, list | tuple) or not all(isinstance(n, str) for n in names):
         raise _fail(S.STATUS_INVALID_PARAMETER, "value names must be a list of str")
     with reg._lock:
-        length = _check_length(length)
+        length = check_length(length)
         entry = reg._entry("ZwQueryMultipleValueKey", handle, C.KEY_QUERY_VALUE)
         obj = entry.obj
         info = REG_QUERY_MULTIPLE_VALUE_KEY_INFORMATION(
@@ -427,10 +425,8 @@ def set_information_key(reg: Registry, handle: int, info_class: int, data: bytes
 def query_key_name(reg: Registry, handle: int, length: int | None) -> str:
     """ZwQueryObject(ObjectNameInformation) on a key handle: the object manager asks
     the configuration manager for the name (RegNtPreQueryKeyName)."""
-    from .registry import _check_length
-
     with reg._lock:
-        length = _check_length(length)
+        length = check_length(length)
         entry = reg._entry("ZwQueryObject", handle, 0)
         obj = entry.obj
         info = REG_QUERY_KEY_NAME(Object=obj, Length=length)

@@ -36,22 +36,18 @@ from ..format.security import SecurityDescriptor, parse_descriptor
 from ..model.edit import EditHive
 from ..model.serialize import now_filetime
 from . import constants as C
-from . import hives, keyapi, notify, seccalls, store
+from . import hives, keyapi, notify, seccalls, store, valuecalls
 from . import infoclass as I
 from .access import Token, access_check, inherit
 from .callbacks import (
     REG_CREATE_KEY_INFORMATION,
     REG_DELETE_KEY_INFORMATION,
-    REG_DELETE_VALUE_KEY_INFORMATION,
     REG_ENUMERATE_KEY_INFORMATION,
-    REG_ENUMERATE_VALUE_KEY_INFORMATION,
     REG_FLUSH_KEY_INFORMATION,
     REG_KEY_HANDLE_CLOSE_INFORMATION,
     REG_POST_OPERATION_INFORMATION,
     REG_QUERY_KEY_INFORMATION,
-    REG_QUERY_VALUE_KEY_INFORMATION,
     REG_RENAME_KEY_INFORMATION,
-    REG_SET_VALUE_KEY_INFORMATION,
     CallbackTable,
     RegistryCallback,
 )
@@ -93,12 +89,7 @@ def _fail(status: NTSTATUS, message: str = "") -> NtStatusError:
     return NtStatusError(status, message)
 
 
-def _check_length(length: object) -> int | None:
-    if length is None:
-        return None
-    if isinstance(length, bool) or not isinstance(length, int) or not 0 <= length <= 0xFFFFFFFF:
-        raise _fail(S.STATUS_INVALID_PARAMETER, f"length must be a ULONG, not {length!r}")
-    return length
+_check_length = I.check_length
 
 
 class Registry:
@@ -747,87 +738,11 @@ class Registry:
     ) -> None:
         """Create or replace the value ``name`` (None or "" is the default value) with
         ``data`` stored exactly as given (for REG_*SZ types include the terminator)."""
-        with self._lock:
-            entry = self._entry("ZwSetValueKey", handle, C.KEY_SET_VALUE)
-            vname = name or ""
-            if not isinstance(vname, str):
-                raise _fail(S.STATUS_INVALID_PARAMETER, "value name must be str or None")
-            if isinstance(type, bool) or not isinstance(type, int) or not 0 <= type <= 0xFFFFFFFF:
-                raise _fail(S.STATUS_INVALID_PARAMETER, f"bad value type {type!r}")
-            if data is None:
-                data = b""
-            if not isinstance(data, bytes | bytearray | memoryview):
-                raise _fail(S.STATUS_INVALID_PARAMETER, "data must be bytes")
-            raw = bytes(data)
-            obj = entry.obj
-            info = REG_SET_VALUE_KEY_INFORMATION(
-                Object=obj,
-                ValueName=vname,
-                TitleIndex=title_index,
-                Type=type,
-                Data=raw,
-                DataSize=len(raw),
-            )
-
-            def op() -> NTSTATUS:
-                kcb = self._writable(self._alive(obj.kcb))
-                if not store.check_value_name(vname):
-                    raise _fail(S.STATUS_INVALID_PARAMETER, "value name too long")
-                if store.is_link(kcb.key) and (
-                    upcase(vname) != upcase(C.SYMBOLIC_LINK_VALUE_NAME) or type != C.REG_LINK
-                ):
-                    # A link key holds exactly one REG_LINK value, SymbolicLinkValue; the
-                    # kernel refuses anything else that would break the link.
-                    raise _fail(
-                        S.STATUS_ACCESS_DENIED,
-                        f"a link key takes only {C.SYMBOLIC_LINK_VALUE_NAME} as REG_LINK",
-                    )
-                ts = now_filetime()
-                key = kcb.key
-                try:
-                    if isinstance(key, store.MemKey):
-                        key.set_value(vname, type, raw, ts)
-                    else:
-                        key.set_value(vname, raw, type, timestamp=ts)
-                except InvalidArgumentError as exc:
-                    raise _fail(S.STATUS_INVALID_PARAMETER, str(exc)) from exc
-                self._dirty(kcb)
-                self._notify_change(kcb, C.REG_NOTIFY_CHANGE_LAST_SET)
-                return S.STATUS_SUCCESS
-
-            status = self._with_callbacks(N.RegNtPreSetValueKey, N.RegNtPostSetValueKey, info, op)
-            self._raise_unless_success(status)
+        valuecalls.set_value_key(self, handle, name, type, data, title_index=title_index)
 
     def ZwDeleteValueKey(self, handle: int, name: str | None) -> None:
         """Delete the value ``name`` (STATUS_OBJECT_NAME_NOT_FOUND if there is none)."""
-        with self._lock:
-            entry = self._entry("ZwDeleteValueKey", handle, C.KEY_SET_VALUE)
-            vname = name or ""
-            if not isinstance(vname, str):
-                raise _fail(S.STATUS_INVALID_PARAMETER, "value name must be str or None")
-            obj = entry.obj
-            info = REG_DELETE_VALUE_KEY_INFORMATION(Object=obj, ValueName=vname)
-
-            def op() -> NTSTATUS:
-                kcb = self._writable(self._alive(obj.kcb))
-                key = kcb.key
-                ts = now_filetime()
-                if isinstance(key, store.MemKey):
-                    found = key.delete_value(vname, ts)
-                else:
-                    found = store.find_value(key, vname) is not None
-                    if found:
-                        key.delete_value(vname, timestamp=ts)
-                if not found:
-                    raise _fail(S.STATUS_OBJECT_NAME_NOT_FOUND, f"no value {vname!r}")
-                self._dirty(kcb)
-                self._notify_change(kcb, C.REG_NOTIFY_CHANGE_LAST_SET)
-                return S.STATUS_SUCCESS
-
-            status = self._with_callbacks(
-                N.RegNtPreDeleteValueKey, N.RegNtPostDeleteValueKey, info, op
-            )
-            self._raise_unless_success(status)
+        valuecalls.delete_value_key(self, handle, name)
 
     def ZwQueryValueKey(
         self,
@@ -842,34 +757,7 @@ class Registry:
         STATUS_BUFFER_OVERFLOW (partial data in the error's ``info``), both with
         ``result_length``.
         """
-        with self._lock:
-            cls = self._value_class(info_class)
-            length = _check_length(length)
-            entry = self._entry("ZwQueryValueKey", handle, C.KEY_QUERY_VALUE)
-            vname = name or ""
-            if not isinstance(vname, str):
-                raise _fail(S.STATUS_INVALID_PARAMETER, "value name must be str or None")
-            obj = entry.obj
-            info = REG_QUERY_VALUE_KEY_INFORMATION(
-                Object=obj, ValueName=vname, KeyValueInformationClass=cls, Length=length
-            )
-
-            def op() -> NTSTATUS:
-                kcb = self._alive(obj.kcb)
-                hit = store.find_value(kcb.key, vname)
-                if hit is None:
-                    raise _fail(S.STATUS_OBJECT_NAME_NOT_FOUND, f"no value {vname!r}")
-                full = _value_info(cls, *hit)
-                status, out = I.fit(full, length)
-                info.KeyValueInformation, info.ResultLength = out, full.result_length
-                return status
-
-            status = self._with_callbacks(
-                N.RegNtPreQueryValueKey, N.RegNtPostQueryValueKey, info, op
-            )
-            self._raise_unless_success(status, info, "KeyValueInformation")
-            result: I.InfoStruct = info.KeyValueInformation
-            return result
+        return valuecalls.query_value_key(self, handle, name, info_class, length)
 
     def ZwEnumerateValueKey(
         self,
@@ -879,45 +767,7 @@ class Registry:
         length: int | None = None,
     ) -> I.InfoStruct:
         """The ``index``-th value (stored order); STATUS_NO_MORE_ENTRIES past the end."""
-        with self._lock:
-            cls = self._value_class(info_class)
-            length = _check_length(length)
-            entry = self._entry("ZwEnumerateValueKey", handle, C.KEY_QUERY_VALUE)
-            obj = entry.obj
-            info = REG_ENUMERATE_VALUE_KEY_INFORMATION(
-                Object=obj, Index=index, KeyValueInformationClass=cls, Length=length
-            )
-
-            def op() -> NTSTATUS:
-                kcb = self._alive(obj.kcb)
-                vals = store.value_list(kcb.key)
-                if isinstance(index, bool) or not isinstance(index, int) or index < 0:
-                    raise _fail(S.STATUS_INVALID_PARAMETER, f"bad index {index!r}")
-                if index >= len(vals):
-                    raise _fail(S.STATUS_NO_MORE_ENTRIES, f"index {index} of {len(vals)}")
-                full = _value_info(cls, *vals[index])
-                status, out = I.fit(full, length)
-                info.KeyValueInformation, info.ResultLength = out, full.result_length
-                return status
-
-            status = self._with_callbacks(
-                N.RegNtPreEnumerateValueKey, N.RegNtPostEnumerateValueKey, info, op
-            )
-            self._raise_unless_success(status, info, "KeyValueInformation")
-            result: I.InfoStruct = info.KeyValueInformation
-            return result
-
-    @staticmethod
-    def _value_class(info_class: int) -> C.KEY_VALUE_INFORMATION_CLASS:
-        try:
-            cls = C.KEY_VALUE_INFORMATION_CLASS(info_class)
-        except ValueError:
-            raise _fail(
-                S.STATUS_INVALID_PARAMETER, f"bad value information class {info_class!r}"
-            ) from None
-        if cls not in _VALUE_BUILDERS:
-            raise _fail(S.STATUS_INVALID_PARAMETER, f"{cls.name} is not supported")
-        return cls
+        return valuecalls.enumerate_value_key(self, handle, index, info_class, length)
 
     # ===================================================================================
     # Keys: query, enumerate, delete, rename, flush, close
@@ -1348,23 +1198,6 @@ def _small_key_info(
     if cls == C.KeyLayerInformation:
         return I.KEY_LAYER_INFORMATION.make()
     return None
-
-
-_VALUE_BUILDERS: dict[C.KEY_VALUE_INFORMATION_CLASS, Callable[[str, int, bytes], I.InfoStruct]] = {
-    C.KeyValueBasicInformation: lambda n, t, d: I.KEY_VALUE_BASIC_INFORMATION.make(t, n),
-    C.KeyValueFullInformation: lambda n, t, d: I.KEY_VALUE_FULL_INFORMATION.make(t, n, d),
-    C.KeyValueFullInformationAlign64: lambda n, t, d: I.KEY_VALUE_FULL_INFORMATION.make(t, n, d),
-    C.KeyValuePartialInformation: lambda n, t, d: I.KEY_VALUE_PARTIAL_INFORMATION.make(t, d),
-    C.KeyValuePartialInformationAlign64: (
-        lambda n, t, d: I.KEY_VALUE_PARTIAL_INFORMATION_ALIGN64.make(t, d)
-    ),
-}
-
-
-def _value_info(
-    cls: C.KEY_VALUE_INFORMATION_CLASS, name: str, vtype: int, data: bytes
-) -> I.InfoStruct:
-    return _VALUE_BUILDERS[cls](name, vtype, data)
 
 
 __all__ = ["MAX_REPARSE", "Registry"]

@@ -14,6 +14,7 @@ from . import constants as C
 from .access import SE_RESTORE_PRIVILEGE
 from .callbacks import REG_QUERY_KEY_SECURITY_INFORMATION, REG_SET_KEY_SECURITY_INFORMATION
 from .constants import REG_NOTIFY_CLASS as N
+from .infoclass import check_length
 from .status import NTSTATUS, NtStatusError
 
 if TYPE_CHECKING:
@@ -64,8 +65,6 @@ def _check_info(which: object, valid: int) -> int:
 
 def query_security(reg: Registry, handle: int, which: int, length: int | None) -> bytes:
     """ZwQuerySecurityObject (see :meth:`Registry.ZwQuerySecurityObject`)."""
-    from .registry import _check_length
-
     with reg._lock:
         which = _check_info(which, VALID_QUERY)
         need = 0
@@ -78,7 +77,7 @@ def query_security(reg: Registry, handle: int, which: int, length: int | None) -
             need |= C.READ_CONTROL
         if which & C.SACL_SECURITY_INFORMATION:
             need |= C.ACCESS_SYSTEM_SECURITY
-        length = _check_length(length)
+        length = check_length(length)
         entry = reg._entry("ZwQuerySecurityObject", handle, need)
         obj = entry.obj
         info = REG_QUERY_KEY_SECURITY_INFORMATION(
