@@ -36,17 +36,15 @@ from ..format.security import SecurityDescriptor, parse_descriptor
 from ..model.edit import EditHive
 from ..model.serialize import now_filetime
 from . import constants as C
-from . import hives, keyapi, notify, seccalls, store, valuecalls
+from . import hives, keyapi, keyquery, notify, seccalls, store, valuecalls
 from . import infoclass as I
 from .access import Token, access_check, inherit
 from .callbacks import (
     REG_CREATE_KEY_INFORMATION,
     REG_DELETE_KEY_INFORMATION,
-    REG_ENUMERATE_KEY_INFORMATION,
     REG_FLUSH_KEY_INFORMATION,
     REG_KEY_HANDLE_CLOSE_INFORMATION,
     REG_POST_OPERATION_INFORMATION,
-    REG_QUERY_KEY_INFORMATION,
     REG_RENAME_KEY_INFORMATION,
     CallbackTable,
     RegistryCallback,
@@ -776,123 +774,14 @@ class Registry:
     def ZwQueryKey(self, handle: int, info_class: int, length: int | None = None) -> I.InfoStruct:
         """Information about the key as a KEY_*_INFORMATION structure (Basic, Node, Full,
         Name, Cached); ``length`` follows the buffer protocol (see ZwQueryValueKey)."""
-        with self._lock:
-            cls = self._key_class(info_class, enumerate_=False)
-            length = _check_length(length)
-            # KeyNameInformation and the handle's own tags need no access on the key.
-            need = (
-                0
-                if cls in (C.KeyNameInformation, C.KeyHandleTagsInformation)
-                else C.KEY_QUERY_VALUE
-            )
-            entry = self._entry("ZwQueryKey", handle, need)
-            obj = entry.obj
-            info = REG_QUERY_KEY_INFORMATION(Object=obj, KeyInformationClass=cls, Length=length)
-
-            def op() -> NTSTATUS:
-                kcb = self._alive(obj.kcb)
-                full = self._key_info(cls, kcb, kcb.key, kcb.name, entry)
-                status, out = I.fit(full, length)
-                info.KeyInformation, info.ResultLength = out, full.result_length
-                return status
-
-            status = self._with_callbacks(N.RegNtPreQueryKey, N.RegNtPostQueryKey, info, op)
-            self._raise_unless_success(status, info, "KeyInformation")
-            result: I.InfoStruct = info.KeyInformation
-            return result
+        return keyquery.query_key(self, handle, info_class, length)
 
     def ZwEnumerateKey(
         self, handle: int, index: int, info_class: int, length: int | None = None
     ) -> I.InfoStruct:
         """The ``index``-th subkey (stable ones in Windows order, then volatile ones) as
         KEY_BASIC/NODE/FULL_INFORMATION; STATUS_NO_MORE_ENTRIES past the end."""
-        with self._lock:
-            cls = self._key_class(info_class, enumerate_=True)
-            length = _check_length(length)
-            entry = self._entry("ZwEnumerateKey", handle, C.KEY_ENUMERATE_SUB_KEYS)
-            obj = entry.obj
-            info = REG_ENUMERATE_KEY_INFORMATION(
-                Object=obj, Index=index, KeyInformationClass=cls, Length=length
-            )
-
-            def op() -> NTSTATUS:
-                kcb = self._alive(obj.kcb)
-                if isinstance(index, bool) or not isinstance(index, int) or index < 0:
-                    raise _fail(S.STATUS_INVALID_PARAMETER, f"bad index {index!r}")
-                subs = self._ns.subkeys(kcb)
-                if index >= len(subs):
-                    raise _fail(S.STATUS_NO_MORE_ENTRIES, f"index {index} of {len(subs)}")
-                raw = subs[index]
-                child = self._ns.kcb_for(kcb, raw)
-                key = child.key if child is not None else raw
-                full = self._key_info(cls, child, key, store.key_name(raw))
-                status, out = I.fit(full, length)
-                info.KeyInformation, info.ResultLength = out, full.result_length
-                return status
-
-            status = self._with_callbacks(N.RegNtPreEnumerateKey, N.RegNtPostEnumerateKey, info, op)
-            self._raise_unless_success(status, info, "KeyInformation")
-            result: I.InfoStruct = info.KeyInformation
-            return result
-
-    @staticmethod
-    def _key_class(info_class: int, *, enumerate_: bool) -> C.KEY_INFORMATION_CLASS:
-        try:
-            cls = C.KEY_INFORMATION_CLASS(info_class)
-        except ValueError:
-            raise _fail(
-                S.STATUS_INVALID_PARAMETER, f"bad key information class {info_class!r}"
-            ) from None
-        if cls == C.KEY_INFORMATION_CLASS.MaxKeyInfoClass:
-            raise _fail(S.STATUS_INVALID_PARAMETER, f"bad key information class {info_class!r}")
-        if enumerate_ and cls not in I.ENUMERATE_KEY_CLASSES:
-            raise _fail(S.STATUS_INVALID_PARAMETER, f"ZwEnumerateKey does not take {cls.name}")
-        if cls not in _KEY_CLASSES:
-            raise _fail(S.STATUS_NOT_IMPLEMENTED, f"{cls.name} is not implemented")
-        return cls
-
-    def _key_info(
-        self,
-        cls: C.KEY_INFORMATION_CLASS,
-        kcb: Kcb | None,
-        key: Any,
-        name: str,
-        entry: _Handle | None = None,
-    ) -> I.InfoStruct:
-        small = _small_key_info(cls, key, entry)
-        if small is not None:
-            return small
-        lw = store.last_written(key)
-        if cls == C.KeyBasicInformation:
-            return I.KEY_BASIC_INFORMATION.make(lw, name)
-        if cls == C.KeyNodeInformation:
-            return I.KEY_NODE_INFORMATION.make(lw, name, store.class_name(key))
-        if cls == C.KeyNameInformation:
-            assert kcb is not None
-            return I.KEY_NAME_INFORMATION.make(kcb.path)
-        m = store.maxima(key)
-        subkeys = store.child_count(key)
-        values = store.value_count(key)
-        if cls == C.KeyFullInformation:
-            return I.KEY_FULL_INFORMATION.make(
-                lw,
-                store.class_name(key),
-                subkeys=subkeys,
-                max_name_len=m.name,
-                max_class_len=m.class_,
-                values=values,
-                max_value_name_len=m.value_name,
-                max_value_data_len=m.value_data,
-            )
-        return I.KEY_CACHED_INFORMATION.make(
-            lw,
-            subkeys=subkeys,
-            max_name_len=m.name,
-            values=values,
-            max_value_name_len=m.value_name,
-            max_value_data_len=m.value_data,
-            name_length=store.wide_len(name),
-        )
+        return keyquery.enumerate_key(self, handle, index, info_class, length)
 
     def ZwDeleteKey(self, handle: int) -> None:
         """Delete the key (STATUS_CANNOT_DELETE while it has subkeys or is a hive root).
@@ -1156,48 +1045,6 @@ class _ContextCleanup:
         self.Object = Object
         self.ObjectContext = ObjectContext
         self.Reserved = None
-
-
-_KEY_CLASSES = frozenset(
-    {
-        C.KeyBasicInformation,
-        C.KeyNodeInformation,
-        C.KeyFullInformation,
-        C.KeyNameInformation,
-        C.KeyCachedInformation,
-        C.KeyFlagsInformation,
-        C.KeyVirtualizationInformation,
-        C.KeyHandleTagsInformation,
-        C.KeyTrustInformation,
-        C.KeyLayerInformation,
-    }
-)
-
-
-def _small_key_info(
-    cls: C.KEY_INFORMATION_CLASS, key: Any, entry: _Handle | None
-) -> I.InfoStruct | None:
-    """ZwQueryKey classes 5-9 (fixed-size), or None for the others."""
-    if cls == C.KeyFlagsInformation:
-        user, virt, _ = store.packed(key)
-        key_flags = (C.REG_FLAG_VOLATILE if store.is_volatile(key) else 0) | (
-            C.REG_FLAG_LINK if store.is_link(key) else 0
-        )
-        return I.KEY_FLAGS_INFORMATION.make(Wow64Flags=user, KeyFlags=key_flags, ControlFlags=virt)
-    if cls == C.KeyVirtualizationInformation:
-        target, store_, source = store.virtualization(key)
-        # Candidate/Enabled depend on the (absent) virtualization policy of the caller:
-        # regf has no UAC virtualization, so they are 0.
-        return I.KEY_VIRTUALIZATION_INFORMATION.make(
-            VirtualTarget=int(target), VirtualStore=int(store_), VirtualSource=int(source)
-        )
-    if cls == C.KeyHandleTagsInformation:
-        return I.KEY_HANDLE_TAGS_INFORMATION.make(HandleTags=entry.tags if entry else 0)
-    if cls == C.KeyTrustInformation:
-        return I.KEY_TRUST_INFORMATION.make(TrustedKey=0)
-    if cls == C.KeyLayerInformation:
-        return I.KEY_LAYER_INFORMATION.make()
-    return None
 
 
 __all__ = ["MAX_REPARSE", "Registry"]
