@@ -32,15 +32,13 @@ from ..errors import (
     RegfError,
 )
 from ..format.constants import KeyFlags, ValueType
-from ..format.security import SecurityDescriptor, parse_descriptor
 from ..model.edit import EditHive
 from ..model.serialize import now_filetime
 from . import constants as C
-from . import hives, keyapi, keyquery, notify, seccalls, store, valuecalls
+from . import hives, keyapi, keyquery, notify, opencreate, seccalls, store, valuecalls
 from . import infoclass as I
-from .access import Token, access_check, inherit
+from .access import Token
 from .callbacks import (
-    REG_CREATE_KEY_INFORMATION,
     REG_DELETE_KEY_INFORMATION,
     REG_FLUSH_KEY_INFORMATION,
     REG_KEY_HANDLE_CLOSE_INFORMATION,
@@ -73,14 +71,6 @@ class _Handle:
         self.how = how
         #: KeySetHandleTagsInformation: tags of this handle (not of the key).
         self.tags = 0
-
-
-def _descriptor(kcb: Kcb) -> SecurityDescriptor:
-    """The key's security descriptor, parsed."""
-    try:
-        return parse_descriptor(bytes(kcb.key.security_raw))
-    except RegfError as exc:
-        raise _fail(S.STATUS_INVALID_SECURITY_DESCR, f"{kcb.path}: {exc}") from exc
 
 
 def _fail(status: NTSTATUS, message: str = "") -> NtStatusError:
@@ -595,131 +585,18 @@ class Registry:
         security_descriptor: bytes | None = None,
         attributes: int = C.OBJ_CASE_INSENSITIVE | C.OBJ_KERNEL_HANDLE,
     ) -> tuple[int, int]:
-        with self._lock:
-            self._check_open()
-            if (
-                isinstance(options, bool)
-                or not isinstance(options, int)
-                or options & ~C.REG_LEGAL_OPTION
-            ):
-                raise _fail(S.STATUS_INVALID_PARAMETER, f"bad options {options!r}")
-            if (
-                isinstance(desired_access, bool)
-                or not isinstance(desired_access, int)
-                or not (0 <= desired_access <= 0xFFFFFFFF)
-            ):
-                raise _fail(S.STATUS_INVALID_PARAMETER, "desired_access must be an ACCESS_MASK")
-            if class_name is not None and not isinstance(class_name, str):
-                raise _fail(S.STATUS_INVALID_PARAMETER, "class_name must be str")
-            if (
-                isinstance(attributes, bool)
-                or not isinstance(attributes, int)
-                or attributes & ~C.OBJ_VALID_ATTRIBUTES
-            ):
-                raise _fail(S.STATUS_INVALID_PARAMETER, f"bad object attributes {attributes!r}")
-            explicit = None
-            if security_descriptor is not None:
-                try:
-                    explicit = parse_descriptor(bytes(security_descriptor))
-                except (RegfError, TypeError, ValueError) as exc:
-                    raise _fail(S.STATUS_INVALID_SECURITY_DESCR, str(exc)) from exc
-            root_kcb = self._root_kcb(call, root)
-            token = self.current_token()
-            start, parts = self._split(name, root_kcb)
-            info = REG_CREATE_KEY_INFORMATION(
-                CompleteName=name or "",
-                RootObject=(
-                    self._handles[root].obj if root is not None else KeyObject(self._ns.root)
-                ),
-                Options=options,
-                CreateOptions=options,
-                Class=class_name,
-                SecurityDescriptor=(
-                    bytes(security_descriptor) if security_descriptor is not None else None
-                ),
-                DesiredAccess=desired_access,
-                RemainingName="\\".join(parts),
-                Wow64Flags=desired_access & C.KEY_WOW64_RES,
-                Attributes=attributes,
-                CheckAccessMode=C.UserMode if token is not None else C.KernelMode,
-            )
-            backup_restore = bool(options & C.REG_OPTION_BACKUP_RESTORE)
-            open_link = bool(options & C.REG_OPTION_OPEN_LINK) or bool(attributes & C.OBJ_OPENLINK)
-
-            def op() -> NTSTATUS:
-                volatile = bool(options & C.REG_OPTION_VOLATILE)
-                link = bool(options & C.REG_OPTION_CREATE_LINK) and create
-
-                def make(parent: Kcb, part: str) -> Kcb:
-                    if token is not None:
-                        need = C.KEY_CREATE_SUB_KEY | (C.KEY_CREATE_LINK if link else 0)
-                        access_check(
-                            _descriptor(parent), token, need, backup_restore=backup_restore
-                        )
-                    kcb = self._create_child(parent, part, class_name or None, volatile, link)
-                    if token is not None or explicit is not None:
-                        creator = token or Token.system()
-                        sd = inherit(_descriptor(parent), explicit, creator)
-                        kcb.key.security_raw = sd.to_bytes()
-                    return kcb
-
-                kcb, disposition = self._walk(
-                    start,
-                    parts,
-                    open_link=open_link,
-                    create=make if create else None,
-                    create_link=link,
-                )
-                if token is not None and disposition == C.REG_OPENED_EXISTING_KEY:
-                    granted = access_check(
-                        _descriptor(kcb), token, desired_access, backup_restore=backup_restore
-                    )
-                else:  # kernel caller, or the creator of the key: what it asked for
-                    granted = C.map_generic_access(desired_access)
-                info.ResultObject = KeyObject(kcb)
-                info.Disposition = disposition
-                info.GrantedAccess = granted
-                return S.STATUS_SUCCESS
-
-            pre, post = (
-                (N.RegNtPreCreateKeyEx, N.RegNtPostCreateKeyEx)
-                if create
-                else (N.RegNtPreOpenKeyEx, N.RegNtPostOpenKeyEx)
-            )
-            status = self._with_callbacks(pre, post, info, op)
-            self._raise_unless_success(status)
-            obj = info.ResultObject
-            if not isinstance(obj, KeyObject) or obj.deleted:
-                raise _fail(S.STATUS_INVALID_PARAMETER, f"{call}: no valid ResultObject")
-            disposition = info.Disposition or C.REG_OPENED_EXISTING_KEY
-            if self._verifier is not None:
-                self._verifier.check_open(call, id(obj.kcb), obj.kcb.path)
-            granted = info.GrantedAccess or C.map_generic_access(desired_access)
-            return self._new_handle(call, obj, granted), disposition
-
-    def _create_child(
-        self, parent: Kcb, name: str, class_name: str | None, volatile: bool, link: bool
-    ) -> Kcb:
-        self._writable(parent)
-        if not store.check_key_name(name):
-            raise _fail(S.STATUS_INVALID_PARAMETER, f"bad key name {name!r}")
-        if class_name is not None and 2 * store.units(class_name) > 0xFFFF:
-            raise _fail(S.STATUS_INVALID_PARAMETER, "class name too long")
-        if not volatile and parent.volatile:
-            raise _fail(
-                S.STATUS_CHILD_MUST_BE_VOLATILE,
-                f"cannot create a stable key under volatile {parent.path}",
-            )
-        try:
-            kcb = self._ns.create(parent, name, class_name, volatile, now_filetime())
-        except InvalidArgumentError as exc:  # depth limit, ...
-            raise _fail(S.STATUS_INVALID_PARAMETER, str(exc)) from exc
-        if link:
-            store.mark_link(kcb.key)
-        self._dirty(parent)
-        self._dirty(kcb)
-        self._notify_change(parent, C.REG_NOTIFY_CHANGE_NAME)
-        return kcb
+        return opencreate.create_or_open(
+            self,
+            call,
+            name,
+            desired_access,
+            root,
+            class_name,
+            options,
+            create=create,
+            security_descriptor=security_descriptor,
+            attributes=attributes,
+        )
 
     # ===================================================================================
     # Values
