@@ -755,8 +755,9 @@ class Registry:
     # ===================================================================================
 
     def ZwLoadKey(self, target: str, source: str | os.PathLike[str]) -> None:
-        """NtLoadKey: load the hive file ``source`` at object name ``target``."""
-        self.load_hive(target, source)
+        """NtLoadKey: load the hive file ``source`` at object name ``target`` (with a
+        token in effect, the caller needs SeRestorePrivilege)."""
+        self.ZwLoadKeyEx(target, source)
 
     def ZwLoadKeyEx(
         self,
