@@ -149,3 +149,15 @@ def test_deleting_the_watched_key_completes_with_key_deleted(reg):
     reg.ZwDeleteKey(h)
     assert req.status == nt.STATUS_KEY_DELETED
     reg.ZwClose(h)
+
+
+def test_forced_unload_completes_pending_requests(tmp_path):
+    """Unloading the hive (forced, with handles open) completes the pending change
+    requests on its keys with STATUS_KEY_DELETED, like a delete of the watched key."""
+    with nt.Registry(lazy_flush=None) as reg:
+        reg.load_hive(ROOT, tmp_path / "u.hiv", create_new=True)
+        h, _ = reg.ZwCreateKey(KEY, nt.KEY_ALL_ACCESS)
+        req = reg.ZwNotifyChangeKey(h, ALL, True)
+        reg.unload_hive(ROOT, force=True)
+        assert req.status == nt.STATUS_KEY_DELETED
+        reg.ZwClose(h)

@@ -22,7 +22,7 @@ from ..errors import LockedError, RegfError, SignatureError
 from ..model.edit import EditHive, create, open_editable
 from ..model.hive import open_hive
 from . import constants as C
-from . import store
+from . import notify, store
 from .callbacks import REG_LOAD_KEY_INFORMATION, REG_UNLOAD_KEY_INFORMATION
 from .constants import REG_NOTIFY_CLASS as N
 from .namespace import HiveMount, Kcb, KeyObject
@@ -196,7 +196,8 @@ def unload_hive(reg: Registry, object_path: str, *, force: bool = False) -> None
             if busy and not force:
                 raise _fail(S.STATUS_CANNOT_DELETE, f"{len(busy)} open handle(s) in the hive")
             reg._flush_mount(mount)
-            reg._ns.unmount(mount.root)
+            for kcb in reg._ns.unmount(mount.root):
+                notify.key_deleted(reg, kcb)  # pending change requests in it complete
             del reg._mounts[mount.object_path]
             reg.flush_errors.pop(mount.object_path, None)
             if mount.owned:

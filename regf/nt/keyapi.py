@@ -24,7 +24,7 @@ from ..model.hive import open_hive
 from ..model.serialize import now_filetime, serialize
 from ..model.spec import KeySpec
 from . import constants as C
-from . import store
+from . import notify, store
 from .access import SE_BACKUP_PRIVILEGE, SE_RESTORE_PRIVILEGE
 from .callbacks import (
     REG_QUERY_KEY_NAME,
@@ -150,7 +150,7 @@ def _read_in(file: FileArg) -> Any:
 
 def restore_key(reg: Registry, handle: int, file: FileArg, flags: int) -> None:
     """ZwRestoreKey (see :meth:`Registry.ZwRestoreKey`)."""
-    legal = C.REG_FORCE_RESTORE | C.REG_WHOLE_HIVE_VOLATILE | C.REG_NO_LAZY_FLUSH
+    legal = C.REG_FORCE_RESTORE | C.REG_WHOLE_HIVE_VOLATILE
     if isinstance(flags, bool) or not isinstance(flags, int) or flags & ~legal:
         raise _fail(S.STATUS_INVALID_PARAMETER, f"bad restore flags {flags!r}")
     with reg._lock:
@@ -203,6 +203,7 @@ def _clear(reg: Registry, kcb: Kcb) -> None:
         assert child is not None
         _clear(reg, child)
         reg._ns.delete(child, ts)
+        notify.key_deleted(reg, child)
     for name, _, _ in store.value_list(kcb.key):
         _delete_value(kcb.key, name, ts)
 
