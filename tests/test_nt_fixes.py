@@ -303,3 +303,81 @@ def test_missing_hive_file_is_still_name_not_found(tmp_path):
         assert _status(reg.load_hive, ROOT, tmp_path, flags=0x40000) == (
             nt.STATUS_INVALID_PARAMETER
         )
+
+
+# ---------------------------------------------------------------------------------------
+# Item 4: REG_CREATE_KEY_INFORMATION_V1 members
+# ---------------------------------------------------------------------------------------
+
+
+def test_create_key_information_v1_members_are_filled(reg):
+    """REG_CREATE_KEY_INFORMATION_V1 (wdm.h): Version 1; RootObject/RemainingName (the
+    name below the root object, \\REGISTRY for an absolute name); Options; the
+    SecurityDescriptor given; DesiredAccess and Wow64Flags (its KEY_WOW64_* bits);
+    Attributes (OBJECT_ATTRIBUTES); CheckAccessMode; and at the post-notification
+    GrantedAccess and Disposition."""
+    from regf.format.security import from_sddl
+
+    seen: list[tuple[N, Any]] = []
+
+    def cb(cls: N, info: Any) -> int:
+        if cls in (N.RegNtPreCreateKeyEx, N.RegNtPostCreateKeyEx):
+            pre = info if cls == N.RegNtPreCreateKeyEx else info.PreInformation
+            seen.append(
+                (
+                    cls,
+                    (
+                        pre.Version,
+                        pre.RootObject.name,
+                        pre.RemainingName,
+                        pre.Options,
+                        pre.CreateOptions,
+                        pre.SecurityDescriptor,
+                        pre.DesiredAccess,
+                        pre.Wow64Flags,
+                        pre.Attributes,
+                        pre.CheckAccessMode,
+                        pre.GrantedAccess,
+                        pre.Disposition,
+                    ),
+                )
+            )
+        return nt.STATUS_SUCCESS
+
+    reg.CmRegisterCallbackEx(cb, "320000")
+    sd = from_sddl("D:(A;;KA;;;WD)").to_bytes()
+    parent = reg.ZwOpenKey(KEY, nt.KEY_ALL_ACCESS)
+    want = nt.KEY_READ | nt.KEY_WOW64_32KEY
+    h, disp = reg.ZwCreateKey(
+        r"A",
+        want,
+        root=parent,
+        create_options=nt.REG_OPTION_VOLATILE,
+        security_descriptor=sd,
+        attributes=nt.OBJ_CASE_INSENSITIVE,
+    )
+    assert disp == nt.REG_CREATED_NEW_KEY
+    pre, post = seen[0][1], seen[1][1]
+    assert pre[:10] == (
+        1,
+        r"\REGISTRY\MACHINE\TEST\Key",
+        "A",
+        nt.REG_OPTION_VOLATILE,
+        nt.REG_OPTION_VOLATILE,
+        sd,
+        want,
+        nt.KEY_WOW64_32KEY,
+        nt.OBJ_CASE_INSENSITIVE,
+        nt.KernelMode,
+    )
+    assert pre[10:] == (0, None)  # outputs not yet known at the pre-notification
+    assert post[10:] == (want, nt.REG_CREATED_NEW_KEY)
+    seen.clear()
+    h2, _ = reg.ZwCreateKey(KEY + r"\A", nt.KEY_READ)
+    assert seen[0][1][1:3] == (r"\REGISTRY", r"Machine\TEST\Key\A")
+    assert seen[1][1][11] == nt.REG_OPENED_EXISTING_KEY
+    for x in (h2, h, parent):
+        reg.ZwClose(x)
+    assert _status(reg.ZwOpenKey, KEY, nt.KEY_READ, attributes=0x80000) == (
+        nt.STATUS_INVALID_PARAMETER
+    )
