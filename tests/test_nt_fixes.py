@@ -168,12 +168,16 @@ def test_callback_unregistering_itself_gets_no_post_notification(reg):
 
 
 def test_unregister_outside_a_callback_is_not_flagged(reg):
+    """The CmUnRegisterCallback rule (wdm.h) is only about calls from inside a
+    RegistryCallback: a driver unregistering from its own code is silent."""
     cookie = reg.CmRegisterCallbackEx(lambda c, i: 0, "320000")
     reg.CmUnRegisterCallback(cookie)
     assert reg.violations == []
 
 
 def test_strict_verifier_raises_on_unregister_in_callback(tmp_path):
+    """In strict mode the CmUnRegisterCallback violation (wdm.h: "That call will result
+    in a deadlock") raises VerifierError, like a verifier bug check."""
     with nt.Registry(lazy_flush=None, verify="strict") as r:
         r.load_hive(ROOT, tmp_path / "s.hiv", create_new=True)
         cookie: list[int] = []
@@ -296,6 +300,9 @@ def test_reg_open_read_only_leaves_a_writable_file_alone(tmp_path):
 
 
 def test_missing_hive_file_is_still_name_not_found(tmp_path):
+    """A missing file stays STATUS_OBJECT_NAME_NOT_FOUND (only access problems became
+    read-only loads); load flags other than REG_OPEN_READ_ONLY / REG_NO_LAZY_FLUSH
+    (winnt.h) are STATUS_INVALID_PARAMETER."""
     with nt.Registry(lazy_flush=None) as reg:
         assert _status(reg.load_hive, ROOT, tmp_path / "nope.hiv") == (
             nt.STATUS_OBJECT_NAME_NOT_FOUND

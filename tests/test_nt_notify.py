@@ -130,6 +130,8 @@ def test_synchronous_request_waits_for_a_change_from_another_thread(reg):
 
 
 def test_notify_needs_key_notify_and_a_valid_filter(reg):
+    """wdm.h ZwNotifyChangeKey: the handle needs KEY_NOTIFY; CompletionFilter must hold
+    at least one REG_NOTIFY_CHANGE_* bit and nothing outside REG_LEGAL_CHANGE_FILTER."""
     h = reg.ZwOpenKey(KEY, nt.KEY_QUERY_VALUE)
     with pytest.raises(nt.NtStatusError) as err:
         reg.ZwNotifyChangeKey(h, nt.REG_NOTIFY_CHANGE_NAME)
@@ -144,6 +146,8 @@ def test_notify_needs_key_notify_and_a_valid_filter(reg):
 
 
 def test_deleting_the_watched_key_completes_with_key_deleted(reg):
+    """A deleted watched key can never change again: its pending requests complete
+    (regf uses STATUS_KEY_DELETED, the status every later call on the handle gets)."""
     h = reg.ZwOpenKey(KEY + r"\Sub", nt.KEY_NOTIFY | nt.DELETE)
     req = reg.ZwNotifyChangeKey(h, ALL)
     reg.ZwDeleteKey(h)
