@@ -46,6 +46,9 @@ def reg(tmp_path) -> nt.Registry:
         (nt.REG_NOTIFY_CHANGE_SECURITY, "security", True),
         (nt.REG_NOTIFY_CHANGE_LAST_SET, "security", False),
         (nt.REG_NOTIFY_CHANGE_LAST_SET, "delete-value", True),
+        (nt.REG_NOTIFY_CHANGE_ATTRIBUTES, "flags", True),
+        (nt.REG_NOTIFY_CHANGE_LAST_SET, "flags", False),
+        (nt.REG_NOTIFY_CHANGE_LAST_SET, "write-time", True),
     ],
 )
 def test_filter_selects_the_changes_that_complete_a_request(reg, flt, change, fires):
@@ -68,6 +71,10 @@ def test_filter_selects_the_changes_that_complete_a_request(reg, flt, change, fi
         s = reg.ZwOpenKey("Sub", nt.KEY_WRITE, root=h)
         reg.ZwRenameKey(s, "Renamed")
         reg.ZwClose(s)
+    elif change == "flags":
+        reg.ZwSetInformationKey(h, nt.KeyWow64FlagsInformation, (2).to_bytes(4, "little"))
+    elif change == "write-time":
+        reg.ZwSetInformationKey(h, nt.KeyWriteTimeInformation, (1 << 56).to_bytes(8, "little"))
     elif change == "security":
         sd = reg.ZwQuerySecurityObject(h, nt.DACL_SECURITY_INFORMATION)
         reg.ZwSetSecurityObject(h, nt.DACL_SECURITY_INFORMATION, sd)

@@ -9,12 +9,13 @@ are RegNotifyChangeKeyValue's):
   time is set; REG_NOTIFY_CHANGE_SECURITY: the security descriptor changes.
 * ``watch_tree``: changes anywhere below the key count too, not only the key itself.
 * A request completes once (status STATUS_NOTIFY_ENUM_DIR: the registry reports no
-  details), then the caller asks again. The first call on a handle makes the handle's
-  notify block (its filter and watch-tree); changes that happen while no request is
-  pending are remembered and coalesced: the next request on the handle completes at once,
-  however many changes there were.
-* Closing the handle completes its pending requests with STATUS_NOTIFY_CLEANUP; deleting
-  the watched key completes them with STATUS_KEY_DELETED.
+  details), then the caller asks again. Changes that happen while no request is pending
+  are remembered and coalesced: the next request on the handle completes at once, however
+  many changes there were.
+* regf's own choices where the pages say nothing: the first call on a handle fixes the
+  handle's filter and watch-tree (later calls queue on it); closing the handle completes
+  its pending requests with STATUS_NOTIFY_CLEANUP; deleting the watched key (or
+  unloading its hive, or a restore removing it) completes them with STATUS_KEY_DELETED.
 """
 
 from __future__ import annotations
