@@ -31,19 +31,25 @@ from ..errors import (
     InvalidArgumentError,
     RegfError,
 )
-from ..format.constants import KeyFlags, ValueType
+from ..format.constants import ValueType
 from ..model.edit import EditHive
-from ..model.serialize import now_filetime
 from . import constants as C
-from . import hives, keyapi, keyquery, notify, opencreate, seccalls, store, valuecalls
+from . import (
+    hives,
+    keyapi,
+    keyops,
+    keyquery,
+    notify,
+    opencreate,
+    seccalls,
+    store,
+    valuecalls,
+)
 from . import infoclass as I
 from .access import Token
 from .callbacks import (
-    REG_DELETE_KEY_INFORMATION,
-    REG_FLUSH_KEY_INFORMATION,
     REG_KEY_HANDLE_CLOSE_INFORMATION,
     REG_POST_OPERATION_INFORMATION,
-    REG_RENAME_KEY_INFORMATION,
     CallbackTable,
     RegistryCallback,
 )
@@ -663,56 +669,13 @@ class Registry:
     def ZwDeleteKey(self, handle: int) -> None:
         """Delete the key (STATUS_CANNOT_DELETE while it has subkeys or is a hive root).
         The handle stays open (close it); other calls on it get STATUS_KEY_DELETED."""
-        with self._lock:
-            entry = self._entry("ZwDeleteKey", handle, C.DELETE)
-            obj = entry.obj
-            info = REG_DELETE_KEY_INFORMATION(Object=obj)
-
-            def op() -> NTSTATUS:
-                kcb = self._writable(self._alive(obj.kcb))
-                if kcb.is_hive_root or store.flags(kcb.holder) & KeyFlags.NO_DELETE:
-                    raise _fail(S.STATUS_CANNOT_DELETE, f"{kcb.path} cannot be deleted")
-                if store.child_count(kcb.key):
-                    raise _fail(S.STATUS_CANNOT_DELETE, f"{kcb.path} has subkeys")
-                assert kcb.parent is not None
-                self._ns.delete(kcb, now_filetime())
-                self._dirty(kcb.parent)
-                if self._notify_blocks:
-                    notify.key_deleted(self, kcb)
-                    self._notify_change(kcb.parent, C.REG_NOTIFY_CHANGE_NAME)
-                return S.STATUS_SUCCESS
-
-            status = self._with_callbacks(N.RegNtPreDeleteKey, N.RegNtPostDeleteKey, info, op)
-            self._raise_unless_success(status)
-            if self._verifier is not None:
-                self._verifier.deleted(handle)
+        keyops.delete_key(self, handle)
 
     def ZwRenameKey(self, handle: int, new_name: str) -> None:
         """Rename the key to ``new_name`` (a name, not a path). STATUS_CANNOT_DELETE if a
         sibling already has that name (including the key itself in other case),
         STATUS_ACCESS_DENIED for hive roots and master-hive keys."""
-        with self._lock:
-            entry = self._entry("ZwRenameKey", handle, C.KEY_WRITE)
-            obj = entry.obj
-            if not isinstance(new_name, str) or not store.check_key_name(new_name):
-                raise _fail(S.STATUS_INVALID_PARAMETER, f"bad key name {new_name!r}")
-            info = REG_RENAME_KEY_INFORMATION(Object=obj, NewName=new_name)
-
-            def op() -> NTSTATUS:
-                kcb = self._writable(self._alive(obj.kcb))
-                parent = kcb.parent
-                if kcb.is_hive_root or kcb.mount is None or parent is None:
-                    raise _fail(S.STATUS_ACCESS_DENIED, f"{kcb.path} cannot be renamed")
-                if self._ns.child(parent, new_name) is not None:
-                    raise _fail(S.STATUS_CANNOT_DELETE, f"{new_name!r} exists under {parent.path}")
-                self._ns.rename(kcb, new_name, now_filetime())
-                self._dirty(parent)
-                self._dirty(kcb)
-                self._notify_change(parent, C.REG_NOTIFY_CHANGE_NAME)
-                return S.STATUS_SUCCESS
-
-            status = self._with_callbacks(N.RegNtPreRenameKey, N.RegNtPostRenameKey, info, op)
-            self._raise_unless_success(status)
+        keyops.rename_key(self, handle, new_name)
 
     def ZwFlushKey(self, handle: int) -> None:
         """Write the key's whole hive to disk now (returns when it is written).
@@ -724,31 +687,7 @@ class Registry:
         every loaded hive: the whole registry. A hive that cannot be flushed gives
         STATUS_REGISTRY_IO_FAILED.
         """
-        with self._lock:
-            entry = self._entry("ZwFlushKey", handle, 0)
-            obj = entry.obj
-            info = REG_FLUSH_KEY_INFORMATION(Object=obj)
-
-            def op() -> NTSTATUS:
-                kcb = self._alive(obj.kcb)
-                if kcb.mount is not None:
-                    self._flush_mount(kcb.mount)
-                    return S.STATUS_SUCCESS
-                # A key above the loaded hives (\REGISTRY, \REGISTRY\MACHINE, ...):
-                # "flush the whole registry" (nt-api/000): every loaded hive, the first
-                # failure reported after trying them all.
-                first: NtStatusError | None = None
-                for mount in list(self._mounts.values()):
-                    try:
-                        self._flush_mount(mount)
-                    except NtStatusError as exc:
-                        first = first or exc
-                if first is not None:
-                    raise first
-                return S.STATUS_SUCCESS
-
-            status = self._with_callbacks(N.RegNtPreFlushKey, N.RegNtPostFlushKey, info, op)
-            self._raise_unless_success(status)
+        keyops.flush_key(self, handle)
 
     # ===================================================================================
     # The rest of the key API (regf/nt/keyapi.py)
