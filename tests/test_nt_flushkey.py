@@ -117,7 +117,27 @@ def test_flushkey_not_needed_because_the_system_flushes_every_few_seconds(tmp_pa
         reg.ZwClose(h)
 
 
-def test_flushkey_on_a_master_hive_key_writes_nothing_and_succeeds(reg):
+@pytest.mark.parametrize("above", [r"\Registry\Machine", r"\Registry", r"\Registry\User"])
+def test_flushkey_above_the_loaded_hives_flushes_every_loaded_hive(reg, tmp_path, above):
+    """nt-api/000: ZwFlushKey on a key above the hives flushes the whole registry: every
+    loaded hive, in whichever part of the namespace it is loaded."""
+    one, two = tmp_path / "one.hiv", tmp_path / "two.hiv"
+    reg.load_hive(r"\Registry\Machine\ONE", one, create_new=True)
+    reg.load_hive(r"\Registry\User\TWO", two, create_new=True)
+    for root in (r"\Registry\Machine\ONE", r"\Registry\User\TWO"):
+        h, _ = reg.ZwCreateKey(root + r"\K", nt.KEY_ALL_ACCESS)
+        reg.ZwSetValueKey(h, "v", nt.REG_BINARY, b"1")
+        reg.ZwClose(h)
+    assert not one.exists() and not two.exists()
+    h = reg.ZwOpenKey(above, nt.KEY_READ)
+    reg.ZwFlushKey(h)
+    reg.ZwClose(h)
+    assert _values_on_disk(one, "K") == {"v": (3, b"1")}
+    assert _values_on_disk(two, "K") == {"v": (3, b"1")}
+    assert not reg.hive_flags(r"\Registry\Machine\ONE")["dirty"]
+
+
+def test_flushkey_on_a_master_hive_key_with_no_hive_loaded_succeeds(reg):
     h = reg.ZwOpenKey(r"\Registry\Machine", nt.KEY_READ)
     reg.ZwFlushKey(h)
     reg.ZwClose(h)
@@ -217,7 +237,7 @@ def _values_on_disk_or_none(path: Path, key: str) -> dict[str, tuple[int, bytes]
         return None
 
 
-def test_load_hive_of_a_locked_or_read_only_file_fails_cleanly(tmp_path):
+def test_load_hive_of_a_locked_file_is_a_sharing_violation(tmp_path):
     f = tmp_path / "soft.hiv"
     shutil.copyfile(SAMPLE, f)
     with nt.Registry(lazy_flush=None) as reg:
@@ -225,11 +245,39 @@ def test_load_hive_of_a_locked_or_read_only_file_fails_cleanly(tmp_path):
             with pytest.raises(nt.NtStatusError) as err:
                 reg.load_hive(SOFT, f)
             assert err.value.status == nt.STATUS_SHARING_VIOLATION
-        f.chmod(0o444)
-        try:
-            with pytest.raises(nt.NtStatusError) as err:
-                reg.load_hive(SOFT, f)
-            assert err.value.status == nt.STATUS_ACCESS_DENIED
-        finally:
-            f.chmod(0o644)
         reg.load_hive(SOFT, f)  # and now it loads
+
+
+def test_no_lazy_flush_hive_is_written_only_by_an_explicit_flush(tmp_path):
+    """REG_NO_LAZY_FLUSH (winnt.h; ZwLoadKeyEx Flags): the lazy flusher, which writes
+    the other hives "every few seconds" (nt-api/000), passes this hive by; ZwFlushKey
+    writes it. The interval is per registry."""
+    lazy, manual = tmp_path / "lazy.hiv", tmp_path / "manual.hiv"
+    shutil.copyfile(SAMPLE, lazy)
+    shutil.copyfile(SAMPLE, manual)
+    with nt.Registry(lazy_flush=0.05) as reg:
+        reg.load_hive(r"\Registry\Machine\LAZY", lazy)
+        reg.load_hive(r"\Registry\Machine\MANUAL", manual, flags=nt.REG_NO_LAZY_FLUSH)
+        assert reg.hive_flags(r"\Registry\Machine\MANUAL")["no_lazy_flush"]
+        handles = []
+        for root in (r"\Registry\Machine\LAZY", r"\Registry\Machine\MANUAL"):
+            h, _ = reg.ZwCreateKey(root + r"\Made", nt.KEY_ALL_ACCESS)
+            reg.ZwSetValueKey(h, "v", nt.REG_BINARY, b"1")
+            handles.append(h)
+        flusher = reg._flusher
+        assert flusher is not None
+        start = flusher.passes
+        deadline = time.monotonic() + 10
+        while _values_on_disk_or_none(lazy, "Made") is None and time.monotonic() < deadline:
+            time.sleep(0.02)
+        while flusher.passes < start + 3 and time.monotonic() < deadline:
+            time.sleep(0.02)  # several more lazy passes
+        assert _values_on_disk_or_none(lazy, "Made") == {"v": (3, b"1")}
+        assert _values_on_disk_or_none(manual, "Made") is None
+        reg.flush_all()  # "what the lazy flusher does": still not this hive
+        assert _values_on_disk_or_none(manual, "Made") is None
+        assert reg.hive_flags(r"\Registry\Machine\MANUAL")["dirty"]
+        reg.ZwFlushKey(handles[1])
+        assert _values_on_disk_or_none(manual, "Made") == {"v": (3, b"1")}
+        for h in handles:
+            reg.ZwClose(h)

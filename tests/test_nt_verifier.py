@@ -137,15 +137,40 @@ def test_zwregistryopen_reopening_after_close_is_silent(reg):
     assert reg.violations == []
 
 
-def test_zwregistryopen_other_threads_holding_the_key_do_not_count(reg):
+def test_zwregistryopen_second_open_from_another_thread_of_the_same_driver(reg):
+    """The rule is about the driver, not the thread (nt-api/001: "the driver" must not
+    open a key it already holds): a worker thread of the same caller is flagged."""
     h, _ = reg.ZwCreateKey(KEY, nt.KEY_ALL_ACCESS)
     got: list[int] = []
     t = threading.Thread(target=lambda: got.append(reg.ZwOpenKey(KEY, nt.KEY_READ)))
     t.start()
     t.join()
-    assert reg.violations == []
+    assert [v.kind for v in reg.violations] == ["second-open"]
+    assert reg.violations[0].rule == "ZwRegistryOpen"
     reg.ZwClose(got[0])
     reg.ZwClose(h)
+
+
+def test_zwregistryopen_other_callers_holding_the_key_do_not_count(reg):
+    """Handles are tracked per caller (``with reg.caller(name)``, per thread): another
+    driver holding the key does not make this driver's open a second open (nt-api/001)."""
+    with reg.caller("DriverA"):
+        h, _ = reg.ZwCreateKey(KEY, nt.KEY_ALL_ACCESS)
+    got: list[int] = []
+
+    def driver_b() -> None:
+        with reg.caller("DriverB"):
+            got.append(reg.ZwOpenKey(KEY, nt.KEY_READ))
+
+    t = threading.Thread(target=driver_b)
+    t.start()
+    t.join()
+    assert reg.violations == []
+    with reg.caller("DriverA"):  # but DriverA again, from any thread, is flagged
+        h2 = reg.ZwOpenKey(KEY, nt.KEY_READ)
+    assert [v.kind for v in reg.violations] == ["second-open"]
+    for x in (got[0], h, h2):
+        reg.ZwClose(x)
 
 
 def test_zwregistrycreate_returning_from_dispatch_while_holding_a_handle_is_a_violation(reg):

@@ -55,13 +55,24 @@ class _Common:
 
 @dataclass(eq=False)
 class REG_CREATE_KEY_INFORMATION(_Common):
-    """RegNtPreCreateKeyEx / RegNtPreOpenKeyEx (REG_OPEN_KEY_INFORMATION is the same)."""
+    """RegNtPreCreateKeyEx / RegNtPreOpenKeyEx: REG_CREATE_KEY_INFORMATION_V1 (wdm.h;
+    REG_OPEN_KEY_INFORMATION_V1 is the same structure).
+
+    ``RootObject`` is the key object names are relative to: the \\REGISTRY key for an
+    absolute ``CompleteName``; ``RemainingName`` is the part of the name below it.
+    ``GrantedAccess`` and ``Disposition`` are outputs, filled when the post-notification
+    is sent. ``CheckAccessMode`` is KernelMode (0) when no access check is made (a
+    kernel caller without a token) and UserMode (1) when the caller's token is checked.
+    """
 
     CompleteName: str = ""
     RootObject: Any = None
     ObjectType: Any = None
+    #: The create/open options (V1 name ``Options``; ``CreateOptions`` is the same).
+    Options: int = 0
     CreateOptions: int = 0
     Class: str | None = None
+    #: The self-relative descriptor given for a new key (None: inherit from the parent).
     SecurityDescriptor: bytes | None = None
     SecurityQualityOfService: Any = None
     DesiredAccess: int = 0
@@ -72,6 +83,15 @@ class REG_CREATE_KEY_INFORMATION(_Common):
     ResultObject: Any = None
     RootObjectContext: Any = None
     Transaction: Any = None
+    #: Structure version: 1 (the _V1 members below are valid).
+    Version: int = 1
+    RemainingName: str = ""
+    #: KEY_WOW64_32KEY / KEY_WOW64_64KEY bits of the desired access.
+    Wow64Flags: int = 0
+    #: OBJECT_ATTRIBUTES.Attributes (OBJ_CASE_INSENSITIVE, OBJ_KERNEL_HANDLE, ...).
+    Attributes: int = 0
+    #: KernelMode (0) or UserMode (1): whether access is checked against a token.
+    CheckAccessMode: int = 0
 
 
 REG_OPEN_KEY_INFORMATION = REG_CREATE_KEY_INFORMATION
@@ -218,6 +238,68 @@ class REG_SET_KEY_SECURITY_INFORMATION(_Common):
 
 
 @dataclass(eq=False)
+class REG_SAVE_KEY_INFORMATION(_Common):
+    """RegNtPreSaveKey (wdm.h): the key, the target file and the format."""
+
+    Object: Any = None
+    FileHandle: Any = None
+    Format: int = 0
+
+
+@dataclass(eq=False)
+class REG_RESTORE_KEY_INFORMATION(_Common):
+    """RegNtPreRestoreKey (wdm.h)."""
+
+    Object: Any = None
+    FileHandle: Any = None
+    Flags: int = 0
+
+
+@dataclass(eq=False)
+class REG_REPLACE_KEY_INFORMATION(_Common):
+    """RegNtPreReplaceKey (wdm.h)."""
+
+    Object: Any = None
+    OldFileName: str = ""
+    NewFileName: str = ""
+
+
+@dataclass(eq=False)
+class REG_QUERY_MULTIPLE_VALUE_KEY_INFORMATION(_Common):
+    """RegNtPreQueryMultipleValueKey (wdm.h). Outputs: ``ValueEntries`` (the
+    KEY_VALUE_ENTRY array, filled), ``ValueBuffer`` (the data) and
+    ``RequiredBufferLength``."""
+
+    Object: Any = None
+    ValueEntries: Any = None
+    EntryCount: int = 0
+    ValueBuffer: bytes | None = None
+    BufferLength: int | None = None
+    RequiredBufferLength: int | None = None
+
+
+@dataclass(eq=False)
+class REG_SET_INFORMATION_KEY_INFORMATION(_Common):
+    """RegNtPreSetInformationKey (wdm.h)."""
+
+    Object: Any = None
+    KeySetInformationClass: int = 0
+    KeySetInformation: bytes = b""
+    KeySetInformationLength: int = 0
+
+
+@dataclass(eq=False)
+class REG_QUERY_KEY_NAME(_Common):
+    """RegNtPreQueryKeyName (wdm.h): the object manager asks for the key's name.
+    Outputs: ``ObjectNameInfo`` (the full name) and ``ReturnLength``."""
+
+    Object: Any = None
+    ObjectNameInfo: str | None = None
+    Length: int | None = None
+    ReturnLength: int | None = None
+
+
+@dataclass(eq=False)
 class REG_POST_OPERATION_INFORMATION:
     """Every RegNtPost* notification of a callback registered with CmRegisterCallbackEx.
 
@@ -259,7 +341,34 @@ class _Registration:
     altitude: Decimal
     altitude_text: str
     callback: RegistryCallback
+    #: The driver context given to CmRegisterCallbackEx: when not None the callback is
+    #: called as Windows' ``RegistryCallback(CallbackContext, Argument1, Argument2)``.
+    context: Any = None
     contexts: dict[int, Any] = field(default_factory=dict)
+    #: False once CmUnRegisterCallback removed it: never called again, even by an
+    #: operation that started before.
+    active: bool = True
+
+    def call(self, notify_class: REG_NOTIFY_CLASS, info: Any) -> NTSTATUS:
+        """Run the callback (with the driver context when one was registered)."""
+        if self.context is None:
+            return to_status(self.callback(notify_class, info))
+        cb: Any = self.callback
+        return to_status(cb(self.context, notify_class, info))
+
+
+@dataclass(eq=False)
+class Seen:
+    """The callbacks that saw a pre-notification, with the CallContext each set."""
+
+    regs: list[_Registration] = field(default_factory=list)
+    call_contexts: dict[int, Any] = field(default_factory=dict)
+
+    def __iter__(self) -> Any:
+        return iter(self.regs)
+
+    def __len__(self) -> int:
+        return len(self.regs)
 
 
 class CallbackTable:
@@ -269,9 +378,22 @@ class CallbackTable:
         self._entries: list[_Registration] = []
         self._next_cookie = 0x1000
         self._lock = threading.Lock()
+        self._tls = threading.local()
 
-    def register(self, callback: RegistryCallback, altitude: str) -> int:
-        """Add ``callback``; returns its cookie (the LARGE_INTEGER Windows hands back)."""
+    def in_callback(self) -> bool:
+        """Whether the current thread is running inside a registry callback."""
+        return bool(getattr(self._tls, "depth", 0))
+
+    def _run(self, reg: _Registration, notify_class: REG_NOTIFY_CLASS, info: Any) -> NTSTATUS:
+        self._tls.depth = getattr(self._tls, "depth", 0) + 1
+        try:
+            return reg.call(notify_class, info)
+        finally:
+            self._tls.depth -= 1
+
+    def register(self, callback: RegistryCallback, altitude: str, context: Any = None) -> int:
+        """Add ``callback``; returns its cookie (the LARGE_INTEGER Windows hands back).
+        A ``context`` that is not None is passed as the callback's first argument."""
         if not callable(callback):
             raise NtStatusError(NTSTATUS.STATUS_INVALID_PARAMETER, "callback is not callable")
         alt = parse_altitude(altitude)
@@ -283,7 +405,7 @@ class CallbackTable:
                 )
             cookie = self._next_cookie
             self._next_cookie += 1
-            self._entries.append(_Registration(cookie, alt, altitude, callback))
+            self._entries.append(_Registration(cookie, alt, altitude, callback, context))
             self._entries.sort(key=lambda e: e.altitude, reverse=True)
         return cookie
 
@@ -292,6 +414,7 @@ class CallbackTable:
         with self._lock:
             for i, e in enumerate(self._entries):
                 if e.cookie == cookie:
+                    e.active = False
                     del self._entries[i]
                     return
         raise NtStatusError(NTSTATUS.STATUS_INVALID_PARAMETER, f"no callback with cookie {cookie}")
@@ -306,18 +429,26 @@ class CallbackTable:
 
     def pre(
         self, notify_class: REG_NOTIFY_CLASS, info: Any, *, blockable: bool = True
-    ) -> tuple[NTSTATUS, list[_Registration]]:
+    ) -> tuple[NTSTATUS, Seen]:
         """Send a pre-notification; returns (status, the callbacks that saw it).
 
         STATUS_SUCCESS: go on. STATUS_CALLBACK_BYPASS: handled by a callback. Anything
         else: blocked with that status. ``blockable=False`` (handle close) ignores the
-        callbacks' answers.
+        callbacks' answers. Each callback starts with ``CallContext`` None; what it leaves
+        there is kept for its own post-notification only (REG_POST_OPERATION_INFORMATION
+        .CallContext, wdm.h), so a lower callback never sees a higher one's context. A
+        callback unregistered meanwhile (by another callback) is skipped.
         """
-        seen: list[_Registration] = []
+        seen = Seen()
         for reg in self.snapshot():
-            seen.append(reg)
+            if not reg.active:
+                continue
+            seen.regs.append(reg)
             _set_object_context(info, reg, "ObjectContext")
-            status = to_status(reg.callback(notify_class, info))
+            if hasattr(info, "CallContext"):
+                info.CallContext = None
+            status = self._run(reg, notify_class, info)
+            seen.call_contexts[reg.cookie] = getattr(info, "CallContext", None)
             if not blockable or status == NTSTATUS.STATUS_SUCCESS:
                 continue
             if status == NTSTATUS.STATUS_CALLBACK_BYPASS:
@@ -331,14 +462,18 @@ class CallbackTable:
         self,
         notify_class: REG_NOTIFY_CLASS,
         post: REG_POST_OPERATION_INFORMATION,
-        seen: list[_Registration],
+        seen: Seen,
     ) -> NTSTATUS:
         """Send a post-notification to the callbacks in ``seen``, lowest altitude first;
-        returns the status the caller gets (``Status`` or an override)."""
-        for reg in reversed(seen):
+        returns the status the caller gets (``Status`` or an override). Callbacks
+        unregistered since the pre-notification get nothing."""
+        for reg in reversed(seen.regs):
+            if not reg.active:
+                continue
             _set_object_context(post, reg, "ObjectContext")
+            post.CallContext = seen.call_contexts.get(reg.cookie)
             post.ReturnStatus = post.Status
-            answer = to_status(reg.callback(notify_class, post))
+            answer = self._run(reg, notify_class, post)
             if answer == NTSTATUS.STATUS_CALLBACK_BYPASS:
                 post.Status = to_status(post.ReturnStatus)
         return to_status(post.Status)
@@ -380,7 +515,13 @@ __all__ = [
     "REG_OPEN_KEY_INFORMATION",
     "REG_POST_OPERATION_INFORMATION",
     "REG_QUERY_KEY_INFORMATION",
+    "REG_QUERY_KEY_NAME",
     "REG_QUERY_KEY_SECURITY_INFORMATION",
+    "REG_QUERY_MULTIPLE_VALUE_KEY_INFORMATION",
+    "REG_REPLACE_KEY_INFORMATION",
+    "REG_RESTORE_KEY_INFORMATION",
+    "REG_SAVE_KEY_INFORMATION",
+    "REG_SET_INFORMATION_KEY_INFORMATION",
     "REG_QUERY_VALUE_KEY_INFORMATION",
     "REG_RENAME_KEY_INFORMATION",
     "REG_SET_KEY_SECURITY_INFORMATION",
@@ -388,5 +529,6 @@ __all__ = [
     "REG_UNLOAD_KEY_INFORMATION",
     "CallbackTable",
     "RegistryCallback",
+    "Seen",
     "parse_altitude",
 ]

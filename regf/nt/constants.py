@@ -102,6 +102,11 @@ OWNER_SECURITY_INFORMATION = 0x00000001
 GROUP_SECURITY_INFORMATION = 0x00000002
 DACL_SECURITY_INFORMATION = 0x00000004
 SACL_SECURITY_INFORMATION = 0x00000008
+LABEL_SECURITY_INFORMATION = 0x00000010
+UNPROTECTED_SACL_SECURITY_INFORMATION = 0x10000000
+UNPROTECTED_DACL_SECURITY_INFORMATION = 0x20000000
+PROTECTED_SACL_SECURITY_INFORMATION = 0x40000000
+PROTECTED_DACL_SECURITY_INFORMATION = 0x80000000
 
 # ---------------------------------------------------------------------------------------
 # Create/open options and dispositions (wdm.h).
@@ -126,6 +131,79 @@ REG_LEGAL_OPTION = (
 
 REG_CREATED_NEW_KEY = 0x00000001
 REG_OPENED_EXISTING_KEY = 0x00000002
+
+# ZwLoadKeyEx / ZwRestoreKey flags (winnt.h REG_* "Key restore & hive load flags").
+REG_WHOLE_HIVE_VOLATILE = 0x00000001
+REG_REFRESH_HIVE = 0x00000002
+REG_NO_LAZY_FLUSH = 0x00000004
+REG_FORCE_RESTORE = 0x00000008
+REG_APP_HIVE = 0x00000010
+REG_OPEN_READ_ONLY = 0x00002000
+REG_APP_HIVE_OPEN_READ_ONLY = REG_OPEN_READ_ONLY
+#: The load flags regf implements (others give STATUS_INVALID_PARAMETER).
+REG_LEGAL_LOAD_FLAGS = REG_NO_LAZY_FLUSH | REG_OPEN_READ_ONLY
+
+# ZwSaveKeyEx formats (winnt.h).
+REG_STANDARD_FORMAT = 1
+REG_LATEST_FORMAT = 2
+REG_NO_COMPRESSION = 4
+
+# ZwNotifyChangeKey filters (winnt.h REG_NOTIFY_CHANGE_*).
+REG_NOTIFY_CHANGE_NAME = 0x00000001
+REG_NOTIFY_CHANGE_ATTRIBUTES = 0x00000002
+REG_NOTIFY_CHANGE_LAST_SET = 0x00000004
+REG_NOTIFY_CHANGE_SECURITY = 0x00000008
+REG_NOTIFY_THREAD_AGNOSTIC = 0x10000000
+REG_LEGAL_CHANGE_FILTER = (
+    REG_NOTIFY_CHANGE_NAME
+    | REG_NOTIFY_CHANGE_ATTRIBUTES
+    | REG_NOTIFY_CHANGE_LAST_SET
+    | REG_NOTIFY_CHANGE_SECURITY
+    | REG_NOTIFY_THREAD_AGNOSTIC
+)
+
+# OBJECT_ATTRIBUTES.Attributes (ntdef.h) and KPROCESSOR_MODE.
+OBJ_INHERIT = 0x00000002
+OBJ_CASE_INSENSITIVE = 0x00000040
+OBJ_OPENLINK = 0x00000100
+OBJ_KERNEL_HANDLE = 0x00000200
+OBJ_FORCE_ACCESS_CHECK = 0x00000400
+OBJ_VALID_ATTRIBUTES = 0x00001FF2
+KernelMode = 0
+UserMode = 1
+
+
+# KEY_SET_INFORMATION_CLASS (wdm.h ZwSetInformationKey).
+class KEY_SET_INFORMATION_CLASS(enum.IntEnum):
+    """ZwSetInformationKey information classes."""
+
+    KeyWriteTimeInformation = 0
+    KeyWow64FlagsInformation = 1
+    KeyControlFlagsInformation = 2
+    KeySetVirtualizationInformation = 3
+    KeySetDebugInformation = 4
+    KeySetHandleTagsInformation = 5
+    KeySetLayerInformation = 6
+    MaxKeySetInfoClass = 7
+
+
+KeyWriteTimeInformation = KEY_SET_INFORMATION_CLASS.KeyWriteTimeInformation
+KeyWow64FlagsInformation = KEY_SET_INFORMATION_CLASS.KeyWow64FlagsInformation
+KeyControlFlagsInformation = KEY_SET_INFORMATION_CLASS.KeyControlFlagsInformation
+KeySetVirtualizationInformation = KEY_SET_INFORMATION_CLASS.KeySetVirtualizationInformation
+KeySetDebugInformation = KEY_SET_INFORMATION_CLASS.KeySetDebugInformation
+KeySetHandleTagsInformation = KEY_SET_INFORMATION_CLASS.KeySetHandleTagsInformation
+KeySetLayerInformation = KEY_SET_INFORMATION_CLASS.KeySetLayerInformation
+
+# KEY_FLAGS_INFORMATION.KeyFlags and .ControlFlags bits.
+REG_FLAG_VOLATILE = 0x0001
+REG_FLAG_LINK = 0x0002
+REG_KEY_DONT_VIRTUALIZE = 0x0002
+REG_KEY_DONT_SILENT_FAIL = 0x0004
+REG_KEY_RECURSE_FLAG = 0x0008
+
+#: ObjectNameInformation (OBJECT_INFORMATION_CLASS, for ZwQueryObject).
+ObjectNameInformation = 1
 
 #: Name of the value holding a symbolic link's target (a REG_LINK object path).
 SYMBOLIC_LINK_VALUE_NAME = "SymbolicLinkValue"

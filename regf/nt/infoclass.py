@@ -29,11 +29,22 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from construct import Bytes, Int32ul, Int64sl, Padding, Struct, this
+from construct import (
+    BitsInteger,
+    BitStruct,
+    Bytes,
+    ByteSwapped,
+    Int32ul,
+    Int64sl,
+    Int64ul,
+    Padding,
+    Struct,
+    this,
+)
 
 from ..format.codec import build
 from .constants import KEY_INFORMATION_CLASS, KEY_VALUE_INFORMATION_CLASS
-from .status import NTSTATUS
+from .status import NTSTATUS, NtStatusError
 
 #: ClassOffset / DataOffset when there is no class / data.
 NO_OFFSET = 0xFFFFFFFF
@@ -103,6 +114,55 @@ KEY_CACHED_INFORMATION_FIXED = Struct(
     Padding(4),  # 0x24 tail padding: sizeof == 0x28 because LARGE_INTEGER is 8-aligned
 )
 KEY_CACHED_INFORMATION_LAYOUT = Struct("fixed" / KEY_CACHED_INFORMATION_FIXED)
+
+KEY_FLAGS_INFORMATION_FIXED = Struct(
+    "Wow64Flags" / Int32ul,  # 0x00 the nk user flags (KeyWow64FlagsInformation)
+    "KeyFlags" / Int32ul,  # 0x04 REG_FLAG_VOLATILE | REG_FLAG_LINK
+    "ControlFlags" / Int32ul,  # 0x08 REG_KEY_DONT_VIRTUALIZE | ... (nk virt. control)
+)  # sizeof 0x0C
+KEY_FLAGS_INFORMATION_LAYOUT = Struct("fixed" / KEY_FLAGS_INFORMATION_FIXED)
+
+
+def _ulong_bits(*fields: tuple[str, int]) -> Any:
+    """A ULONG bit field, C order: the first field is bit 0 (little-endian, LSB first).
+    BitStruct reads MSB first, so the fields go in reverse in a byte-swapped BitStruct."""
+    return ByteSwapped(BitStruct(*(name / BitsInteger(width) for name, width in reversed(fields))))
+
+
+KEY_VIRTUALIZATION_INFORMATION_FIXED = _ulong_bits(
+    ("VirtualizationCandidate", 1),  # bit 0
+    ("VirtualizationEnabled", 1),  # bit 1
+    ("VirtualTarget", 1),  # bit 2
+    ("VirtualStore", 1),  # bit 3
+    ("VirtualSource", 1),  # bit 4
+    ("Reserved", 27),
+)  # sizeof 4
+KEY_VIRTUALIZATION_INFORMATION_LAYOUT = Struct("fixed" / KEY_VIRTUALIZATION_INFORMATION_FIXED)
+
+KEY_HANDLE_TAGS_INFORMATION_FIXED = Struct("HandleTags" / Int32ul)  # sizeof 4
+KEY_HANDLE_TAGS_INFORMATION_LAYOUT = Struct("fixed" / KEY_HANDLE_TAGS_INFORMATION_FIXED)
+
+KEY_TRUST_INFORMATION_FIXED = _ulong_bits(("TrustedKey", 1), ("Reserved", 31))  # sizeof 4
+KEY_TRUST_INFORMATION_LAYOUT = Struct("fixed" / KEY_TRUST_INFORMATION_FIXED)
+
+KEY_LAYER_INFORMATION_FIXED = _ulong_bits(
+    ("IsTombstone", 1),
+    ("IsSupersedeLocal", 1),
+    ("IsSupersedeTree", 1),
+    ("ClassIsInherited", 1),
+    ("Reserved", 28),
+)  # sizeof 4
+KEY_LAYER_INFORMATION_LAYOUT = Struct("fixed" / KEY_LAYER_INFORMATION_FIXED)
+
+#: KEY_VALUE_ENTRY (ZwQueryMultipleValueKey), x64: the PUNICODE_STRING is a pointer the
+#: caller fills; regf writes 0 there (the name is the caller's own string).
+KEY_VALUE_ENTRY = Struct(
+    "ValueName" / Int64ul,  # 0x00 PUNICODE_STRING (input)
+    "DataLength" / Int32ul,  # 0x08
+    "DataOffset" / Int32ul,  # 0x0C from the start of the value buffer
+    "Type" / Int32ul,  # 0x10
+    Padding(4),  # 0x14 tail padding to the pointer's alignment: sizeof 0x18
+)
 
 KEY_VALUE_BASIC_INFORMATION_FIXED = Struct(
     "TitleIndex" / Int32ul,  # 0x00
@@ -424,6 +484,72 @@ class KEY_CACHED_INFORMATION(InfoStruct):
         return result
 
 
+class _FixedInfo(InfoStruct):
+    """A fixed-size structure (all or STATUS_BUFFER_TOO_SMALL)."""
+
+    __slots__ = ()
+
+    @classmethod
+    def make(cls, **fields: int) -> InfoStruct:
+        """Build from the members (bit fields by name; ``Reserved`` is 0)."""
+        names = [n for n in _member_names(cls.FIXED) if n not in fields]
+        full = {**{n: 0 for n in names}, **fields}
+        result: InfoStruct = cls._make(full, {}, cls.minimum_length())
+        return result
+
+
+def _member_names(con: Any) -> list[str]:
+    sub = getattr(con, "subcon", None)
+    if sub is not None and not hasattr(con, "subcons"):
+        return _member_names(sub)
+    return [c.name for c in getattr(con, "subcons", []) if c.name]
+
+
+class KEY_FLAGS_INFORMATION(_FixedInfo):
+    """KeyFlagsInformation: Wow64Flags, KeyFlags, ControlFlags (12 bytes)."""
+
+    INFO_CLASS = KEY_INFORMATION_CLASS.KeyFlagsInformation
+    FIXED = KEY_FLAGS_INFORMATION_FIXED
+    LAYOUT = KEY_FLAGS_INFORMATION_LAYOUT
+    __slots__ = ()
+
+
+class KEY_VIRTUALIZATION_INFORMATION(_FixedInfo):
+    """KeyVirtualizationInformation: five bit flags in one ULONG."""
+
+    INFO_CLASS = KEY_INFORMATION_CLASS.KeyVirtualizationInformation
+    FIXED = KEY_VIRTUALIZATION_INFORMATION_FIXED
+    LAYOUT = KEY_VIRTUALIZATION_INFORMATION_LAYOUT
+    __slots__ = ()
+
+
+class KEY_HANDLE_TAGS_INFORMATION(_FixedInfo):
+    """KeyHandleTagsInformation: the handle's tags (set by KeySetHandleTagsInformation)."""
+
+    INFO_CLASS = KEY_INFORMATION_CLASS.KeyHandleTagsInformation
+    FIXED = KEY_HANDLE_TAGS_INFORMATION_FIXED
+    LAYOUT = KEY_HANDLE_TAGS_INFORMATION_LAYOUT
+    __slots__ = ()
+
+
+class KEY_TRUST_INFORMATION(_FixedInfo):
+    """KeyTrustInformation: TrustedKey (bit 0)."""
+
+    INFO_CLASS = KEY_INFORMATION_CLASS.KeyTrustInformation
+    FIXED = KEY_TRUST_INFORMATION_FIXED
+    LAYOUT = KEY_TRUST_INFORMATION_LAYOUT
+    __slots__ = ()
+
+
+class KEY_LAYER_INFORMATION(_FixedInfo):
+    """KeyLayerInformation: layered-key bits (regf hives are never layered: all 0)."""
+
+    INFO_CLASS = KEY_INFORMATION_CLASS.KeyLayerInformation
+    FIXED = KEY_LAYER_INFORMATION_FIXED
+    LAYOUT = KEY_LAYER_INFORMATION_LAYOUT
+    __slots__ = ()
+
+
 class KEY_VALUE_BASIC_INFORMATION(InfoStruct):
     """KeyValueBasicInformation: TitleIndex, Type, NameLength, Name."""
 
@@ -538,6 +664,18 @@ class KEY_VALUE_PARTIAL_INFORMATION_ALIGN64(InfoStruct):
 # ---------------------------------------------------------------------------------------
 
 
+def check_length(length: object) -> int | None:
+    """A caller's buffer length: None (big enough) or a ULONG; STATUS_INVALID_PARAMETER
+    (NtStatusError) otherwise."""
+    if length is None:
+        return None
+    if isinstance(length, bool) or not isinstance(length, int) or not 0 <= length <= 0xFFFFFFFF:
+        raise NtStatusError(
+            NTSTATUS.STATUS_INVALID_PARAMETER, f"length must be a ULONG, not {length!r}"
+        )
+    return length
+
+
 def fit(info: InfoStruct, length: int | None) -> tuple[NTSTATUS, InfoStruct | None]:
     """What a call with a ``length``-byte buffer returns for ``info``.
 
@@ -565,6 +703,17 @@ ENUMERATE_KEY_CLASSES = frozenset(
 
 __all__ = [
     "ENUMERATE_KEY_CLASSES",
+    "KEY_FLAGS_INFORMATION",
+    "KEY_FLAGS_INFORMATION_FIXED",
+    "KEY_HANDLE_TAGS_INFORMATION",
+    "KEY_HANDLE_TAGS_INFORMATION_FIXED",
+    "KEY_LAYER_INFORMATION",
+    "KEY_LAYER_INFORMATION_FIXED",
+    "KEY_TRUST_INFORMATION",
+    "KEY_TRUST_INFORMATION_FIXED",
+    "KEY_VALUE_ENTRY",
+    "KEY_VIRTUALIZATION_INFORMATION",
+    "KEY_VIRTUALIZATION_INFORMATION_FIXED",
     "KEY_BASIC_INFORMATION",
     "KEY_BASIC_INFORMATION_FIXED",
     "KEY_CACHED_INFORMATION",
@@ -585,5 +734,6 @@ __all__ = [
     "KEY_VALUE_PARTIAL_INFORMATION_FIXED",
     "NO_OFFSET",
     "InfoStruct",
+    "check_length",
     "fit",
 ]

@@ -34,6 +34,14 @@ class HiveMount:
     dirty: bool = False
     #: Whether the NT layer opened the hive (and so closes it on unload).
     owned: bool = True
+    #: Loaded read-only (REG_OPEN_READ_ONLY, or a read-only file / file system): every
+    #: change is refused with STATUS_ACCESS_DENIED and nothing is ever written.
+    read_only: bool = False
+    #: REG_NO_LAZY_FLUSH: written only by an explicit ZwFlushKey (never by the lazy
+    #: flusher, unload or close).
+    no_lazy_flush: bool = False
+    #: ZwReplaceKey replaced the file: the running hive is never written again.
+    replaced: bool = False
 
 
 class Kcb:

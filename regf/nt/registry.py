@@ -22,8 +22,6 @@ import contextlib
 import os
 import threading
 from collections.abc import Callable, Iterator
-from dataclasses import replace
-from pathlib import Path
 from types import TracebackType
 from typing import Any
 
@@ -31,35 +29,27 @@ from .._accel import upcase
 from ..errors import (
     HiveStateError,
     InvalidArgumentError,
-    LockedError,
     RegfError,
-    SignatureError,
 )
-from ..format.constants import KeyFlags, ValueType
-from ..format.security import SdControl, parse_descriptor
-from ..model.edit import EditHive, create
-from ..model.hive import open_hive
-from ..model.serialize import now_filetime
+from ..format.constants import ValueType
+from ..model.edit import EditHive
 from . import constants as C
+from . import (
+    hives,
+    keyapi,
+    keyops,
+    keyquery,
+    notify,
+    opencreate,
+    seccalls,
+    store,
+    valuecalls,
+)
 from . import infoclass as I
-from . import store
+from .access import Token
 from .callbacks import (
-    REG_CREATE_KEY_INFORMATION,
-    REG_DELETE_KEY_INFORMATION,
-    REG_DELETE_VALUE_KEY_INFORMATION,
-    REG_ENUMERATE_KEY_INFORMATION,
-    REG_ENUMERATE_VALUE_KEY_INFORMATION,
-    REG_FLUSH_KEY_INFORMATION,
     REG_KEY_HANDLE_CLOSE_INFORMATION,
-    REG_LOAD_KEY_INFORMATION,
     REG_POST_OPERATION_INFORMATION,
-    REG_QUERY_KEY_INFORMATION,
-    REG_QUERY_KEY_SECURITY_INFORMATION,
-    REG_QUERY_VALUE_KEY_INFORMATION,
-    REG_RENAME_KEY_INFORMATION,
-    REG_SET_KEY_SECURITY_INFORMATION,
-    REG_SET_VALUE_KEY_INFORMATION,
-    REG_UNLOAD_KEY_INFORMATION,
     CallbackTable,
     RegistryCallback,
 )
@@ -78,25 +68,22 @@ HANDLE_STEP = 4
 
 
 class _Handle:
-    __slots__ = ("granted", "handle", "how", "obj")
+    __slots__ = ("granted", "handle", "how", "obj", "tags")
 
     def __init__(self, handle: int, obj: KeyObject, granted: int, how: str) -> None:
         self.handle = handle
         self.obj = obj
         self.granted = granted
         self.how = how
+        #: KeySetHandleTagsInformation: tags of this handle (not of the key).
+        self.tags = 0
 
 
 def _fail(status: NTSTATUS, message: str = "") -> NtStatusError:
     return NtStatusError(status, message)
 
 
-def _check_length(length: object) -> int | None:
-    if length is None:
-        return None
-    if isinstance(length, bool) or not isinstance(length, int) or not 0 <= length <= 0xFFFFFFFF:
-        raise _fail(S.STATUS_INVALID_PARAMETER, f"length must be a ULONG, not {length!r}")
-    return length
+_check_length = I.check_length
 
 
 class Registry:
@@ -111,14 +98,25 @@ class Registry:
             :class:`~regf.nt.verifier.VerifierError` as well.
     """
 
-    def __init__(self, *, lazy_flush: float | None = 5.0, verify: bool | str = False) -> None:
+    def __init__(
+        self,
+        *,
+        lazy_flush: float | None = 5.0,
+        verify: bool | str = False,
+        token: Token | None = None,
+    ) -> None:
         if verify not in (False, True, "strict"):
             raise InvalidArgumentError("verify must be False, True or 'strict'")
         if lazy_flush is not None and not lazy_flush > 0:
             raise InvalidArgumentError("lazy_flush must be a positive number of seconds")
+        if token is not None and not isinstance(token, Token):
+            raise InvalidArgumentError("token must be a regf.nt.Token")
         self._lock = threading.RLock()
+        self._token = token
+        self._tls = threading.local()
         self._ns = Namespace()
         self._handles: dict[int, _Handle] = {}
+        self._notify_blocks: dict[int, notify.NotifyBlock] = {}
         self._next_handle = HANDLE_STEP
         self._callbacks = CallbackTable()
         self._verifier = Verifier(strict=verify == "strict") if verify else None
@@ -154,8 +152,10 @@ class Registry:
         source: str | os.PathLike[str] | EditHive,
         *,
         create_new: bool = False,
+        flags: int = 0,
+        desired_access: int = 0,
     ) -> None:
-        """NtLoadKey: make the hive ``source`` appear at ``object_path``.
+        """NtLoadKey / NtLoadKeyEx: make the hive ``source`` appear at ``object_path``.
 
         ``source`` is a hive file (opened with ``regf.open(path, mode="r+")``: its writer
         lock is held while it is loaded, a dirty hive is recovered first, and flushes go
@@ -164,70 +164,32 @@ class Registry:
         open on unload; do not edit it directly while it is loaded: the registry caches
         its keys). ``object_path`` must name a free key below a key of the master hive,
         e.g. ``\\Registry\\Machine\\SOFTWARE``.
+
+        ``flags``: REG_OPEN_READ_ONLY loads a copy that is never written (changes get
+        STATUS_ACCESS_DENIED); REG_NO_LAZY_FLUSH leaves the hive to explicit ZwFlushKey
+        calls. A file that cannot be written (permissions, read-only file system) is
+        loaded read-only, unless ``desired_access`` asks for a write right: then
+        STATUS_ACCESS_DENIED.
         """
+        hives.load_hive(
+            self,
+            object_path,
+            source,
+            create_new=create_new,
+            flags=flags,
+            desired_access=desired_access,
+        )
+
+    def hive_flags(self, object_path: str) -> dict[str, bool]:
+        """How the hive at ``object_path`` is loaded: ``read_only``, ``no_lazy_flush``,
+        ``dirty`` (changes not yet flushed)."""
         with self._lock:
-            self._check_open()
-            parent, name = self._mount_target(object_path)
-            label = str(source) if not isinstance(source, EditHive) else repr(source)
-            info = REG_LOAD_KEY_INFORMATION(KeyName=object_path, SourceFile=label)
-
-            def op() -> NTSTATUS:
-                hive, file, owned = self._open_source(source, create_new)
-                mount = HiveMount(object_path, hive, file, root=None, owned=owned)  # type: ignore[arg-type]
-                self._ns.mount(parent, name, mount)
-                self._mounts[object_path] = mount
-                info.Object = KeyObject(mount.root)
-                return S.STATUS_SUCCESS
-
-            status = self._with_callbacks(N.RegNtPreLoadKey, N.RegNtPostLoadKey, info, op)
-            self._raise_unless_success(status)
-
-    def _mount_target(self, object_path: str) -> tuple[Kcb, str]:
-        start, parts = self._split(object_path, None)
-        if not parts:
-            raise _fail(S.STATUS_INVALID_PARAMETER, "cannot load a hive over \\REGISTRY")
-        parent = start
-        for part in parts[:-1]:
-            nxt = self._ns.child(parent, part)
-            if nxt is None:
-                raise _fail(S.STATUS_OBJECT_NAME_NOT_FOUND, f"{object_path}: parent missing")
-            parent = nxt
-        if parent.mount is not None or not isinstance(parent.key, store.MemKey):
-            raise _fail(S.STATUS_INVALID_PARAMETER, "hives load only below master-hive keys")
-        if self._ns.child(parent, parts[-1]) is not None:
-            raise _fail(S.STATUS_OBJECT_NAME_COLLISION, f"{object_path} exists")
-        if not store.check_key_name(parts[-1]):
-            raise _fail(S.STATUS_INVALID_PARAMETER, f"bad key name {parts[-1]!r}")
-        return parent, parts[-1]
-
-    @staticmethod
-    def _open_source(
-        source: str | os.PathLike[str] | EditHive, create_new: bool
-    ) -> tuple[EditHive, Path | None, bool]:
-        if isinstance(source, EditHive):
-            if source.closed:
-                raise _fail(S.STATUS_INVALID_PARAMETER, "the hive is closed")
-            return source, source.path, False
-        if not isinstance(source, str | os.PathLike):
-            raise _fail(S.STATUS_INVALID_PARAMETER, "source must be a path or an EditHive")
-        path = Path(source)
-        if not path.exists():
-            if not create_new:
-                raise _fail(S.STATUS_OBJECT_NAME_NOT_FOUND, f"no hive file {path}")
-            return create(path), path, True
-        try:
-            hive: Any = open_hive(path, mode="r+")
-        except SignatureError as exc:
-            raise _fail(S.STATUS_NOT_REGISTRY_FILE, str(exc)) from exc
-        except LockedError as exc:  # another writer has the file open
-            raise _fail(S.STATUS_SHARING_VIOLATION, str(exc)) from exc
-        except PermissionError as exc:  # e.g. a read-only hive file
-            raise _fail(S.STATUS_ACCESS_DENIED, str(exc)) from exc
-        except RegfError as exc:
-            raise _fail(S.STATUS_REGISTRY_CORRUPT, str(exc)) from exc
-        except OSError as exc:
-            raise _fail(S.STATUS_OBJECT_NAME_NOT_FOUND, str(exc)) from exc
-        return hive, path, True
+            mount = self._mount_at(object_path)
+            return {
+                "read_only": mount.read_only,
+                "no_lazy_flush": mount.no_lazy_flush,
+                "dirty": mount.dirty,
+            }
 
     def unload_hive(self, object_path: str, *, force: bool = False) -> None:
         """NtUnloadKey: flush the hive at ``object_path`` and take it out of the namespace.
@@ -235,89 +197,28 @@ class Registry:
         Open handles to its keys make this fail with STATUS_CANNOT_DELETE unless
         ``force`` (then those handles get STATUS_KEY_DELETED from now on).
         """
-        with self._lock:
-            self._check_open()
-            mount = self._mount_at(object_path)
-            info = REG_UNLOAD_KEY_INFORMATION(Object=KeyObject(mount.root))
-
-            def op() -> NTSTATUS:
-                busy = [h for h in self._handles.values() if h.obj.kcb.mount is mount]
-                if busy and not force:
-                    raise _fail(S.STATUS_CANNOT_DELETE, f"{len(busy)} open handle(s) in the hive")
-                self._flush_mount(mount)
-                self._ns.unmount(mount.root)
-                del self._mounts[mount.object_path]
-                self.flush_errors.pop(mount.object_path, None)
-                if mount.owned:
-                    mount.hive.close()
-                return S.STATUS_SUCCESS
-
-            status = self._with_callbacks(N.RegNtPreUnLoadKey, N.RegNtPostUnLoadKey, info, op)
-            self._raise_unless_success(status)
+        hives.unload_hive(self, object_path, force=force)
 
     def _mount_at(self, object_path: str) -> HiveMount:
-        kcb = self._resolve_existing(object_path, None, open_link=True)
-        mount = kcb.mount
-        if mount is None or mount.root is not kcb:
-            raise _fail(S.STATUS_INVALID_PARAMETER, f"{object_path} is not a hive root")
-        return mount
+        return hives.mount_at(self, object_path)
 
     def flush_all(self) -> None:
-        """Flush every dirty hive now (what the lazy flusher does)."""
-        with self._lock:
-            self._check_open()
-            for mount in list(self._mounts.values()):
-                self._flush_mount(mount)
+        """Flush every dirty hive now (what the lazy flusher does: hives loaded with
+        REG_NO_LAZY_FLUSH are left to ZwFlushKey)."""
+        hives.flush_all(self)
 
     def _lazy_flush(self) -> None:
-        with self._lock:
-            if self._closed:
-                return
-            for mount in list(self._mounts.values()):
-                try:
-                    self._flush_mount(mount)
-                except NtStatusError as exc:
-                    self.flush_errors[mount.object_path] = exc
-                else:
-                    self.flush_errors.pop(mount.object_path, None)
+        hives.lazy_flush(self)
 
     def _flush_mount(self, mount: HiveMount) -> None:
-        if not mount.dirty:
-            return
-        try:
-            mount.hive.flush()
-        except (RegfError, OSError) as exc:
-            raise _fail(S.STATUS_REGISTRY_IO_FAILED, f"{mount.object_path}: {exc}") from exc
-        mount.dirty = False
+        hives.flush_mount(self, mount)
 
     def close(self) -> None:
         """Stop the lazy flusher, flush every dirty hive and unload everything.
 
         Raises the first flush failure (NtStatusError) after closing everything else.
         """
-        if self._flusher is not None:
-            self._flusher.stop()
-        with self._lock:
-            if self._closed:
-                return
-            first: NtStatusError | None = None
-            for mount in list(self._mounts.values()):
-                try:
-                    self._flush_mount(mount)
-                except NtStatusError as exc:
-                    first = first or exc
-                if mount.owned:
-                    with contextlib.suppress(RegfError, OSError):
-                        if mount.dirty:
-                            mount.hive.discard()
-                        else:
-                            mount.hive.close()
-                self._ns.unmount(mount.root)
-            self._mounts.clear()
-            self._handles.clear()
-            self._closed = True
-            if first is not None:
-                raise first
+        hives.close(self)
 
     @property
     def closed(self) -> bool:
@@ -352,17 +253,68 @@ class Registry:
             raise
         verifier.leave(frame)
 
+    def current_token(self) -> Token | None:
+        """The token calls on this thread are checked against: the one of the innermost
+        :meth:`impersonate` block, else the registry's ``token``; None means a kernel
+        caller (no access check, as for Zw* calls from kernel mode)."""
+        stack: list[Token | None] | None = getattr(self._tls, "tokens", None)
+        return stack[-1] if stack else self._token
+
+    @contextlib.contextmanager
+    def impersonate(self, token: Token | None) -> Iterator[None]:
+        """Calls made by this thread inside the block are checked against ``token``
+        (None: a kernel caller, no check)."""
+        if token is not None and not isinstance(token, Token):
+            raise InvalidArgumentError("token must be a regf.nt.Token or None")
+        stack: list[Token | None] | None = getattr(self._tls, "tokens", None)
+        if stack is None:
+            stack = self._tls.tokens = []
+        stack.append(token)
+        try:
+            yield
+        finally:
+            stack.pop()
+
+    @contextlib.contextmanager
+    def caller(self, name: str) -> Iterator[None]:
+        """Calls made by this thread inside the block are made by caller (driver)
+        ``name``: the verifier tracks handles per caller, not per thread."""
+        if not isinstance(name, str) or not name:
+            raise InvalidArgumentError("a caller name is a non-empty str")
+        verifier = self._verifier
+        if verifier is None:
+            yield
+            return
+        verifier.push_caller(name)
+        try:
+            yield
+        finally:
+            verifier.pop_caller()
+
     # ===================================================================================
     # Callbacks and objects
     # ===================================================================================
 
-    def CmRegisterCallbackEx(self, callback: RegistryCallback, altitude: str) -> int:
+    def CmRegisterCallbackEx(
+        self, callback: RegistryCallback, altitude: str, context: Any = None
+    ) -> int:
         """Register a registry filter callback at ``altitude`` (a decimal string);
-        returns the cookie for :meth:`CmUnRegisterCallback`."""
-        return self._callbacks.register(callback, altitude)
+        returns the cookie for :meth:`CmUnRegisterCallback`.
+
+        Without ``context`` the callback is called as ``callback(notify_class, info)``;
+        with one, as Windows' ``RegistryCallback(CallbackContext, Argument1, Argument2)``:
+        ``callback(context, notify_class, info)`` (wdm.h CmRegisterCallbackEx: "Context:
+        a driver-defined value that the configuration manager will pass as the
+        CallbackContext parameter to the RegistryCallback routine").
+        """
+        return self._callbacks.register(callback, altitude, context)
 
     def CmUnRegisterCallback(self, cookie: int) -> None:
-        """Unregister the callback registered under ``cookie``."""
+        """Unregister the callback registered under ``cookie``; it is never called
+        again, even by an operation in progress. Calling this from inside a callback is
+        a driver bug (a deadlock in Windows): the verifier reports it."""
+        if self._verifier is not None and self._callbacks.in_callback():
+            self._verifier.unregister_in_callback(cookie)
         self._callbacks.unregister(cookie)
 
     def CmSetCallbackObjectContext(self, obj: KeyObject, cookie: int, context: Any) -> Any:
@@ -406,6 +358,19 @@ class Registry:
         if kcb.deleted:
             raise _fail(S.STATUS_KEY_DELETED, f"{kcb.name} has been deleted")
         return kcb
+
+    @staticmethod
+    def _writable(kcb: Kcb) -> Kcb:
+        """``kcb`` if its hive may be changed; STATUS_ACCESS_DENIED in a read-only hive."""
+        if kcb.mount is not None and kcb.mount.read_only:
+            raise _fail(S.STATUS_ACCESS_DENIED, f"{kcb.path}: the hive is loaded read-only")
+        return kcb
+
+    def _notify_change(self, kcb: Kcb, bits: int) -> None:
+        """Report a change (REG_NOTIFY_CHANGE_* ``bits``) of ``kcb`` to ZwNotifyChangeKey
+        watchers."""
+        if self._notify_blocks:
+            notify.report(self, kcb, bits)
 
     def _dirty(self, kcb: Kcb) -> None:
         """``kcb``'s stable storage changed: its hive needs a flush."""
@@ -559,6 +524,8 @@ class Registry:
         create_options: int = 0,
         *,
         title_index: int = 0,
+        security_descriptor: bytes | None = None,
+        attributes: int = C.OBJ_CASE_INSENSITIVE | C.OBJ_KERNEL_HANDLE,
     ) -> tuple[int, int]:
         """Open or create a key; returns (handle, disposition).
 
@@ -567,9 +534,24 @@ class Registry:
         (a symbolic link; set its ``SymbolicLinkValue`` REG_LINK value next),
         REG_OPTION_OPEN_LINK (open a link itself instead of its target).
         Missing parents are not created (STATUS_OBJECT_NAME_NOT_FOUND).
+
+        ``security_descriptor`` (self-relative bytes; OBJECT_ATTRIBUTES
+        .SecurityDescriptor) is a new key's own descriptor, merged with what it inherits
+        from its parent. With a token in effect (:meth:`impersonate` or
+        ``Registry(token=...)``) access is checked: the desired access against an existing
+        key's DACL, KEY_CREATE_SUB_KEY (and KEY_CREATE_LINK for a link) against the
+        parent's for a new one (see :mod:`regf.nt.access`).
         """
         return self._create_or_open(
-            "ZwCreateKey", name, desired_access, root, class_name, create_options, create=True
+            "ZwCreateKey",
+            name,
+            desired_access,
+            root,
+            class_name,
+            create_options,
+            create=True,
+            security_descriptor=security_descriptor,
+            attributes=attributes,
         )
 
     def ZwOpenKey(
@@ -578,11 +560,21 @@ class Registry:
         desired_access: int,
         root: int | None = None,
         open_options: int = 0,
+        *,
+        attributes: int = C.OBJ_CASE_INSENSITIVE | C.OBJ_KERNEL_HANDLE,
     ) -> int:
         """Open an existing key; returns the handle. ``open_options`` may hold
-        REG_OPTION_OPEN_LINK (ZwOpenKeyEx) to open a symbolic link itself."""
+        REG_OPTION_OPEN_LINK (ZwOpenKeyEx) to open a symbolic link itself, and
+        REG_OPTION_BACKUP_RESTORE to use the token's backup/restore privileges."""
         handle, _ = self._create_or_open(
-            "ZwOpenKey", name, desired_access, root, None, open_options, create=False
+            "ZwOpenKey",
+            name,
+            desired_access,
+            root,
+            None,
+            open_options,
+            create=False,
+            attributes=attributes,
         )
         return handle
 
@@ -596,89 +588,21 @@ class Registry:
         options: int,
         *,
         create: bool,
+        security_descriptor: bytes | None = None,
+        attributes: int = C.OBJ_CASE_INSENSITIVE | C.OBJ_KERNEL_HANDLE,
     ) -> tuple[int, int]:
-        with self._lock:
-            self._check_open()
-            if (
-                isinstance(options, bool)
-                or not isinstance(options, int)
-                or options & ~C.REG_LEGAL_OPTION
-            ):
-                raise _fail(S.STATUS_INVALID_PARAMETER, f"bad options {options!r}")
-            if (
-                isinstance(desired_access, bool)
-                or not isinstance(desired_access, int)
-                or not (0 <= desired_access <= 0xFFFFFFFF)
-            ):
-                raise _fail(S.STATUS_INVALID_PARAMETER, "desired_access must be an ACCESS_MASK")
-            if class_name is not None and not isinstance(class_name, str):
-                raise _fail(S.STATUS_INVALID_PARAMETER, "class_name must be str")
-            root_kcb = self._root_kcb(call, root)
-            info = REG_CREATE_KEY_INFORMATION(
-                CompleteName=name or "",
-                RootObject=self._handles[root].obj if root is not None else None,
-                CreateOptions=options,
-                Class=class_name,
-                DesiredAccess=desired_access,
-            )
-            granted = C.map_generic_access(desired_access)
-
-            def op() -> NTSTATUS:
-                start, parts = self._split(name, root_kcb)
-                volatile = bool(options & C.REG_OPTION_VOLATILE)
-                link = bool(options & C.REG_OPTION_CREATE_LINK) and create
-
-                def make(parent: Kcb, part: str) -> Kcb:
-                    return self._create_child(parent, part, class_name or None, volatile, link)
-
-                kcb, disposition = self._walk(
-                    start,
-                    parts,
-                    open_link=bool(options & C.REG_OPTION_OPEN_LINK),
-                    create=make if create else None,
-                    create_link=link,
-                )
-                info.ResultObject = KeyObject(kcb)
-                info.Disposition = disposition
-                info.GrantedAccess = granted
-                return S.STATUS_SUCCESS
-
-            pre, post = (
-                (N.RegNtPreCreateKeyEx, N.RegNtPostCreateKeyEx)
-                if create
-                else (N.RegNtPreOpenKeyEx, N.RegNtPostOpenKeyEx)
-            )
-            status = self._with_callbacks(pre, post, info, op)
-            self._raise_unless_success(status)
-            obj = info.ResultObject
-            if not isinstance(obj, KeyObject) or obj.deleted:
-                raise _fail(S.STATUS_INVALID_PARAMETER, f"{call}: no valid ResultObject")
-            disposition = info.Disposition or C.REG_OPENED_EXISTING_KEY
-            if self._verifier is not None:
-                self._verifier.check_open(call, id(obj.kcb), obj.kcb.path)
-            return self._new_handle(call, obj, granted), disposition
-
-    def _create_child(
-        self, parent: Kcb, name: str, class_name: str | None, volatile: bool, link: bool
-    ) -> Kcb:
-        if not store.check_key_name(name):
-            raise _fail(S.STATUS_INVALID_PARAMETER, f"bad key name {name!r}")
-        if class_name is not None and 2 * store.units(class_name) > 0xFFFF:
-            raise _fail(S.STATUS_INVALID_PARAMETER, "class name too long")
-        if not volatile and parent.volatile:
-            raise _fail(
-                S.STATUS_CHILD_MUST_BE_VOLATILE,
-                f"cannot create a stable key under volatile {parent.path}",
-            )
-        try:
-            kcb = self._ns.create(parent, name, class_name, volatile, now_filetime())
-        except InvalidArgumentError as exc:  # depth limit, ...
-            raise _fail(S.STATUS_INVALID_PARAMETER, str(exc)) from exc
-        if link:
-            store.mark_link(kcb.key)
-        self._dirty(parent)
-        self._dirty(kcb)
-        return kcb
+        return opencreate.create_or_open(
+            self,
+            call,
+            name,
+            desired_access,
+            root,
+            class_name,
+            options,
+            create=create,
+            security_descriptor=security_descriptor,
+            attributes=attributes,
+        )
 
     # ===================================================================================
     # Values
@@ -695,76 +619,11 @@ class Registry:
     ) -> None:
         """Create or replace the value ``name`` (None or "" is the default value) with
         ``data`` stored exactly as given (for REG_*SZ types include the terminator)."""
-        with self._lock:
-            entry = self._entry("ZwSetValueKey", handle, C.KEY_SET_VALUE)
-            vname = name or ""
-            if not isinstance(vname, str):
-                raise _fail(S.STATUS_INVALID_PARAMETER, "value name must be str or None")
-            if isinstance(type, bool) or not isinstance(type, int) or not 0 <= type <= 0xFFFFFFFF:
-                raise _fail(S.STATUS_INVALID_PARAMETER, f"bad value type {type!r}")
-            if data is None:
-                data = b""
-            if not isinstance(data, bytes | bytearray | memoryview):
-                raise _fail(S.STATUS_INVALID_PARAMETER, "data must be bytes")
-            raw = bytes(data)
-            obj = entry.obj
-            info = REG_SET_VALUE_KEY_INFORMATION(
-                Object=obj,
-                ValueName=vname,
-                TitleIndex=title_index,
-                Type=type,
-                Data=raw,
-                DataSize=len(raw),
-            )
-
-            def op() -> NTSTATUS:
-                kcb = self._alive(obj.kcb)
-                if not store.check_value_name(vname):
-                    raise _fail(S.STATUS_INVALID_PARAMETER, "value name too long")
-                ts = now_filetime()
-                key = kcb.key
-                try:
-                    if isinstance(key, store.MemKey):
-                        key.set_value(vname, type, raw, ts)
-                    else:
-                        key.set_value(vname, raw, type, timestamp=ts)
-                except InvalidArgumentError as exc:
-                    raise _fail(S.STATUS_INVALID_PARAMETER, str(exc)) from exc
-                self._dirty(kcb)
-                return S.STATUS_SUCCESS
-
-            status = self._with_callbacks(N.RegNtPreSetValueKey, N.RegNtPostSetValueKey, info, op)
-            self._raise_unless_success(status)
+        valuecalls.set_value_key(self, handle, name, type, data, title_index=title_index)
 
     def ZwDeleteValueKey(self, handle: int, name: str | None) -> None:
         """Delete the value ``name`` (STATUS_OBJECT_NAME_NOT_FOUND if there is none)."""
-        with self._lock:
-            entry = self._entry("ZwDeleteValueKey", handle, C.KEY_SET_VALUE)
-            vname = name or ""
-            if not isinstance(vname, str):
-                raise _fail(S.STATUS_INVALID_PARAMETER, "value name must be str or None")
-            obj = entry.obj
-            info = REG_DELETE_VALUE_KEY_INFORMATION(Object=obj, ValueName=vname)
-
-            def op() -> NTSTATUS:
-                kcb = self._alive(obj.kcb)
-                key = kcb.key
-                ts = now_filetime()
-                if isinstance(key, store.MemKey):
-                    found = key.delete_value(vname, ts)
-                else:
-                    found = store.find_value(key, vname) is not None
-                    if found:
-                        key.delete_value(vname, timestamp=ts)
-                if not found:
-                    raise _fail(S.STATUS_OBJECT_NAME_NOT_FOUND, f"no value {vname!r}")
-                self._dirty(kcb)
-                return S.STATUS_SUCCESS
-
-            status = self._with_callbacks(
-                N.RegNtPreDeleteValueKey, N.RegNtPostDeleteValueKey, info, op
-            )
-            self._raise_unless_success(status)
+        valuecalls.delete_value_key(self, handle, name)
 
     def ZwQueryValueKey(
         self,
@@ -779,34 +638,7 @@ class Registry:
         STATUS_BUFFER_OVERFLOW (partial data in the error's ``info``), both with
         ``result_length``.
         """
-        with self._lock:
-            cls = self._value_class(info_class)
-            length = _check_length(length)
-            entry = self._entry("ZwQueryValueKey", handle, C.KEY_QUERY_VALUE)
-            vname = name or ""
-            if not isinstance(vname, str):
-                raise _fail(S.STATUS_INVALID_PARAMETER, "value name must be str or None")
-            obj = entry.obj
-            info = REG_QUERY_VALUE_KEY_INFORMATION(
-                Object=obj, ValueName=vname, KeyValueInformationClass=cls, Length=length
-            )
-
-            def op() -> NTSTATUS:
-                kcb = self._alive(obj.kcb)
-                hit = store.find_value(kcb.key, vname)
-                if hit is None:
-                    raise _fail(S.STATUS_OBJECT_NAME_NOT_FOUND, f"no value {vname!r}")
-                full = _value_info(cls, *hit)
-                status, out = I.fit(full, length)
-                info.KeyValueInformation, info.ResultLength = out, full.result_length
-                return status
-
-            status = self._with_callbacks(
-                N.RegNtPreQueryValueKey, N.RegNtPostQueryValueKey, info, op
-            )
-            self._raise_unless_success(status, info, "KeyValueInformation")
-            result: I.InfoStruct = info.KeyValueInformation
-            return result
+        return valuecalls.query_value_key(self, handle, name, info_class, length)
 
     def ZwEnumerateValueKey(
         self,
@@ -816,45 +648,7 @@ class Registry:
         length: int | None = None,
     ) -> I.InfoStruct:
         """The ``index``-th value (stored order); STATUS_NO_MORE_ENTRIES past the end."""
-        with self._lock:
-            cls = self._value_class(info_class)
-            length = _check_length(length)
-            entry = self._entry("ZwEnumerateValueKey", handle, C.KEY_QUERY_VALUE)
-            obj = entry.obj
-            info = REG_ENUMERATE_VALUE_KEY_INFORMATION(
-                Object=obj, Index=index, KeyValueInformationClass=cls, Length=length
-            )
-
-            def op() -> NTSTATUS:
-                kcb = self._alive(obj.kcb)
-                vals = store.value_list(kcb.key)
-                if isinstance(index, bool) or not isinstance(index, int) or index < 0:
-                    raise _fail(S.STATUS_INVALID_PARAMETER, f"bad index {index!r}")
-                if index >= len(vals):
-                    raise _fail(S.STATUS_NO_MORE_ENTRIES, f"index {index} of {len(vals)}")
-                full = _value_info(cls, *vals[index])
-                status, out = I.fit(full, length)
-                info.KeyValueInformation, info.ResultLength = out, full.result_length
-                return status
-
-            status = self._with_callbacks(
-                N.RegNtPreEnumerateValueKey, N.RegNtPostEnumerateValueKey, info, op
-            )
-            self._raise_unless_success(status, info, "KeyValueInformation")
-            result: I.InfoStruct = info.KeyValueInformation
-            return result
-
-    @staticmethod
-    def _value_class(info_class: int) -> C.KEY_VALUE_INFORMATION_CLASS:
-        try:
-            cls = C.KEY_VALUE_INFORMATION_CLASS(info_class)
-        except ValueError:
-            raise _fail(
-                S.STATUS_INVALID_PARAMETER, f"bad value information class {info_class!r}"
-            ) from None
-        if cls not in _VALUE_BUILDERS:
-            raise _fail(S.STATUS_INVALID_PARAMETER, f"{cls.name} is not supported")
-        return cls
+        return valuecalls.enumerate_value_key(self, handle, index, info_class, length)
 
     # ===================================================================================
     # Keys: query, enumerate, delete, rename, flush, close
@@ -863,158 +657,25 @@ class Registry:
     def ZwQueryKey(self, handle: int, info_class: int, length: int | None = None) -> I.InfoStruct:
         """Information about the key as a KEY_*_INFORMATION structure (Basic, Node, Full,
         Name, Cached); ``length`` follows the buffer protocol (see ZwQueryValueKey)."""
-        with self._lock:
-            cls = self._key_class(info_class, enumerate_=False)
-            length = _check_length(length)
-            need = 0 if cls == C.KeyNameInformation else C.KEY_QUERY_VALUE
-            entry = self._entry("ZwQueryKey", handle, need)
-            obj = entry.obj
-            info = REG_QUERY_KEY_INFORMATION(Object=obj, KeyInformationClass=cls, Length=length)
-
-            def op() -> NTSTATUS:
-                kcb = self._alive(obj.kcb)
-                full = self._key_info(cls, kcb, kcb.key, kcb.name)
-                status, out = I.fit(full, length)
-                info.KeyInformation, info.ResultLength = out, full.result_length
-                return status
-
-            status = self._with_callbacks(N.RegNtPreQueryKey, N.RegNtPostQueryKey, info, op)
-            self._raise_unless_success(status, info, "KeyInformation")
-            result: I.InfoStruct = info.KeyInformation
-            return result
+        return keyquery.query_key(self, handle, info_class, length)
 
     def ZwEnumerateKey(
         self, handle: int, index: int, info_class: int, length: int | None = None
     ) -> I.InfoStruct:
         """The ``index``-th subkey (stable ones in Windows order, then volatile ones) as
         KEY_BASIC/NODE/FULL_INFORMATION; STATUS_NO_MORE_ENTRIES past the end."""
-        with self._lock:
-            cls = self._key_class(info_class, enumerate_=True)
-            length = _check_length(length)
-            entry = self._entry("ZwEnumerateKey", handle, C.KEY_ENUMERATE_SUB_KEYS)
-            obj = entry.obj
-            info = REG_ENUMERATE_KEY_INFORMATION(
-                Object=obj, Index=index, KeyInformationClass=cls, Length=length
-            )
-
-            def op() -> NTSTATUS:
-                kcb = self._alive(obj.kcb)
-                if isinstance(index, bool) or not isinstance(index, int) or index < 0:
-                    raise _fail(S.STATUS_INVALID_PARAMETER, f"bad index {index!r}")
-                subs = self._ns.subkeys(kcb)
-                if index >= len(subs):
-                    raise _fail(S.STATUS_NO_MORE_ENTRIES, f"index {index} of {len(subs)}")
-                raw = subs[index]
-                child = self._ns.kcb_for(kcb, raw)
-                key = child.key if child is not None else raw
-                full = self._key_info(cls, child, key, store.key_name(raw))
-                status, out = I.fit(full, length)
-                info.KeyInformation, info.ResultLength = out, full.result_length
-                return status
-
-            status = self._with_callbacks(N.RegNtPreEnumerateKey, N.RegNtPostEnumerateKey, info, op)
-            self._raise_unless_success(status, info, "KeyInformation")
-            result: I.InfoStruct = info.KeyInformation
-            return result
-
-    @staticmethod
-    def _key_class(info_class: int, *, enumerate_: bool) -> C.KEY_INFORMATION_CLASS:
-        try:
-            cls = C.KEY_INFORMATION_CLASS(info_class)
-        except ValueError:
-            raise _fail(
-                S.STATUS_INVALID_PARAMETER, f"bad key information class {info_class!r}"
-            ) from None
-        if enumerate_ and cls not in I.ENUMERATE_KEY_CLASSES:
-            raise _fail(S.STATUS_INVALID_PARAMETER, f"ZwEnumerateKey does not take {cls.name}")
-        if cls not in _KEY_CLASSES:
-            raise _fail(S.STATUS_NOT_IMPLEMENTED, f"{cls.name} is not implemented")
-        return cls
-
-    def _key_info(
-        self, cls: C.KEY_INFORMATION_CLASS, kcb: Kcb | None, key: Any, name: str
-    ) -> I.InfoStruct:
-        lw = store.last_written(key)
-        if cls == C.KeyBasicInformation:
-            return I.KEY_BASIC_INFORMATION.make(lw, name)
-        if cls == C.KeyNodeInformation:
-            return I.KEY_NODE_INFORMATION.make(lw, name, store.class_name(key))
-        if cls == C.KeyNameInformation:
-            assert kcb is not None
-            return I.KEY_NAME_INFORMATION.make(kcb.path)
-        m = store.maxima(key)
-        subkeys = store.child_count(key)
-        values = store.value_count(key)
-        if cls == C.KeyFullInformation:
-            return I.KEY_FULL_INFORMATION.make(
-                lw,
-                store.class_name(key),
-                subkeys=subkeys,
-                max_name_len=m.name,
-                max_class_len=m.class_,
-                values=values,
-                max_value_name_len=m.value_name,
-                max_value_data_len=m.value_data,
-            )
-        return I.KEY_CACHED_INFORMATION.make(
-            lw,
-            subkeys=subkeys,
-            max_name_len=m.name,
-            values=values,
-            max_value_name_len=m.value_name,
-            max_value_data_len=m.value_data,
-            name_length=store.wide_len(name),
-        )
+        return keyquery.enumerate_key(self, handle, index, info_class, length)
 
     def ZwDeleteKey(self, handle: int) -> None:
         """Delete the key (STATUS_CANNOT_DELETE while it has subkeys or is a hive root).
         The handle stays open (close it); other calls on it get STATUS_KEY_DELETED."""
-        with self._lock:
-            entry = self._entry("ZwDeleteKey", handle, C.DELETE)
-            obj = entry.obj
-            info = REG_DELETE_KEY_INFORMATION(Object=obj)
-
-            def op() -> NTSTATUS:
-                kcb = self._alive(obj.kcb)
-                if kcb.is_hive_root or store.flags(kcb.holder) & KeyFlags.NO_DELETE:
-                    raise _fail(S.STATUS_CANNOT_DELETE, f"{kcb.path} cannot be deleted")
-                if store.child_count(kcb.key):
-                    raise _fail(S.STATUS_CANNOT_DELETE, f"{kcb.path} has subkeys")
-                assert kcb.parent is not None
-                self._ns.delete(kcb, now_filetime())
-                self._dirty(kcb.parent)
-                return S.STATUS_SUCCESS
-
-            status = self._with_callbacks(N.RegNtPreDeleteKey, N.RegNtPostDeleteKey, info, op)
-            self._raise_unless_success(status)
-            if self._verifier is not None:
-                self._verifier.deleted(handle)
+        keyops.delete_key(self, handle)
 
     def ZwRenameKey(self, handle: int, new_name: str) -> None:
         """Rename the key to ``new_name`` (a name, not a path). STATUS_CANNOT_DELETE if a
         sibling already has that name (including the key itself in other case),
         STATUS_ACCESS_DENIED for hive roots and master-hive keys."""
-        with self._lock:
-            entry = self._entry("ZwRenameKey", handle, C.KEY_WRITE)
-            obj = entry.obj
-            if not isinstance(new_name, str) or not store.check_key_name(new_name):
-                raise _fail(S.STATUS_INVALID_PARAMETER, f"bad key name {new_name!r}")
-            info = REG_RENAME_KEY_INFORMATION(Object=obj, NewName=new_name)
-
-            def op() -> NTSTATUS:
-                kcb = self._alive(obj.kcb)
-                parent = kcb.parent
-                if kcb.is_hive_root or kcb.mount is None or parent is None:
-                    raise _fail(S.STATUS_ACCESS_DENIED, f"{kcb.path} cannot be renamed")
-                if self._ns.child(parent, new_name) is not None:
-                    raise _fail(S.STATUS_CANNOT_DELETE, f"{new_name!r} exists under {parent.path}")
-                self._ns.rename(kcb, new_name, now_filetime())
-                self._dirty(parent)
-                self._dirty(kcb)
-                return S.STATUS_SUCCESS
-
-            status = self._with_callbacks(N.RegNtPreRenameKey, N.RegNtPostRenameKey, info, op)
-            self._raise_unless_success(status)
+        keyops.rename_key(self, handle, new_name)
 
     def ZwFlushKey(self, handle: int) -> None:
         """Write the key's whole hive to disk now (returns when it is written).
@@ -1022,22 +683,127 @@ class Registry:
         A hive file loaded from disk is flushed in place as Windows does: its dirty pages
         become one log entry in ``.LOG1``/``.LOG2``, then the primary is reconciled.
 
-        Keys in the master hive or volatile keys need nothing written. A hive that cannot
-        be flushed gives STATUS_REGISTRY_IO_FAILED.
+        A key of the master hive (``\\Registry``, ``\\Registry\\Machine``, ...) flushes
+        every loaded hive: the whole registry. A hive that cannot be flushed gives
+        STATUS_REGISTRY_IO_FAILED.
         """
-        with self._lock:
-            entry = self._entry("ZwFlushKey", handle, 0)
-            obj = entry.obj
-            info = REG_FLUSH_KEY_INFORMATION(Object=obj)
+        keyops.flush_key(self, handle)
 
-            def op() -> NTSTATUS:
-                kcb = self._alive(obj.kcb)
-                if kcb.mount is not None:
-                    self._flush_mount(kcb.mount)
-                return S.STATUS_SUCCESS
+    # ===================================================================================
+    # The rest of the key API (regf/nt/keyapi.py)
+    # ===================================================================================
 
-            status = self._with_callbacks(N.RegNtPreFlushKey, N.RegNtPostFlushKey, info, op)
-            self._raise_unless_success(status)
+    def ZwLoadKey(self, target: str, source: str | os.PathLike[str]) -> None:
+        """NtLoadKey: load the hive file ``source`` at object name ``target`` (with a
+        token in effect, the caller needs SeRestorePrivilege)."""
+        self.ZwLoadKeyEx(target, source)
+
+    def ZwLoadKeyEx(
+        self,
+        target: str,
+        source: str | os.PathLike[str],
+        flags: int = 0,
+        desired_access: int = 0,
+    ) -> int | None:
+        """NtLoadKeyEx: load with ``flags`` (REG_OPEN_READ_ONLY, REG_NO_LAZY_FLUSH);
+        with a ``desired_access`` returns a handle to the hive's root (RootHandle)."""
+        from .access import SE_RESTORE_PRIVILEGE
+
+        token = self.current_token()
+        if token is not None and not token.has(SE_RESTORE_PRIVILEGE):
+            raise _fail(S.STATUS_PRIVILEGE_NOT_HELD, "ZwLoadKeyEx needs SeRestorePrivilege")
+        self.load_hive(target, source, flags=flags, desired_access=desired_access)
+        if not desired_access:
+            return None
+        return self.ZwOpenKey(target, desired_access)
+
+    def ZwUnloadKey(self, target: str) -> None:
+        """NtUnloadKey: unload the hive loaded at ``target`` (see :meth:`unload_hive`)."""
+        from .access import SE_RESTORE_PRIVILEGE
+
+        token = self.current_token()
+        if token is not None and not token.has(SE_RESTORE_PRIVILEGE):
+            raise _fail(S.STATUS_PRIVILEGE_NOT_HELD, "ZwUnloadKey needs SeRestorePrivilege")
+        self.unload_hive(target)
+
+    def ZwSaveKey(self, handle: int, file: keyapi.FileArg) -> None:
+        """Save the key's stable subtree as a hive (standard format, 1.3) to ``file``
+        (a new path, or a binary file object)."""
+        keyapi.save_key(self, handle, file, C.REG_STANDARD_FORMAT)
+
+    def ZwSaveKeyEx(self, handle: int, file: keyapi.FileArg, format: int) -> None:
+        """Save as REG_STANDARD_FORMAT (1.3), REG_LATEST_FORMAT (1.5) or
+        REG_NO_COMPRESSION (hive roots only; regf writes it compacted like the others)."""
+        keyapi.save_key(self, handle, file, format)
+
+    def ZwRestoreKey(self, handle: int, file: keyapi.FileArg, flags: int = 0) -> None:
+        """Replace the key's values and subtree by the hive in ``file``; open handles
+        below it make this STATUS_CANNOT_DELETE unless REG_FORCE_RESTORE (they then get
+        STATUS_KEY_DELETED); REG_WHOLE_HIVE_VOLATILE restores as volatile keys."""
+        keyapi.restore_key(self, handle, file, flags)
+
+    def ZwReplaceKey(
+        self,
+        new_file: str | os.PathLike[str],
+        handle: int,
+        old_file: str | os.PathLike[str],
+    ) -> None:
+        """Make ``new_file`` the hive file of the loaded hive whose root ``handle`` is,
+        keeping the current file as ``old_file``; the running hive is not written any
+        more and the next load of that file name gets the new hive."""
+        keyapi.replace_key(self, new_file, handle, old_file)
+
+    def ZwQueryMultipleValueKey(
+        self, handle: int, names: list[str], length: int | None = None
+    ) -> tuple[list[dict[str, int]], bytes]:
+        """The values ``names`` at once: (KEY_VALUE_ENTRY list, value buffer); each
+        entry's DataOffset points into the buffer (data ULONG-aligned). A ``length``
+        below the data size gives STATUS_BUFFER_OVERFLOW with result_length."""
+        return keyapi.query_multiple_values(self, handle, names, length)
+
+    def ZwSetInformationKey(self, handle: int, info_class: int, data: bytes) -> None:
+        """Set KeyWriteTimeInformation (a FILETIME), the Wow64 / control / debug flags,
+        the virtualization bits or the handle's tags; needs KEY_SET_VALUE, exact sizes
+        (STATUS_INFO_LENGTH_MISMATCH)."""
+        keyapi.set_information_key(self, handle, info_class, data)
+
+    def ZwQueryObject(
+        self, handle: int, info_class: int = C.ObjectNameInformation, length: int | None = None
+    ) -> str:
+        """ZwQueryObject(ObjectNameInformation): the key's full name, through the
+        RegNtPre/PostQueryKeyName notifications."""
+        if info_class != C.ObjectNameInformation:
+            raise _fail(S.STATUS_INVALID_INFO_CLASS, f"class {info_class!r} is not supported")
+        return keyapi.query_key_name(self, handle, length)
+
+    def ZwNotifyChangeKey(
+        self,
+        handle: int,
+        completion_filter: int,
+        watch_tree: bool = False,
+        *,
+        asynchronous: bool = True,
+        timeout: float | None = None,
+        apc: Callable[[NTSTATUS], object] | None = None,
+    ) -> notify.NotifyRequest:
+        """Ask to be told of changes to the key (and its subtree with ``watch_tree``)
+        matching ``completion_filter`` (REG_NOTIFY_CHANGE_* bits); needs KEY_NOTIFY.
+
+        Returns a :class:`~regf.nt.notify.NotifyRequest`: pending (STATUS_PENDING) until
+        a matching change completes it with STATUS_NOTIFY_ENUM_DIR; ``apc`` is called
+        then. ``asynchronous=False`` waits for it (up to ``timeout`` seconds). Changes
+        made while no request is pending are coalesced into the next request, which
+        completes at once. See :mod:`regf.nt.notify`.
+        """
+        return notify.notify_change_key(
+            self,
+            handle,
+            completion_filter,
+            watch_tree,
+            asynchronous=asynchronous,
+            timeout=timeout,
+            apc=apc,
+        )
 
     def ZwClose(self, handle: int) -> None:
         """Close a handle (works on handles to deleted keys; cannot be blocked)."""
@@ -1045,6 +811,7 @@ class Registry:
             entry = self._entry("ZwClose", handle, 0)
             obj = entry.obj
             del self._handles[handle]
+            notify.handle_closed(self, handle)
             if self._verifier is not None:
                 self._verifier.closed(handle)
             if len(self._callbacks):
@@ -1057,7 +824,7 @@ class Registry:
                 self._callbacks.post(N.RegNtPostKeyHandleClose, post, seen)
                 for reg, context in self._callbacks.drop_object(obj):
                     cleanup = _ContextCleanup(Object=obj, ObjectContext=context)
-                    reg.callback(N.RegNtCallbackObjectContextCleanup, cleanup)
+                    reg.call(N.RegNtCallbackObjectContextCleanup, cleanup)
 
     # ===================================================================================
     # Security
@@ -1067,80 +834,20 @@ class Registry:
         self, handle: int, security_information: int, length: int | None = None
     ) -> bytes:
         """The key's security descriptor (self-relative) with the parts selected by
-        ``security_information`` (OWNER/GROUP/DACL/SACL_SECURITY_INFORMATION).
-        A ``length`` below the size gives STATUS_BUFFER_TOO_SMALL with result_length."""
-        with self._lock:
-            need = 0
-            if security_information & (
-                C.OWNER_SECURITY_INFORMATION
-                | C.GROUP_SECURITY_INFORMATION
-                | C.DACL_SECURITY_INFORMATION
-            ):
-                need |= C.READ_CONTROL
-            if security_information & C.SACL_SECURITY_INFORMATION:
-                need |= C.ACCESS_SYSTEM_SECURITY
-            length = _check_length(length)
-            entry = self._entry("ZwQuerySecurityObject", handle, need)
-            obj = entry.obj
-            info = REG_QUERY_KEY_SECURITY_INFORMATION(
-                Object=obj, SecurityInformation=security_information, Length=length
-            )
-
-            def op() -> NTSTATUS:
-                kcb = self._alive(obj.kcb)
-                sd = _select_security(bytes(kcb.key.security_raw), security_information)
-                info.SecurityDescriptor = sd
-                if length is not None and length < len(sd):
-                    raise NtStatusError(
-                        S.STATUS_BUFFER_TOO_SMALL, "security descriptor", result_length=len(sd)
-                    )
-                return S.STATUS_SUCCESS
-
-            status = self._with_callbacks(
-                N.RegNtPreQueryKeySecurity, N.RegNtPostQueryKeySecurity, info, op
-            )
-            self._raise_unless_success(status)
-            return bytes(info.SecurityDescriptor or b"")
+        ``security_information`` (OWNER/GROUP/DACL/SACL/LABEL_SECURITY_INFORMATION).
+        A ``length`` below the size gives STATUS_BUFFER_TOO_SMALL with result_length
+        (the LengthNeeded of ZwQuerySecurityObject)."""
+        return seccalls.query_security(self, handle, security_information, length)
 
     def ZwSetSecurityObject(
         self, handle: int, security_information: int, security_descriptor: bytes
     ) -> None:
         """Replace the parts of the key's descriptor selected by ``security_information``
-        with those of ``security_descriptor`` (self-relative bytes)."""
-        with self._lock:
-            need = 0
-            if security_information & (C.OWNER_SECURITY_INFORMATION | C.GROUP_SECURITY_INFORMATION):
-                need |= C.WRITE_OWNER
-            if security_information & C.DACL_SECURITY_INFORMATION:
-                need |= C.WRITE_DAC
-            if security_information & C.SACL_SECURITY_INFORMATION:
-                need |= C.ACCESS_SYSTEM_SECURITY
-            entry = self._entry("ZwSetSecurityObject", handle, need)
-            obj = entry.obj
-            try:
-                new = parse_descriptor(bytes(security_descriptor))
-            except (RegfError, TypeError, ValueError) as exc:
-                raise _fail(S.STATUS_INVALID_SECURITY_DESCR, str(exc)) from exc
-            info = REG_SET_KEY_SECURITY_INFORMATION(
-                Object=obj,
-                SecurityInformation=security_information,
-                SecurityDescriptor=bytes(security_descriptor),
-            )
-
-            def op() -> NTSTATUS:
-                kcb = self._alive(obj.kcb)
-                merged = _merge_security(bytes(kcb.key.security_raw), new, security_information)
-                try:
-                    kcb.key.security_raw = merged
-                except InvalidArgumentError as exc:
-                    raise _fail(S.STATUS_INVALID_SECURITY_DESCR, str(exc)) from exc
-                self._dirty(kcb)
-                return S.STATUS_SUCCESS
-
-            status = self._with_callbacks(
-                N.RegNtPreSetKeySecurity, N.RegNtPostSetKeySecurity, info, op
-            )
-            self._raise_unless_success(status)
+        with those of ``security_descriptor`` (self-relative bytes);
+        PROTECTED_/UNPROTECTED_DACL/SACL_SECURITY_INFORMATION set or clear
+        SE_DACL/SACL_PROTECTED. With a token, a new owner must be one of its SIDs
+        (STATUS_INVALID_OWNER) unless it holds SeRestorePrivilege."""
+        seccalls.set_security(self, handle, security_information, security_descriptor)
 
     def __repr__(self) -> str:
         return f"<Registry {len(self._mounts)} hive(s), {len(self._handles)} handle(s)>"
@@ -1155,106 +862,6 @@ class _ContextCleanup:
         self.Object = Object
         self.ObjectContext = ObjectContext
         self.Reserved = None
-
-
-_KEY_CLASSES = frozenset(
-    {
-        C.KeyBasicInformation,
-        C.KeyNodeInformation,
-        C.KeyFullInformation,
-        C.KeyNameInformation,
-        C.KeyCachedInformation,
-    }
-)
-
-_VALUE_BUILDERS: dict[C.KEY_VALUE_INFORMATION_CLASS, Callable[[str, int, bytes], I.InfoStruct]] = {
-    C.KeyValueBasicInformation: lambda n, t, d: I.KEY_VALUE_BASIC_INFORMATION.make(t, n),
-    C.KeyValueFullInformation: lambda n, t, d: I.KEY_VALUE_FULL_INFORMATION.make(t, n, d),
-    C.KeyValueFullInformationAlign64: lambda n, t, d: I.KEY_VALUE_FULL_INFORMATION.make(t, n, d),
-    C.KeyValuePartialInformation: lambda n, t, d: I.KEY_VALUE_PARTIAL_INFORMATION.make(t, d),
-    C.KeyValuePartialInformationAlign64: (
-        lambda n, t, d: I.KEY_VALUE_PARTIAL_INFORMATION_ALIGN64.make(t, d)
-    ),
-}
-
-
-def _value_info(
-    cls: C.KEY_VALUE_INFORMATION_CLASS, name: str, vtype: int, data: bytes
-) -> I.InfoStruct:
-    return _VALUE_BUILDERS[cls](name, vtype, data)
-
-
-def _select_security(raw: bytes, which: int) -> bytes:
-    sd = parse_descriptor(raw)
-    keep = replace(
-        sd,
-        owner=sd.owner if which & C.OWNER_SECURITY_INFORMATION else None,
-        group=sd.group if which & C.GROUP_SECURITY_INFORMATION else None,
-        dacl=sd.dacl if which & C.DACL_SECURITY_INFORMATION else None,
-        sacl=sd.sacl if which & C.SACL_SECURITY_INFORMATION else None,
-        control=_control(sd.control, which),
-    )
-    return keep.to_bytes()
-
-
-def _control(control: int, which: int) -> int:
-    c = int(control)
-    if not which & C.DACL_SECURITY_INFORMATION:
-        c &= ~int(
-            SdControl.DACL_PRESENT
-            | SdControl.DACL_DEFAULTED
-            | SdControl.DACL_PROTECTED
-            | SdControl.DACL_AUTO_INHERITED
-            | SdControl.DACL_AUTO_INHERIT_REQ
-        )
-    if not which & C.SACL_SECURITY_INFORMATION:
-        c &= ~int(
-            SdControl.SACL_PRESENT
-            | SdControl.SACL_DEFAULTED
-            | SdControl.SACL_PROTECTED
-            | SdControl.SACL_AUTO_INHERITED
-            | SdControl.SACL_AUTO_INHERIT_REQ
-        )
-    if not which & C.OWNER_SECURITY_INFORMATION:
-        c &= ~int(SdControl.OWNER_DEFAULTED)
-    if not which & C.GROUP_SECURITY_INFORMATION:
-        c &= ~int(SdControl.GROUP_DEFAULTED)
-    return c
-
-
-def _merge_security(current: bytes, new: Any, which: int) -> bytes:
-    cur = parse_descriptor(current)
-    dacl_bits = int(
-        SdControl.DACL_PRESENT
-        | SdControl.DACL_DEFAULTED
-        | SdControl.DACL_PROTECTED
-        | SdControl.DACL_AUTO_INHERITED
-        | SdControl.DACL_AUTO_INHERIT_REQ
-    )
-    sacl_bits = int(
-        SdControl.SACL_PRESENT
-        | SdControl.SACL_DEFAULTED
-        | SdControl.SACL_PROTECTED
-        | SdControl.SACL_AUTO_INHERITED
-        | SdControl.SACL_AUTO_INHERIT_REQ
-    )
-    control = int(cur.control)
-    owner, group, dacl, sacl = cur.owner, cur.group, cur.dacl, cur.sacl
-    if which & C.OWNER_SECURITY_INFORMATION:
-        owner = new.owner
-    if which & C.GROUP_SECURITY_INFORMATION:
-        group = new.group
-    if which & C.DACL_SECURITY_INFORMATION:
-        dacl = new.dacl
-        control = (control & ~dacl_bits) | (int(new.control) & dacl_bits)
-    if which & C.SACL_SECURITY_INFORMATION:
-        sacl = new.sacl
-        control = (control & ~sacl_bits) | (int(new.control) & sacl_bits)
-    merged = type(cur)(
-        revision=cur.revision, control=control, owner=owner, group=group, sacl=sacl, dacl=dacl
-    )
-    out: bytes = merged.to_bytes()
-    return out
 
 
 __all__ = ["MAX_REPARSE", "Registry"]

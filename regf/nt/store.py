@@ -70,6 +70,10 @@ class MemKey:
         self.max_class_len = 0
         self.max_value_name_len = 0
         self.max_value_data_len = 0
+        # The packed nk dword at +0x34 (fmt §5.1), kept for KEY_FLAGS_INFORMATION.
+        self.user_flags = 0
+        self.virt_flags = 0
+        self.debug = 0
 
     def subkeys(self) -> list[MemKey]:
         """Children in Windows order (upcased, ordinal)."""
@@ -179,6 +183,38 @@ def mark_link(key: Any) -> None:
         key.extra_flags = int(key.extra_flags) | KeyFlags.SYM_LINK
 
 
+_VIRT_BITS = (KeyFlags.VIRTUAL_TARGET, KeyFlags.VIRTUAL_STORE, KeyFlags.VIRTUAL_SOURCE)
+
+
+def virtualization(key: Any) -> tuple[bool, bool, bool]:
+    """(VirtualTarget, VirtualStore, VirtualSource) from the nk flags."""
+    f = flags(key)
+    return (
+        bool(f & KeyFlags.VIRTUAL_TARGET),
+        bool(f & KeyFlags.VIRTUAL_STORE),
+        bool(f & KeyFlags.VIRTUAL_SOURCE),
+    )
+
+
+def set_virtualization(key: Any, bits: int) -> None:
+    """KEY_SET_VIRTUALIZATION_INFORMATION: bit 0 VirtualTarget, 1 VirtualStore,
+    2 VirtualSource -> the nk flags of the same names."""
+    new = 0
+    for i, flag in enumerate(_VIRT_BITS):
+        if bits >> i & 1:
+            new |= flag
+    if isinstance(key, MemKey):
+        key.flags = (key.flags & ~(_VIRT_BITS[0] | _VIRT_BITS[1] | _VIRT_BITS[2])) | new
+    else:
+        cur = int(key.extra_flags) & ~int(_VIRT_BITS[0] | _VIRT_BITS[1] | _VIRT_BITS[2])
+        key.extra_flags = cur | new
+
+
+def packed(key: Any) -> tuple[int, int, int]:
+    """(user_flags, virt_flags, debug) of the nk dword at +0x34."""
+    return int(key.user_flags), int(key.virt_flags), int(key.debug)
+
+
 def last_written(key: Any) -> int:
     """LastWriteTime as a FILETIME int."""
     return int(key.last_written_raw)
@@ -285,6 +321,9 @@ __all__ = [
     "key_name",
     "last_written",
     "mark_link",
+    "packed",
+    "set_virtualization",
+    "virtualization",
     "maxima",
     "units",
     "value_count",

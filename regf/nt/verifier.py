@@ -7,7 +7,16 @@
 3. ``handle-leak``: a handle opened inside ``with reg.dispatch():`` still open when the
    block ends (returning from a dispatch routine while holding a handle).
 
-The "caller" is the calling thread. The rule a violation is filed under is
+4. ``unregister-in-callback``: CmUnRegisterCallback called from inside a registry
+   callback ("A driver must not call CmUnRegisterCallback from its implementation of the
+   RegistryCallback routine. That call will result in a deadlock.", wdm.h
+   CmUnRegisterCallback page); filed under rule "CmUnRegisterCallback".
+
+The "caller" is the driver making the call, not the thread: a driver's worker threads
+share its handles, so a second open from another thread of the same driver is a
+violation. Callers name themselves with ``with reg.caller("name"):`` (per thread, nests);
+calls outside any such block belong to the caller :data:`DEFAULT_CALLER`. The rule a
+violation is filed under is
 "ZwRegistryCreate" for handles from ZwCreateKey and "ZwRegistryOpen" for handles from
 ZwOpenKey. Violations are appended to ``reg.violations``; in strict mode the offending
 call raises :class:`VerifierError` instead (after recording it). Handle values are
@@ -25,6 +34,9 @@ from ..errors import RegfError
 USE_AFTER_CLOSE = "use-after-close"
 SECOND_OPEN = "second-open"
 HANDLE_LEAK = "handle-leak"
+UNREGISTER_IN_CALLBACK = "unregister-in-callback"
+#: The caller of calls made outside any ``Registry.caller()`` block.
+DEFAULT_CALLER = "driver"
 
 
 @dataclass(frozen=True)
@@ -58,7 +70,7 @@ class HandleRecord:
     rule: str
     path: str
     key_id: int
-    owner: int
+    owner: str
     state: str = "open"  # open | deleted (ZwDeleteKey through it) | closed
     frames: list[Any] = field(default_factory=list)
 
@@ -117,7 +129,7 @@ class Verifier:
 
     def check_open(self, call: str, key_id: int, path: str) -> None:
         """Before handing out a new handle to key ``key_id``: report a second open."""
-        me = threading.get_ident()
+        me = self.current_caller()
         for rec in self._records.values():
             if rec.state != "closed" and rec.key_id == key_id and rec.owner == me:
                 rule = "ZwRegistryCreate" if call == "ZwCreateKey" else "ZwRegistryOpen"
@@ -136,7 +148,7 @@ class Verifier:
     def opened(self, call: str, handle: int, key_id: int, path: str) -> None:
         """A new handle was handed out."""
         rule = "ZwRegistryCreate" if call == "ZwCreateKey" else "ZwRegistryOpen"
-        rec = HandleRecord(handle, rule, path, key_id, threading.get_ident())
+        rec = HandleRecord(handle, rule, path, key_id, self.current_caller())
         for frame in self._frames():
             frame.handles.append(rec)
             rec.frames.append(frame)
@@ -153,6 +165,37 @@ class Verifier:
         rec = self._records.get(handle)
         if rec is not None:
             rec.state = "closed"
+
+    def unregister_in_callback(self, cookie: int) -> None:
+        """CmUnRegisterCallback(``cookie``) ran inside a registry callback."""
+        self._report(
+            Violation(
+                "CmUnRegisterCallback",
+                UNREGISTER_IN_CALLBACK,
+                "CmUnRegisterCallback",
+                None,
+                "",
+                f"CmUnRegisterCallback({cookie:#x}) called from a RegistryCallback routine",
+            )
+        )
+
+    # -- callers ---------------------------------------------------------------------------
+
+    def current_caller(self) -> str:
+        """The caller (driver) the current thread acts for."""
+        callers: list[str] | None = getattr(self._tls, "callers", None)
+        return callers[-1] if callers else DEFAULT_CALLER
+
+    def push_caller(self, name: str) -> None:
+        """The current thread acts for caller ``name`` until :meth:`pop_caller`."""
+        callers: list[str] | None = getattr(self._tls, "callers", None)
+        if callers is None:
+            callers = self._tls.callers = []
+        callers.append(name)
+
+    def pop_caller(self) -> None:
+        """End the innermost :meth:`push_caller`."""
+        self._tls.callers.pop()
 
     # -- dispatch routines ---------------------------------------------------------------
 
@@ -191,8 +234,10 @@ class Verifier:
 
 
 __all__ = [
+    "DEFAULT_CALLER",
     "HANDLE_LEAK",
     "SECOND_OPEN",
+    "UNREGISTER_IN_CALLBACK",
     "USE_AFTER_CLOSE",
     "HandleRecord",
     "Verifier",
