@@ -37,11 +37,12 @@ Deliberate differences from pyregf, each one of its bugs named in
 from __future__ import annotations
 
 import codecs
+import itertools
 import os
 import warnings
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from dfdatetime import filetime as dfdatetime_filetime
 from dfdatetime import semantic_time as dfdatetime_semantic_time
@@ -88,27 +89,39 @@ def _os_error(what: str, exc: regf.RegfError) -> OSError:
 
 def _utf16_text(raw: bytes) -> str:
     """REG_SZ text: UTF-16LE up to the first NUL (the terminator or junk after it)."""
-    text = raw[: len(raw) & ~1].decode("utf-16-le", "surrogatepass")
+    text = raw.decode("utf-16-le", "surrogatepass")
     nul = text.find("\0")
     return text if nul < 0 else text[:nul]
 
 
 def _multi_strings(raw: bytes) -> list[str]:
-    """REG_MULTI_SZ: NUL-separated strings; the list terminator ends the list."""
-    text = raw[: len(raw) & ~1].decode("utf-16-le", "surrogatepass")
-    end = text.find("\0\0")
-    if end >= 0:
-        text = text[: end + 1]
-    return text.split("\0")[:-1] if text.endswith("\0") else text.split("\0") if text else []
+    """REG_MULTI_SZ as pyregf reads it: NUL-terminated strings up to the first empty one.
+
+    An empty string is the list terminator, an unterminated tail is dropped, and an odd
+    last byte is ignored: ``a\\0b\\0\\0`` and ``a\\0b`` are ``["a", "b"]`` and ``["a"]``.
+    """
+    out = []
+    for text in raw[: len(raw) & ~1].decode("utf-16-le", "surrogatepass").split("\0")[:-1]:
+        if not text:
+            break
+        out.append(text)
+    return out
 
 
 def _integer(data_type: int, raw: bytes) -> int | None:
-    """A DWORD / DWORD_BIG_ENDIAN / QWORD of exactly its size, else None."""
-    if _INTEGER_SIZES.get(data_type) != len(raw):
+    """A DWORD / DWORD_BIG_ENDIAN / QWORD from its first 4 / 4 / 8 bytes (None if short).
+
+    Signed, as dfwinreg's backends all give it (pyregf, and its fake backend's
+    ``int32le``/``int64le`` maps): a stored 0xFFFFFFFF is -1. Longer data is read from
+    its first bytes and shorter data refused, as pyregf does.
+    """
+    size = _INTEGER_SIZES.get(data_type)
+    if size is None or len(raw) < size:
         return None
-    if data_type == definitions.REG_DWORD_BIG_ENDIAN:
-        return int.from_bytes(raw, "big")
-    return int.from_bytes(raw, "little")
+    order: Literal["big", "little"] = (
+        "big" if data_type == definitions.REG_DWORD_BIG_ENDIAN else "little"
+    )
+    return int.from_bytes(raw[:size], order, signed=True)
 
 
 def _read_all(file_object: Any) -> bytes:
@@ -478,14 +491,20 @@ class REGFWinRegistryKey(dfwinreg_regf.REGFWinRegistryKey):
         cut = len(start.path) + 1 if start.path else 0
         join = key_paths.JoinKeyPath
         walk = hive.walk(start)
+        done = 1
         try:
             next(walk)  # the start key itself
             for key in walk:
                 made = REGFWinRegistryKey(key, helper, prefix, join([base, key.path[cut:]]))
                 made._in_twin = self._in_twin
                 yield made
-        except regf.RegfError as exc:
-            raise _os_error(f"unable to read the keys below {self.path}", exc) from exc
+                done += 1
+        except regf.RegfError:
+            # Damage below: go on key by key (same order), past the keys already given,
+            # so a damaged list costs only its bad entries, as in GetSubkeys.
+            self._entries = None
+            rest = dfwinreg_interface.WinRegistryKey.RecurseKeys(self)
+            yield from itertools.islice(rest, done, None)
 
 
 class VirtualREGFWinRegistryKey(REGFWinRegistryKey):
@@ -741,28 +760,35 @@ class REGFWinRegistryValue(dfwinreg_regf.REGFWinRegistryValue):
         return self._regf_value.offset + _CELL_HEADER
 
     def GetDataAsObject(self) -> Any:
-        """str (text before the first NUL), int, list[str], or bytes (None if empty).
+        """The data as str, int, list[str] or bytes, read as dfwinreg with pyregf does.
 
-        Raises WinRegistryValueError for unreadable data and for integer types whose
-        data is not exactly 4 (DWORD) or 8 (QWORD) bytes.
+        Strings are the text before the first NUL, integers signed; empty data is None,
+        except for integer and multi-string types, which (like odd-length strings and
+        integers shorter than their type) raise WinRegistryValueError.
         """
         raw = self._Raw()
         data_type = self.data_type
-        if not raw:
-            return None
+        problem = None
         if data_type in _STRING_TYPES:
-            return _utf16_text(raw)
-        size = _INTEGER_SIZES.get(data_type)
-        if size is not None:
-            if len(raw) != size:
-                raise dfwinreg_errors.WinRegistryValueError(
-                    f"Unable to read data from value: {self._regf_value.name:s} "
-                    f"with error: {len(raw)} bytes of data for a {size}-byte integer"
-                )
-            return _integer(data_type, raw)
-        if data_type == definitions.REG_MULTI_SZ:
-            return _multi_strings(raw)
-        return raw
+            if not raw:
+                return None
+            if len(raw) % 2 == 0:
+                return _utf16_text(raw)
+            problem = f"{len(raw)} bytes is not UTF-16 text"
+        elif data_type in _INTEGER_SIZES:
+            number = _integer(data_type, raw)
+            if number is not None:
+                return number
+            problem = f"{len(raw)} bytes of data is too short for the type"
+        elif data_type == definitions.REG_MULTI_SZ:
+            if raw:
+                return _multi_strings(raw)
+            problem = "no data"
+        else:
+            return raw or None
+        raise dfwinreg_errors.WinRegistryValueError(
+            f"Unable to read data from value: {self._regf_value.name:s} with error: {problem}"
+        )
 
 
 __all__ = [
