@@ -507,7 +507,7 @@ class REGFWinRegistryKey(dfwinreg_regf.REGFWinRegistryKey):
             yield from itertools.islice(rest, done, None)
 
 
-class VirtualREGFWinRegistryKey(REGFWinRegistryKey):
+class VirtualREGFWinRegistryKey(REGFWinRegistryKey, dfwinreg_regf.VirtualREGFWinRegistryKey):
     """A key with virtual subkeys (``CurrentControlSet``) besides its stored ones."""
 
     def __init__(
@@ -675,7 +675,12 @@ class REGFWinRegistryKeyHelper(dfwinreg_regf.REGFWinRegistryKeyHelper):
         """A key object; virtual when virtual subkeys hang below this path."""
         if pyregf_key is None:
             return None
-        virtual_subkeys = self._virtual_subkeys_by_parent.get(upcase(relative_key_path))
+        lookup = relative_key_path
+        if lookup and not lookup.startswith(_SEP):
+            # GetKeyByPath passes paths without the leading separator; virtual parents
+            # are stored with it.
+            lookup = _SEP + lookup
+        virtual_subkeys = self._virtual_subkeys_by_parent.get(upcase(lookup))
         if not virtual_subkeys:
             return REGFWinRegistryKey(
                 pyregf_key,
