@@ -87,11 +87,17 @@ def _os_error(what: str, exc: regf.RegfError) -> OSError:
     return OSError(f"{what}: {exc}")
 
 
-def _utf16_text(raw: bytes) -> str:
-    """REG_SZ text: UTF-16LE up to the first NUL (the terminator or junk after it)."""
-    text = raw.decode("utf-16-le", "surrogatepass")
+def _utf16_text(raw: bytes) -> str | None:
+    """REG_SZ text: UTF-16LE up to the first NUL (the terminator or junk after it).
+
+    None for odd-length data without a NUL: not UTF-16 text (e.g. ASCII stored as
+    REG_SZ), which pyregf refuses too. An odd byte after the terminator is junk.
+    """
+    text = raw[: len(raw) & ~1].decode("utf-16-le", "surrogatepass")
     nul = text.find("\0")
-    return text if nul < 0 else text[:nul]
+    if nul >= 0:
+        return text[:nul]
+    return None if len(raw) % 2 else text
 
 
 def _multi_strings(raw: bytes) -> list[str]:
@@ -352,6 +358,8 @@ class REGFWinRegistryKey(dfwinreg_regf.REGFWinRegistryKey):
     #: True when the key was read from the forensic twin of the hive (below a damaged
     #: subkey list); so are the keys read through it.
     _in_twin = False
+    #: True when the subkey entries came from the forensic twin.
+    _children_in_twin = False
 
     @property
     def _pyregf_key(self) -> regf.Key:
@@ -400,18 +408,18 @@ class REGFWinRegistryKey(dfwinreg_regf.REGFWinRegistryKey):
         if entries is None:
             entries, from_twin = self._key_helper.SubkeyEntries(self._regf_key, self._in_twin)
             self._entries = entries
-            if from_twin:
-                self._in_twin = True
+            self._children_in_twin = from_twin
         return entries
 
-    def _Made(self, key: REGFWinRegistryKey | None) -> REGFWinRegistryKey | None:
-        if key is not None and self._in_twin:
+    def _Made(self, key: REGFWinRegistryKey | None, in_twin: bool) -> REGFWinRegistryKey | None:
+        if key is not None and in_twin:
             key._in_twin = True
         return key
 
-    def _Child(self, key: regf.Key) -> REGFWinRegistryKey | None:
+    def _Child(self, key: regf.Key, in_twin: bool) -> REGFWinRegistryKey | None:
         relative_key_path = key_paths.JoinKeyPath([self._relative_key_path, key.name])
-        return self._Made(self._key_helper.CreateKey(self._key_path_prefix, relative_key_path, key))
+        made = self._key_helper.CreateKey(self._key_path_prefix, relative_key_path, key)
+        return self._Made(made, in_twin)
 
     def GetSubkeyByIndex(self, index: int) -> REGFWinRegistryKey | None:
         """The subkey at ``index`` (IndexError out of range, OSError if unreadable)."""
@@ -421,7 +429,7 @@ class REGFWinRegistryKey(dfwinreg_regf.REGFWinRegistryKey):
         entry = entries[index]
         if isinstance(entry, OSError):
             raise OSError(*entry.args)
-        return self._Child(entry)
+        return self._Child(entry, self._children_in_twin)
 
     def GetSubkeyByName(self, name: str) -> REGFWinRegistryKey | None:
         """The subkey called ``name`` (case-insensitive), or None."""
@@ -429,9 +437,14 @@ class REGFWinRegistryKey(dfwinreg_regf.REGFWinRegistryKey):
             key = self._regf_key.subkey(name)
         except regf.NotFoundError:
             return None
-        except regf.RegfError as exc:
-            raise _os_error(f"unable to read the subkeys of {self.path}", exc) from exc
-        return self._Child(key)
+        except regf.RegfError:
+            # A damaged list: look among its readable entries (as pyregf would).
+            wanted = upcase(name)
+            for entry in self._Entries():
+                if not isinstance(entry, OSError) and upcase(entry.name) == wanted:
+                    return self._Child(entry, self._children_in_twin)
+            return None
+        return self._Child(key, self._in_twin)
 
     def GetSubkeyByPath(self, key_path: str) -> REGFWinRegistryKey | None:
         """The descendant at a relative path, or None."""
@@ -442,14 +455,15 @@ class REGFWinRegistryKey(dfwinreg_regf.REGFWinRegistryKey):
         if key is None:
             return None
         relative_key_path = key_paths.JoinKeyPath([self._relative_key_path, key_path])
-        return self._Made(self._key_helper.CreateKey(self._key_path_prefix, relative_key_path, key))
+        made = self._key_helper.CreateKey(self._key_path_prefix, relative_key_path, key)
+        return self._Made(made, self._in_twin)
 
     def GetSubkeys(self) -> Iterator[REGFWinRegistryKey]:
         """The subkeys in stored order (OSError at an unreadable one)."""
         for entry in self._Entries():
             if isinstance(entry, OSError):
                 raise OSError(*entry.args)
-            child = self._Child(entry)
+            child = self._Child(entry, self._children_in_twin)
             if child is not None:
                 yield child
 
@@ -504,7 +518,10 @@ class REGFWinRegistryKey(dfwinreg_regf.REGFWinRegistryKey):
             # so a damaged list costs only its bad entries, as in GetSubkeys.
             self._entries = None
             rest = dfwinreg_interface.WinRegistryKey.RecurseKeys(self)
-            yield from itertools.islice(rest, done, None)
+            try:
+                yield from itertools.islice(rest, done, None)
+            except RecursionError as exc:  # a subkey list pointing back up the tree
+                raise OSError(f"keys below {self.path} form a cycle") from exc
 
 
 class VirtualREGFWinRegistryKey(REGFWinRegistryKey, dfwinreg_regf.VirtualREGFWinRegistryKey):
@@ -777,9 +794,10 @@ class REGFWinRegistryValue(dfwinreg_regf.REGFWinRegistryValue):
         if data_type in _STRING_TYPES:
             if not raw:
                 return None
-            if len(raw) % 2 == 0:
-                return _utf16_text(raw)
-            problem = f"{len(raw)} bytes is not UTF-16 text"
+            text = _utf16_text(raw)
+            if text is not None:
+                return text
+            problem = f"{len(raw)} bytes without a NUL is not UTF-16 text"
         elif data_type in _INTEGER_SIZES:
             number = _integer(data_type, raw)
             if number is not None:
