@@ -504,13 +504,25 @@ class REGFWinRegistryKey(dfwinreg_regf.REGFWinRegistryKey):
         base = self._relative_key_path
         cut = len(start.path) + 1 if start.path else 0
         join = key_paths.JoinKeyPath
+        # JoinKeyPath([base, sub]) is base + "\\" + sub while every name is plain (not
+        # empty, no separator, no "HKEY_" start); after the first odd name, call it.
+        head = join([base])
+        head = "" if head == _SEP else head
+        plain = True
+        in_twin = self._in_twin
         walk = hive.walk(start)
         done = 1
         try:
             next(walk)  # the start key itself
             for key in walk:
-                made = REGFWinRegistryKey(key, helper, prefix, join([base, key.path[cut:]]))
-                made._in_twin = self._in_twin
+                name = key.name
+                if plain and (not name or _SEP in name or name.startswith("HKEY_")):
+                    plain = False
+                sub = key.path[cut:]
+                relative_key_path = head + _SEP + sub if plain else join([base, sub])
+                made = REGFWinRegistryKey(key, helper, prefix, relative_key_path)
+                if in_twin:
+                    made._in_twin = True
                 yield made
                 done += 1
         except regf.RegfError:
@@ -745,6 +757,7 @@ class REGFWinRegistryValue(dfwinreg_regf.REGFWinRegistryValue):
         dfwinreg_interface.WinRegistryValue.__init__(self)
         self._regf_value = pyregf_value
         self._raw: bytes | None = None
+        self._type: int | None = None
 
     @property
     def _pyregf_value(self) -> regf.Value:
@@ -769,7 +782,13 @@ class REGFWinRegistryValue(dfwinreg_regf.REGFWinRegistryValue):
     @property
     def data_type(self) -> int:
         """The REG_* type number."""
-        return int(self._regf_value.type)
+        data_type = self._type
+        if data_type is None:
+            # The walk's plain int when there, else the ValueType (an IntEnum call).
+            value = self._regf_value
+            data_type = getattr(value, "type_", None)
+            self._type = data_type = int(value.type if data_type is None else data_type)
+        return data_type
 
     @property
     def name(self) -> str | None:
