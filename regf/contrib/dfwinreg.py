@@ -235,8 +235,11 @@ class REGFWinRegistryFile(dfwinreg_regf.REGFWinRegistryFile):
         if head is not None and head.file_type != _FILE_TYPE_PRIMARY:
             # A transaction log opened as a hive: pyregf opens it and shows no root key.
             return None
+        recover_logs = self._recover
         if (head is None or head.dirty) and self._recover:
             logs = self._ReadLogs(file_object)
+            if not logs and head is None:
+                recover_logs = False  # not a hive, and no log to rebuild one: say so plainly
             if logs:
                 try:
                     data, self.recovery = recover(data, logs)
@@ -245,7 +248,7 @@ class REGFWinRegistryFile(dfwinreg_regf.REGFWinRegistryFile):
                         raise
                     # Forensic: the stale primary is still evidence worth reading.
                     warnings.warn(f"logs not applied: {exc}", regf.DirtyHiveWarning, stacklevel=3)
-        return regf.open(data, strict=not self._forensic, recover=self._recover)
+        return regf.open(data, strict=not self._forensic, recover=recover_logs)
 
     def Open(self, file_object: Any) -> bool:
         """Opens the hive in ``file_object`` (read whole; OSError if it is not one)."""
