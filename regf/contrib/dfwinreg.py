@@ -357,6 +357,9 @@ class REGFWinRegistryKey(dfwinreg_regf.REGFWinRegistryKey):
         )
         self._regf_key = pyregf_key
         self._entries: list[regf.Key | OSError] | None = None
+        # Values are read once per key object (plaso asks for them again and again).
+        self._values: list[REGFWinRegistryValue] | None = None
+        self._values_by_name: dict[str, REGFWinRegistryValue] | None = None
 
     #: True when the key was read from the forensic twin of the hive (below a damaged
     #: subkey list); so are the keys read through it.
@@ -470,24 +473,30 @@ class REGFWinRegistryKey(dfwinreg_regf.REGFWinRegistryKey):
             if child is not None:
                 yield child
 
+    def _Values(self) -> list[REGFWinRegistryValue]:
+        values = self._values
+        if values is None:
+            try:
+                found = self._regf_key.values()
+            except regf.RegfError as exc:
+                raise _os_error(f"unable to read the values of {self.path}", exc) from exc
+            values = self._values = [REGFWinRegistryValue(v) for v in found]
+        return values
+
     def GetValueByName(self, name: str) -> REGFWinRegistryValue | None:
-        """The value called ``name`` ("" is the default value), or None."""
-        try:
-            value = self._regf_key.value(name or "")
-        except regf.NotFoundError:
-            return None
-        except regf.RegfError as exc:
-            raise _os_error(f"unable to read the values of {self.path}", exc) from exc
-        return REGFWinRegistryValue(value)
+        """The value called ``name`` ("" is the default value, any case), or None."""
+        by_name = self._values_by_name
+        if by_name is None:
+            by_name = {}
+            for value in self._Values():
+                # The first of equal names wins, as regf.Key.value (Windows' upcase rules).
+                by_name.setdefault(upcase(value._regf_value.name), value)
+            self._values_by_name = by_name
+        return by_name.get(upcase(name or ""))
 
     def GetValues(self) -> Iterator[REGFWinRegistryValue]:
         """The values in stored order."""
-        try:
-            values = self._regf_key.values()
-        except regf.RegfError as exc:
-            raise _os_error(f"unable to read the values of {self.path}", exc) from exc
-        for value in values:
-            yield REGFWinRegistryValue(value)
+        return iter(self._Values())
 
     def RecurseKeys(self) -> Iterator[REGFWinRegistryKey]:
         """This key and every key below it, depth-first in stored order.
