@@ -53,10 +53,9 @@ from dfwinreg import regf as dfwinreg_regf
 
 import regf
 from regf._accel import upcase
-from regf.format.fast import CELL_L
-from regf.model.hive import parse_base_block
+from regf.format.fast import BASE_L, CELL_L
 from regf.storage.discover import find_logs
-from regf.storage.recovery import recover
+from regf.storage.recovery import is_dirty, recover
 
 _SEP = definitions.KEY_PATH_SEPARATOR
 # pyregf (and so dfwinreg) reports the offset of the nk/vk record, after its cell size.
@@ -68,6 +67,8 @@ _INTEGER_SIZES = {
     definitions.REG_QWORD: 8,
 }
 _FILE_TYPE_PRIMARY = 0
+_SIGNATURE = BASE_L.field("signature")
+_FILE_TYPE = BASE_L.field("file_type")
 
 LogSource = str | os.PathLike[str] | Any  # a path, or a binary file object
 
@@ -228,17 +229,17 @@ class REGFWinRegistryFile(dfwinreg_regf.REGFWinRegistryFile):
 
     def _OpenHive(self, file_object: Any) -> regf.Hive | None:
         data: bytes | bytearray = _read_all(file_object)
-        try:
-            head = parse_base_block(data)
-        except regf.SignatureError:
-            head = None  # a torn base block: recovery may rebuild it from a log
-        if head is not None and head.file_type != _FILE_TYPE_PRIMARY:
+        signed = len(data) >= BASE_L.size and _SIGNATURE.unpack_from(data, 0) == b"regf"
+        if signed and _FILE_TYPE.unpack_from(data, 0) != _FILE_TYPE_PRIMARY:
             # A transaction log opened as a hive: pyregf opens it and shows no root key.
             return None
+        # Dirty: Seq1 != Seq2, or a bad checksum or signature (a torn base block, which
+        # recovery may rebuild from a log).
+        dirty = is_dirty(bytes(data[: BASE_L.size])) is not None
         recover_logs = self._recover
-        if (head is None or head.dirty) and self._recover:
+        if dirty and self._recover:
             logs = self._ReadLogs(file_object)
-            if not logs and head is None:
+            if not logs and not signed:
                 recover_logs = False  # not a hive, and no log to rebuild one: say so plainly
             if logs:
                 try:
