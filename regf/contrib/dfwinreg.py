@@ -350,12 +350,11 @@ class REGFWinRegistryKey(dfwinreg_regf.REGFWinRegistryKey):
         key_path_prefix: str = "",
         relative_key_path: str = "",
     ) -> None:
-        dfwinreg_interface.WinRegistryKey.__init__(
-            self,
-            key_helper=key_helper if key_helper is not None else REGFWinRegistryKeyHelper(),
-            key_path_prefix=key_path_prefix,
-            relative_key_path=relative_key_path,
-        )
+        # What dfwinreg.interface.WinRegistryKey.__init__ sets, without its call chain
+        # (a key object is made per key of a walk).
+        self._key_helper = key_helper if key_helper is not None else REGFWinRegistryKeyHelper()
+        self._key_path_prefix = key_path_prefix
+        self._relative_key_path = relative_key_path
         self._regf_key = pyregf_key
         self._entries: list[regf.Key | OSError] | None = None
         # Values are read once per key object (plaso asks for them again and again).
@@ -767,7 +766,7 @@ class REGFWinRegistryValue(dfwinreg_regf.REGFWinRegistryValue):
     """A Windows Registry value read with regf (``pyregf_value`` is a :class:`regf.Value`)."""
 
     def __init__(self, pyregf_value: regf.Value) -> None:
-        dfwinreg_interface.WinRegistryValue.__init__(self)
+        # dfwinreg.interface.WinRegistryValue has no state of its own to set up.
         self._regf_value = pyregf_value
         self._raw: bytes | None = None
         self._type: int | None = None
@@ -790,7 +789,8 @@ class REGFWinRegistryValue(dfwinreg_regf.REGFWinRegistryValue):
     @property
     def data(self) -> bytes | None:
         """The stored data bytes; None when empty (as dfwinreg with pyregf)."""
-        return self._Raw() or None
+        raw = self._raw
+        return (raw if raw is not None else self._Raw()) or None
 
     @property
     def data_type(self) -> int:
