@@ -28,7 +28,12 @@ from regf.contrib import dfwinreg as backend  # noqa: E402
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tools"))
 from plaso_winreg_compare import run_plaso  # noqa: E402
 
-pytestmark = [pytest.mark.corpus, pytest.mark.peers]
+pytestmark = [
+    pytest.mark.corpus,
+    pytest.mark.peers,
+    # plaso's own modules (pyparsing grammars) warn on import; nothing of regf's.
+    pytest.mark.filterwarnings("ignore::DeprecationWarning"),
+]
 
 
 def _both(corpus: Path, rel: str):  # type: ignore[no-untyped-def]

@@ -42,30 +42,23 @@ import os
 import warnings
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 from dfdatetime import filetime as dfdatetime_filetime
 from dfdatetime import semantic_time as dfdatetime_semantic_time
 from dfwinreg import definitions, key_paths
-from dfwinreg import errors as dfwinreg_errors
 from dfwinreg import interface as dfwinreg_interface
 from dfwinreg import regf as dfwinreg_regf
 
 import regf
 from regf._accel import upcase
-from regf.format.fast import BASE_L, CELL_L
+from regf.format.fast import BASE_L
 from regf.storage.discover import find_logs
 from regf.storage.recovery import is_dirty, recover
 
+from .dfwinreg_values import CELL_HEADER, REGFWinRegistryValue, integer_data
+
 _SEP = definitions.KEY_PATH_SEPARATOR
-# pyregf (and so dfwinreg) reports the offset of the nk/vk record, after its cell size.
-_CELL_HEADER = CELL_L.size
-_STRING_TYPES = frozenset((definitions.REG_SZ, definitions.REG_EXPAND_SZ, definitions.REG_LINK))
-_INTEGER_SIZES = {
-    definitions.REG_DWORD: 4,
-    definitions.REG_DWORD_BIG_ENDIAN: 4,
-    definitions.REG_QWORD: 8,
-}
 _FILE_TYPE_PRIMARY = 0
 _SIGNATURE = BASE_L.field("signature")
 _FILE_TYPE = BASE_L.field("file_type")
@@ -86,49 +79,6 @@ def _check_codepage(codepage: str) -> None:
 def _os_error(what: str, exc: regf.RegfError) -> OSError:
     """The OSError pyregf would raise (plaso catches OSError around every key)."""
     return OSError(f"{what}: {exc}")
-
-
-def _utf16_text(raw: bytes) -> str | None:
-    """REG_SZ text: UTF-16LE up to the first NUL (the terminator or junk after it).
-
-    None for odd-length data without a NUL: not UTF-16 text (e.g. ASCII stored as
-    REG_SZ), which pyregf refuses too. An odd byte after the terminator is junk.
-    """
-    text = raw[: len(raw) & ~1].decode("utf-16-le", "surrogatepass")
-    nul = text.find("\0")
-    if nul >= 0:
-        return text[:nul]
-    return None if len(raw) % 2 else text
-
-
-def _multi_strings(raw: bytes) -> list[str]:
-    """REG_MULTI_SZ as pyregf reads it: NUL-terminated strings up to the first empty one.
-
-    An empty string is the list terminator, an unterminated tail is dropped, and an odd
-    last byte is ignored: ``a\\0b\\0\\0`` and ``a\\0b`` are ``["a", "b"]`` and ``["a"]``.
-    """
-    out = []
-    for text in raw[: len(raw) & ~1].decode("utf-16-le", "surrogatepass").split("\0")[:-1]:
-        if not text:
-            break
-        out.append(text)
-    return out
-
-
-def _integer(data_type: int, raw: bytes) -> int | None:
-    """A DWORD / DWORD_BIG_ENDIAN / QWORD from its first 4 / 4 / 8 bytes (None if short).
-
-    Signed, as dfwinreg's backends all give it (pyregf, and its fake backend's
-    ``int32le``/``int64le`` maps): a stored 0xFFFFFFFF is -1. Longer data is read from
-    its first bytes and shorter data refused, as pyregf does.
-    """
-    size = _INTEGER_SIZES.get(data_type)
-    if size is None or len(raw) < size:
-        return None
-    order: Literal["big", "little"] = (
-        "big" if data_type == definitions.REG_DWORD_BIG_ENDIAN else "little"
-    )
-    return int.from_bytes(raw[:size], order, signed=True)
 
 
 def _read_all(file_object: Any) -> bytes:
@@ -291,7 +241,7 @@ class REGFWinRegistryFile(dfwinreg_regf.REGFWinRegistryFile):
                 raw = value.raw
             except regf.RegfError:
                 continue
-            number = _integer(int(value.type), raw)
+            number = integer_data(int(value.type), raw)
             if number is not None and 0 < number <= 999:
                 return self._GetKeyByPathFromFile(f"\\ControlSet{number:03d}")
         return None
@@ -406,7 +356,7 @@ class REGFWinRegistryKey(dfwinreg_regf.REGFWinRegistryKey):
     @property
     def offset(self) -> int:
         """File offset of the nk record (as pyregf: after the cell size)."""
-        return self._regf_key.offset + _CELL_HEADER
+        return self._regf_key.offset + CELL_HEADER
 
     def _Entries(self) -> list[regf.Key | OSError]:
         """The subkeys in stored order, an OSError in place of each unreadable one."""
@@ -760,90 +710,6 @@ class REGFWinRegistryKeyHelper(dfwinreg_regf.REGFWinRegistryKeyHelper):
             rest = relative_key_path[len(stored) :]
             return registry_key.GetSubkeyByPath(rest) if rest.strip(_SEP) else registry_key
         return None
-
-
-class REGFWinRegistryValue(dfwinreg_regf.REGFWinRegistryValue):
-    """A Windows Registry value read with regf (``pyregf_value`` is a :class:`regf.Value`)."""
-
-    def __init__(self, pyregf_value: regf.Value) -> None:
-        # dfwinreg.interface.WinRegistryValue has no state of its own to set up.
-        self._regf_value = pyregf_value
-        self._raw: bytes | None = None
-        self._type: int | None = None
-
-    @property
-    def _pyregf_value(self) -> regf.Value:
-        return self._regf_value
-
-    def _Raw(self) -> bytes:
-        raw = self._raw
-        if raw is None:
-            try:
-                raw = self._raw = self._regf_value.raw
-            except regf.RegfError as exc:
-                raise dfwinreg_errors.WinRegistryValueError(
-                    f"Unable to read data from value: {self._regf_value.name:s} with error: {exc!s}"
-                ) from exc
-        return raw
-
-    @property
-    def data(self) -> bytes | None:
-        """The stored data bytes; None when empty (as dfwinreg with pyregf)."""
-        raw = self._raw
-        return (raw if raw is not None else self._Raw()) or None
-
-    @property
-    def data_type(self) -> int:
-        """The REG_* type number."""
-        data_type = self._type
-        if data_type is None:
-            # The walk's plain int when there, else the ValueType (an IntEnum call).
-            value = self._regf_value
-            data_type = getattr(value, "type_", None)
-            self._type = data_type = int(value.type if data_type is None else data_type)
-        return data_type
-
-    @property
-    def name(self) -> str | None:
-        """The value's name; None for the default value (as pyregf)."""
-        return self._regf_value.name or None
-
-    @property
-    def offset(self) -> int:
-        """File offset of the vk record (as pyregf: after the cell size)."""
-        return self._regf_value.offset + _CELL_HEADER
-
-    def GetDataAsObject(self) -> Any:
-        """The data as str, int, list[str] or bytes, read as dfwinreg with pyregf does.
-
-        Strings are the text before the first NUL, integers signed; empty data is None,
-        except for integer and multi-string types, which (like odd-length strings and
-        integers shorter than their type) raise WinRegistryValueError.
-        """
-        raw = self._Raw()
-        data_type = self.data_type
-        problem = None
-        if data_type in _STRING_TYPES:
-            if not raw:
-                return None
-            text = _utf16_text(raw)
-            if text is not None:
-                return text
-            problem = f"{len(raw)} bytes without a NUL is not UTF-16 text"
-        elif data_type in _INTEGER_SIZES:
-            number = _integer(data_type, raw)
-            if number is not None:
-                return number
-            problem = f"{len(raw)} bytes of data is too short for the type"
-        elif data_type == definitions.REG_MULTI_SZ:
-            if raw:
-                return _multi_strings(raw)
-            problem = "no data"
-        else:
-            return raw or None
-        raise dfwinreg_errors.WinRegistryValueError(
-            f"Unable to read data from value: {self._regf_value.name:s} with error: {problem}"
-        )
 
 
 __all__ = [
