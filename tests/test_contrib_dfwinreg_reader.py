@@ -5,8 +5,9 @@ tmp_path, never in the project), with names in other cases than Windows uses: re
 SYSTEM as ``windows/system32/CONFIG/system``, dfwinreg's SAM and SECURITY beside it,
 dfwinreg's NTUSER.DAT and UsrClass.dat in a user profile. ``WinRegistry`` must map
 ``HKEY_LOCAL_MACHINE\\System`` (with ``CurrentControlSet``), ``\\SAM``, ``\\Security``,
-``HKEY_CURRENT_USER`` and ``HKEY_CURRENT_USER\\Software\\Classes`` through the reader, the
-same way it does through a reader made of dfwinreg.regf (pyregf) files.
+``HKEY_CURRENT_USER`` and ``HKEY_CURRENT_USER\\Software\\Classes`` through the reader, and
+(with a small SOFTWARE hive made here holding a ProfileList) ``HKEY_USERS\\<SID>`` and
+``<SID>_Classes``, the same way it does through a reader of dfwinreg.regf (pyregf) files.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ pytest.importorskip("dfwinreg.regf")
 from dfwinreg import interface as dfwinreg_interface
 from dfwinreg import registry as dfwinreg_registry
 
+import regf
 from regf.contrib import dfwinreg as backend
 from regf.contrib.dfwinreg_reader import (
     DFVFSWinRegistryFileReader,
@@ -199,3 +201,40 @@ def test_dfvfs_reader_applies_logs(corpus: Path, tmp_path: Path) -> None:
     direct = DirectoryWinRegistryFileReader(tmp_path, environment={"UserProfile": "\\Users\\tony"})
     same = direct.Open("%UserProfile%\\NTUSER.DAT")
     assert keys == sum(1 for _ in same.RecurseKeys())
+
+
+SID = "S-1-5-21-1111111111-2222222222-3333333333-1001"
+
+
+def _software(tree: Path) -> None:
+    """A small SOFTWARE hive made with regf (the corpus has none): the key WinRegistry
+    recognises SOFTWARE by, and a ProfileList entry for the user profile of the tree."""
+    path = tree / "windows/system32/CONFIG/SOFTWARE"
+    with regf.create(path) as hive:
+        hive.create_key("Microsoft\\Windows\\CurrentVersion\\App Paths")
+        profile = hive.create_key(f"Microsoft\\Windows NT\\CurrentVersion\\ProfileList\\{SID}")
+        profile.set_value(
+            "ProfileImagePath",
+            "%SystemDrive%\\Users\\bperry\0".encode("utf-16-le"),
+            regf.REG_EXPAND_SZ,
+        )
+
+
+def test_win_registry_hkey_users(tree: Path) -> None:
+    """HKEY_USERS\\<SID> and <SID>_Classes: the profile's hives, found through SOFTWARE."""
+    _software(tree)
+    reader = DirectoryWinRegistryFileReader(tree)
+    ours = dfwinreg_registry.WinRegistry(registry_file_reader=reader)
+    pytest.importorskip("pyregf")
+    theirs = dfwinreg_registry.WinRegistry(registry_file_reader=PyregfDirectoryReader(reader))
+    keys = [
+        "HKEY_LOCAL_MACHINE\\Software\\Microsoft\\Windows NT\\CurrentVersion\\ProfileList",
+        f"HKEY_USERS\\{SID}\\Console",
+        f"HKEY_USERS\\{SID}\\Software\\Microsoft",
+        f"HKEY_USERS\\{SID}_Classes\\Local Settings",
+    ]
+    for key_path in keys:
+        mine = _describe(ours, key_path)
+        assert mine is not None, key_path
+        assert mine == _describe(theirs, key_path), key_path
+    assert _describe(ours, "HKEY_USERS\\S-1-5-21-0-0-0-500\\Console") is None
