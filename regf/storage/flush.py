@@ -184,33 +184,46 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from .._accel import checksum, marvin32
+from .._accel import marvin32
 from ..errors import (
-    FormatError,
     HiveStateError,
     InvalidArgumentError,
     RecoveryError,
     SignatureError,
-    UnsupportedVersionError,
 )
-from ..format.constants import FILE_TYPE_LOG_NEW, FILE_TYPE_LOG_OLD, FILE_TYPE_LOG_OLD_NT
-from ..format.fast import HVLE, U32
+from ..format.constants import (
+    BASE,
+    FILE_TYPE_LOG_NEW,
+    FILE_TYPE_LOG_OLD,
+    FILE_TYPE_LOG_OLD_NT,
+    PAGE,
+)
+from ..format.fast import HVLE_L, PAGE_REF_L
 from . import discover, lock, recovery
+from .baseblock import (
+    ENTRY_FLAG_MASK,
+    FILE_TYPE,
+    FLAGS,
+    HBINS_SIZE,
+    SECTOR,
+    SEQ1,
+    SEQ2,
+    SEQ_MASK,
+    check_log_base_block,
+    check_primary_head,
+    get,
+    log_base_block,
+    next_seq,
+    not_older,
+    seal,
+    uncarried,
+)
 from .fileio import DEFAULT_OPS, FileHandle, FileOps
-from .logs import check_log_base_block
 
-PAGE = 4096
-BASE = 4096
-SECTOR = 512
-HVLE_HEADER = 0x28
-_M32 = 0xFFFFFFFF
-_HALF = 0x80000000
-
-# Base block field offsets (fmt §1.1).
-_SEQ1, _SEQ2, _MAJOR, _MINOR, _TYPE, _FORMAT = 0x04, 0x08, 0x14, 0x18, 0x1C, 0x20
-_ROOT, _HBINS, _CLUSTER, _FLAGS, _CKSUM = 0x24, 0x28, 0x2C, 0x90, 0x1FC
-#: Largest hive-bins size: cell indexes reserve bit 31 (fmt §3).
-_MAX_HBINS = 0x80000000
+#: Bytes of an HvLE entry header; page references follow it (fmt §6.3).
+HVLE_HEADER = HVLE_L.size
+_HASH1, _HASH2 = HVLE_L.field("hash1"), HVLE_L.field("hash2")
+_REF = PAGE_REF_L.struct
 
 #: Suffixes of the two logs the pager writes (dual-log scheme, fmt §6.1).
 LOG_SUFFIXES = (".LOG1", ".LOG2")
@@ -280,40 +293,6 @@ class FlushStats:
         return self.log_bytes + self.primary_bytes
 
 
-# -- byte helpers ----------------------------------------------------------------------
-
-
-def _u32(buf: bytes | bytearray | memoryview, off: int) -> int:
-    return int(U32.unpack_from(buf, off)[0])
-
-
-def _put(buf: bytearray, off: int, value: int) -> None:
-    U32.pack_into(buf, off, value & _M32)
-
-
-def _not_older(a: int, b: int) -> bool:
-    """``a >= b`` on the 32-bit sequence circle (fmt §6.5 step 1)."""
-    return (a - b) & _M32 < _HALF
-
-
-def _seal(bb: bytearray, seq1: int, seq2: int, file_type: int = 0) -> bytearray:
-    """Set the pager-owned fields of a base block (or its 512-byte copy) and its checksum."""
-    _put(bb, _SEQ1, seq1)
-    _put(bb, _SEQ2, seq2)
-    _put(bb, _TYPE, file_type)
-    _put(bb, _CKSUM, checksum(bb[:SECTOR]))
-    return bb
-
-
-def _uncarried(head: bytes | bytearray) -> bytes:
-    """The first 512 base-block bytes minus the fields log entries carry (invariant 7)."""
-    b = bytearray(head[:SECTOR])
-    for off in (_SEQ1, _SEQ2, _TYPE, _HBINS, _CKSUM):
-        b[off : off + 4] = bytes(4)
-    _put(b, _FLAGS, _u32(b, _FLAGS) & ~1)
-    return bytes(b)
-
-
 def page_runs(pages: Iterable[int]) -> list[tuple[int, int]]:
     """Merge page numbers into ``(first page, count)`` runs of contiguous pages."""
     runs: list[tuple[int, int]] = []
@@ -336,49 +315,33 @@ def build_entry(
     """
     runs = page_runs(pages)
     data_len = PAGE * len(pages)
-    raw = HVLE_HEADER + 8 * len(runs) + data_len
+    raw = HVLE_HEADER + _REF.size * len(runs) + data_len
     size = -(-(log_offset + raw) // PAGE) * PAGE - log_offset
     buf = bytearray(size)
-    HVLE.pack_into(buf, 0, b"HvLE", size, flags & 1, sequence & _M32, hbins_size, len(runs), 0, 0)
+    HVLE_L.struct.pack_into(
+        buf,
+        0,
+        b"HvLE",
+        size,
+        flags & ENTRY_FLAG_MASK,
+        sequence & SEQ_MASK,
+        hbins_size,
+        len(runs),
+        0,
+        0,
+    )
     pos = HVLE_HEADER
     for first, count in runs:
-        U32.pack_into(buf, pos, (first - 1) * PAGE)  # relative to the hive bins
-        U32.pack_into(buf, pos + 4, count * PAGE)
-        pos += 8
+        _REF.pack_into(buf, pos, (first - 1) * PAGE, count * PAGE)  # hive-bins relative
+        pos += _REF.size
     for first, count in runs:
         for p in range(first, first + count):
             buf[pos : pos + PAGE] = pages[p]
             pos += PAGE
-    buf[0x18:0x20] = marvin32(memoryview(buf)[HVLE_HEADER:]).to_bytes(8, "little")
-    buf[0x20:0x28] = marvin32(memoryview(buf)[:0x20]).to_bytes(8, "little")
+    # Hash-1 first: Hash-2 covers the header including Hash-1 (fmt §6.3).
+    _HASH1.pack_into(buf, 0, marvin32(memoryview(buf)[HVLE_HEADER:]))
+    _HASH2.pack_into(buf, 0, marvin32(memoryview(buf)[: _HASH2.offset]))
     return bytes(buf)
-
-
-def log_base_block(bb: bytes | bytearray, sequence: int) -> bytes:
-    """The 512-byte base-block copy that starts a log file (fmt §6.1, §6.3)."""
-    head = bytearray(bb[:SECTOR])
-    return bytes(_seal(head, sequence, sequence, FILE_TYPE_LOG_NEW))
-
-
-def check_primary_head(head: bytes | bytearray, file_size: int) -> int:
-    """Validate a clean primary base block the pager may write into; return hbins size."""
-    if len(head) < BASE or bytes(head[:4]) != b"regf":
-        raise FormatError("not a regf hive (bad signature or shorter than 4096 bytes)", 0)
-    major, minor = _u32(head, _MAJOR), _u32(head, _MINOR)
-    if major != 1 or not 3 <= minor <= 6:
-        raise UnsupportedVersionError(f"hive version {major}.{minor} cannot be written", _MINOR)
-    if _u32(head, _TYPE) != 0:
-        raise UnsupportedVersionError(f"file type {_u32(head, _TYPE)} is not a primary", _TYPE)
-    if _u32(head, _FORMAT) != 1 or _u32(head, _CLUSTER) != 1:
-        raise UnsupportedVersionError("file format or clustering factor is not 1", _FORMAT)
-    hbins = _u32(head, _HBINS)
-    if hbins < PAGE or hbins % PAGE or hbins >= _MAX_HBINS:
-        raise FormatError(f"hive bins size {hbins:#x} is not a positive multiple of 4096", _HBINS)
-    if BASE + hbins > file_size:
-        raise FormatError(
-            f"file ends at {file_size:#x} before the hive bins end at {BASE + hbins:#x}", file_size
-        )
-    return hbins
 
 
 def sibling_path(hive: Path, suffix: str) -> Path:
@@ -425,7 +388,7 @@ class Pager:
         self._state = PagerState.CLEAN
         #: the base block as of the last flush, sealed as clean (Seq1 = Seq2 = sequence).
         self._bb = bytes(bb)
-        self._seq = sequence & _M32
+        self._seq = sequence & SEQ_MASK
         self._disk_size = disk_size
         self.log_paths = [sibling_path(path, s) for s in LOG_SUFFIXES]
         self._logs: list[FileHandle | None] = [None, None]
@@ -525,8 +488,8 @@ class Pager:
         else:
             hbins = check_primary_head(data, size)
             image = bytearray(memoryview(data)[: BASE + hbins])  # one copy, not two
-        seq = _u32(image, _SEQ1)
-        bb = bytes(_seal(bytearray(image[:BASE]), seq, seq))
+        seq = get(image, SEQ1)
+        bb = bytes(seal(bytearray(image[:BASE]), seq, seq))
         image[:BASE] = bb
         pager = cls(p, ops, primary, hive_lock, bb, seq, size, policy)
         pager._neutralise_logs()
@@ -575,13 +538,13 @@ class Pager:
                 head = h.pread(SECTOR + 4, 0)
                 if len(head) < SECTOR + 4 or check_log_base_block(head[:SECTOR]) is not None:
                     continue  # not a usable log: nothing can apply it
-                ftype, seq = _u32(head, _TYPE), _u32(head, _SEQ1)
+                ftype, seq = get(head, FILE_TYPE), get(head, SEQ1)
                 stale_old = ftype in (FILE_TYPE_LOG_OLD, FILE_TYPE_LOG_OLD_NT)
-                uncommitted = ftype == FILE_TYPE_LOG_NEW and _not_older(seq, self._seq)
+                uncommitted = ftype == FILE_TYPE_LOG_NEW and not_older(seq, self._seq)
                 if stale_old or uncommitted:
                     h.truncate(0)
                     h.fsync()
-                elif i >= 0 and (newest is None or not _not_older(newest[0], seq)):
+                elif i >= 0 and (newest is None or not not_older(newest[0], seq)):
                     newest = (seq, i)
             finally:
                 h.close()
@@ -612,8 +575,8 @@ class Pager:
         hbins = check_primary_head(image, len(image))
         if len(image) != BASE + hbins:
             raise InvalidArgumentError(f"image is {len(image)} bytes, expected {BASE + hbins}")
-        seq = max(_u32(image, _SEQ1), _u32(image, _SEQ2), 1)
-        _seal(image, seq, seq)
+        seq = max(get(image, SEQ1), get(image, SEQ2), 1)
+        seal(image, seq, seq)
         old_lock: lock.HiveLock | None = None
         if ops.exists(p):
             if not overwrite:
@@ -766,7 +729,7 @@ class Pager:
                     f"dirty page {bad[0]} is outside the hive bins (pages 1..{npages - 1})"
                 )
             head = bytearray(image[:BASE])
-            bb_changed = bytes(_seal(bytearray(head), self._seq, self._seq)) != self._bb
+            bb_changed = bytes(seal(bytearray(head), self._seq, self._seq)) != self._bb
             stats = FlushStats()
             if not pages and not bb_changed:
                 if reconcile and self._state is PagerState.PENDING:
@@ -797,13 +760,13 @@ class Pager:
         reconcile: bool,
         stats: FlushStats,
     ) -> None:
-        if self._primary_dirty and _uncarried(head) != _uncarried(self._run_head):
+        if self._primary_dirty and uncarried(head) != uncarried(self._run_head):
             # The run's base-block copy would no longer match (invariant 7): finish the
             # run, so that the new base block gets a run (and a copy) of its own.
             self._reconcile(stats)
         seq = self._seq
         snapshot = {p: bytes(image[p * PAGE : (p + 1) * PAGE]) for p in pages}
-        flags = _u32(head, _FLAGS)
+        flags = get(head, FLAGS)
         start = not self._primary_dirty
         if start:
             i = 1 - self._cur  # alternate LOG1 <-> LOG2
@@ -829,9 +792,9 @@ class Pager:
         stats.log = self.log_paths[self._cur]
         stats.log_offset, stats.entry_size = self._log_end - len(entry), len(entry)
         # The entry is durable: the new state exists on disk (in the log).
-        self._seq = (seq + 1) & _M32
+        self._seq = next_seq(seq)
         self._pending.update(snapshot)
-        self._bb = bytes(_seal(head, self._seq, self._seq))
+        self._bb = bytes(seal(head, self._seq, self._seq))
         image[:SECTOR] = self._bb[:SECTOR]
         if reconcile or self._log_end > self.policy.cap:
             self._reconcile(stats)
@@ -839,9 +802,7 @@ class Pager:
         elif start:
             # Mark the primary dirty so that readers apply the run (fmt §6.4).
             dirty = bytearray(self._bb)
-            self._write(
-                self._primary, _seal(dirty, self._seq, self._run_start), 0, stats, log=False
-            )
+            self._write(self._primary, seal(dirty, self._seq, self._run_start), 0, stats, log=False)
             self._fsync(self._primary, stats)
             self._primary_dirty = True
             self._go("flush_log_only")
@@ -862,8 +823,8 @@ class Pager:
         """fmt §6.4 step 3 from the in-memory copy of the run's pages (invariants 1, 5)."""
         if not self._pending and not self._primary_dirty:
             return
-        hbins = _u32(self._bb, _HBINS)
-        bump = _seal(bytearray(self._bb), self._seq, self._run_start)
+        hbins = get(self._bb, HBINS_SIZE)
+        bump = seal(bytearray(self._bb), self._seq, self._run_start)
         self._write(self._primary, bump, 0, stats, log=False)
         if not self._primary_dirty:
             # Barrier: the dirty mark must be durable before the first page can be.
