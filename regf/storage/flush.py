@@ -178,6 +178,7 @@ from __future__ import annotations
 import contextlib
 import enum
 import errno
+import mmap
 import os
 import threading
 from collections.abc import Callable, Iterable
@@ -186,6 +187,7 @@ from pathlib import Path
 
 from .._accel import marvin32
 from ..errors import (
+    FormatError,
     HiveStateError,
     InvalidArgumentError,
     RecoveryError,
@@ -205,6 +207,7 @@ from .baseblock import (
     FILE_TYPE,
     FLAGS,
     HBINS_SIZE,
+    MAX_HBINS,
     SECTOR,
     SEQ1,
     SEQ2,
@@ -219,6 +222,7 @@ from .baseblock import (
     uncarried,
 )
 from .fileio import DEFAULT_OPS, FileHandle, FileOps
+from .files import check_regular_file, refuse_non_regular
 
 #: Bytes of an HvLE entry header; page references follow it (fmt §6.3).
 HVLE_HEADER = HVLE_L.size
@@ -358,6 +362,24 @@ def sibling_path(hive: Path, suffix: str) -> Path:
     return hive.with_name(matches[0])
 
 
+def _mapped(h: FileHandle, stack: contextlib.ExitStack) -> bytes | mmap.mmap:
+    """The whole file behind ``h``, mapped read-only when it has a descriptor (closed by
+    ``stack``); a handle without one is read, up to the largest size a hive can have."""
+    size, fd = h.size(), h.fileno()
+    if fd is None or size == 0:
+        if size > BASE + MAX_HBINS:
+            raise FormatError(f"{h.path}: {size} bytes is larger than any hive", BASE)
+        return h.pread(size, 0)
+    m = mmap.mmap(fd, size, access=mmap.ACCESS_READ)
+
+    def close() -> None:
+        with contextlib.suppress(BufferError):  # a view may outlive us: GC closes it
+            m.close()
+
+    stack.callback(close)
+    return m
+
+
 # -- the pager -------------------------------------------------------------------------
 
 
@@ -434,8 +456,11 @@ class Pager:
         """
         ops = io if io is not None else DEFAULT_OPS
         p = Path(path)
-        if not os.stat(p).st_mode & 0o222:
+        # A directory, FIFO or device is refused before any open (issue 19 B).
+        if not check_regular_file(p).st_mode & 0o222:
             raise PermissionError(errno.EACCES, "hive file is read-only", str(p))
+        for suffix in LOG_SUFFIXES:
+            refuse_non_regular(sibling_path(p, suffix))
         primary = ops.open(p)
         try:
             hive_lock = lock.acquire(p, primary.fileno())
@@ -462,41 +487,54 @@ class Pager:
         policy: LogPolicy,
         recover: bool = True,
     ) -> tuple[Pager, bytearray, recovery.RecoveryReport | None]:
+        # Only the base block is read first, then exactly what it declares: a hive
+        # padded to gigabytes (or a sparse 10 GB file) costs its declared size, and an
+        # absurd declared size is a typed error, never a huge read (issue 19 C).
         size = primary.size()
-        data = primary.pread(size, 0)
+        head = primary.pread(BASE, 0)
         report: recovery.RecoveryReport | None = None
-        if recovery.is_dirty(data[:SECTOR]) is not None:
+        if recovery.is_dirty(head[:SECTOR]) is not None:
             if not recover:
                 raise RecoveryError(
                     f"{p}: hive is dirty; a writer must recover it first (recover=False)", 0
                 )
-            pairs = []
-            for lp in discover.find_logs(p):
-                h = ops.open(lp)
-                try:
-                    pairs.append((str(lp), h.pread(h.size(), 0)))
-                finally:
-                    h.close()
-            if not pairs:
-                if bytes(data[:4]) != b"regf":
+            log_paths = discover.find_logs(p)
+            if not log_paths:
+                if bytes(head[:4]) != b"regf":
                     # Nothing could rebuild the base block: this is not a hive at all.
                     raise SignatureError(f"{p}: not a regf hive (bad signature)", 0)
                 raise RecoveryError(f"{p}: hive is dirty and has no transaction log", 0)
-            image, report = recovery.recover(data, pairs)
-            hbins = check_primary_head(image, len(image))
-            size = cls._write_back(primary, data, image, hbins)
+            with contextlib.ExitStack() as maps:
+                # Recovery reads only the valid entries and copies only the final size
+                # of the primary: the files are mapped, not read.
+                disk = _mapped(primary, maps)
+                pairs = []
+                for lp in log_paths:
+                    h = ops.open(lp)
+                    maps.callback(h.close)
+                    pairs.append((str(lp), _mapped(h, maps)))
+                image, report = recovery.recover(disk, pairs)
+                del pairs
+                hbins = check_primary_head(image, len(image))
+                size = cls._write_back(primary, disk, image, hbins)
+                del disk
         else:
-            hbins = check_primary_head(data, size)
-            image = bytearray(memoryview(data)[: BASE + hbins])  # one copy, not two
+            hbins = check_primary_head(head, size)
+            image = bytearray(primary.pread(BASE + hbins, 0))
+            if len(image) != BASE + hbins:  # the file shrank under us
+                raise FormatError(f"{p}: file ends before its hive bins", len(image))
         seq = get(image, SEQ1)
         bb = bytes(seal(bytearray(image[:BASE]), seq, seq))
         image[:BASE] = bb
         pager = cls(p, ops, primary, hive_lock, bb, seq, size, policy)
         pager._neutralise_logs()
+        pager._create_logs()
         return pager, image, report
 
     @staticmethod
-    def _write_back(primary: FileHandle, disk: bytes, image: bytearray, hbins: int) -> int:
+    def _write_back(
+        primary: FileHandle, disk: bytes | mmap.mmap, image: bytearray, hbins: int
+    ) -> int:
         """Reconcile a recovered image into the still-dirty primary; return the new size.
 
         The base block on disk stays dirty until every changed page is durable, so a crash
@@ -551,6 +589,30 @@ class Pager:
         # Alternate: the next run goes to the file that does not hold the newest run.
         self._cur = newest[1] if newest is not None else 1
 
+    def _create_logs(self) -> None:
+        """Create whichever of LOG1 and LOG2 is missing, empty, at the first writer open.
+
+        Windows creates both files of the dual-log scheme when it loads a hive, even
+        while one stays empty, and dual-log tools (yarp) refuse a dirty hive whose
+        second log file is missing: so a hive left dirty by ``flush(reconcile=False)``
+        always has both. An empty log is never applied by anyone. Doing it here also
+        takes the folder fsync for a new file out of the first flush.
+        """
+        created = False
+        try:
+            for i, lp in enumerate(self.log_paths):
+                if self._logs[i] is None and not self._ops.exists(lp):
+                    self._logs[i] = self._ops.open(lp, create=True)
+                    created = True
+            if created:
+                self._ops.fsync_dir(self.path.parent)
+        except BaseException:
+            for h in self._logs:
+                if h is not None:
+                    h.close()
+            self._logs = [None, None]
+            raise
+
     @classmethod
     def create(
         cls,
@@ -582,7 +644,10 @@ class Pager:
             if not overwrite:
                 raise FileExistsError(f"{p} exists (pass overwrite=True to replace it)")
             old_lock = lock.acquire(p)  # refuse to replace a hive another writer has
+        for suffix in LOG_SUFFIXES:
+            refuse_non_regular(sibling_path(p, suffix))
         tmp = p.with_name(f".{p.name}.regf-new-{os.getpid()}")
+        logs: list[FileHandle | None] = [None, None]
         handle = ops.open(tmp, create=True)
         try:
             hive_lock = lock.acquire(tmp, handle.fileno())
@@ -605,10 +670,17 @@ class Pager:
             # and the next writer open empties any that could ever apply (invariant 6).
             for suffix in (".LOG", *LOG_SUFFIXES):
                 ops.unlink(sibling_path(p, suffix))
+            # Both logs exist from the start, as Windows lays them out (see
+            # _create_logs); one folder fsync makes the removals and creations durable.
+            for i, suffix in enumerate(LOG_SUFFIXES):
+                logs[i] = ops.open(p.with_name(p.name + suffix), create=True)
             ops.fsync_dir(p.parent)
         except BaseException:
             hive_lock.release()
             handle.close()
+            for h in logs:
+                if h is not None:
+                    h.close()
             if not renamed:
                 with contextlib.suppress(OSError):
                     ops.unlink(tmp)
@@ -628,7 +700,8 @@ class Pager:
             len(image),
             log_policy or LogPolicy(),
         )
-        pager._cur = 1  # no log yet: the first run goes to LOG1
+        pager._logs = logs
+        pager._cur = 1  # no run yet: the first run goes to LOG1
         return pager
 
     # -- state -------------------------------------------------------------------------

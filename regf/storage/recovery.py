@@ -86,6 +86,7 @@ from .baseblock import (
     seal,
     seq_cmp,
 )
+from .files import map_readonly, open_readable
 from .logs import LogEntry, LogFile, parse_log
 
 _HBIN_STAMP = HBIN_L.field("timestamp")
@@ -216,12 +217,13 @@ def mapped_logs(paths: Sequence[str | os.PathLike[str]]) -> Iterator[list[tuple[
     out: list[tuple[str, LogData]] = []
     try:
         for p in paths:
-            with open(p, "rb") as fh:
-                if os.fstat(fh.fileno()).st_size == 0:
-                    out.append((str(p), b""))
-                    continue
-                m = mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ)
-            maps.append(m)
+            fd, size = open_readable(p)  # a FIFO given as a log must not hang the open
+            try:
+                m = map_readonly(fd, size)
+            finally:
+                os.close(fd)
+            if isinstance(m, mmap.mmap):
+                maps.append(m)
             out.append((str(p), m))
         yield out
     finally:
