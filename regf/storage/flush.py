@@ -64,7 +64,9 @@ Protocol of one flush
 1. Build the entry (sequence ``S``) from every dirty page of the image.
 2. If the primary is clean, *start* the next log file: write the base-block copy and the
    entry at offset 0 (cutting the file to that length if it had grown past the cap);
-   otherwise *extend* the current run. fsync the log (and its folder if it was created).
+   otherwise *extend* the current run. fsync the log. (Both log files already exist:
+   the first writer open or :meth:`Pager.create` lays out LOG1 and LOG2, empty, and
+   fsyncs their folder once, as Windows does; see :meth:`Pager._create_logs`.)
 3. ``S := S + 1``.
 4. Full flush (default, or a log-only flush whose run passed the cap): reconcile. If the
    primary was clean, the base block with Seq1 = ``S`` is fsynced on its own before any
@@ -72,6 +74,62 @@ Protocol of one flush
 5. Log-only flush (``reconcile=False``, Windows' lazy reconcile): if the primary is clean,
    write its base block with Seq1 = ``S``, Seq2 = the run's first number (this marks it
    dirty so that readers apply the run) and fsync. The pages stay in the log.
+
+Commit point
+------------
+
+A flush is committed at one fsync, the **commit point**: the first moment at which
+recovering the files yields the new image.
+
+* Starting a run (the primary was clean): the fsync of the primary's *dirty mark* (its
+  base block with Seq1 = ``S`` + 1, Seq2 = the run's first number), step 4 below (full
+  flush) or step 5 (log-only flush). Before it the primary reads as clean, and a clean
+  primary ignores every log (recovery rule R1), so the files hold the old image.
+* Extending a run (the primary is already durably dirty): the fsync of the log entry
+  (step 2), since recovery applies every valid entry of the run (rule R4).
+
+Everything after the commit point only makes the new image readable without the log.
+
+Crash windows
+-------------
+
+A full flush that starts a run does these I/O steps (a log-only flush stops after step
+4; a flush that extends a run does steps 1, 2 and, when full, 5-8). "Recovery sees" is
+what any log-aware reader (regf, Windows, yarp) finds on reopening after a crash (or
+power cut) once the step before it has completed; "user gets" is the state reopening
+yields and what the interrupted call did. Each row is exercised by
+``tests/test_crash.py`` (a crash at every write and fsync, torn writes, lost unsynced
+writes).
+
+===  ===============================  ==========================================  ==================
+k    step (crash after it)            recovery sees                               user gets
+===  ===============================  ==========================================  ==================
+0    (nothing done)                   clean primary, old pages                    old image
+1    write base-block copy + entry    clean primary: logs ignored (R1); the next  old image; flush
+     to LOG1/LOG2 at offset 0         writer open empties the uncommitted run     raised
+2    fsync the log                    as k=1 (entry durable but not referenced)   old image; raised
+3    write primary dirty mark         if the mark reached the disk: dirty, the    old or new image
+     (Seq1 = S+1, Seq2 = run start)   run applies (R5); a torn mark has a bad     (never a mix);
+                                      checksum: base block from the run's copy    raised
+                                      (R6), run applies; else as k=2
+4    fsync primary  **COMMIT POINT**  dirty primary, old pages, durable run:      new image; a log-
+                                      recovery applies the run                    only flush returns
+5    write the pages (and grow)       dirty primary, some pages new or torn: the  new image; raised
+                                      run rewrites every one of them (R7)
+6    fsync primary                    dirty primary, new pages                    new image; raised
+7    write base block Seq2 = Seq1     clean new primary, or still dirty (run      new image; raised
+                                      re-applied), or torn (R6, run re-applied)
+8    fsync primary                    clean primary equal to the image            new image; returns
+===  ===============================  ==========================================  ==================
+
+Why four fsyncs and not three. The disk's floor for a full flush is three ordered
+writes: the entry, the pages, the clean base block (measured by
+``benchmarks/bench_flush.py``). The fourth, step 4, is the barrier that invariant 1
+needs: without it a device may persist pages (step 5) before the dirty mark (step 3),
+and a crash then leaves a primary that reads as *clean* with some new pages, which every
+reader accepts without its log: a silent mixture. It cannot be merged into step 2 (a
+mark durable before its entry is a dirty primary no log can recover) nor into step 6.
+It is paid only when a run starts; a full flush that extends a pending run does three.
 
 Log alternation policy
 ----------------------
