@@ -61,9 +61,10 @@ def open_readable(path: str | os.PathLike[str], *, block_ok: bool = True) -> tup
     except IsADirectoryError:
         raise FileKindError(f"{os.fspath(path)}: a directory is not a hive file") from None
     try:
-        mode = os.fstat(fd).st_mode
+        st = os.fstat(fd)
+        mode = st.st_mode
         if stat.S_ISREG(mode):
-            size = os.fstat(fd).st_size
+            size = st.st_size
         elif block_ok and stat.S_ISBLK(mode):
             size = os.lseek(fd, 0, os.SEEK_END)  # st_size is 0 for a device
         else:

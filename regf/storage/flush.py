@@ -243,7 +243,6 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from .._accel import marvin32
 from ..errors import (
     FormatError,
     HiveStateError,
@@ -258,10 +257,8 @@ from ..format.constants import (
     FILE_TYPE_LOG_OLD_NT,
     PAGE,
 )
-from ..format.fast import HVLE_L, PAGE_REF_L
 from . import discover, lock, recovery
 from .baseblock import (
-    ENTRY_FLAG_MASK,
     FILE_TYPE,
     FLAGS,
     HBINS_SIZE,
@@ -281,11 +278,7 @@ from .baseblock import (
 )
 from .fileio import DEFAULT_OPS, FileHandle, FileOps
 from .files import check_regular_file, refuse_non_regular
-
-#: Bytes of an HvLE entry header; page references follow it (fmt §6.3).
-HVLE_HEADER = HVLE_L.size
-_HASH1, _HASH2 = HVLE_L.field("hash1"), HVLE_L.field("hash2")
-_REF = PAGE_REF_L.struct
+from .logs import build_entry, page_runs
 
 #: Suffixes of the two logs the pager writes (dual-log scheme, fmt §6.1).
 LOG_SUFFIXES = (".LOG1", ".LOG2")
@@ -353,57 +346,6 @@ class FlushStats:
     def bytes_written(self) -> int:
         """Total bytes handed to pwrite, logs and primary together."""
         return self.log_bytes + self.primary_bytes
-
-
-def page_runs(pages: Iterable[int]) -> list[tuple[int, int]]:
-    """Merge page numbers into ``(first page, count)`` runs of contiguous pages."""
-    runs: list[tuple[int, int]] = []
-    for p in sorted(set(pages)):
-        if runs and runs[-1][0] + runs[-1][1] == p:
-            runs[-1] = (runs[-1][0], runs[-1][1] + 1)
-        else:
-            runs.append((p, 1))
-    return runs
-
-
-def build_entry(
-    pages: dict[int, bytes], sequence: int, hbins_size: int, flags: int, log_offset: int
-) -> bytes:
-    """One HvLE entry (fmt §6.3) for ``pages`` (page number >= 1 -> 4096 bytes).
-
-    Contiguous pages share one page reference. The entry is zero-padded so that it ends
-    on a 4096-byte boundary of the log when written at ``log_offset`` (a multiple of 512).
-    Hash-1 covers bytes [0x28, size) and is stored before Hash-2, which covers [0, 0x20).
-    """
-    runs = page_runs(pages)
-    data_len = PAGE * len(pages)
-    raw = HVLE_HEADER + _REF.size * len(runs) + data_len
-    size = -(-(log_offset + raw) // PAGE) * PAGE - log_offset
-    buf = bytearray(size)
-    HVLE_L.struct.pack_into(
-        buf,
-        0,
-        b"HvLE",
-        size,
-        flags & ENTRY_FLAG_MASK,
-        sequence & SEQ_MASK,
-        hbins_size,
-        len(runs),
-        0,
-        0,
-    )
-    pos = HVLE_HEADER
-    for first, count in runs:
-        _REF.pack_into(buf, pos, (first - 1) * PAGE, count * PAGE)  # hive-bins relative
-        pos += _REF.size
-    for first, count in runs:
-        for p in range(first, first + count):
-            buf[pos : pos + PAGE] = pages[p]
-            pos += PAGE
-    # Hash-1 first: Hash-2 covers the header including Hash-1 (fmt §6.3).
-    _HASH1.pack_into(buf, 0, marvin32(memoryview(buf)[HVLE_HEADER:]))
-    _HASH2.pack_into(buf, 0, marvin32(memoryview(buf)[: _HASH2.offset]))
-    return bytes(buf)
 
 
 def sibling_path(hive: Path, suffix: str) -> Path:

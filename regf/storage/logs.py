@@ -1,4 +1,5 @@
-"""Parse transaction log files (``.LOG``/``.LOG1``/``.LOG2``) from bytes (fmt §6).
+"""Transaction log records from and to bytes (fmt §6): parsing ``.LOG``/``.LOG1``/``.LOG2``
+files, and building the HvLE entries the pager writes (encoder beside decoder).
 
 Pure functions: nothing here raises for a bad log. A log that cannot be used comes back
 as a :class:`LogFile` with ``valid`` False and a one-line ``problem``; a log whose entry
@@ -7,6 +8,7 @@ walk stops early records why in ``stop_reason`` (garbage after the live run is n
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -17,6 +19,7 @@ from ..format.constants import FILE_TYPE_LOG_NEW, PAGE
 from ..format.fast import HVLE_L, PAGE_REF_L
 from ..format.structs import dirt_vector
 from .baseblock import (
+    ENTRY_FLAG_MASK,
     FILE_TYPE,
     FLAGS,
     HBINS_SIZE,
@@ -24,6 +27,7 @@ from .baseblock import (
     MAX_HBINS,
     SECTOR,
     SEQ1,
+    SEQ_MASK,
     check_log_base_block,
     get,
     next_seq,
@@ -34,6 +38,7 @@ _HVLE = HVLE_L.struct
 _REF = PAGE_REF_L.struct
 #: Hash-2 covers the header up to (not including) itself, Hash-1 included.
 _HASH2_END = HVLE_L.offset("hash2")
+_HASH1, _HASH2 = HVLE_L.field("hash1"), HVLE_L.field("hash2")
 
 
 @dataclass(frozen=True)
@@ -209,4 +214,58 @@ def _parse_dirt(log: LogFile) -> str | None:
     return None
 
 
-__all__ = ["LogEntry", "LogFile", "check_log_base_block", "parse_log"]
+# -- writing ------------------------------------------------------------------------
+
+
+def page_runs(pages: Iterable[int]) -> list[tuple[int, int]]:
+    """Merge page numbers into ``(first page, count)`` runs of contiguous pages."""
+    runs: list[tuple[int, int]] = []
+    for p in sorted(set(pages)):
+        if runs and runs[-1][0] + runs[-1][1] == p:
+            runs[-1] = (runs[-1][0], runs[-1][1] + 1)
+        else:
+            runs.append((p, 1))
+    return runs
+
+
+def build_entry(
+    pages: dict[int, bytes], sequence: int, hbins_size: int, flags: int, log_offset: int
+) -> bytes:
+    """One HvLE entry (fmt §6.3) for ``pages`` (page number >= 1 -> 4096 bytes).
+
+    Contiguous pages share one page reference. The entry is zero-padded so that it ends
+    on a 4096-byte boundary of the log when written at ``log_offset`` (a multiple of 512).
+    Hash-1 covers bytes [0x28, size) and is stored before Hash-2, which covers [0, 0x20).
+    """
+    runs = page_runs(pages)
+    data_len = PAGE * len(pages)
+    raw = _HVLE.size + _REF.size * len(runs) + data_len
+    size = -(-(log_offset + raw) // PAGE) * PAGE - log_offset
+    buf = bytearray(size)
+    HVLE_L.struct.pack_into(
+        buf,
+        0,
+        b"HvLE",
+        size,
+        flags & ENTRY_FLAG_MASK,
+        sequence & SEQ_MASK,
+        hbins_size,
+        len(runs),
+        0,
+        0,
+    )
+    pos = _HVLE.size
+    for first, count in runs:
+        _REF.pack_into(buf, pos, (first - 1) * PAGE, count * PAGE)  # hive-bins relative
+        pos += _REF.size
+    for first, count in runs:
+        for p in range(first, first + count):
+            buf[pos : pos + PAGE] = pages[p]
+            pos += PAGE
+    # Hash-1 first: Hash-2 covers the header including Hash-1 (fmt §6.3).
+    _HASH1.pack_into(buf, 0, marvin32(memoryview(buf)[_HVLE.size :]))
+    _HASH2.pack_into(buf, 0, marvin32(memoryview(buf)[: _HASH2.offset]))
+    return bytes(buf)
+
+
+__all__ = ["LogEntry", "LogFile", "build_entry", "check_log_base_block", "page_runs", "parse_log"]
