@@ -55,7 +55,7 @@ def open_readable(path: str | os.PathLike[str], *, block_ok: bool = True) -> tup
     open); anything else is closed again and raises
     :class:`~regf.errors.FileKindError`. A missing file raises ``FileNotFoundError``.
     """
-    flags = os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0)
+    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0)
     try:
         fd = os.open(path, flags)
     except IsADirectoryError:
@@ -131,10 +131,9 @@ def read_source(source: Source) -> HiveSource:
 
 
 def read_file(path: str | os.PathLike[str]) -> bytes:
-    """Whole file contents (used for logs); a FIFO or directory raises FileKindError."""
-    fd, _ = open_readable(path)
-    with os.fdopen(fd, "rb") as fh:
-        return fh.read()
+    """Whole file contents. Used for logs found by :func:`.discover.find_logs` (regular
+    files only) and for ``.reg`` input, which may legitimately be a pipe."""
+    return Path(path).read_bytes()
 
 
 def write_new_file(path: str | os.PathLike[str], data: bytes | bytearray) -> None:
