@@ -84,9 +84,15 @@ class InvalidArgumentError(RegfError, ValueError):
     """An argument is not acceptable (bad name, too long, wrong type)."""
 
 
+class FileKindError(InvalidArgumentError):
+    """The path names no hive file: a directory, FIFO, socket or character device (only
+    a regular file, or a block device for reading, can hold a hive)."""
+
+
 __all__ = [
     "CellError",
     "ChecksumError",
+    "FileKindError",
     "FormatError",
     "HiveStateError",
     "InvalidArgumentError",

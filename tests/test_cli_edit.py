@@ -402,7 +402,9 @@ def test_edit_in_place(tmp_path: Path, base: Path, cmd: list[str], paths: list[s
     ok(*[a.format(h=base, reg=reg) for a in cmd])
     after = walk(base)
     assert after != before and [p for p, _ in after] == paths
-    assert logs_of(base) == ["base.hiv.LOG1"]  # the flush went through a log first
+    # The flush went through a log first; the writer laid out both logs (issue 15 item 7).
+    assert logs_of(base) == ["base.hiv.LOG1", "base.hiv.LOG2"]
+    assert (base.parent / "base.hiv.LOG1").stat().st_size > 0
     with regf.open(base) as h:
         assert not h.base_block.dirty
         assert check_hive(h) == []

@@ -214,7 +214,7 @@ def every_position(sc: Scenario, *, tears: bool = True, sample: int | None = Non
 @pytest.mark.parametrize("seed", range(6))
 def test_crash_every_position_sample(tmp_path: Path, seed: int) -> None:
     sc = prepare(tmp_path, SAMPLE.parent, [SAMPLE.name], seed, history=seed % 4)
-    assert sc.nops >= 5  # at least: log write, log fsync, primary write + fsync(s)
+    assert sc.nops >= 4  # at least: log write, log fsync, primary write + fsync(s)
     assert every_position(sc) >= sc.nops
 
 
@@ -284,7 +284,7 @@ def test_crash_create_over_a_dirty_hive(tmp_path: Path) -> None:
     counter = CrashOps()
     Pager.create(hive, bytearray(new_image), io=counter, overwrite=True).close()
     assert read_recovered(hive) == new
-    assert not (folder / "c.hiv.LOG1").exists()
+    assert (folder / "c.hiv.LOG1").stat().st_size == 0  # the old run is gone
     for k in range(counter.count):
         for tear in (None, "prefix", "zeros") if counter.log[k][0] == "pwrite" else (None,):
             restore(folder, baseline)

@@ -852,10 +852,11 @@ def test_flush_with_nothing_dirty_writes_nothing(tmp_path: Path) -> None:
     hive = copy_sample(tmp_path)
     counter = CrashOps()
     pager, image, _ = Pager.open(hive, io=counter)
+    at_open = counter.count  # the open laid out the two empty logs
     stats = pager.flush(image, set())
-    assert stats.bytes_written == 0 and counter.count == 0
+    assert stats.bytes_written == 0 and counter.count == at_open
     pager.close()
-    assert not hive.with_name(hive.name + ".LOG1").exists()
+    assert hive.with_name(hive.name + ".LOG1").stat().st_size == 0
 
 
 def test_base_block_only_change_is_logged(tmp_path: Path) -> None:
@@ -880,7 +881,7 @@ def test_create_writes_a_new_hive_and_removes_stale_logs(tmp_path: Path) -> None
     stale = tmp_path / "new.hiv.LOG1"
     stale.write_bytes(b"junk" * 1000)
     pager = Pager.create(target, image)
-    assert not stale.exists()
+    assert stale.stat().st_size == 0  # the stale run is gone; LOG1 is laid out anew
     assert recovered(target) == bins(image)
     with pytest.raises(LockedError):
         Pager.open(target)
@@ -894,6 +895,32 @@ def test_create_writes_a_new_hive_and_removes_stale_logs(tmp_path: Path) -> None
     Pager.create(target, bytearray(SAMPLE.read_bytes()), overwrite=True).close()
     assert recovered(target) == bins(SAMPLE.read_bytes())
     assert not any(p.name.startswith(".new.hiv") for p in tmp_path.iterdir())
+
+
+def test_windows_log_layout_both_logs_exist_from_the_first_writer_open(tmp_path: Path) -> None:
+    """Issue 15 item 7: like Windows, a writer lays out LOG1 and LOG2 when it first opens
+    (or creates) a hive, even while one stays empty, so a hive left dirty by a log-only
+    flush always has both files that dual-log tools (yarp) require."""
+    hive = copy_sample(tmp_path)
+    logs = [hive.with_name(hive.name + s) for s in (".LOG1", ".LOG2")]
+    assert not any(p.exists() for p in logs)
+    ops = CrashOps()
+    pager, image, _ = Pager.open(hive, io=ops)
+    assert [p.stat().st_size for p in logs] == [0, 0]
+    assert ("fsync_dir", tmp_path.name, 0) in ops.log  # the new names are durable
+    stats = pager.flush(image, mutate(image, random.Random(21), []), reconcile=False)
+    pager.close()
+    assert stats.fsyncs == 2  # log + dirty mark: no folder fsync left for the flush
+    assert logs[0].stat().st_size > 0 and logs[1].exists() and logs[1].stat().st_size == 0
+    # Every log-aware reader recovers it; the empty LOG2 is ignored, not an error.
+    assert recovered(hive) == bins(image)
+    with regf.open(hive) as h:
+        assert h.recovery is not None and h.recovery.applied
+    assert bins(python_registry_recover(hive)) == bins(image)
+    # A hive made by create() gets both logs too.
+    made = tmp_path / "made.hiv"
+    Pager.create(made, bytearray(SAMPLE.read_bytes())).close()
+    assert all(made.with_name(made.name + s).stat().st_size == 0 for s in (".LOG1", ".LOG2"))
 
 
 def test_open_refuses_dirty_hive_without_logs(tmp_path: Path) -> None:

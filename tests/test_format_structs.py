@@ -73,7 +73,9 @@ def test_lists_roundtrip(cells: list[int]) -> None:
 def test_log_entry_and_dirt(pages: int, _: bytes) -> None:
     head = b"HvLE" + os.urandom(16) + pages.to_bytes(4, "little") + os.urandom(16)
     refs = os.urandom(8 * pages)
-    _roundtrip(S.LogEntry, head + refs)
+    _roundtrip(S.LogEntryHeader, head)
+    for i in range(pages):
+        _roundtrip(S.PageReference, refs[8 * i : 8 * i + 8])
     d = S.dirt_vector(4096 * 16)
     data = b"DIRT" + b"\xff\x00" * 8
     obj = codec.parse(d, data)

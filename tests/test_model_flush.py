@@ -562,6 +562,7 @@ def test_model_crash_every_position_corpus(tmp_path: Path, corpus: Path, name: s
 @pytest.mark.parametrize("reconcile", [True, False])
 def test_failed_flush_puts_the_hive_in_its_error_state(tmp_path: Path, reconcile: bool) -> None:
     hive = copy_files(SAMPLE.parent, [SAMPLE.name], tmp_path)
+    open_editable(hive).close()  # lays out the (empty) logs: only the flush is failed
     sc = Scenario(tmp_path, hive, snapshot(tmp_path), 9, 10, reconcile)
     sc.before = read_recovered(hive)
     counter = CrashOps()

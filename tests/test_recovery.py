@@ -240,6 +240,204 @@ def test_parse_log_reports_stop_reason() -> None:
     assert not parse_log("l", b"").valid
 
 
+# --------------------------------------------------------------------------------------
+# The acceptance rules of regf/storage/recovery.py, one test per numbered rule
+# --------------------------------------------------------------------------------------
+
+
+def _restamp(data: bytes, off: int, fmt: str, value: int) -> bytes:
+    """``data`` with one field changed and the base-block checksum made valid again."""
+    b = bytearray(data)
+    struct.pack_into(fmt, b, off, value)
+    struct.pack_into("<I", b, 0x1FC, checksum(b[:512]))
+    return bytes(b)
+
+
+def _dirt_log(stamp: int, hbins: int, sectors: dict[int, bytes], seq: int = 5) -> bytes:
+    """An old-format log: base-block copy (type 1), DIRT bitmap, the dirty sectors."""
+    head = _restamp(_head(seq, seq, hbins, file_type=1, size=512), 0x0C, "<Q", stamp)
+    bitmap = bytearray(hbins // 4096)
+    for off in sectors:
+        bitmap[off // 512 // 8] |= 1 << (off // 512 % 8)
+    vec = b"DIRT" + bytes(bitmap)
+    vec += bytes(-(512 + len(vec)) % 512)
+    return head + vec + b"".join(sectors[k] for k in sorted(sectors))
+
+
+def _seqs(report: object) -> list[int]:
+    return [s for _, s, _ in report.applied_entries]  # type: ignore[attr-defined]
+
+
+def test_rule_R1_dirty_iff_bad_checksum_or_sequences_differ() -> None:
+    log = [("h.LOG1", _log(2, _entries(2, 2), 8192))]
+    assert is_dirty(_primary(2, 2)[:512]) is None
+    image, report = recover(_primary(2, 2), log)  # clean: logs ignored, bytes unchanged
+    assert bytes(image) == _primary(2, 2) and not report.applied
+    assert is_dirty(_primary(3, 2)[:512]) == "sequence"
+    assert recover(_primary(3, 2), log)[1].applied
+    torn = bytearray(_primary(2, 2))
+    torn[0x40] ^= 1  # a field changed, checksum not: dirty although Seq1 == Seq2
+    assert is_dirty(torn[:512]) == "checksum"
+    assert recover(bytes(torn), log)[1].applied
+
+
+@pytest.mark.parametrize(
+    "damage",
+    ["checksum", "sequences differ", "type mismatch", "hbins 2 GiB", "version"],
+)
+def test_rule_R2_only_sane_log_base_blocks_are_used(damage: str) -> None:
+    log = bytearray(_log(2, _entries(2, 1), 8192))
+    if damage == "checksum":
+        log[0x40] ^= 1
+    elif damage == "sequences differ":
+        log[:512] = _restamp(bytes(log[:512]), 8, "<I", 3)
+    elif damage == "type mismatch":
+        log[:512] = _restamp(bytes(log[:512]), 0x1C, "<I", 1)  # old type, HvLE magic
+    elif damage == "hbins 2 GiB":
+        log[:512] = _restamp(bytes(log[:512]), 0x28, "<I", 0x80000000)
+    else:
+        log[:512] = _restamp(bytes(log[:512]), 0x18, "<I", 7)
+    assert not parse_log("h.LOG1", bytes(log)).valid
+    with pytest.raises(RecoveryError):
+        recover(_primary(3, 2), [("h.LOG1", bytes(log))])
+
+
+def test_rule_R3_new_format_logs_are_tried_before_old_ones() -> None:
+    new = _log(2, [_entry(2, [_page(0, 0x11)], 8192)], 8192)
+    old = _dirt_log(0, 8192, {0x1000: _bin(0x1000, 0x77)[:512]})
+    for logs in ([("a", old), ("b", new)], [("b", new), ("a", old)]):
+        image, report = recover(_primary(3, 2), logs)
+        assert report.applied_entries[0][0] == "b" and image[BASE + 32] == 0x11
+        assert image[BASE + 0x1000 + 32] == 0xAA  # the DIRT sector was not applied
+    # With only the old log, it is used.
+    image, _ = recover(_primary(3, 2), [("a", old)])
+    assert image[BASE + 0x1000 + 32] == 0x77
+
+
+def _bad_ref_entry() -> bytes:
+    return _entry(4, [(0x2000, _bin(0x2000, 0x44))], 8192)  # page past the hive bins
+
+
+@pytest.mark.parametrize(
+    "damage",
+    ["signature", "size", "hash-1", "hash-2", "sequence gap", "page outside hbins", "hbins"],
+)
+def test_rule_R4_entry_applied_iff_it_and_all_before_it_are_valid(damage: str) -> None:
+    entries = _entries(2, 4)  # 2, 3, 4, 5; entry 4 (index 2) is damaged
+    bad = bytearray(entries[2])
+    if damage == "signature":
+        bad[0:4] = b"HvLX"
+    elif damage == "size":
+        struct.pack_into("<I", bad, 4, 500)
+    elif damage == "hash-1":
+        bad[-1] ^= 1
+    elif damage == "hash-2":
+        bad[0x20] ^= 1
+    elif damage == "sequence gap":
+        bad = bytearray(_entry(7, [_page(0, 0x66)], 8192))
+    elif damage == "page outside hbins":
+        bad = bytearray(_bad_ref_entry())
+    else:
+        bad = bytearray(_entry(4, [_page(0, 0x66)], 0x80000000))
+    entries[2] = bytes(bad)
+    lf = parse_log("h.LOG1", _log(2, entries, 8192))
+    assert [e.sequence for e in lf.entries] == [2, 3] and lf.stop_reason is not None
+    image, report = recover(_primary(3, 2), [("h.LOG1", _log(2, entries, 8192))])
+    assert _seqs(report) == [2, 3]  # entry 5 is valid but follows the bad one: remnant
+    assert struct.unpack_from("<I", image, 4)[0] == 4
+
+
+def test_rule_R5_valid_primary_uses_logs_not_older_than_its_seq2() -> None:
+    stale = ("old.LOG2", _log(2, _entries(2, 2), 8192))  # 2, 3: before the primary's 4
+    live = ("new.LOG1", _log(4, _entries(4, 2), 8192))  # 4, 5
+    _, report = recover(_primary(5, 4), [stale, live])
+    assert _seqs(report) == [4, 5]
+    assert any(name == "old.LOG2" for name, _, _ in report.rejected)
+    with pytest.raises(RecoveryError):
+        recover(_primary(5, 4), [stale])
+    # The second log counts only when it continues the first (4, 5 then 6).
+    follow = ("f.LOG2", _log(6, _entries(6, 1), 8192))
+    gap = ("g.LOG2", _log(7, _entries(7, 1), 8192))
+    assert _seqs(recover(_primary(5, 4), [live, follow])[1]) == [4, 5, 6]
+    assert _seqs(recover(_primary(5, 4), [live, gap])[1]) == [4, 5]
+
+
+def test_rule_R6_broken_primary_base_block_comes_from_the_newest_log() -> None:
+    primary = bytearray(_primary(5, 4))
+    primary[0x1FC] ^= 1  # checksum wrong
+    older = ("a.LOG1", _log(2, _entries(2, 2), 8192))
+    newer_log = _restamp(_log(4, _entries(4, 1), 8192)[:512], 0x24, "<I", 0x1234)
+    newer = ("b.LOG2", newer_log + _log(4, _entries(4, 1), 8192)[512:])
+    image, report = recover(bytes(primary), [older, newer])
+    assert report.dirty == "checksum" and _seqs(report) == [4]
+    assert struct.unpack_from("<I", image, 0x24)[0] == 0x1234  # root cell from the copy
+    assert struct.unpack_from("<I", image, 0x1C)[0] == 0  # file type back to primary
+    assert bytes(image[512:BASE]) == bytes(BASE - 512)  # rest of the block is zero
+
+
+def test_rule_R7_applying_writes_pages_size_and_flag_bit_0_only() -> None:
+    primary = _restamp(_primary(3, 2), 0x24, "<I", 0x20)  # a root cell to keep
+    primary = _restamp(primary, 0x90, "<I", 2)  # flag bit 1 set, must stay
+    e = _entry(2, [_page(8192, 0x22)], 12288, flags=0xFFFFFFFF)
+    image, _ = recover(primary, [("h.LOG1", _log(2, [e], 8192))])
+    assert len(image) == BASE + 12288 and image[BASE + 8192 + 32] == 0x22
+    assert bytes(image[BASE : BASE + 8192]) == primary[BASE:]  # other pages untouched
+    assert struct.unpack_from("<I", image, 0x28)[0] == 12288
+    assert struct.unpack_from("<I", image, 0x90)[0] == 3  # bit 0 from the entry, bit 1 kept
+    assert struct.unpack_from("<I", image, 0x24)[0] == 0x20
+
+
+def test_rule_R8_invalid_dirty_bins_become_dummy_bins_untouched_ones_are_reported() -> None:
+    primary = bytearray(_primary(3, 2, nbins=3))
+    primary[BASE + 0x2000 : BASE + 0x2004] = b"junk"  # the primary's own damage
+    garbage = (0x1000, bytes([0x5A]) * 4096)  # an entry writes a page with no hbin header
+    image, report = recover(
+        bytes(primary), [("h.LOG1", _log(2, [_entry(2, [garbage], 12288)], 12288))]
+    )
+    assert report.dummy_bins == [0x1000]
+    assert bytes(image[BASE + 0x1000 : BASE + 0x2000]) == _dummy(0x1000)
+    assert bytes(image[BASE + 0x2000 : BASE + 0x2004]) == b"junk"
+    assert any("chain breaks at hive-bins offset 0x2000" in n for n in report.notes)
+
+
+def test_rule_R9_finish_sets_last_plus_one_type_0_checksum_and_exact_size() -> None:
+    longer = _primary(3, 2, nbins=3)  # the entries shrink the hive to two bins
+    image, report = recover(longer, [("h.LOG1", _log(2, _entries(2, 3, 8192), 8192))])
+    assert struct.unpack_from("<II", image, 4) == (5, 5) and report.final_sequence == 5
+    assert struct.unpack_from("<I", image, 0x1C)[0] == 0
+    assert is_dirty(image[:512]) is None and len(image) == BASE + 8192
+
+
+def test_rule_R10_old_format_by_timestamp_newest_wins_sectors_in_valid_bins() -> None:
+    primary = _restamp(_primary(3, 2), 0x0C, "<Q", 100)
+    sector = {0x1000: _bin(0x1000, 0x77)[:512]}
+    too_old = ("a.LOG", _dirt_log(99, 8192, sector))
+    with pytest.raises(RecoveryError, match="as new as"):
+        recover(primary, [too_old])
+    other = {0x1000: _bin(0x1000, 0x88)[:512]}
+    older, newest = (
+        ("b.LOG1", _dirt_log(100, 8192, sector)),
+        ("c.LOG2", _dirt_log(200, 8192, other)),
+    )
+    image, report = recover(primary, [newest, older, too_old])
+    assert report.applied_entries[0][0] == "c.LOG2" and image[BASE + 0x1000 + 32] == 0x88
+    # A sector past the valid bins (the log declares a third bin the primary lacks, and
+    # the sector has no hbin header): refused.
+    outside = ("d.LOG1", _dirt_log(300, 12288, {0x2000: bytes([0x99]) * 512}))
+    with pytest.raises(RecoveryError, match="past the last valid bin"):
+        recover(primary, [outside])
+
+
+def test_rule_R11_unrecoverable_dirty_primary_raises_naming_each_log() -> None:
+    bad = bytearray(_log(2, _entries(2, 1), 8192))
+    bad[0x40] ^= 1
+    with pytest.raises(RecoveryError) as e:
+        recover(_primary(3, 2), [("x.LOG1", bytes(bad)), ("y.LOG2", b"short")])
+    assert "x.LOG1" in str(e.value) and "y.LOG2" in str(e.value)
+    with pytest.raises(RecoveryError, match="no log given"):
+        recover(_primary(3, 2), [])
+
+
 def test_find_logs_case_insensitive(tmp_path: Path) -> None:
     (tmp_path / "NTUSER.DAT").write_bytes(b"x")
     (tmp_path / "ntuser.dat.LOG1").write_bytes(b"x")

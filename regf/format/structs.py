@@ -210,18 +210,14 @@ LogEntryHeader = Struct(  # new format (Windows 8.1+)
 
 PageReference = Struct("offset" / Int32ul, "size" / Int32ul)
 
-LogEntry = Struct(
-    "header" / LogEntryHeader,
-    "pages" / Array(this.header.page_count, PageReference),
-)
-
-DirtVectorHead = Struct(  # old format (XP .. 8.0), at log offset 512
-    "signature" / Const(b"DIRT"),
-)
+# An entry is its header, ``page_count`` PageReferences, then the page data. It is read
+# with the layouts of these two declarations (regf.format.fast HVLE_L, PAGE_REF_L), never
+# with Construct per entry.
 
 
 def dirt_vector(hbins_size: int) -> Struct:
-    """The DIRT vector: one bit per 512-byte sector of the hive bins (fmt §6.2)."""
+    """The DIRT vector (old format, XP .. 8.0, at log offset 512): the signature, then one
+    bit per 512-byte sector of the hive bins (fmt §6.2)."""
     return Struct(
         "signature" / Const(b"DIRT"),
         "bitmap" / Bytes(hbins_size // 4096),
@@ -242,7 +238,6 @@ __all__ = [
     "BaseBlockHead",
     "BigData",
     "CellHeader",
-    "DirtVectorHead",
     "FastLeaf",
     "HashLeaf",
     "HbinHeader",
@@ -251,7 +246,6 @@ __all__ = [
     "KeyNode",
     "KeySecurity",
     "KeyValue",
-    "LogEntry",
     "LogEntryHeader",
     "PageReference",
     "dirt_vector",

@@ -64,7 +64,9 @@ Protocol of one flush
 1. Build the entry (sequence ``S``) from every dirty page of the image.
 2. If the primary is clean, *start* the next log file: write the base-block copy and the
    entry at offset 0 (cutting the file to that length if it had grown past the cap);
-   otherwise *extend* the current run. fsync the log (and its folder if it was created).
+   otherwise *extend* the current run. fsync the log. (Both log files already exist:
+   the first writer open or :meth:`Pager.create` lays out LOG1 and LOG2, empty, and
+   fsyncs their folder once, as Windows does; see :meth:`Pager._create_logs`.)
 3. ``S := S + 1``.
 4. Full flush (default, or a log-only flush whose run passed the cap): reconcile. If the
    primary was clean, the base block with Seq1 = ``S`` is fsynced on its own before any
@@ -72,6 +74,62 @@ Protocol of one flush
 5. Log-only flush (``reconcile=False``, Windows' lazy reconcile): if the primary is clean,
    write its base block with Seq1 = ``S``, Seq2 = the run's first number (this marks it
    dirty so that readers apply the run) and fsync. The pages stay in the log.
+
+Commit point
+------------
+
+A flush is committed at one fsync, the **commit point**: the first moment at which
+recovering the files yields the new image.
+
+* Starting a run (the primary was clean): the fsync of the primary's *dirty mark* (its
+  base block with Seq1 = ``S`` + 1, Seq2 = the run's first number), step 4 below (full
+  flush) or step 5 (log-only flush). Before it the primary reads as clean, and a clean
+  primary ignores every log (recovery rule R1), so the files hold the old image.
+* Extending a run (the primary is already durably dirty): the fsync of the log entry
+  (step 2), since recovery applies every valid entry of the run (rule R4).
+
+Everything after the commit point only makes the new image readable without the log.
+
+Crash windows
+-------------
+
+A full flush that starts a run does these I/O steps (a log-only flush stops after step
+4; a flush that extends a run does steps 1, 2 and, when full, 5-8). "Recovery sees" is
+what any log-aware reader (regf, Windows, yarp) finds on reopening after a crash (or
+power cut) once the step before it has completed; "user gets" is the state reopening
+yields and what the interrupted call did. Each row is exercised by
+``tests/test_crash.py`` (a crash at every write and fsync, torn writes, lost unsynced
+writes).
+
+===  ===============================  ==========================================  ==================
+k    step (crash after it)            recovery sees                               user gets
+===  ===============================  ==========================================  ==================
+0    (nothing done)                   clean primary, old pages                    old image
+1    write base-block copy + entry    clean primary: logs ignored (R1); the next  old image; flush
+     to LOG1/LOG2 at offset 0         writer open empties the uncommitted run     raised
+2    fsync the log                    as k=1 (entry durable but not referenced)   old image; raised
+3    write primary dirty mark         if the mark reached the disk: dirty, the    old or new image
+     (Seq1 = S+1, Seq2 = run start)   run applies (R5); a torn mark has a bad     (never a mix);
+                                      checksum: base block from the run's copy    raised
+                                      (R6), run applies; else as k=2
+4    fsync primary  **COMMIT POINT**  dirty primary, old pages, durable run:      new image; a log-
+                                      recovery applies the run                    only flush returns
+5    write the pages (and grow)       dirty primary, some pages new or torn: the  new image; raised
+                                      run rewrites every one of them (R7)
+6    fsync primary                    dirty primary, new pages                    new image; raised
+7    write base block Seq2 = Seq1     clean new primary, or still dirty (run      new image; raised
+                                      re-applied), or torn (R6, run re-applied)
+8    fsync primary                    clean primary equal to the image            new image; returns
+===  ===============================  ==========================================  ==================
+
+Why four fsyncs and not three. The disk's floor for a full flush is three ordered
+writes: the entry, the pages, the clean base block (measured by
+``benchmarks/bench_flush.py``). The fourth, step 4, is the barrier that invariant 1
+needs: without it a device may persist pages (step 5) before the dirty mark (step 3),
+and a crash then leaves a primary that reads as *clean* with some new pages, which every
+reader accepts without its log: a silent mixture. It cannot be merged into step 2 (a
+mark durable before its entry is a dirty primary no log can recover) nor into step 6.
+It is paid only when a run starts; a full flush that extends a pending run does three.
 
 Log alternation policy
 ----------------------
@@ -178,39 +236,49 @@ from __future__ import annotations
 import contextlib
 import enum
 import errno
+import mmap
 import os
 import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from .._accel import checksum, marvin32
 from ..errors import (
     FormatError,
     HiveStateError,
     InvalidArgumentError,
     RecoveryError,
     SignatureError,
-    UnsupportedVersionError,
 )
-from ..format.constants import FILE_TYPE_LOG_NEW, FILE_TYPE_LOG_OLD, FILE_TYPE_LOG_OLD_NT
-from ..format.fast import HVLE, U32
+from ..format.constants import (
+    BASE,
+    FILE_TYPE_LOG_NEW,
+    FILE_TYPE_LOG_OLD,
+    FILE_TYPE_LOG_OLD_NT,
+    PAGE,
+)
 from . import discover, lock, recovery
+from .baseblock import (
+    FILE_TYPE,
+    FLAGS,
+    HBINS_SIZE,
+    MAX_HBINS,
+    SECTOR,
+    SEQ1,
+    SEQ2,
+    SEQ_MASK,
+    check_log_base_block,
+    check_primary_head,
+    get,
+    log_base_block,
+    next_seq,
+    not_older,
+    seal,
+    uncarried,
+)
 from .fileio import DEFAULT_OPS, FileHandle, FileOps
-from .logs import check_log_base_block
-
-PAGE = 4096
-BASE = 4096
-SECTOR = 512
-HVLE_HEADER = 0x28
-_M32 = 0xFFFFFFFF
-_HALF = 0x80000000
-
-# Base block field offsets (fmt §1.1).
-_SEQ1, _SEQ2, _MAJOR, _MINOR, _TYPE, _FORMAT = 0x04, 0x08, 0x14, 0x18, 0x1C, 0x20
-_ROOT, _HBINS, _CLUSTER, _FLAGS, _CKSUM = 0x24, 0x28, 0x2C, 0x90, 0x1FC
-#: Largest hive-bins size: cell indexes reserve bit 31 (fmt §3).
-_MAX_HBINS = 0x80000000
+from .files import check_regular_file, refuse_non_regular
+from .logs import build_entry, page_runs
 
 #: Suffixes of the two logs the pager writes (dual-log scheme, fmt §6.1).
 LOG_SUFFIXES = (".LOG1", ".LOG2")
@@ -280,107 +348,6 @@ class FlushStats:
         return self.log_bytes + self.primary_bytes
 
 
-# -- byte helpers ----------------------------------------------------------------------
-
-
-def _u32(buf: bytes | bytearray | memoryview, off: int) -> int:
-    return int(U32.unpack_from(buf, off)[0])
-
-
-def _put(buf: bytearray, off: int, value: int) -> None:
-    U32.pack_into(buf, off, value & _M32)
-
-
-def _not_older(a: int, b: int) -> bool:
-    """``a >= b`` on the 32-bit sequence circle (fmt §6.5 step 1)."""
-    return (a - b) & _M32 < _HALF
-
-
-def _seal(bb: bytearray, seq1: int, seq2: int, file_type: int = 0) -> bytearray:
-    """Set the pager-owned fields of a base block (or its 512-byte copy) and its checksum."""
-    _put(bb, _SEQ1, seq1)
-    _put(bb, _SEQ2, seq2)
-    _put(bb, _TYPE, file_type)
-    _put(bb, _CKSUM, checksum(bb[:SECTOR]))
-    return bb
-
-
-def _uncarried(head: bytes | bytearray) -> bytes:
-    """The first 512 base-block bytes minus the fields log entries carry (invariant 7)."""
-    b = bytearray(head[:SECTOR])
-    for off in (_SEQ1, _SEQ2, _TYPE, _HBINS, _CKSUM):
-        b[off : off + 4] = bytes(4)
-    _put(b, _FLAGS, _u32(b, _FLAGS) & ~1)
-    return bytes(b)
-
-
-def page_runs(pages: Iterable[int]) -> list[tuple[int, int]]:
-    """Merge page numbers into ``(first page, count)`` runs of contiguous pages."""
-    runs: list[tuple[int, int]] = []
-    for p in sorted(set(pages)):
-        if runs and runs[-1][0] + runs[-1][1] == p:
-            runs[-1] = (runs[-1][0], runs[-1][1] + 1)
-        else:
-            runs.append((p, 1))
-    return runs
-
-
-def build_entry(
-    pages: dict[int, bytes], sequence: int, hbins_size: int, flags: int, log_offset: int
-) -> bytes:
-    """One HvLE entry (fmt §6.3) for ``pages`` (page number >= 1 -> 4096 bytes).
-
-    Contiguous pages share one page reference. The entry is zero-padded so that it ends
-    on a 4096-byte boundary of the log when written at ``log_offset`` (a multiple of 512).
-    Hash-1 covers bytes [0x28, size) and is stored before Hash-2, which covers [0, 0x20).
-    """
-    runs = page_runs(pages)
-    data_len = PAGE * len(pages)
-    raw = HVLE_HEADER + 8 * len(runs) + data_len
-    size = -(-(log_offset + raw) // PAGE) * PAGE - log_offset
-    buf = bytearray(size)
-    HVLE.pack_into(buf, 0, b"HvLE", size, flags & 1, sequence & _M32, hbins_size, len(runs), 0, 0)
-    pos = HVLE_HEADER
-    for first, count in runs:
-        U32.pack_into(buf, pos, (first - 1) * PAGE)  # relative to the hive bins
-        U32.pack_into(buf, pos + 4, count * PAGE)
-        pos += 8
-    for first, count in runs:
-        for p in range(first, first + count):
-            buf[pos : pos + PAGE] = pages[p]
-            pos += PAGE
-    buf[0x18:0x20] = marvin32(memoryview(buf)[HVLE_HEADER:]).to_bytes(8, "little")
-    buf[0x20:0x28] = marvin32(memoryview(buf)[:0x20]).to_bytes(8, "little")
-    return bytes(buf)
-
-
-def log_base_block(bb: bytes | bytearray, sequence: int) -> bytes:
-    """The 512-byte base-block copy that starts a log file (fmt §6.1, §6.3)."""
-    head = bytearray(bb[:SECTOR])
-    return bytes(_seal(head, sequence, sequence, FILE_TYPE_LOG_NEW))
-
-
-def check_primary_head(head: bytes | bytearray, file_size: int) -> int:
-    """Validate a clean primary base block the pager may write into; return hbins size."""
-    if len(head) < BASE or bytes(head[:4]) != b"regf":
-        raise FormatError("not a regf hive (bad signature or shorter than 4096 bytes)", 0)
-    major, minor = _u32(head, _MAJOR), _u32(head, _MINOR)
-    if major != 1 or not 3 <= minor <= 6:
-        raise UnsupportedVersionError(f"hive version {major}.{minor} cannot be written", _MINOR)
-    if _u32(head, _TYPE) != 0:
-        raise UnsupportedVersionError(f"file type {_u32(head, _TYPE)} is not a primary", _TYPE)
-    if _u32(head, _FORMAT) != 1 or _u32(head, _CLUSTER) != 1:
-        raise UnsupportedVersionError("file format or clustering factor is not 1", _FORMAT)
-    hbins = _u32(head, _HBINS)
-    if hbins < PAGE or hbins % PAGE or hbins >= _MAX_HBINS:
-        raise FormatError(f"hive bins size {hbins:#x} is not a positive multiple of 4096", _HBINS)
-    if BASE + hbins > file_size:
-        raise FormatError(
-            f"file ends at {file_size:#x} before the hive bins end at {BASE + hbins:#x}", file_size
-        )
-    return hbins
-
-
 def sibling_path(hive: Path, suffix: str) -> Path:
     """The existing sibling ``hive`` + ``suffix`` in any letter case, else the canonical name."""
     want = (hive.name + suffix).casefold()
@@ -393,6 +360,24 @@ def sibling_path(hive: Path, suffix: str) -> Path:
     if exact in matches or not matches:
         return hive.with_name(exact)
     return hive.with_name(matches[0])
+
+
+def _mapped(h: FileHandle, stack: contextlib.ExitStack) -> bytes | mmap.mmap:
+    """The whole file behind ``h``, mapped read-only when it has a descriptor (closed by
+    ``stack``); a handle without one is read, up to the largest size a hive can have."""
+    size, fd = h.size(), h.fileno()
+    if fd is None or size == 0:
+        if size > BASE + MAX_HBINS:
+            raise FormatError(f"{h.path}: {size} bytes is larger than any hive", BASE)
+        return h.pread(size, 0)
+    m = mmap.mmap(fd, size, access=mmap.ACCESS_READ)
+
+    def close() -> None:
+        with contextlib.suppress(BufferError):  # a view may outlive us: GC closes it
+            m.close()
+
+    stack.callback(close)
+    return m
 
 
 # -- the pager -------------------------------------------------------------------------
@@ -425,7 +410,7 @@ class Pager:
         self._state = PagerState.CLEAN
         #: the base block as of the last flush, sealed as clean (Seq1 = Seq2 = sequence).
         self._bb = bytes(bb)
-        self._seq = sequence & _M32
+        self._seq = sequence & SEQ_MASK
         self._disk_size = disk_size
         self.log_paths = [sibling_path(path, s) for s in LOG_SUFFIXES]
         self._logs: list[FileHandle | None] = [None, None]
@@ -471,8 +456,11 @@ class Pager:
         """
         ops = io if io is not None else DEFAULT_OPS
         p = Path(path)
-        if not os.stat(p).st_mode & 0o222:
+        # A directory, FIFO or device is refused before any open (issue 19 B).
+        if not check_regular_file(p).st_mode & 0o222:
             raise PermissionError(errno.EACCES, "hive file is read-only", str(p))
+        for suffix in LOG_SUFFIXES:
+            refuse_non_regular(sibling_path(p, suffix))
         primary = ops.open(p)
         try:
             hive_lock = lock.acquire(p, primary.fileno())
@@ -499,41 +487,54 @@ class Pager:
         policy: LogPolicy,
         recover: bool = True,
     ) -> tuple[Pager, bytearray, recovery.RecoveryReport | None]:
+        # Only the base block is read first, then exactly what it declares: a hive
+        # padded to gigabytes (or a sparse 10 GB file) costs its declared size, and an
+        # absurd declared size is a typed error, never a huge read (issue 19 C).
         size = primary.size()
-        data = primary.pread(size, 0)
+        head = primary.pread(BASE, 0)
         report: recovery.RecoveryReport | None = None
-        if recovery.is_dirty(data[:SECTOR]) is not None:
+        if recovery.is_dirty(head[:SECTOR]) is not None:
             if not recover:
                 raise RecoveryError(
                     f"{p}: hive is dirty; a writer must recover it first (recover=False)", 0
                 )
-            pairs = []
-            for lp in discover.find_logs(p):
-                h = ops.open(lp)
-                try:
-                    pairs.append((str(lp), h.pread(h.size(), 0)))
-                finally:
-                    h.close()
-            if not pairs:
-                if bytes(data[:4]) != b"regf":
+            log_paths = discover.find_logs(p)
+            if not log_paths:
+                if bytes(head[:4]) != b"regf":
                     # Nothing could rebuild the base block: this is not a hive at all.
                     raise SignatureError(f"{p}: not a regf hive (bad signature)", 0)
                 raise RecoveryError(f"{p}: hive is dirty and has no transaction log", 0)
-            image, report = recovery.recover(data, pairs)
-            hbins = check_primary_head(image, len(image))
-            size = cls._write_back(primary, data, image, hbins)
+            with contextlib.ExitStack() as maps:
+                # Recovery reads only the valid entries and copies only the final size
+                # of the primary: the files are mapped, not read.
+                disk = _mapped(primary, maps)
+                pairs = []
+                for lp in log_paths:
+                    h = ops.open(lp)
+                    maps.callback(h.close)
+                    pairs.append((str(lp), _mapped(h, maps)))
+                image, report = recovery.recover(disk, pairs)
+                del pairs
+                hbins = check_primary_head(image, len(image))
+                size = cls._write_back(primary, disk, image, hbins)
+                del disk
         else:
-            hbins = check_primary_head(data, size)
-            image = bytearray(memoryview(data)[: BASE + hbins])  # one copy, not two
-        seq = _u32(image, _SEQ1)
-        bb = bytes(_seal(bytearray(image[:BASE]), seq, seq))
+            hbins = check_primary_head(head, size)
+            image = bytearray(primary.pread(BASE + hbins, 0))
+            if len(image) != BASE + hbins:  # the file shrank under us
+                raise FormatError(f"{p}: file ends before its hive bins", len(image))
+        seq = get(image, SEQ1)
+        bb = bytes(seal(bytearray(image[:BASE]), seq, seq))
         image[:BASE] = bb
         pager = cls(p, ops, primary, hive_lock, bb, seq, size, policy)
         pager._neutralise_logs()
+        pager._create_logs()
         return pager, image, report
 
     @staticmethod
-    def _write_back(primary: FileHandle, disk: bytes, image: bytearray, hbins: int) -> int:
+    def _write_back(
+        primary: FileHandle, disk: bytes | mmap.mmap, image: bytearray, hbins: int
+    ) -> int:
         """Reconcile a recovered image into the still-dirty primary; return the new size.
 
         The base block on disk stays dirty until every changed page is durable, so a crash
@@ -575,18 +576,42 @@ class Pager:
                 head = h.pread(SECTOR + 4, 0)
                 if len(head) < SECTOR + 4 or check_log_base_block(head[:SECTOR]) is not None:
                     continue  # not a usable log: nothing can apply it
-                ftype, seq = _u32(head, _TYPE), _u32(head, _SEQ1)
+                ftype, seq = get(head, FILE_TYPE), get(head, SEQ1)
                 stale_old = ftype in (FILE_TYPE_LOG_OLD, FILE_TYPE_LOG_OLD_NT)
-                uncommitted = ftype == FILE_TYPE_LOG_NEW and _not_older(seq, self._seq)
+                uncommitted = ftype == FILE_TYPE_LOG_NEW and not_older(seq, self._seq)
                 if stale_old or uncommitted:
                     h.truncate(0)
                     h.fsync()
-                elif i >= 0 and (newest is None or not _not_older(newest[0], seq)):
+                elif i >= 0 and (newest is None or not not_older(newest[0], seq)):
                     newest = (seq, i)
             finally:
                 h.close()
         # Alternate: the next run goes to the file that does not hold the newest run.
         self._cur = newest[1] if newest is not None else 1
+
+    def _create_logs(self) -> None:
+        """Create whichever of LOG1 and LOG2 is missing, empty, at the first writer open.
+
+        Windows creates both files of the dual-log scheme when it loads a hive, even
+        while one stays empty, and dual-log tools (yarp) refuse a dirty hive whose
+        second log file is missing: so a hive left dirty by ``flush(reconcile=False)``
+        always has both. An empty log is never applied by anyone. Doing it here also
+        takes the folder fsync for a new file out of the first flush.
+        """
+        created = False
+        try:
+            for i, lp in enumerate(self.log_paths):
+                if self._logs[i] is None and not self._ops.exists(lp):
+                    self._logs[i] = self._ops.open(lp, create=True)
+                    created = True
+            if created:
+                self._ops.fsync_dir(self.path.parent)
+        except BaseException:
+            for h in self._logs:
+                if h is not None:
+                    h.close()
+            self._logs = [None, None]
+            raise
 
     @classmethod
     def create(
@@ -612,14 +637,17 @@ class Pager:
         hbins = check_primary_head(image, len(image))
         if len(image) != BASE + hbins:
             raise InvalidArgumentError(f"image is {len(image)} bytes, expected {BASE + hbins}")
-        seq = max(_u32(image, _SEQ1), _u32(image, _SEQ2), 1)
-        _seal(image, seq, seq)
+        seq = max(get(image, SEQ1), get(image, SEQ2), 1)
+        seal(image, seq, seq)
         old_lock: lock.HiveLock | None = None
         if ops.exists(p):
             if not overwrite:
                 raise FileExistsError(f"{p} exists (pass overwrite=True to replace it)")
             old_lock = lock.acquire(p)  # refuse to replace a hive another writer has
+        for suffix in LOG_SUFFIXES:
+            refuse_non_regular(sibling_path(p, suffix))
         tmp = p.with_name(f".{p.name}.regf-new-{os.getpid()}")
+        logs: list[FileHandle | None] = [None, None]
         handle = ops.open(tmp, create=True)
         try:
             hive_lock = lock.acquire(tmp, handle.fileno())
@@ -642,10 +670,17 @@ class Pager:
             # and the next writer open empties any that could ever apply (invariant 6).
             for suffix in (".LOG", *LOG_SUFFIXES):
                 ops.unlink(sibling_path(p, suffix))
+            # Both logs exist from the start, as Windows lays them out (see
+            # _create_logs); one folder fsync makes the removals and creations durable.
+            for i, suffix in enumerate(LOG_SUFFIXES):
+                logs[i] = ops.open(p.with_name(p.name + suffix), create=True)
             ops.fsync_dir(p.parent)
         except BaseException:
             hive_lock.release()
             handle.close()
+            for h in logs:
+                if h is not None:
+                    h.close()
             if not renamed:
                 with contextlib.suppress(OSError):
                     ops.unlink(tmp)
@@ -665,7 +700,8 @@ class Pager:
             len(image),
             log_policy or LogPolicy(),
         )
-        pager._cur = 1  # no log yet: the first run goes to LOG1
+        pager._logs = logs
+        pager._cur = 1  # no run yet: the first run goes to LOG1
         return pager
 
     # -- state -------------------------------------------------------------------------
@@ -766,7 +802,7 @@ class Pager:
                     f"dirty page {bad[0]} is outside the hive bins (pages 1..{npages - 1})"
                 )
             head = bytearray(image[:BASE])
-            bb_changed = bytes(_seal(bytearray(head), self._seq, self._seq)) != self._bb
+            bb_changed = bytes(seal(bytearray(head), self._seq, self._seq)) != self._bb
             stats = FlushStats()
             if not pages and not bb_changed:
                 if reconcile and self._state is PagerState.PENDING:
@@ -797,13 +833,13 @@ class Pager:
         reconcile: bool,
         stats: FlushStats,
     ) -> None:
-        if self._primary_dirty and _uncarried(head) != _uncarried(self._run_head):
+        if self._primary_dirty and uncarried(head) != uncarried(self._run_head):
             # The run's base-block copy would no longer match (invariant 7): finish the
             # run, so that the new base block gets a run (and a copy) of its own.
             self._reconcile(stats)
         seq = self._seq
         snapshot = {p: bytes(image[p * PAGE : (p + 1) * PAGE]) for p in pages}
-        flags = _u32(head, _FLAGS)
+        flags = get(head, FLAGS)
         start = not self._primary_dirty
         if start:
             i = 1 - self._cur  # alternate LOG1 <-> LOG2
@@ -829,9 +865,9 @@ class Pager:
         stats.log = self.log_paths[self._cur]
         stats.log_offset, stats.entry_size = self._log_end - len(entry), len(entry)
         # The entry is durable: the new state exists on disk (in the log).
-        self._seq = (seq + 1) & _M32
+        self._seq = next_seq(seq)
         self._pending.update(snapshot)
-        self._bb = bytes(_seal(head, self._seq, self._seq))
+        self._bb = bytes(seal(head, self._seq, self._seq))
         image[:SECTOR] = self._bb[:SECTOR]
         if reconcile or self._log_end > self.policy.cap:
             self._reconcile(stats)
@@ -839,9 +875,7 @@ class Pager:
         elif start:
             # Mark the primary dirty so that readers apply the run (fmt §6.4).
             dirty = bytearray(self._bb)
-            self._write(
-                self._primary, _seal(dirty, self._seq, self._run_start), 0, stats, log=False
-            )
+            self._write(self._primary, seal(dirty, self._seq, self._run_start), 0, stats, log=False)
             self._fsync(self._primary, stats)
             self._primary_dirty = True
             self._go("flush_log_only")
@@ -862,8 +896,8 @@ class Pager:
         """fmt §6.4 step 3 from the in-memory copy of the run's pages (invariants 1, 5)."""
         if not self._pending and not self._primary_dirty:
             return
-        hbins = _u32(self._bb, _HBINS)
-        bump = _seal(bytearray(self._bb), self._seq, self._run_start)
+        hbins = get(self._bb, HBINS_SIZE)
+        bump = seal(bytearray(self._bb), self._seq, self._run_start)
         self._write(self._primary, bump, 0, stats, log=False)
         if not self._primary_dirty:
             # Barrier: the dirty mark must be durable before the first page can be.

@@ -1,4 +1,5 @@
-"""Parse transaction log files (``.LOG``/``.LOG1``/``.LOG2``) from bytes (fmt §6).
+"""Transaction log records from and to bytes (fmt §6): parsing ``.LOG``/``.LOG1``/``.LOG2``
+files, and building the HvLE entries the pager writes (encoder beside decoder).
 
 Pure functions: nothing here raises for a bad log. A log that cannot be used comes back
 as a :class:`LogFile` with ``valid`` False and a one-line ``problem``; a log whose entry
@@ -7,21 +8,37 @@ walk stops early records why in ``stop_reason`` (garbage after the live run is n
 
 from __future__ import annotations
 
-import struct
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from .._accel import checksum, marvin32
+from .._accel import marvin32
 from ..errors import RegfError
 from ..format import codec
-from ..format.constants import FILE_TYPE_LOG_NEW, FILE_TYPE_LOG_OLD, FILE_TYPE_LOG_OLD_NT
-from ..format.fast import HVLE
-from ..format.structs import HVLE_HEADER_SIZE, LOG_BASE_BLOCK_SIZE, BaseBlockHead
+from ..format.constants import FILE_TYPE_LOG_NEW, PAGE
+from ..format.fast import HVLE_L, PAGE_REF_L
+from ..format.structs import dirt_vector
+from .baseblock import (
+    ENTRY_FLAG_MASK,
+    FILE_TYPE,
+    FLAGS,
+    HBINS_SIZE,
+    LAST_WRITTEN,
+    MAX_HBINS,
+    SECTOR,
+    SEQ1,
+    SEQ_MASK,
+    check_log_base_block,
+    get,
+    next_seq,
+)
 
-SECTOR = 512
-PAGE = 4096
-_M32 = 0xFFFFFFFF
-_LOG_TYPES = (FILE_TYPE_LOG_OLD, FILE_TYPE_LOG_OLD_NT, FILE_TYPE_LOG_NEW)
+#: The fixed HvLE header (fmt §6.3); page references follow, then the page data.
+_HVLE = HVLE_L.struct
+_REF = PAGE_REF_L.struct
+#: Hash-2 covers the header up to (not including) itself, Hash-1 included.
+_HASH2_END = HVLE_L.offset("hash2")
+_HASH1, _HASH2 = HVLE_L.field("hash1"), HVLE_L.field("hash2")
 
 
 @dataclass(frozen=True)
@@ -75,31 +92,6 @@ class LogFile:
         return self.entries[0].sequence, self.entries[-1].sequence
 
 
-def check_log_base_block(head: bytes) -> str | None:
-    """Return why a log's 512-byte base block is unusable, or None when it is sane (§6.1)."""
-    if len(head) < LOG_BASE_BLOCK_SIZE:
-        return "log shorter than its 512-byte base block"
-    try:
-        bb = codec.parse(BaseBlockHead, head[:LOG_BASE_BLOCK_SIZE], 0, "log base block")
-    except RegfError as exc:
-        return str(exc)
-    if checksum(head) != bb.checksum:
-        return f"log base block checksum {bb.checksum:#x} != computed {checksum(head):#x}"
-    if bb.seq1 != bb.seq2:
-        return f"log base block sequence numbers differ ({bb.seq1} != {bb.seq2})"
-    if bb.major != 1 or not 1 <= bb.minor <= 6:
-        return f"unsupported log version {bb.major}.{bb.minor}"
-    if bb.file_type not in _LOG_TYPES:
-        return f"file type {bb.file_type} is not a log type"
-    if bb.file_format != 1:
-        return f"file format {bb.file_format} != 1"
-    if bb.clustering != 1:
-        return f"clustering factor {bb.clustering} != 1"
-    if bb.hbins_size < PAGE or bb.hbins_size % PAGE:
-        return f"hive bins size {bb.hbins_size:#x} not a positive multiple of 4096"
-    return None
-
-
 def parse_log(name: str, data: Any) -> LogFile:
     """Parse and validate a whole log file's bytes; never raises for bad content.
 
@@ -113,17 +105,17 @@ def parse_log(name: str, data: Any) -> LogFile:
         "new" if magic == b"HvLE" else "old" if magic == b"DIRT" else None
     )
     log = LogFile(name=name, format=fmt, data=data)
-    head = bytes(data[:LOG_BASE_BLOCK_SIZE])
+    head = bytes(data[:SECTOR])
     problem = check_log_base_block(head)
     if problem is None:
-        bb = codec.parse(BaseBlockHead, head, 0, "log base block")
-        log.seq, log.hbins_size = bb.seq1, bb.hbins_size
-        log.last_written, log.flags = bb.last_written, bb.flags
+        log.seq, log.hbins_size = get(head, SEQ1), get(head, HBINS_SIZE)
+        log.last_written, log.flags = get(head, LAST_WRITTEN), get(head, FLAGS)
         log.head = head
+        ftype = get(head, FILE_TYPE)
         if fmt is None:
-            problem = f"unknown log magic {magic!r} at offset 0x200"
-        elif (fmt == "new") != (bb.file_type == FILE_TYPE_LOG_NEW):
-            problem = f"file type {bb.file_type} does not match {magic!r} at offset 0x200"
+            problem = f"unknown log magic {magic!r} at offset {SECTOR:#x}"
+        elif (fmt == "new") != (ftype == FILE_TYPE_LOG_NEW):
+            problem = f"file type {ftype} does not match {magic!r} at offset {SECTOR:#x}"
     if problem is not None:
         log.problem = problem
         return log
@@ -149,40 +141,40 @@ def _walk_entries(log: LogFile) -> None:
                 return
             log.entries.append(reason)
             pos += reason.size
-            expected = (expected + 1) & _M32  # sequence numbers wrap modulo 2^32
+            expected = next_seq(expected)  # sequence numbers wrap modulo 2^32
 
 
 def _check_entry(data: memoryview, pos: int, expected: int) -> LogEntry | str:
-    """Validate the entry at ``pos``; return it, or the reason it is not valid."""
-    if pos + HVLE_HEADER_SIZE > len(data):
+    """Validate the entry at ``pos`` (rule R4 of :mod:`.recovery`); return it, or the
+    reason it is not valid. Read with the layouts of ``LogEntryHeader`` and
+    ``PageReference``: no Construct per entry on the recovery path."""
+    if pos + _HVLE.size > len(data):
         return "truncated entry header"
-    sig, size, flags, seq, hbins, count, hash1, hash2 = HVLE.unpack_from(data, pos)
+    sig, size, flags, seq, hbins, count, hash1, hash2 = _HVLE.unpack_from(data, pos)
     if sig != b"HvLE":
         # Zero padding after the live run (logs are preallocated) is the usual end.
         return "end of entries" if sig == b"\0\0\0\0" else f"bad entry signature {sig!r}"
     if size < SECTOR or size % SECTOR:
         return f"entry size {size:#x} not a positive multiple of 512"
-    if hbins < PAGE or hbins % PAGE:
-        return f"entry hive bins size {hbins:#x} not a positive multiple of 4096"
+    if hbins < PAGE or hbins % PAGE or hbins >= MAX_HBINS:
+        return f"entry hive bins size {hbins:#x} not a positive multiple of 4096 below 2 GiB"
     if count == 0:
         return "entry has no dirty pages"
     # Hash-2 covers the first 32 bytes (including Hash-1), so it is checked first.
-    if marvin32(data[pos : pos + 0x20]) != hash2:
+    if marvin32(data[pos : pos + _HASH2_END]) != hash2:
         return "entry hash-2 mismatch"
     if pos + size > len(data):
         return f"entry of {size:#x} bytes runs past the end of the log"
-    if marvin32(data[pos + HVLE_HEADER_SIZE : pos + size]) != hash1:
+    if marvin32(data[pos + _HVLE.size : pos + size]) != hash1:
         return "entry hash-1 mismatch"
     if seq != expected:
         return f"entry sequence {seq} != expected {expected}"
-    refs_end = pos + HVLE_HEADER_SIZE + 8 * count
+    refs_end = pos + _HVLE.size + _REF.size * count
     if refs_end > pos + size:
         return f"{count} page references run past the end of the entry"
     pages: list[tuple[int, int]] = []
     total = 0
-    refs = struct.unpack_from(f"<{2 * count}I", data, pos + HVLE_HEADER_SIZE)
-    for i in range(count):
-        off, psize = refs[2 * i], refs[2 * i + 1]
+    for i, (off, psize) in enumerate(_REF.iter_unpack(data[pos + _HVLE.size : refs_end])):
         if off % SECTOR or psize == 0 or psize % SECTOR or off + psize > hbins:
             return f"bad page reference {i} ({off:#x}, {psize:#x})"
         pages.append((off, psize))
@@ -193,14 +185,25 @@ def _check_entry(data: memoryview, pos: int, expected: int) -> LogEntry | str:
 
 
 def _parse_dirt(log: LogFile) -> str | None:
-    """Old format: read the DIRT bitmap and locate every stored sector (fmt §6.2)."""
+    """Old format: read the DIRT vector and locate every stored sector (fmt §6.2).
+
+    The vector is parsed once per log through its declaration
+    (:func:`regf.format.structs.dirt_vector`): the ``DIRT`` signature, then one bit per
+    512-byte sector of the hive bins.
+    """
+    vector = dirt_vector(log.hbins_size)
     nbytes = log.hbins_size // PAGE  # one bit per 512-byte sector
-    bitmap = log.data[SECTOR + 4 : SECTOR + 4 + nbytes]
-    if len(bitmap) < nbytes:
+    raw = bytes(log.data[SECTOR : SECTOR + 4 + nbytes])
+    if len(raw) < 4 + nbytes:
         return "DIRT bitmap truncated"
+    try:
+        dv = codec.parse(vector, raw, SECTOR, "DIRT vector")
+    except RegfError as exc:
+        return exc.message
+    bitmap = dv.bitmap
     # Sectors start at the next 512-byte boundary after the bitmap.
     pos = -(-(SECTOR + 4 + nbytes) // SECTOR) * SECTOR
-    for i in range(nbytes * 8):
+    for i in range(dv.sectors):
         if bitmap[i >> 3] >> (i & 7) & 1:  # LSB first
             log.sectors.append((i * SECTOR, pos))
             pos += SECTOR
@@ -211,4 +214,58 @@ def _parse_dirt(log: LogFile) -> str | None:
     return None
 
 
-__all__ = ["LogEntry", "LogFile", "check_log_base_block", "parse_log"]
+# -- writing ------------------------------------------------------------------------
+
+
+def page_runs(pages: Iterable[int]) -> list[tuple[int, int]]:
+    """Merge page numbers into ``(first page, count)`` runs of contiguous pages."""
+    runs: list[tuple[int, int]] = []
+    for p in sorted(set(pages)):
+        if runs and runs[-1][0] + runs[-1][1] == p:
+            runs[-1] = (runs[-1][0], runs[-1][1] + 1)
+        else:
+            runs.append((p, 1))
+    return runs
+
+
+def build_entry(
+    pages: dict[int, bytes], sequence: int, hbins_size: int, flags: int, log_offset: int
+) -> bytes:
+    """One HvLE entry (fmt §6.3) for ``pages`` (page number >= 1 -> 4096 bytes).
+
+    Contiguous pages share one page reference. The entry is zero-padded so that it ends
+    on a 4096-byte boundary of the log when written at ``log_offset`` (a multiple of 512).
+    Hash-1 covers bytes [0x28, size) and is stored before Hash-2, which covers [0, 0x20).
+    """
+    runs = page_runs(pages)
+    data_len = PAGE * len(pages)
+    raw = _HVLE.size + _REF.size * len(runs) + data_len
+    size = -(-(log_offset + raw) // PAGE) * PAGE - log_offset
+    buf = bytearray(size)
+    HVLE_L.struct.pack_into(
+        buf,
+        0,
+        b"HvLE",
+        size,
+        flags & ENTRY_FLAG_MASK,
+        sequence & SEQ_MASK,
+        hbins_size,
+        len(runs),
+        0,
+        0,
+    )
+    pos = _HVLE.size
+    for first, count in runs:
+        _REF.pack_into(buf, pos, (first - 1) * PAGE, count * PAGE)  # hive-bins relative
+        pos += _REF.size
+    for first, count in runs:
+        for p in range(first, first + count):
+            buf[pos : pos + PAGE] = pages[p]
+            pos += PAGE
+    # Hash-1 first: Hash-2 covers the header including Hash-1 (fmt §6.3).
+    _HASH1.pack_into(buf, 0, marvin32(memoryview(buf)[_HVLE.size :]))
+    _HASH2.pack_into(buf, 0, marvin32(memoryview(buf)[: _HASH2.offset]))
+    return bytes(buf)
+
+
+__all__ = ["LogEntry", "LogFile", "build_entry", "check_log_base_block", "page_runs", "parse_log"]

@@ -1,7 +1,57 @@
 """Recover a dirty primary hive from its transaction logs, like Windows (fmt §6.2, §6.5).
 
 :func:`recover` is a pure function over bytes: it builds the recovered image in a copy
-and returns it only when recovery succeeded, so a caller never sees a half-applied hive.
+(or a private copy-on-write mapping) and returns it only when recovery succeeded, so a
+caller never sees a half-applied hive.
+
+Acceptance rules
+================
+
+Recovery applies exactly what these rules accept, in this order; each rule is tested by
+``tests/test_recovery.py::test_rule_R<n>_...``. "Newer" and "older" compare sequence
+numbers on the 32-bit circle: ``a`` is not older than ``b`` iff ``(a - b) mod 2^32 <=
+0x7FFFFFFF`` (:func:`.baseblock.not_older`, fmt §6.5 step 1).
+
+R1. *Dirty.* The primary needs recovery iff its signature or checksum is bad, or its
+    Seq1 != Seq2 (:func:`.baseblock.is_dirty`). A clean primary is returned as it is and
+    every log is ignored, whatever it holds.
+R2. *Usable log.* A log file is considered iff its 512-byte base block is sane (signature,
+    checksum, Seq1 = Seq2, version 1.1-1.6, log file type, format and clustering 1,
+    hive-bins size a positive multiple of 4096 below 2 GiB) and the 4 bytes at offset 512
+    agree with its file type (``HvLE`` for type 6, ``DIRT`` for types 1 and 2). The format
+    is decided by those 4 bytes, never by the hive's minor version (regipy PR #27).
+R3. *Format order.* New-format logs are tried first; old-format (DIRT) logs only when no
+    new-format recovery succeeded.
+R4. *Entry.* A log entry is applied iff it and every entry before it in its log are valid:
+    signature ``HvLE``; size a positive multiple of 512; hive-bins size a positive
+    multiple of 4096 below 2 GiB; page count != 0; Hash-2 (bytes [0, 0x20)) and Hash-1
+    (bytes [0x28, size)) match; the entry lies inside the file; its sequence number is
+    the log's base-block Seq1 for the first entry and the previous entry's + 1 after
+    that; every page reference is 512-aligned, non-empty and inside the entry's hive
+    bins; and the page data lies inside the entry. The walk stops at the first invalid
+    entry; what follows it is remnants (fmt §6.5 step 4).
+R5. *Valid primary base block* (Seq1 != Seq2 only): the logs are taken oldest first; a log
+    is eligible iff its base-block Seq1 is not older than the primary's Seq2. A second
+    log is applied after the first iff its Seq1 is the last applied entry's + 1.
+R6. *Broken primary base block* (bad signature or checksum): only the log with the newest
+    base-block Seq1 is used, and its 512-byte base-block copy (rest zero, file type 0)
+    becomes the primary's base block (fmt §6.5 step 3).
+R7. *Applying* an entry writes each page at file offset 4096 + its offset, sets the
+    hive-bins size to the entry's (growing the image with zeros) and copies flag bit 0
+    into the base block's flags; nothing else of the base block changes.
+R8. *Dirty bins.* After every entry is applied, a bin with an invalid header that an
+    entry wrote (or that lies in zero fill past the primary's end) is replaced by a
+    4096-byte dummy bin holding one free cell (fmt §6.5 step 6); an invalid bin no entry
+    touched is left as it is and reported.
+R9. *Finish* (new format): Seq1 = Seq2 = last applied sequence + 1 (as Windows 10 does),
+    file type 0, fresh checksum, and the image is exactly 4096 + hive-bins bytes long.
+R10. *Old format* (DIRT): a log is eligible iff its base block's last-written timestamp
+    is not older than the primary's (the first bin's when the primary base block is
+    broken); of several, the newest wins. Every stored sector must lie inside the chain
+    of valid bins, or the log is refused. Size, root cell, version and flags come from
+    the log's base-block copy (its whole sector under R6).
+R11. *Refusal.* A dirty primary that no log can recover raises
+    :class:`~regf.errors.RecoveryError` naming each log's problem; nothing is returned.
 """
 
 from __future__ import annotations
@@ -12,12 +62,34 @@ import mmap
 import os
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Literal
 
-from .._accel import bin_chain_end, checksum
+from .._accel import bin_chain_end
 from ..errors import RecoveryError
-from ..format.fast import U32
-from .logs import PAGE, SECTOR, LogEntry, LogFile, parse_log
+from ..format.constants import BASE, FILE_TYPE_PRIMARY, PAGE
+from ..format.fast import CELL_L, HBIN_L
+from ..format.structs import HBIN_HEADER_SIZE
+from .baseblock import (
+    ENTRY_FLAG_MASK,
+    FLAGS,
+    HBINS_SIZE,
+    LAST_WRITTEN,
+    OLD_LOG_FIELDS,
+    SECTOR,
+    SEQ1,
+    SEQ2,
+    DirtyReason,
+    get,
+    is_dirty,
+    next_seq,
+    not_older,
+    put,
+    seal,
+    seq_cmp,
+)
+from .files import map_readonly, open_readable
+from .logs import LogEntry, LogFile, parse_log
+
+_HBIN_STAMP = HBIN_L.field("timestamp")
 
 #: A primary image: bytes, or a read-only mapping of the file (no copy is made of it;
 #: recovery builds its own working copy).
@@ -30,23 +102,6 @@ Image = bytearray | mmap.mmap
 #: ``make_image(primary, size)``: a writable buffer of exactly ``size`` bytes holding the
 #: primary's bytes (zero beyond its end), that recovery may modify.
 ImageFactory = Callable[[Primary, int], Image]
-
-BASE = 4096
-_M32 = 0xFFFFFFFF
-_HALF = 0x80000000
-# Base block field offsets (fmt §1.1).
-_SEQ1, _SEQ2, _STAMP, _MINOR, _TYPE, _HBINS, _FLAGS, _CKSUM = (
-    4,
-    8,
-    12,
-    0x18,
-    0x1C,
-    0x28,
-    0x90,
-    0x1FC,
-)
-
-DirtyReason = Literal["sequence", "checksum"]
 
 
 @dataclass
@@ -89,43 +144,8 @@ class RecoveryReport:
         return sum(len(p) for _, _, p in self.applied_entries)
 
 
-def _u32(buf: Primary, off: int) -> int:
-    return int(U32.unpack_from(buf, off)[0])
-
-
-def _put(buf: bytearray | mmap.mmap, off: int, value: int) -> None:
-    U32.pack_into(buf, off, value & _M32)
-
-
-def is_dirty(head: bytes | bytearray) -> DirtyReason | None:
-    """Why the primary base block needs recovery: ``'checksum'``, ``'sequence'`` or None.
-
-    A bad signature or a wrong checksum needs base-block recovery; a valid block whose
-    Seq1 != Seq2 only needs data recovery (fmt §1.5, §6.4).
-    """
-    if len(head) < SECTOR or bytes(head[:4]) != b"regf":
-        return "checksum"
-    if checksum(head) != _u32(head, _CKSUM):
-        return "checksum"
-    if _u32(head, _SEQ1) != _u32(head, _SEQ2):
-        return "sequence"
-    return None
-
-
-def _seq_cmp(a: int, b: int) -> int:
-    """Order sequence numbers on the 32-bit circle (yarp ``is_starting_log``)."""
-    if a == b:
-        return 0
-    return -1 if (b - a) & _M32 < _HALF else 1
-
-
 def _log_cmp(a: LogFile, b: LogFile) -> int:
-    return _seq_cmp(a.seq, b.seq)
-
-
-def _not_older(a: int, b: int) -> bool:
-    """``a >= b`` modulo 2^32."""
-    return (a - b) & _M32 < _HALF
+    return seq_cmp(a.seq, b.seq)
 
 
 def recover(
@@ -197,12 +217,13 @@ def mapped_logs(paths: Sequence[str | os.PathLike[str]]) -> Iterator[list[tuple[
     out: list[tuple[str, LogData]] = []
     try:
         for p in paths:
-            with open(p, "rb") as fh:
-                if os.fstat(fh.fileno()).st_size == 0:
-                    out.append((str(p), b""))
-                    continue
-                m = mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ)
-            maps.append(m)
+            fd, size = open_readable(p)  # a FIFO given as a log must not hang the open
+            try:
+                m = map_readonly(fd, size)
+            finally:
+                os.close(fd)
+            if isinstance(m, mmap.mmap):
+                maps.append(m)
             out.append((str(p), m))
         yield out
     finally:
@@ -240,18 +261,6 @@ def recover_files(
         return _recover(primary, logs, factory)
 
 
-def _start_image(primary: Primary, head: bytes | None) -> bytearray:
-    """Copy the primary; with ``head`` (bad primary base block), replace its base block."""
-    image = bytearray(primary)
-    if len(image) < BASE:
-        image.extend(bytes(BASE - len(image)))
-    if head is not None:
-        # Base-block recovery: the log's 512 bytes, rest zero, type back to primary.
-        image[:BASE] = head[:SECTOR] + bytes(BASE - SECTOR)
-        _put(image, _TYPE, 0)
-    return image
-
-
 def _copy_image(primary: Primary, size: int) -> bytearray:
     """The default image factory: a copy of the primary's first ``size`` bytes, zero
     filled when the primary is shorter."""
@@ -263,12 +272,9 @@ def _copy_image(primary: Primary, size: int) -> bytearray:
 
 
 def _finish(image: Image, hbins: int, seq1: int, seq2: int) -> Image:
-    """Write the final base block fields and cut the image to exactly 4096 + hbins."""
-    _put(image, _SEQ1, seq1)
-    _put(image, _SEQ2, seq2)
-    _put(image, _HBINS, hbins)
-    _put(image, _TYPE, 0)
-    _put(image, _CKSUM, checksum(image[:SECTOR]))
+    """Write the final base block fields (rule R9) and cut the image to 4096 + hbins."""
+    put(image, HBINS_SIZE, hbins)
+    seal(image, seq1, seq2, FILE_TYPE_PRIMARY)
     end = BASE + hbins
     if len(image) != end:
         assert isinstance(image, bytearray)  # factories make mappings at the final size
@@ -297,14 +303,14 @@ def _recover_new(
         # Only the log with the later entries is used; it supplies the base block.
         chosen = [ordered[-1]]
         head = ordered[-1].head
-        flags = int.from_bytes(head[_FLAGS : _FLAGS + 4], "little")
+        flags = get(head, FLAGS)
         # Until an entry says otherwise, estimate the size from the file (fmt §6.5 step 3).
         hbins = max(0, (len(primary) - BASE) // PAGE * PAGE)
     else:
-        seq2 = _u32(primary, _SEQ2)
+        seq2 = get(primary, SEQ2)
         chosen = []
         for lf in ordered:
-            if not _not_older(lf.seq, seq2):
+            if not not_older(lf.seq, seq2):
                 report.rejected.append((lf.name, lf.seq, f"log sequence {lf.seq} < primary {seq2}"))
                 continue
             chosen.append(lf)
@@ -313,17 +319,19 @@ def _recover_new(
         if chosen[0].seq != seq2:
             # Windows accepts this (spec: log Seq >= primary Seq2); note the gap.
             report.notes.append(f"{chosen[0].name} starts at {chosen[0].seq}, primary at {seq2}")
-        flags = _u32(primary, _FLAGS)
-        hbins = _u32(primary, _HBINS)
+        flags = get(primary, FLAGS)
+        hbins = get(primary, HBINS_SIZE)
     plan: list[tuple[LogFile, LogEntry]] = []
     last: int | None = None
     for i, lf in enumerate(chosen):
-        if i and last is not None and lf.seq != (last + 1) & _M32:
+        if i and last is not None and lf.seq != next_seq(last):
             # The second log only counts when it continues the first one.
             report.rejected.append((lf.name, lf.seq, f"does not continue sequence {last}"))
             break
         for entry in lf.entries:
-            flags = (flags & ~1) | (entry.flags & 1)  # only bit 0 travels in entries
+            flags = (flags & ~ENTRY_FLAG_MASK) | (
+                entry.flags & ENTRY_FLAG_MASK
+            )  # only bit 0 travels in entries
             hbins = entry.hbins_size  # the image grows with zeros (EricZimmerman/Registry #24)
             plan.append((lf, entry))
             last = entry.sequence
@@ -354,7 +362,7 @@ def _recover_new(
                     src += psize
             dirty_runs.extend(entry.pages)
             report.applied_entries.append((lf.name, entry.sequence, entry.pages))
-    _put(image, _FLAGS, flags)
+    put(image, FLAGS, flags)
     if primary_end < hbins:
         dirty_runs.append((primary_end, hbins - primary_end))
     end = _repair_dirty_bins(image, hbins, dirty_runs, report)
@@ -363,22 +371,20 @@ def _recover_new(
         # and leave the bytes as they are (the reader skips or rejects that bin).
         report.notes.append(f"bin chain breaks at hive-bins offset {end:#x} after recovery")
     # The Windows 10 sample (yarp RecoveredHive_Windows10) ends at last applied + 1.
-    final = (last + 1) & _M32
+    final = next_seq(last)
     report.final_sequence = final
     return _finish(image, hbins, final, final)
 
 
-def _recover_old(
-    primary: Primary, logs: list[LogFile], report: RecoveryReport
-) -> bytearray:
+def _recover_old(primary: Primary, logs: list[LogFile], report: RecoveryReport) -> bytearray:
     """DIRT recovery (fmt §6.2): timestamp eligibility, sector copy, bin check."""
     bad_head = report.dirty == "checksum"
     if bad_head:
         # The first bin's timestamp mirrors the base block's (fmt §1.1).
-        ok = len(primary) >= BASE + 0x20 and bytes(primary[BASE : BASE + 4]) == b"hbin"
-        stamp = int.from_bytes(primary[BASE + 0x14 : BASE + 0x1C], "little") if ok else 0
+        ok = len(primary) >= BASE + HBIN_L.size and bytes(primary[BASE : BASE + 4]) == b"hbin"
+        stamp = _HBIN_STAMP.unpack_from(primary, BASE) if ok else 0
     else:
-        stamp = int.from_bytes(primary[_STAMP : _STAMP + 8], "little")
+        stamp = get(primary, LAST_WRITTEN)
     # Windows wants equal timestamps; yarp (and BadBaseBlockHive, whose first-bin stamp is
     # older than its base block's) needs "log not older than the primary".
     eligible = [lf for lf in logs if lf.last_written >= stamp]
@@ -389,10 +395,12 @@ def _recover_old(
         raise RecoveryError("no old-format log is as new as the primary")
     # With two eligible logs the later one wins (Windows >= 8, yarp).
     lf = max(eligible, key=lambda x: x.last_written)
-    image = _start_image(primary, lf.head if bad_head else None)
     hbins = lf.hbins_size
-    if len(image) < BASE + hbins:
-        image.extend(bytes(BASE + hbins - len(image)))
+    # Only what the log's base block declares is copied (never a whole, maybe huge, file).
+    image = _copy_image(primary, BASE + hbins)
+    if bad_head:
+        # Base-block recovery (R6): the log's 512 bytes, rest zero; _finish sets type 0.
+        image[:BASE] = lf.head[:SECTOR] + bytes(BASE - SECTOR)
     runs: list[tuple[int, int]] = []
     for off, src in lf.sectors:
         image[BASE + off : BASE + off + SECTOR] = lf.data[src : src + SECTOR]
@@ -405,10 +413,10 @@ def _recover_old(
         raise RecoveryError(f"{lf.name}: {problem}")
     if not bad_head:
         # Size, root, version and flags come from the log's base-block copy.
-        for off in (_HBINS, 0x24, 0x14, _MINOR, _FLAGS):
-            image[off : off + 4] = lf.head[off : off + 4]
+        for f in OLD_LOG_FIELDS:
+            put(image, f, get(lf.head, f))
     report.applied_entries.append((lf.name, lf.seq, tuple(runs)))
-    seq = lf.seq if bad_head else _u32(image, _SEQ1)
+    seq = lf.seq if bad_head else get(image, SEQ1)
     report.final_sequence = seq
     _finish(image, hbins, seq, seq)
     return image
@@ -422,9 +430,11 @@ def _valid_bins_end(image: bytearray, hbins: int) -> int:
 
 
 def _dummy_bin(offset: int) -> bytes:
-    """A 4096-byte bin at ``offset`` holding one free cell over all of its space."""
-    head = b"hbin" + offset.to_bytes(4, "little") + PAGE.to_bytes(4, "little") + bytes(20)
-    return head + (PAGE - 0x20).to_bytes(4, "little") + bytes(PAGE - 0x24)
+    """A 4096-byte bin at ``offset`` holding one free cell over all of its space (R8)."""
+    b = bytearray(PAGE)
+    HBIN_L.struct.pack_into(b, 0, b"hbin", offset, PAGE, bytes(8), 0, 0)
+    CELL_L.struct.pack_into(b, HBIN_HEADER_SIZE, PAGE - HBIN_HEADER_SIZE)  # positive: free
+    return bytes(b)
 
 
 def _repair_dirty_bins(
