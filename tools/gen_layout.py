@@ -77,7 +77,7 @@ SIGNATURES: tuple[tuple[str, Any], ...] = (
     ("LH", S.HashLeaf),
     ("RI", S.IndexRoot),
     ("HVLE", S.LogEntryHeader),
-    ("DIRT", S.DirtVectorHead),
+    ("DIRT", S.dirt_vector(0)),  # the signature is the same for every hive size
 )
 
 
