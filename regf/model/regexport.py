@@ -4,7 +4,8 @@ The ``.reg`` writer follows what Windows ``regedit /e`` produces for "Windows Re
 Editor Version 5.00" files:
 
 * ``"name"="text"`` only for REG_SZ whose raw data is valid UTF-16LE ending in exactly one
-  NUL with no embedded NUL (anything else would not survive a re-import byte for byte);
+  NUL with no embedded NUL or line break (anything else would not survive a re-import
+  byte for byte, or, for line breaks, an import by hivexregedit);
 * ``dword:%08x`` only for a 4-byte REG_DWORD;
 * ``hex:`` for REG_BINARY and ``hex(%x):`` (lowercase, unpadded type number) for every
   other type, unknown numbers included (``hex(b):`` QWORD, ``hex(7):`` MULTI_SZ);
@@ -130,12 +131,15 @@ def reg_value_line(name: str, type_int: int, raw: bytes, newline: str = "\r\n") 
 
     Returns:
         The value's text without a final line end. Wrapped hex data contains ``newline``;
-        a REG_SZ with embedded line breaks keeps them literally, as regedit does.
+        a REG_SZ with embedded line breaks is written as ``hex(1):`` (regedit would keep
+        them literally, which other importers reject).
     """
     prefix = _name_prefix(name)
     if type_int == REG_SZ:
         text = reg_sz_text(raw)
-        if text is not None:
+        # A line break inside the quotes is kept by regedit but rejected by other
+        # importers (hivexregedit): such strings go out as hex(1), exact either way.
+        if text is not None and "\n" not in text and "\r" not in text:
             return f'{prefix}"{escape_reg_string(text)}"'
     elif type_int == REG_DWORD and len(raw) == 4:
         return f"{prefix}dword:{int.from_bytes(raw, 'little'):08x}"
