@@ -47,8 +47,12 @@ class CliError(click.ClickException):
     exit_code = 1
 
     def show(self, file: IO[Any] | None = None) -> None:
-        """Print the one-line message to stderr."""
-        click.echo(f"regf: error: {self.format_message()}", err=True)
+        """Print ``regf: error: FILE: message`` (FILE: the file being worked on) to stderr."""
+        msg = self.format_message()
+        where = current_file()
+        if where is not None and not msg.startswith(f"{where}:"):
+            msg = f"{where}: {msg}"
+        click.echo(f"regf: error: {msg}", err=True)
 
 
 def set_current_file(path: str | os.PathLike[str] | None) -> None:
@@ -182,6 +186,7 @@ def check_output(output: str, inputs: Iterable[str], force: bool) -> None:
     """Refuse to write ``output`` over an input hive or its logs, or, without ``force``,
     over any existing file."""
     out = Path(output)
+    set_current_file(output)
     for hive in inputs:
         for p in protected_files(hive):
             if _same_file(out, p):
@@ -191,6 +196,7 @@ def check_output(output: str, inputs: Iterable[str], force: bool) -> None:
         raise CliError(f"{output}: is a directory")
     if out.exists() and not force:
         raise CliError(f"{output}: file exists (use --force to overwrite it)")
+    set_current_file(None)
 
 
 force_option = click.option(

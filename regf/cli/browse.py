@@ -10,7 +10,8 @@ from typing import Any
 
 import click
 
-from regf.errors import RecoveryError, RegfError
+from regf.errors import RecoveryError, RegfError, ValueNotFoundError
+from regf.model import paths
 
 from ._common import (
     expand_hives,
@@ -312,10 +313,20 @@ def _get_one(
     ctx: click.Context, hive_path: str, key: str, value: str, raw: bool, out: LineWriter,
     as_json: bool,
 ) -> None:  # fmt: skip
+    name = "" if value == "@" else value
     with open_hive(ctx, hive_path) as hive:
         label = hive.root.name
+        found = 0
         for node in select_keys(hive, key):
-            val = node.value("" if value == "@" else value)
+            if paths.is_glob(key):
+                # A glob reports the matching keys that have the value.
+                try:
+                    val = node.value(name)
+                except ValueNotFoundError:
+                    continue
+            else:
+                val = node.value(name)
+            found += 1
             if as_json:
                 obj = {"record": "value", "hive": hive_path, "path": display_path(label, node)}
                 obj.update(value_object(val))
@@ -332,6 +343,8 @@ def _get_one(
                 out.line(bytes(data).hex())
             else:
                 out.line(str(data))
+        if not found:
+            raise ValueNotFoundError(f"no key matching {key} has a value {value or '@'}")
 
 
 @click.command()

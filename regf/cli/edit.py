@@ -37,7 +37,14 @@ from regf.model.regexport import (
 )
 from regf.storage.files import read_file
 
-from ._common import CliError, check_output, describe_error, get_options, type_name
+from ._common import (
+    CliError,
+    check_output,
+    describe_error,
+    get_options,
+    set_current_file,
+    type_name,
+)
 
 _NOTE = (
     "HIVE is edited in place and flushed through its transaction logs (HIVE.LOG1/.LOG2; "
@@ -65,6 +72,7 @@ def _check_output(hive_path: str, output: str | None) -> None:
 def _open_edit(ctx: click.Context, hive_path: str, output: str | None) -> EditHive:
     """HIVE opened in place (``output`` None) or as a copy in memory for ``-o OUT``."""
     opts = get_options(ctx)
+    set_current_file(hive_path)
     if output is None and not opts.strict:
         raise CliError("--forensic cannot edit a hive in place; write a copy with -o OUT")
     with warnings.catch_warnings():
@@ -711,6 +719,7 @@ def flush(ctx: click.Context, hive_path: str) -> None:
     """Reconcile a dirty HIVE in place from its transaction logs."""
     if not get_options(ctx).recover:
         raise CliError("--no-recover: flush applies the logs; nothing to do without them")
+    set_current_file(hive_path)
     hive = open_editable(hive_path, in_place=True)
     try:
         report = hive.recovery

@@ -15,8 +15,13 @@ from ._common import CliError, check_output, force_option, set_current_file
 @click.command()
 @click.argument("hive_path", metavar="HIVE", type=click.Path(exists=True, dir_okay=False))
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), help="Output file.")
-@click.option("--log", "logs", multiple=True, type=click.Path(exists=True, dir_okay=False),
-              help="Transaction log to use (repeatable); default: .LOG/.LOG1/.LOG2 beside HIVE.")
+@click.option(
+    "--log",
+    "logs",
+    multiple=True,
+    type=click.Path(exists=True, dir_okay=False),
+    help="Transaction log to use (repeatable); default: .LOG/.LOG1/.LOG2 beside HIVE.",
+)
 @force_option
 def recover(hive_path: str, output: str, logs: tuple[str, ...], force: bool) -> None:
     """Apply HIVE's transaction logs and write a clean hive to OUTPUT (inputs untouched).
