@@ -49,6 +49,7 @@ def _export_hive(
     newline: str,
     state: dict[str, Any],
 ) -> None:
+    ascii_only = state["ascii_only"]
     with open_hive(ctx, hive_path) as hive:
         starts = list(select_keys(hive, key))
         if fmt == "reg" and state["hives"] > 1:
@@ -62,7 +63,7 @@ def _export_hive(
                         out.line(f"[{path}]")
                         for value in k.values():
                             out.line(reg_value_line(value.name, int(value.type),
-                                                    bytes(value.raw), newline))  # fmt: skip
+                                     bytes(value.raw), newline, ascii_only=ascii_only))  # fmt: skip
                         out.line("")
                         continue
                     record = key_object(hive_path, path, k, values=True)
@@ -106,7 +107,9 @@ def export(
 ) -> None:
     """Export KEY (default: the whole hive; a glob exports every match) as .reg or JSON.
 
-    Several hives (or directories of hives) make one stream: JSON records name their
+    REG_SZ strings with line breaks (and, unless the file is UTF-16, with non-ASCII
+    characters) are written as hex(1), which every importer reads exactly. Several
+    hives (or directories of hives) make one stream: JSON records name their
     hive, a .reg file gets a '; hive: PATH' comment before each hive's keys. OUT is
     written atomically; an existing OUT needs --force, and an input hive or its logs
     are never overwritten.
@@ -124,7 +127,9 @@ def export(
         enc = encoding or "utf-8"
         newline = "\n"
     codec = "utf-16-le" if enc == "utf-16" else "utf-8"
-    state: dict[str, Any] = {"first": True, "hives": len(hives)}
+    # Only a UTF-16 file carries quoted non-ASCII strings exactly to regedit; in UTF-8
+    # they are written as hex(1) (see reg_value_line).
+    state: dict[str, Any] = {"first": True, "hives": len(hives), "ascii_only": codec != "utf-16-le"}
     with ExitStack() as stack:
         if to_file:
             assert output is not None

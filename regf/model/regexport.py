@@ -120,7 +120,9 @@ def wrap_hex(prefix: str, raw: bytes, newline: str = "\r\n") -> str:
     return "".join(parts)
 
 
-def reg_value_line(name: str, type_int: int, raw: bytes, newline: str = "\r\n") -> str:
+def reg_value_line(
+    name: str, type_int: int, raw: bytes, newline: str = "\r\n", *, ascii_only: bool = False
+) -> str:
     """Render one value as regedit 5.00 text.
 
     Args:
@@ -128,6 +130,9 @@ def reg_value_line(name: str, type_int: int, raw: bytes, newline: str = "\r\n") 
         type_int: the REG_* type number (any u32).
         raw: the value's raw data bytes.
         newline: line end used between wrapped hex lines (regedit files use CRLF).
+        ascii_only: quote only ASCII strings. For files that are not UTF-16: regedit
+            reads a BOM-less file as ANSI and hivexregedit reads bytes as Latin-1, so a
+            quoted non-ASCII string would not import exactly; it goes out as hex(1).
 
     Returns:
         The value's text without a final line end. Wrapped hex data contains ``newline``;
@@ -139,7 +144,12 @@ def reg_value_line(name: str, type_int: int, raw: bytes, newline: str = "\r\n") 
         text = reg_sz_text(raw)
         # A line break inside the quotes is kept by regedit but rejected by other
         # importers (hivexregedit): such strings go out as hex(1), exact either way.
-        if text is not None and "\n" not in text and "\r" not in text:
+        if (
+            text is not None
+            and "\n" not in text
+            and "\r" not in text
+            and (text.isascii() or not ascii_only)
+        ):
             return f'{prefix}"{escape_reg_string(text)}"'
     elif type_int == REG_DWORD and len(raw) == 4:
         return f"{prefix}dword:{int.from_bytes(raw, 'little'):08x}"
