@@ -45,6 +45,7 @@ from ._common import (
     set_current_file,
     type_name,
 )
+from .shell_ui import make_reader
 
 _NOTE = (
     "HIVE is edited in place and flushed through its transaction logs (HIVE.LOG1/.LOG2; "
@@ -627,14 +628,21 @@ def split_words(text: str) -> list[str]:
     return list(lex)
 
 
-def run_shell(shell: Shell, lines: IO[str], interactive: bool, err: Callable[[str], None]) -> int:
-    """Run commands from ``lines``; returns the number of failed commands."""
+def run_shell(
+    shell: Shell,
+    lines: IO[str],
+    interactive: bool,
+    err: Callable[[str], None],
+    read: Callable[[str], str] = input,
+) -> int:
+    """Run commands from ``lines`` (interactive: from ``read(prompt)``); returns the
+    number of failed commands."""
     failures = 0
     lineno = 0
     while True:
         if interactive:
             try:
-                line = input(f"\\{shell.cwd.path}> ") + "\n"
+                line = read(f"\\{shell.cwd.path}> ") + "\n"
             except EOFError:
                 break
         else:
@@ -688,13 +696,12 @@ def shell(ctx: click.Context, hive_path: str, output: str | None) -> None:
         _check_output(hive_path, output)
     stdin = sys.stdin
     interactive = stdin.isatty()
-    if interactive:
-        with contextlib.suppress(ImportError):
-            import readline  # noqa: F401 - line editing and history for input()
     hive = _open_edit(ctx, hive_path, output)
     try:
         sh = Shell(hive, hive_path, output, click.echo)
-        failures = run_shell(sh, stdin, interactive, lambda m: click.echo(m, err=True))
+        # A terminal gets completion and history; a script on stdin is read line by line.
+        read = make_reader(sh) if interactive else input
+        failures = run_shell(sh, stdin, interactive, lambda m: click.echo(m, err=True), read)
     finally:
         hive.discard()  # nothing is written without 'commit' (committed flushes stay)
     if interactive:
