@@ -105,19 +105,18 @@ def wrap_hex(prefix: str, raw: bytes, newline: str = "\r\n") -> str:
         The text, possibly spanning several lines joined by ``newline`` (``,\\``
         continuation, two-space indent).
     """
-    parts = [prefix]
-    column = _utf16_len(prefix)
-    last = len(raw) - 1
-    for i, byte in enumerate(raw):
-        parts.append(f"{byte:02x}")
-        if i == last:
-            break
-        parts.append(",")
-        column += 3
-        if column >= _MAX_HEX_CHARS:
-            parts.append("\\" + newline + _CONTINUATION_INDENT)
-            column = len(_CONTINUATION_INDENT)
-    return "".join(parts)
+    n = len(raw)
+    if n == 0:
+        return prefix
+    # Byte i (not the last) moves the column by 3 and the line is cut once it reaches
+    # _MAX_HEX_CHARS: so the first line holds ceil((77 - len(prefix)) / 3) bytes (at
+    # least one) and each continuation line, starting at column 2, holds 25. Slicing
+    # whole lines keeps big values from becoming one Python string per byte.
+    first = max(1, -(-(_MAX_HEX_CHARS - _utf16_len(prefix)) // 3))
+    per = -(-(_MAX_HEX_CHARS - len(_CONTINUATION_INDENT)) // 3)
+    chunks = [raw[:first].hex(",")]
+    chunks.extend(raw[i : i + per].hex(",") for i in range(first, n, per))
+    return prefix + (",\\" + newline + _CONTINUATION_INDENT).join(chunks)
 
 
 def reg_value_line(
