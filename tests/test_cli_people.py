@@ -357,3 +357,37 @@ def test_python_m_regf_entry(hive: Path) -> None:
         [sys.executable, "-m", "regf", "ls", str(hive)], capture_output=True, text=True, env=env
     )
     assert res.returncode == 0 and "Software\\" in res.stdout
+
+
+def _stderr_on_terminal(args: list[str], stdout: Any) -> bytes:
+    """Run ``regf ARGS`` with stderr on a pseudo-terminal; what the terminal got."""
+    import pty
+
+    master, slave = pty.openpty()
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    assert EXE is not None
+    proc = subprocess.Popen([EXE, *args], stdout=stdout, stderr=slave, env=env)
+    os.close(slave)
+    data = b""
+    while True:
+        try:
+            chunk = os.read(master, 4096)
+        except OSError:  # the child closed the terminal
+            break
+        if not chunk:
+            break
+        data += chunk
+    os.close(master)
+    assert proc.wait(timeout=120) == 0
+    return data
+
+
+def test_progress_bar_on_a_terminal_only(hive: Path, tmp_path: Path) -> None:
+    out = tmp_path / "o.reg"
+    shown = _stderr_on_terminal(["export", str(hive), "-o", str(out)], subprocess.DEVNULL)
+    assert b"exporting h.hiv" in shown and b"3/3" in shown  # Software, ControlSet00[12]
+    assert out.read_bytes().startswith(b"\xff\xfe")
+    with open(tmp_path / "tree.txt", "wb") as fh:
+        shown = _stderr_on_terminal(["tree", "--values", str(hive)], fh)
+    assert b"walking" in shown
+    assert (tmp_path / "tree.txt").read_text().startswith("CMI-CreateHive{ABC}\n")

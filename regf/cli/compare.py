@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import os
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -202,7 +203,7 @@ def _timeline_one(
     with open_hive(ctx, hive_path) as hive:
         root = hive.root
         label = root.name
-        with progress(f"reading {hive_path}", root.subkey_count) as advance:
+        with progress(f"reading {os.path.basename(hive_path)}", root.subkey_count) as advance:
             on_key = top_level_progress(root, advance)
             for key in hive.walk():
                 on_key(key)

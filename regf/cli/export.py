@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Iterator
 from contextlib import ExitStack
@@ -56,7 +57,9 @@ def _export_hive(
             out.line(f"; hive: {hive_path}")
             out.line("")
         for start in starts:
-            with progress(f"exporting {hive_path}", start.subkey_count) as advance:
+            with progress(
+                f"exporting {os.path.basename(hive_path)}", start.subkey_count
+            ) as advance:
                 on_key = top_level_progress(start, advance)
                 for path, k in display_pairs(hive, start, prefix, on_key):
                     if fmt == "reg":

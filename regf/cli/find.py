@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 from typing import Any
 
@@ -68,7 +69,7 @@ def _find_one(
     with open_hive(ctx, hive_path) as hive:
         root = hive.root
         label = root.name
-        with progress(f"searching {hive_path}", root.subkey_count) as advance:
+        with progress(f"searching {os.path.basename(hive_path)}", root.subkey_count) as advance:
             on_key = top_level_progress(root, advance)
             for key in hive.walk():
                 on_key(key)
