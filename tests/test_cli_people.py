@@ -391,3 +391,11 @@ def test_progress_bar_on_a_terminal_only(hive: Path, tmp_path: Path) -> None:
         shown = _stderr_on_terminal(["tree", "--values", str(hive)], fh)
     assert b"walking" in shown
     assert (tmp_path / "tree.txt").read_text().startswith("CMI-CreateHive{ABC}\n")
+
+
+def test_key_named_like_a_file_in_the_current_directory(hive: Path, tmp_path: Path) -> None:
+    (tmp_path / "Software").write_text("not a hive")
+    res = regf_cli("get", str(hive), "Software", "n", cwd=tmp_path)
+    assert res.returncode == 0 and res.stdout == "4660\n", res.stderr
+    res = regf_cli("ls", str(hive), "Software", "--json", cwd=tmp_path)
+    assert json.loads(res.stdout.splitlines()[0])["name"] == "Software"

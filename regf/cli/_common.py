@@ -243,12 +243,12 @@ def split_hives_and_args(
     args: Sequence[str], max_rest: int, min_rest: int = 0
 ) -> tuple[list[str], list[str]]:
     """Split ``HIVE... [ARG...]``: the first argument is always a hive, then every
-    argument naming an existing file or directory while more than ``min_rest`` remain;
-    at most ``max_rest`` arguments may follow the hives."""
+    argument naming a directory or a file that starts like a hive (``regf``) while more
+    than ``min_rest`` remain; at most ``max_rest`` arguments may follow the hives."""
     if not args:
         raise click.UsageError("missing argument 'HIVE'")
     n = 1
-    while n < len(args) - min_rest and os.path.exists(args[n]):
+    while n < len(args) - min_rest and (os.path.isdir(args[n]) or _looks_like_hive(Path(args[n]))):
         n += 1
     if len(args) - n > max_rest:
         raise click.UsageError(f"no such hive file or directory: {args[n]}")
