@@ -399,3 +399,52 @@ def test_key_named_like_a_file_in_the_current_directory(hive: Path, tmp_path: Pa
     assert res.returncode == 0 and res.stdout == "4660\n", res.stderr
     res = regf_cli("ls", str(hive), "Software", "--json", cwd=tmp_path)
     assert json.loads(res.stdout.splitlines()[0])["name"] == "Software"
+
+
+def test_tree_depth_and_guides(hive: Path) -> None:
+    res = regf_cli("tree", str(hive), "--depth", "1")
+    assert res.stdout.splitlines() == [
+        "CMI-CreateHive{ABC}",
+        "├── ControlSet001",
+        "│   └── … 1 subkeys",
+        "├── ControlSet002",
+        "│   └── … 1 subkeys",
+        "└── Software",
+        "    └── … 3 subkeys",
+    ]
+    sub = regf_cli("tree", str(hive), "ROOT\\ControlSet001", "--values")
+    assert sub.stdout.splitlines() == [
+        "CMI-CreateHive{ABC}\\ControlSet001",
+        "└── Services",
+        "    └── Tcpip",
+        "        └── Start (REG_DWORD)",
+    ]
+
+
+def test_export_json_array_and_several_hives_in_one_reg(hive: Path, tmp_path: Path) -> None:
+    doc = json.loads(regf_cli("export", str(hive), "--format", "json").stdout)
+    assert [k["path"] for k in doc][:2] == [
+        "CMI-CreateHive{ABC}",
+        "CMI-CreateHive{ABC}\\ControlSet001",
+    ]
+    other = tmp_path / "other.hiv"
+    shutil.copy(hive, other)
+    out = tmp_path / "both.reg"
+    assert (
+        regf_cli("export", str(hive), str(other), "Software\\Vendor", "-o", str(out)).returncode
+        == 0
+    )
+    text = out.read_bytes().decode("utf-16")
+    assert text.count("Windows Registry Editor Version 5.00") == 1
+    assert f"; hive: {hive}\r\n" in text and f"; hive: {other}\r\n" in text
+
+
+def test_timeline_formats_name_the_hive(hive: Path) -> None:
+    csv_lines = regf_cli("timeline", str(hive), "--format", "csv").stdout.splitlines()
+    assert csv_lines[0] == "last_written,filetime,path,values,hive"
+    assert all(line.endswith("," + str(hive)) for line in csv_lines[1:])
+    docs = [json.loads(x) for x in regf_cli("timeline", str(hive), "--json").stdout.splitlines()]
+    times = [d["last_written"] for d in docs]
+    assert times == sorted(times) and all(t.endswith("+00:00") for t in times)
+    body = regf_cli("timeline", str(hive), "--format", "bodyfile").stdout.splitlines()
+    assert body[0].startswith("0|CMI-CreateHive{ABC}")

@@ -15,15 +15,17 @@ separators, everywhere.
 
 * ``key``: ``path``, ``name``, ``last_written``, ``class`` (string or null),
   ``subkey_count``, ``value_count``, and ``values`` (a list of value objects) when the
-  command shows values (export, ``tree --values``, ls).
+  command shows values (export, ``tree --values``, ls). timeline writes ``path``,
+  ``last_written`` and ``value_count`` only.
 * value object: ``name`` ("" is the default value), ``type`` (``REG_SZ``... or
   ``REG_UNKNOWN_0x..``), ``type_id`` (number), ``size``, ``data`` (string, list of
   strings, number, hex string for binary types, or null when it cannot be decoded) and
   ``raw`` (hex of the stored bytes).
 * ``value`` (get, find): a value object plus ``path`` of its key.
-* ``info``: ``fields`` (object of base block fields), ``logs``, ``recovery``, ``warnings``.
+* ``info``: ``fields`` (object of base block fields), ``logs``, ``recovery``,
+  ``warnings``, ``problems`` (lists of text).
 * ``change`` (diff): ``kind``, ``path``, ``value`` (name or null), ``old``, ``new`` (a
-  value object without name, an ISO time, a class string, or null).
+  value object without name, an ISO time, a class string, or null), ``old_hive``.
 * ``deleted_key`` / ``deleted_value`` (deleted): offsets, names, ``raw`` hex, etc.
 * ``error``: ``message``; a hive that could not be read, when several were given.
 """
