@@ -448,3 +448,26 @@ def test_timeline_formats_name_the_hive(hive: Path) -> None:
     assert times == sorted(times) and all(t.endswith("+00:00") for t in times)
     body = regf_cli("timeline", str(hive), "--format", "bodyfile").stdout.splitlines()
     assert body[0].startswith("0|CMI-CreateHive{ABC}")
+
+
+def test_sparse_find_output_is_not_held_back() -> None:
+    from regf.cli import _output
+
+    class Sink:
+        def __init__(self) -> None:
+            self.data = b""
+
+        def write(self, b: bytes) -> None:
+            self.data += b
+
+        def flush(self) -> None:
+            pass
+
+    sink = Sink()
+    w = _output.LineWriter(sink)  # type: ignore[arg-type]
+    for i in range(100):
+        w.line(f"dense {i}")
+    assert sink.data.count(b"\n") == 64  # the first lines at once, then batched
+    w.last_flush -= 1.0  # a quiet second of walking passes
+    w.tick()
+    assert sink.data.count(b"\n") == 100

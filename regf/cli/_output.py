@@ -44,6 +44,8 @@ from regf.errors import RegfError
 from ._common import type_name
 
 _BATCH = 512
+#: Seconds without output after which a new line is written at once.
+_QUIET = 0.2
 
 
 class LineWriter:
@@ -66,11 +68,22 @@ class LineWriter:
         self.last_flush = time.monotonic()
 
     def line(self, text: str) -> None:
-        """Queue one line (no line end)."""
+        """Queue one line (no line end).
+
+        Lines go out in batches, but the first ones, every line on a terminal, and a
+        line coming after a quiet spell (a sparse search) go out at once.
+        """
         pending = self.pending
         pending.append(text)
-        if len(pending) >= _BATCH or self.written < 64:
-            self.flush(self.tty or self.written < 64)
+        if len(pending) >= _BATCH:
+            self.flush(self.tty)
+        elif self.written < 64 or self.tty or time.monotonic() - self.last_flush > _QUIET:
+            self.flush(True)
+
+    def tick(self) -> None:
+        """Called as work goes on: lines queued for a while go out (sparse output)."""
+        if self.pending and time.monotonic() - self.last_flush > _QUIET:
+            self.flush(True)
 
     def flush(self, force: bool = True) -> None:
         """Write the queued lines (and flush the stream when ``force``)."""
@@ -82,7 +95,7 @@ class LineWriter:
             self.pending.clear()
         if force:
             self.out.flush()
-            self.last_flush = time.monotonic()
+        self.last_flush = time.monotonic()
 
     def record(self, obj: dict[str, Any]) -> None:
         """Queue one JSON Lines record."""

@@ -71,8 +71,10 @@ def _find_one(
         label = root.name
         with progress(f"searching {os.path.basename(hive_path)}", root.subkey_count) as advance:
             on_key = top_level_progress(root, advance)
+            tick = out.tick
             for key in hive.walk():
                 on_key(key)
+                tick()
                 if lo is not None or hi is not None:
                     ft = key.last_written_raw
                     if (lo is not None and ft < lo) or (hi is not None and ft >= hi):
