@@ -471,3 +471,16 @@ def test_sparse_find_output_is_not_held_back() -> None:
     w.last_flush -= 1.0  # a quiet second of walking passes
     w.tick()
     assert sink.data.count(b"\n") == 100
+
+
+def test_shell_commit_needs_force_for_an_existing_file(hive: Path, tmp_path: Path) -> None:
+    other = tmp_path / "other.hiv"
+    other.write_text("keep me")
+    script = f"mkkey N\ncommit {other}\ncommit -f {other}\ncommit {hive}\n"
+    res = regf_cli("shell", str(hive), "-o", str(tmp_path / "o.hiv"), input=script)
+    assert res.returncode == 1
+    errors = res.stderr.splitlines()
+    assert len(errors) == 2
+    assert "line 2" in errors[0] and "--force" in errors[0]
+    assert "line 4" in errors[1] and "input hive" in errors[1]
+    assert regf_cli("ls", str(other), "N").returncode == 0
