@@ -131,7 +131,7 @@ def find(
     until: str | None,
     as_json: bool,
 ) -> None:
-    """Search HIVE... (files or directories) for keys and values, RECmd-style.
+    """Search hives (files or directories of them) for keys and values, RECmd-style.
 
     Regexes are case-insensitive and match anywhere (anchor with ^ and $). Key paths
     start with the root key's name, as export prints them. Without --value, --data or
