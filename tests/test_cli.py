@@ -272,7 +272,7 @@ def test_info_recovery_and_no_recover(corpus: Path) -> None:
     assert "logs applied: yes" in recovered.stdout
     raw = run("--no-recover", "info", path)
     assert raw.exit_code == 0
-    assert any(line.split()[:3] == ["dirty", "now", "yes"] for line in raw.stdout.splitlines()), (
+    assert any(line.split()[:3] == ["dirty", "now:", "yes"] for line in raw.stdout.splitlines()), (
         raw.stdout
     )
 

@@ -142,16 +142,16 @@ def test_rm(tmp_path: Path, base: Path) -> None:
     one_line_error(run("rm", str(base), "Soft", "-o", str(out)), "subkeys")
     ok("rm", str(base), "Soft\\Foo", "-o", str(out))
     assert [p for p, _ in walk(out)] == ["", "Soft"]
-    ok("rm", str(base), "Soft", "-r", "-o", str(out))
+    ok("rm", str(base), "Soft", "-r", "-o", str(out), "--force")
     assert [p for p, _ in walk(out)] == [""]
-    one_line_error(run("rm", str(base), "Missing", "-o", str(out)), "Missing")
+    one_line_error(run("rm", str(base), "Missing", "-o", str(out), "-f"), "Missing")
 
 
 def test_rmval(tmp_path: Path, base: Path) -> None:
     out = tmp_path / "o.hiv"
     ok("rmval", str(base), "Soft\\Foo", "V", "-o", str(out))
     assert walk(out)[-1] == ("Soft\\Foo", [])
-    one_line_error(run("rmval", str(base), "Soft\\Foo", "nope", "-o", str(out)), "nope")
+    one_line_error(run("rmval", str(base), "Soft\\Foo", "nope", "-o", str(out), "-f"), "nope")
 
 
 def test_rename(tmp_path: Path, base: Path) -> None:
@@ -232,9 +232,11 @@ def test_import_utf8_prefix_and_deletes(tmp_path: Path, base: Path) -> None:
     ]
     assert got["New\\K"] == [("h", 11, (1).to_bytes(8, "little"))]
     # Default stripping removes only the first component: SOFTWARE stays.
-    ok("import", str(base), str(reg), "-o", str(out))
+    ok("import", str(base), str(reg), "-o", str(out), "--force")
     assert "SOFTWARE\\New\\K" in dict(walk(out))
-    one_line_error(run("import", str(base), str(reg), "--prefix", "HKCU", "-o", str(out)), "prefix")
+    one_line_error(
+        run("import", str(base), str(reg), "--prefix", "HKCU", "-o", str(out), "-f"), "prefix"
+    )
 
 
 def test_import_delete_key(tmp_path: Path, base: Path) -> None:

@@ -49,11 +49,12 @@ def test_recover_refuses_bad_logs(corpus: Path, tmp_path: Path, name: str) -> No
     assert r.output.startswith("regf: error:") and len(r.output.strip().splitlines()) == 1
 
 
-def test_recover_refuses_clean_hive(corpus: Path, tmp_path: Path) -> None:
+def test_recover_copies_clean_hive(corpus: Path, tmp_path: Path) -> None:
     r = CliRunner().invoke(
         main, ["recover", str(corpus / Y / "EmptyHive"), "-o", str(tmp_path / "x")]
     )
-    assert r.exit_code == 1 and "clean" in r.output
+    assert r.exit_code == 0 and "clean" in r.output
+    assert (tmp_path / "x").read_bytes() == (corpus / Y / "EmptyHive").read_bytes()
 
 
 def test_open_recovers_old_format_log(corpus: Path) -> None:
@@ -104,7 +105,7 @@ def test_info_lists_logs_and_survives_bad_logs(corpus: Path) -> None:
     r = runner.invoke(main, ["info", str(corpus / Y / "BadLogHive2" / "BadLogHive")])
     assert r.exit_code == 0, r.output
     flat = " ".join(r.output.split())
-    assert "dirty now yes" in flat and "logs not applied" in flat and "invalid" in flat
+    assert "dirty now: yes" in flat and "logs not applied" in flat and "invalid" in flat
 
 
 def _key_paths(path: Path, recover: bool) -> set[str]:

@@ -175,9 +175,13 @@ def test_cli_deleted_text_and_json(tmp_path: Path) -> None:
     assert "Keep\\Gone\\Child" in res.output and "deleted text" in res.output
     res = CliRunner().invoke(cli_main, ["deleted", str(path), "--format", "json"])
     assert res.exit_code == 0, res.output
-    doc = json.loads(res.output)
-    assert {k["path"] for k in doc["keys"]} == {"Keep\\Gone", "Keep\\Gone\\Child"}
-    assert {v["name"] for v in doc["values"]} == {"dropped", "small", "text"}
+    records = [json.loads(line) for line in res.output.splitlines()]
+    keys = [r for r in records if r["record"] == "deleted_key"]
+    assert {k["path"] for k in keys} == {"Keep\\Gone", "Keep\\Gone\\Child"}
+    values = [r for r in records if r["record"] == "deleted_value"]
+    values += [v for k in keys for v in k["values"]]
+    assert {v["name"] for v in values} == {"dropped", "small", "text"}
+    assert all(v["raw"] is None or bytes.fromhex(v["raw"]) is not None for v in values)
 
 
 def test_cli_deleted_bad_file_is_one_line_error(tmp_path: Path) -> None:

@@ -1,7 +1,9 @@
-"""Command-line interface: ``regf info|ls|tree|get|export|check HIVE ...``.
+"""Command-line interface: ``regf info|ls|tree|get|find|export|check HIVE ...``.
 
 Every :class:`regf.RegfError` or :class:`OSError` is reported as one line
-``regf: error: <msg>`` on stderr with exit status 1 (usage errors: 2); never a traceback.
+``regf: error: FILE: message`` on stderr with exit status 1 (usage errors: 2); never a
+traceback. The global flags (``--forensic``, ``--no-recover``) may also be written after
+the subcommand.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ import click
 
 from regf.errors import RegfError
 
-from ._common import CliError, Options, describe_error
+from ._common import GLOBAL_FLAGS, CliError, Options, error_line
 
 
 def _silence_stdout() -> None:
@@ -29,6 +31,17 @@ def _silence_stdout() -> None:
 class RegfGroup(click.Group):
     """Click group that turns RegfError / OSError into a one-line error (exit 1)."""
 
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        """Move global flags written after the subcommand in front of it."""
+        moved: list[str] = []
+        rest: list[str] = []
+        for i, arg in enumerate(args):
+            if arg == "--":
+                rest.extend(args[i:])
+                break
+            (moved if arg in GLOBAL_FLAGS else rest).append(arg)
+        return super().parse_args(ctx, moved + rest)
+
     def invoke(self, ctx: click.Context) -> Any:
         """Run the subcommand, mapping library and OS errors to :class:`CliError`."""
         try:
@@ -38,7 +51,7 @@ class RegfGroup(click.Group):
             _silence_stdout()
             ctx.exit(1)
         except (RegfError, OSError) as exc:
-            raise CliError(describe_error(exc)) from None
+            raise CliError(error_line(exc)) from None
 
 
 @click.group(name="regf", cls=RegfGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -56,13 +69,14 @@ def main(ctx: click.Context, no_recover: bool, forensic: bool) -> None:
 
 
 def _register() -> None:
-    from . import browse, check, compare, deleted, edit, export, fuzz, recover
+    from . import browse, check, compare, deleted, edit, export, find, fuzz, recover
 
     for command in (
         browse.info,
         browse.ls,
         browse.tree,
         browse.get,
+        find.find,
         export.export,
         check.check,
         recover.recover,

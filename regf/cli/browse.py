@@ -1,23 +1,42 @@
-"""Browsing commands: ``info``, ``ls``, ``tree`` and ``get``."""
+"""Browsing commands: ``info``, ``ls``, ``tree`` and ``get``.
+
+Each takes one or more hives (files, or directories searched for hives) and streams
+plain lines, or JSON records with ``--json`` (schema: :mod:`regf.cli._output`).
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
 import click
-from rich.console import Console
-from rich.markup import escape
-from rich.table import Table
-from rich.tree import Tree
 
-from regf.errors import RecoveryError, RegfError
+from regf.errors import RecoveryError, RegfError, ValueNotFoundError
+from regf.model import paths
 
-from ._common import format_data, get_options, open_hive, open_key, type_name
+from ._common import (
+    expand_hives,
+    format_data,
+    get_options,
+    open_hive,
+    select_keys,
+    split_hives_and_args,
+    type_name,
+)
+from ._output import (
+    LineWriter,
+    display_path,
+    each_hive,
+    iso,
+    key_object,
+    line_writer,
+    progress,
+    top_level_progress,
+    value_object,
+)
 
-
-def _console() -> Console:
-    # Created per command so CliRunner's swapped stdout is honoured.
-    return Console(highlight=False, soft_wrap=False)
+json_option = click.option(
+    "--json", "as_json", is_flag=True, help="JSON Lines records (schema: notes/cli.md)."
+)
 
 
 def _fmt_time(when: Any) -> str:
@@ -68,11 +87,7 @@ def _recovery_lines(report: Any) -> list[str]:
     return lines
 
 
-@click.command()
-@click.argument("hive_path", metavar="HIVE")
-@click.pass_context
-def info(ctx: click.Context, hive_path: str) -> None:
-    """Show base block fields, version, dirty state, counts and recovery summary."""
+def _info_one(ctx: click.Context, hive_path: str, out: LineWriter, as_json: bool) -> None:
     refused = None
     try:
         hive = open_hive(ctx, hive_path)
@@ -85,137 +100,269 @@ def info(ctx: click.Context, hive_path: str) -> None:
         if refused:
             hive.warnings.append(f"logs not applied: {refused}")
         bb = hive.base_block
-        table = Table(show_header=False, box=None, pad_edge=False)
-        table.add_column("field", style="bold")
-        table.add_column("value", overflow="fold")
-        rows: list[tuple[str, str]] = [
-            ("file", hive_path),
-            ("version", f"{bb.major}.{bb.minor}"),
-            ("file type", str(bb.file_type)),
-            ("sequence", f"{bb.seq1} / {bb.seq2}"),
-            ("dirty on disk", "yes" if getattr(hive, "was_dirty", hive.dirty) else "no"),
-            ("dirty now", "yes" if hive.dirty else "no"),
-            ("last written", _fmt_time(bb.last_written)),
-            ("embedded name", bb.file_name or "-"),
-            ("root cell", f"{bb.root_cell:#x}"),
-            ("hive bins size", f"{bb.hbins_size:#x} ({bb.hbins_size} bytes)"),
-            ("flags", f"{bb.flags:#x}"),
-            ("checksum", f"{bb.checksum:#010x} ({'ok' if bb.checksum_valid else 'BAD'})"),
-            ("offreg", "yes" if bb.offreg else "no"),
-        ]
+        fields: dict[str, Any] = {
+            "file": hive_path,
+            "version": f"{bb.major}.{bb.minor}",
+            "file type": bb.file_type,
+            "sequence": [bb.seq1, bb.seq2],
+            "dirty on disk": bool(getattr(hive, "was_dirty", hive.dirty)),
+            "dirty now": bool(hive.dirty),
+            "last written": iso(bb.last_written),
+            "embedded name": bb.file_name or None,
+            "root cell": bb.root_cell,
+            "hive bins size": bb.hbins_size,
+            "flags": bb.flags,
+            "checksum": bb.checksum,
+            "checksum ok": bool(bb.checksum_valid),
+            "offreg": bool(bb.offreg),
+        }
         try:
-            root = hive.root
-            rows.append(("root key", root.name))
+            fields["root key"] = hive.root.name
             keys = values = 0
-            for key in hive.walk():
-                keys += 1
-                values += key.value_count
-            rows.append(("keys", str(keys)))
-            rows.append(("values", str(values)))
+            with progress("counting keys", hive.root.subkey_count) as advance:
+                on_key = top_level_progress(hive.root, advance)
+                for key in hive.walk():
+                    on_key(key)
+                    keys += 1
+                    values += key.value_count
+            fields["keys"] = keys
+            fields["values"] = values
         except RegfError as exc:
-            rows.append(("walk", f"failed: {exc}"))
+            fields["walk"] = f"failed: {exc}"
+        recovery = _recovery_lines(hive.recovery)
+        logs = _log_lines(hive_path)
+        warnings = list(hive.warnings)
+        problems = [] if get_options(ctx).strict else [str(p) for p in hive.problems]
+        if as_json:
+            out.record(
+                {
+                    "record": "info",
+                    "hive": hive_path,
+                    "fields": {k.replace(" ", "_"): v for k, v in fields.items()},
+                    "recovery": recovery,
+                    "logs": logs,
+                    "warnings": warnings,
+                    "problems": problems,
+                }
+            )
+            return
+        text = dict(fields)
+        text["sequence"] = f"{bb.seq1} / {bb.seq2}"
+        text["last written"] = _fmt_time(bb.last_written)
+        text["root cell"] = f"{bb.root_cell:#x}"
+        text["hive bins size"] = f"{bb.hbins_size:#x} ({bb.hbins_size} bytes)"
+        text["flags"] = f"{bb.flags:#x}"
+        text["checksum"] = f"{bb.checksum:#010x} ({'ok' if bb.checksum_valid else 'BAD'})"
+        del text["checksum ok"]
+        for k in ("dirty on disk", "dirty now", "offreg"):
+            text[k] = "yes" if fields[k] else "no"
+        text["embedded name"] = bb.file_name or "-"
+        rows = [(k, str(v)) for k, v in text.items()]
+        rows += [("recovery", line) for line in recovery]
+        rows += [("log", line) for line in logs]
+        rows += [("warning", w) for w in warnings]
+        rows += [("problem", p) for p in problems]
         for field, value in rows:
-            table.add_row(field, escape(value))
-        for line in _recovery_lines(hive.recovery):
-            table.add_row("recovery", escape(line))
-        for line in _log_lines(hive_path):
-            table.add_row("log", escape(line))
-        for warning in hive.warnings:
-            table.add_row("warning", escape(warning))
-        if not get_options(ctx).strict:
-            for problem in getattr(hive, "problems", []):
-                table.add_row("problem", escape(str(problem)))
-        _console().print(table)
+            out.line(f"{field + ':':<16}{value}")
 
 
 @click.command()
-@click.argument("hive_path", metavar="HIVE")
-@click.argument("key", required=False, default="")
+@click.argument("hives", metavar="HIVE...", nargs=-1, required=True)
+@json_option
 @click.pass_context
-def ls(ctx: click.Context, hive_path: str, key: str) -> None:
-    """List the subkeys and values of KEY (default: the root key)."""
+def info(ctx: click.Context, hives: tuple[str, ...], as_json: bool) -> None:
+    """Show base block fields, version, dirty state, counts and recovery summary."""
+    with line_writer() as out:
+        each_hive(ctx, expand_hives(hives), out, as_json, lambda h: _info_one(ctx, h, out, as_json))
+
+
+def _ls_one(ctx: click.Context, hive_path: str, key: str, out: LineWriter, as_json: bool) -> None:
     with open_hive(ctx, hive_path) as hive:
-        node = open_key(hive, key)
-        console = _console()
-        subkeys = Table(title=escape(f"Subkeys of {node.path or node.name}"), title_justify="left")
-        subkeys.add_column("Name", overflow="fold")
-        subkeys.add_column("Subkeys", justify="right")
-        subkeys.add_column("Values", justify="right")
-        subkeys.add_column("Last written")
-        for sub in node.subkeys():
-            subkeys.add_row(
-                escape(sub.name), str(sub.subkey_count), str(sub.value_count),
-                _fmt_time(sub.last_written),
-            )  # fmt: skip
-        console.print(subkeys)
-        values = Table(title="Values", title_justify="left")
-        values.add_column("Name", overflow="fold")
-        values.add_column("Type")
-        values.add_column("Size", justify="right")
-        values.add_column("Data", overflow="fold")
-        for val in node.values():
-            try:
-                data = format_data(val.data, limit=200)
-            except RegfError as exc:
-                data = f"<error: {exc}>"
-            values.add_row(
-                escape(val.name or "(default)"), type_name(val.type), str(len(val.raw)),
-                escape(data),
-            )  # fmt: skip
-        console.print(values)
+        label = hive.root.name
+        for node in select_keys(hive, key):
+            path = display_path(label, node)
+            if as_json:
+                out.record(key_object(hive_path, path, node, values=True))
+                for sub in node.iter_subkeys():
+                    out.record(key_object(hive_path, display_path(label, sub), sub))
+                continue
+            out.line(f"[{path}]")
+            for sub in node.iter_subkeys():
+                out.line(
+                    f"{_fmt_time(sub.last_written)}  {sub.subkey_count:>6} keys "
+                    f"{sub.value_count:>6} values  {sub.name}\\"
+                )
+            for val in node.values():
+                try:
+                    size = str(len(val.raw))
+                    data = format_data(val.data, limit=200)
+                except RegfError as exc:
+                    size, data = "?", f"<error: {exc}>"
+                out.line(f"{type_name(val.type):<20} {size:>8}  {val.name or '@'} = {data}")
 
 
 @click.command()
-@click.argument("hive_path", metavar="HIVE")
-@click.argument("key", required=False, default="")
+@click.argument("args", metavar="HIVE... [KEY]", nargs=-1, required=True)
+@json_option
+@click.pass_context
+def ls(ctx: click.Context, args: tuple[str, ...], as_json: bool) -> None:
+    """List the subkeys (lines ending in \\) and values of KEY (default: the root key).
+
+    KEY may be a glob (``Software\\*\\Run``); several hives or directories may be given.
+    """
+    hives, rest = split_hives_and_args(args, 1)
+    key = rest[0] if rest else ""
+    with line_writer() as out:
+        each_hive(
+            ctx, expand_hives(hives), out, as_json, lambda h: _ls_one(ctx, h, key, out, as_json)
+        )
+
+
+_BRANCH, _LAST, _PIPE, _SPACE = "├── ", "└── ", "│   ", "    "
+
+
+def _tree_one(
+    ctx: click.Context,
+    hive_path: str,
+    key: str,
+    depth: int | None,
+    show_values: bool,
+    out: LineWriter,
+    as_json: bool,
+) -> None:
+    with open_hive(ctx, hive_path) as hive:
+        label = hive.root.name
+        for node in select_keys(hive, key):
+            _tree_from(hive, label, hive_path, node, depth, show_values, out, as_json)
+
+
+def _tree_from(
+    hive: Any,
+    label: str,
+    hive_path: str,
+    node: Any,
+    depth: int | None,
+    show_values: bool,
+    out: LineWriter,
+    as_json: bool,
+) -> None:
+    line = out.line
+    base = node.path.count("\\") + 1 if node.path else 0
+    # remaining[d]: children of the open key at depth d not printed yet (values first).
+    remaining: list[int] = []
+    with progress("walking", node.subkey_count) as advance:
+        on_key = top_level_progress(node, advance)
+        for key in hive.walk(node, max_depth=depth):
+            on_key(key)
+            p = key.path
+            d = (p.count("\\") + 1 if p else 0) - base
+            if as_json:
+                out.record(key_object(hive_path, display_path(label, key), key, values=show_values))
+                continue
+            if d == 0:
+                prefix = ""
+                line(display_path(label, key) if p else key.name)
+            else:
+                del remaining[d:]
+                remaining[d - 1] -= 1
+                guides = "".join(_PIPE if r > 0 else _SPACE for r in remaining[: d - 1])
+                line(guides + (_LAST if remaining[d - 1] <= 0 else _BRANCH) + key.name)
+                prefix = guides + (_PIPE if remaining[d - 1] > 0 else _SPACE)
+            nsub = key.subkey_count
+            at_limit = depth is not None and d >= depth
+            vals = key.values() if show_values else ()
+            children = len(vals) + (1 if at_limit and nsub else 0 if at_limit else nsub)
+            for i, val in enumerate(vals):
+                mark = _LAST if i == children - 1 else _BRANCH
+                line(f"{prefix}{mark}{val.name or '@'} ({type_name(val.type)})")
+            if at_limit:
+                if nsub:
+                    line(f"{prefix}{_LAST}… {nsub} subkeys")
+                remaining.append(0)
+            else:
+                remaining.append(nsub)
+
+
+@click.command()
+@click.argument("args", metavar="HIVE... [KEY]", nargs=-1, required=True)
 @click.option("--depth", "-d", type=click.IntRange(min=0), default=None, help="Levels to show.")
 @click.option("--values/--no-values", "show_values", default=False, help="Show values too.")
+@json_option
 @click.pass_context
 def tree(
-    ctx: click.Context, hive_path: str, key: str, depth: int | None, show_values: bool
+    ctx: click.Context,
+    args: tuple[str, ...],
+    depth: int | None,
+    show_values: bool,
+    as_json: bool,
 ) -> None:
-    """Show the key tree under KEY as a tree."""
+    """Show the key tree under KEY (default: the root), streamed as it is read."""
+    hives, rest = split_hives_and_args(args, 1)
+    key = rest[0] if rest else ""
+    with line_writer() as out:
+        each_hive(
+            ctx,
+            expand_hives(hives),
+            out,
+            as_json,
+            lambda h: _tree_one(ctx, h, key, depth, show_values, out, as_json),
+        )
+
+
+def _get_one(
+    ctx: click.Context, hive_path: str, key: str, value: str, raw: bool, out: LineWriter,
+    as_json: bool,
+) -> None:  # fmt: skip
+    name = "" if value == "@" else value
     with open_hive(ctx, hive_path) as hive:
-        node = open_key(hive, key)
-        top = Tree(escape(node.name), guide_style="dim")
-        stack: list[tuple[Any, Tree, int]] = [(node, top, 0)]
-        seen: set[int] = set()
-        while stack:
-            current, branch, level = stack.pop()
-            index = getattr(current, "index", id(current))
-            if index in seen:  # cycle in a damaged hive
+        label = hive.root.name
+        found = 0
+        for node in select_keys(hive, key):
+            if paths.is_glob(key):
+                # A glob reports the matching keys that have the value.
+                try:
+                    val = node.value(name)
+                except ValueNotFoundError:
+                    continue
+            else:
+                val = node.value(name)
+            found += 1
+            if as_json:
+                obj = {"record": "value", "hive": hive_path, "path": display_path(label, node)}
+                obj.update(value_object(val))
+                out.record(obj)
                 continue
-            seen.add(index)
-            if show_values:
-                for val in current.values():
-                    branch.add(f"[dim]{escape(val.name or '@')} ({type_name(val.type)})[/dim]")
-            if depth is not None and level >= depth:
-                if current.subkey_count:
-                    branch.add(f"[dim]… {current.subkey_count} subkeys[/dim]")
+            if raw:
+                out.line(bytes(val.raw).hex())
                 continue
-            children = [(sub, branch.add(escape(sub.name))) for sub in current.subkeys()]
-            stack.extend((sub, child, level + 1) for sub, child in reversed(children))
-        _console().print(top)
+            data = val.data
+            if isinstance(data, list):
+                for item in data:
+                    out.line(item)
+            elif isinstance(data, bytes | bytearray | memoryview):
+                out.line(bytes(data).hex())
+            else:
+                out.line(str(data))
+        if not found:
+            raise ValueNotFoundError(f"no key matching {key} has a value {value or '@'}")
 
 
 @click.command()
-@click.argument("hive_path", metavar="HIVE")
-@click.argument("key")
-@click.argument("value", required=False, default="")
+@click.argument("args", metavar="HIVE... KEY [VALUE]", nargs=-1, required=True)
 @click.option("--raw", is_flag=True, help="Print the raw data bytes as hex.")
+@json_option
 @click.pass_context
-def get(ctx: click.Context, hive_path: str, key: str, value: str, raw: bool) -> None:
-    """Print the data of VALUE under KEY (default: the key's default value)."""
-    with open_hive(ctx, hive_path) as hive:
-        val = open_key(hive, key).value(value)
-        if raw:
-            click.echo(bytes(val.raw).hex())
-            return
-        data = val.data
-        if isinstance(data, list):
-            for item in data:
-                click.echo(item)
-        elif isinstance(data, bytes | bytearray | memoryview):
-            click.echo(bytes(data).hex())
-        else:
-            click.echo(data)
+def get(ctx: click.Context, args: tuple[str, ...], raw: bool, as_json: bool) -> None:
+    """Print the data of VALUE under KEY (default: the key's default value, also '@')."""
+    hives, rest = split_hives_and_args(args, 2, 1)
+    if not rest:
+        raise click.UsageError("missing argument 'KEY'")
+    key, value = rest[0], rest[1] if len(rest) > 1 else ""
+    with line_writer() as out:
+        each_hive(
+            ctx,
+            expand_hives(hives),
+            out,
+            as_json,
+            lambda h: _get_one(ctx, h, key, value, raw, out, as_json),
+        )

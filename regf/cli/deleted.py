@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import base64
-import json
 from typing import Any
 
 import click
@@ -11,7 +9,8 @@ import click
 from regf.format.constants import ValueType
 from regf.model.deleted import DeletedValue, scan_deleted
 
-from ._common import format_data, open_hive, type_name
+from ._common import expand_hives, format_data, open_hive, type_name
+from ._output import LineWriter, each_hive, iso, line_writer
 
 
 def _type(v: DeletedValue) -> str:
@@ -21,12 +20,15 @@ def _type(v: DeletedValue) -> str:
         return type_name(v.type)
 
 
-def _value_doc(v: DeletedValue) -> dict[str, Any]:
+def _value_doc(v: DeletedValue, hive_path: str) -> dict[str, Any]:
     return {
+        "record": "deleted_value",
+        "hive": hive_path,
         "offset": v.offset,
         "name": v.name,
         "type": _type(v),
-        "data": None if v.raw is None else base64.b64encode(v.raw).decode("ascii"),
+        "type_id": int(v.type),
+        "raw": None if v.raw is None else bytes(v.raw).hex(),
         "data_reliable": v.data_reliable,
         "owner": v.owner,
         "source": v.source,
@@ -39,54 +41,66 @@ def _value_line(v: DeletedValue) -> str:
     return f"{v.offset:#010x}  {v.name or '(default)'}  {_type(v)}  {data}{note}"
 
 
+def _deleted_one(ctx: click.Context, hive_path: str, out: LineWriter, as_json: bool) -> None:
+    # Forensic reading whatever the global flags say: a damaged live tree must not hide
+    # what was deleted.
+    with open_hive(ctx, hive_path, strict=False) as hive:
+        found = scan_deleted(hive)
+    if as_json:
+        for k in found.keys:
+            out.record(
+                {
+                    "record": "deleted_key",
+                    "hive": hive_path,
+                    "offset": k.offset,
+                    "path": k.path,
+                    "path_complete": k.path_complete,
+                    "last_written": iso(k.last_written),
+                    "source": k.source,
+                    "values": [_value_doc(v, hive_path) for v in k.values],
+                }
+            )
+        owned = {id(v) for k in found.keys for v in k.values}
+        for v in found.values:
+            if id(v) not in owned:
+                out.record(_value_doc(v, hive_path))
+        return
+    out.line(f"{len(found.keys)} deleted keys, {len(found.values)} deleted values")
+    for k in found.keys:
+        partial = "" if k.path_complete else "  (partial path)"
+        out.line(f"key {k.offset:#010x}  {k.path}  {k.last_written.isoformat(sep=' ')}{partial}")
+        for v in k.values:
+            out.line("    value " + _value_line(v))
+    owned = {id(v) for k in found.keys for v in k.values}
+    for v in found.values:
+        if id(v) not in owned:
+            owner = f"  (of {v.owner})" if v.owner else ""
+            out.line("value " + _value_line(v) + owner)
+
+
 @click.command()
-@click.argument("hive_path", metavar="HIVE")
+@click.argument("hives", metavar="HIVE...", nargs=-1, required=True)
 @click.option(
     "--format",
     "fmt",
     type=click.Choice(["text", "json"]),
     default="text",
     show_default=True,
-    help="Output format (json: data base64-encoded).",
+    help="Output format (json: JSON Lines, as --json).",
 )
+@click.option("--json", "as_json", is_flag=True, help="JSON Lines records (schema: notes/cli.md).")
 @click.pass_context
-def deleted(ctx: click.Context, hive_path: str, fmt: str) -> None:
-    """List deleted keys and values that HIVE still holds (free cells, unreferenced
-    cells, slack, bytes past the bins). Read-only: HIVE is never changed.
+def deleted(ctx: click.Context, hives: tuple[str, ...], fmt: str, as_json: bool) -> None:
+    """List deleted keys and values that HIVE... still hold (free cells, unreferenced
+    cells, slack, bytes past the bins). Read-only: no hive is ever changed.
 
     Paths are rebuilt through parent keys; a path marked "partial" starts at the
     top-most key still known. Data of a value is reliable only when it is inline
     (4 bytes or less); other data may have been overwritten since the deletion.
+    JSON records carry data as hex ("raw"), like every regf JSON.
     """
-    # Forensic reading whatever the global flags say: a damaged live tree must not hide
-    # what was deleted.
-    with open_hive(ctx, hive_path, strict=False) as hive:
-        found = scan_deleted(hive)
-    if fmt == "json":
-        doc = {
-            "keys": [
-                {
-                    "offset": k.offset,
-                    "path": k.path,
-                    "path_complete": k.path_complete,
-                    "last_written": k.last_written.isoformat(),
-                    "source": k.source,
-                    "values": [_value_doc(v) for v in k.values],
-                }
-                for k in found.keys
-            ],
-            "values": [_value_doc(v) for v in found.values],
-            "unreferenced_cells": found.unreferenced_cells,
-        }
-        click.echo(json.dumps(doc, indent=1))
-        return
-    click.echo(f"{len(found.keys)} deleted keys, {len(found.values)} deleted values")
-    for k in found.keys:
-        partial = "" if k.path_complete else "  (partial path)"
-        click.echo(f"key {k.offset:#010x}  {k.path}  {k.last_written.isoformat(sep=' ')}{partial}")
-        for v in k.values:
-            click.echo("    value " + _value_line(v))
-    others = [v for v in found.values if all(v is not w for k in found.keys for w in k.values)]
-    for v in others:
-        owner = f"  (of {v.owner})" if v.owner else ""
-        click.echo("value " + _value_line(v) + owner)
+    as_json = as_json or fmt == "json"
+    with line_writer() as out:
+        each_hive(
+            ctx, expand_hives(hives), out, as_json, lambda h: _deleted_one(ctx, h, out, as_json)
+        )

@@ -17,7 +17,6 @@ import shlex
 import sys
 import warnings
 from collections.abc import Callable, Iterable
-from pathlib import Path
 from typing import IO
 
 import click
@@ -25,6 +24,7 @@ import click
 import regf
 from regf.errors import KeyNotFoundError, RegfError, ValueNotFoundError
 from regf.format.constants import ValueType
+from regf.model import paths
 from regf.model.edit import EditHive, EditKey, open_editable
 from regf.model.regexport import (
     CreateKey,
@@ -37,7 +37,15 @@ from regf.model.regexport import (
 )
 from regf.storage.files import read_file
 
-from ._common import CliError, describe_error, get_options, type_name
+from ._common import (
+    CliError,
+    check_output,
+    describe_error,
+    get_options,
+    set_current_file,
+    type_name,
+)
+from .shell_ui import make_reader
 
 _NOTE = (
     "HIVE is edited in place and flushed through its transaction logs (HIVE.LOG1/.LOG2; "
@@ -53,40 +61,42 @@ _TYPE_HELP = "REG_SZ, REG_EXPAND_SZ, REG_MULTI_SZ, REG_DWORD, REG_QWORD, REG_BIN
 # ---------------------------------------------------------------------------------------
 
 
-def _same_path(a: str | Path, b: str | Path) -> bool:
-    pa, pb = Path(a), Path(b)
-    try:
-        if pa.exists() and pb.exists():
-            return pa.samefile(pb)
-    except OSError:
-        pass
-    return pa.resolve() == pb.resolve()
-
-
 def _check_output(hive_path: str, output: str | None) -> None:
-    if output is not None and _same_path(hive_path, output):
-        raise CliError(
-            f"{output}: refusing to overwrite the input hive with -o; leave -o out to edit "
-            "HIVE in place"
-        )
+    """Refuse an ``-o OUT`` that is HIVE or one of its logs, or exists without --force."""
+    if output is None:
+        return
+    ctx = click.get_current_context(silent=True)
+    force = bool(ctx and ctx.meta.get("regf.force"))
+    check_output(output, [hive_path], force)
 
 
 def _open_edit(ctx: click.Context, hive_path: str, output: str | None) -> EditHive:
     """HIVE opened in place (``output`` None) or as a copy in memory for ``-o OUT``."""
     opts = get_options(ctx)
+    set_current_file(hive_path)
     if output is None and not opts.strict:
         raise CliError("--forensic cannot edit a hive in place; write a copy with -o OUT")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         if output is None:
             return open_editable(hive_path, in_place=True, recover=opts.recover)
-        return open_editable(
-            hive_path, in_place=False, strict=opts.strict, recover=opts.recover
-        )
+        return open_editable(hive_path, in_place=False, strict=opts.strict, recover=opts.recover)
 
 
-def _key_path(key: str | None) -> str:
-    return (key or "").strip("\\")
+def _key_path(key: str | None, hive: EditHive | None = None) -> str:
+    """A root-relative key path from what the user typed (prefixes as in regf.model.paths).
+
+    A prefix (``ROOT\\``, the root's name, ``HKLM\\SYSTEM\\``...) is dropped unless the
+    root has a subkey of that name, so a path printed by export or ls works here too.
+    """
+    options = paths.candidates(key or "", hive.root.name if hive is not None else None)
+    parts = options[0]
+    if len(options) > 1 and hive is not None:
+        try:
+            hive.root.subkey(parts[0])
+        except KeyNotFoundError:
+            parts = options[1]
+    return "\\".join(parts)
 
 
 def _value_name(name: str) -> str:
@@ -254,11 +264,26 @@ def apply_reg(hive: EditHive, ops: Iterable[RegOperation], prefix: str | None) -
     return count
 
 
-_out_option = click.option(
-    "-o", "--output", default=None, type=click.Path(dir_okay=False),
-    help="Write the result to OUT as a new hive and leave HIVE untouched (default: edit "
-    "HIVE in place).",
+def _remember_force(ctx: click.Context, _param: click.Parameter, value: bool) -> bool:
+    ctx.meta["regf.force"] = value
+    return value
+
+
+_force_flag = click.option(
+    "-f", "--force", is_flag=True, expose_value=False, callback=_remember_force,
+    help="Overwrite OUT if it exists (never HIVE or its logs).",
 )  # fmt: skip
+
+
+def _out_option(func: Callable[..., None]) -> Callable[..., None]:
+    func = _force_flag(func)
+    return click.option(
+        "-o", "--output", default=None, type=click.Path(dir_okay=False),
+        help="Write the result to OUT as a new hive and leave HIVE untouched (default: edit "
+        "HIVE in place).",
+    )(func)  # fmt: skip
+
+
 _hive_argument = click.argument(
     "hive_path", metavar="HIVE", type=click.Path(exists=True, dir_okay=False)
 )
@@ -279,8 +304,7 @@ _hive_argument = click.argument(
 @click.option("-f", "--force", is_flag=True, help="Replace OUT if it exists.")
 def new(output: str, minor: str, root_name: str, force: bool) -> None:
     """Create an empty hive OUT (written atomically as a complete new file)."""
-    if Path(output).exists() and not force:
-        raise CliError(f"{output}: file exists (use --force to replace it)")
+    check_output(output, [], force)
     hive = regf.create(output, minor=int(minor), root_name=root_name)
     hive.close()
 
@@ -296,10 +320,12 @@ def mkkey(
 ) -> None:
     """Create KEY (and missing parents) in HIVE (in place, or into a copy OUT)."""
     _check_output(hive_path, output)
-    path = _key_path(key)
-    if not path:
+    if not paths.split_path(key):
         raise CliError("mkkey needs a non-empty KEY path")
     with _open_edit(ctx, hive_path, output) as hive:
+        path = _key_path(key, hive)
+        if not path:
+            raise CliError(f"{key}: names the root key, which exists")
         hive.create_key(path, class_name)
         _save(hive, hive_path, output)
 
@@ -320,8 +346,9 @@ def mkkey(
 @click.argument("value", nargs=-1)
 @_out_option
 @click.option(
-    "-t", "--type", "type_text", default="REG_SZ", show_default=True,
-    help=f"Value type: {_TYPE_HELP} or a number (decimal or 0x hex).",
+    "-t", "--type", "type_text", default=None,
+    help=f"Value type: {_TYPE_HELP} or a number (decimal or 0x hex). Default: REG_SZ, or "
+    "REG_BINARY with --hex.",
 )  # fmt: skip
 @click.option("--hex", "raw_hex", is_flag=True, help="VALUE is hex bytes, stored as is.")
 @click.option("--sep", default=None, help="REG_MULTI_SZ: split a single VALUE on this string.")
@@ -334,13 +361,15 @@ def set_value(
     name: str,
     value: tuple[str, ...],
     output: str | None,
-    type_text: str,
+    type_text: str | None,
     raw_hex: bool,
     sep: str | None,
     create: bool,
 ) -> None:
     """Set value NAME of KEY in HIVE to VALUE (in place, or into a copy OUT)."""
     _check_output(hive_path, output)
+    if type_text is None:
+        type_text = "REG_BINARY" if raw_hex else "REG_SZ"
     vtype = parse_type(type_text)
     args = list(value)
     if sep is not None and vtype == ValueType.REG_MULTI_SZ and not raw_hex:
@@ -351,7 +380,7 @@ def set_value(
         raise CliError("missing VALUE")
     raw = value_data(vtype, args, raw_hex=raw_hex)
     with _open_edit(ctx, hive_path, output) as hive:
-        path = _key_path(key)
+        path = _key_path(key, hive)
         if not path:
             k = hive.root
         elif create:
@@ -368,13 +397,11 @@ def set_value(
 @_out_option
 @click.option("-r", "--recursive", is_flag=True, help="Delete subkeys too.")
 @click.pass_context
-def rm(
-    ctx: click.Context, hive_path: str, key: str, output: str | None, recursive: bool
-) -> None:
+def rm(ctx: click.Context, hive_path: str, key: str, output: str | None, recursive: bool) -> None:
     """Delete KEY from HIVE (with -r, its subtree too), in place or into a copy OUT."""
     _check_output(hive_path, output)
     with _open_edit(ctx, hive_path, output) as hive:
-        hive.delete_key(_key_path(key), recursive=recursive)
+        hive.delete_key(_key_path(key, hive), recursive=recursive)
         _save(hive, hive_path, output)
 
 
@@ -384,13 +411,11 @@ def rm(
 @click.argument("name")
 @_out_option
 @click.pass_context
-def rmval(
-    ctx: click.Context, hive_path: str, key: str, name: str, output: str | None
-) -> None:
+def rmval(ctx: click.Context, hive_path: str, key: str, name: str, output: str | None) -> None:
     """Delete value NAME ('' or '@': the default value) of KEY, in place or into OUT."""
     _check_output(hive_path, output)
     with _open_edit(ctx, hive_path, output) as hive:
-        path = _key_path(key)
+        path = _key_path(key, hive)
         k = hive.open_key(path) if path else hive.root
         k.delete_value(_value_name(name))
         _save(hive, hive_path, output)
@@ -402,13 +427,11 @@ def rmval(
 @click.argument("new_name", metavar="NEWNAME")
 @_out_option
 @click.pass_context
-def rename(
-    ctx: click.Context, hive_path: str, key: str, new_name: str, output: str | None
-) -> None:
+def rename(ctx: click.Context, hive_path: str, key: str, new_name: str, output: str | None) -> None:
     """Rename KEY to NEWNAME (a name, not a path), in place or into a copy OUT."""
     _check_output(hive_path, output)
     with _open_edit(ctx, hive_path, output) as hive:
-        hive.rename_key(_key_path(key), new_name)
+        hive.rename_key(_key_path(key, hive), new_name)
         _save(hive, hive_path, output)
 
 
@@ -497,7 +520,7 @@ class Shell:
     def do_help(self, args: list[str]) -> None:
         self.echo(
             "commands: cd PATH | ls | lsval | mkkey NAME | rmkey NAME [-r] | "
-            "setval NAME TYPE VALUE... | rmval NAME | rename OLD NEW | commit [OUT] | quit"
+            "setval NAME TYPE VALUE... | rmval NAME | rename OLD NEW | commit [-f] [OUT] | quit"
         )
 
     def do_cd(self, args: list[str]) -> None:
@@ -575,14 +598,17 @@ class Shell:
         self.dirty = True
 
     def do_commit(self, args: list[str]) -> None:
-        self._nargs(args, 0, 1, "commit [OUT]")
-        target = args[0] if args else self.output
+        force = "-f" in args
+        rest = [a for a in args if a != "-f"]
+        self._nargs(rest, 0, 1, "commit [-f] [OUT]")
+        target = rest[0] if rest else self.output
         if target is None:
             if self.hive.pager is None:  # pragma: no cover - a copy always has self.output
                 raise _ShellError("commit needs OUT")
             self.hive.flush()  # in place: a full flush through the logs
         else:
-            _check_output(self.hive_path, target)
+            # The shell's own -o OUT was checked when it started; it may be rewritten.
+            check_output(target, [self.hive_path], force or target == self.output)
             self.hive.save_as(target)
         self.dirty = False
 
@@ -602,14 +628,21 @@ def split_words(text: str) -> list[str]:
     return list(lex)
 
 
-def run_shell(shell: Shell, lines: IO[str], interactive: bool, err: Callable[[str], None]) -> int:
-    """Run commands from ``lines``; returns the number of failed commands."""
+def run_shell(
+    shell: Shell,
+    lines: IO[str],
+    interactive: bool,
+    err: Callable[[str], None],
+    read: Callable[[str], str] = input,
+) -> int:
+    """Run commands from ``lines`` (interactive: from ``read(prompt)``); returns the
+    number of failed commands."""
     failures = 0
     lineno = 0
     while True:
         if interactive:
             try:
-                line = input(f"\\{shell.cwd.path}> ") + "\n"
+                line = read(f"\\{shell.cwd.path}> ") + "\n"
             except EOFError:
                 break
         else:
@@ -642,7 +675,8 @@ def run_shell(shell: Shell, lines: IO[str], interactive: bool, err: Callable[[st
         "(\\ is the root, .. the parent), ls, lsval, mkkey NAME, rmkey NAME [-r], "
         "setval NAME TYPE VALUE... (TYPE as for `regf set`; 'hex:TYPE' stores VALUE as raw "
         "hex; REG_MULTI_SZ takes one string per VALUE), rmval NAME, rename OLD NEW, commit "
-        "[OUT] (no OUT: flush HIVE in place), quit. NAME '@' is the default value. "
+        "[-f] [OUT] (no OUT: flush HIVE in place; -f: overwrite an existing OUT), quit. "
+        "NAME '@' is the default value. "
         + _NOTE
         + " Nothing is written without 'commit'. A failed command prints one line and the "
         "shell continues; when stdin is not a terminal the exit status is 1 if any command "
@@ -654,6 +688,7 @@ def run_shell(shell: Shell, lines: IO[str], interactive: bool, err: Callable[[st
     "-o", "--output", default=None, type=click.Path(dir_okay=False),
     help="Work on a copy: 'commit' writes OUT and HIVE is left untouched.",
 )  # fmt: skip
+@_force_flag
 @click.pass_context
 def shell(ctx: click.Context, hive_path: str, output: str | None) -> None:
     """Edit HIVE interactively or from a script on stdin (hivexsh-like)."""
@@ -661,13 +696,12 @@ def shell(ctx: click.Context, hive_path: str, output: str | None) -> None:
         _check_output(hive_path, output)
     stdin = sys.stdin
     interactive = stdin.isatty()
-    if interactive:
-        with contextlib.suppress(ImportError):
-            import readline  # noqa: F401 - line editing and history for input()
     hive = _open_edit(ctx, hive_path, output)
     try:
         sh = Shell(hive, hive_path, output, click.echo)
-        failures = run_shell(sh, stdin, interactive, lambda m: click.echo(m, err=True))
+        # A terminal gets completion and history; a script on stdin is read line by line.
+        read = make_reader(sh) if interactive else input
+        failures = run_shell(sh, stdin, interactive, lambda m: click.echo(m, err=True), read)
     finally:
         hive.discard()  # nothing is written without 'commit' (committed flushes stay)
     if interactive:
@@ -692,6 +726,7 @@ def flush(ctx: click.Context, hive_path: str) -> None:
     """Reconcile a dirty HIVE in place from its transaction logs."""
     if not get_options(ctx).recover:
         raise CliError("--no-recover: flush applies the logs; nothing to do without them")
+    set_current_file(hive_path)
     hive = open_editable(hive_path, in_place=True)
     try:
         report = hive.recovery

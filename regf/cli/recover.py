@@ -3,31 +3,40 @@
 from __future__ import annotations
 
 import warnings
-from pathlib import Path
 
 import click
 
 import regf
 from regf.storage.files import write_new_file
 
-from ._common import CliError
+from ._common import CliError, check_output, force_option, set_current_file
 
 
 @click.command()
 @click.argument("hive_path", metavar="HIVE", type=click.Path(exists=True, dir_okay=False))
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), help="Output file.")
-@click.option("--log", "logs", multiple=True, type=click.Path(exists=True, dir_okay=False),
-              help="Transaction log to use (repeatable); default: .LOG/.LOG1/.LOG2 beside HIVE.")
-def recover(hive_path: str, output: str, logs: tuple[str, ...]) -> None:
-    """Apply HIVE's transaction logs and write a clean hive to OUTPUT (inputs untouched)."""
-    if Path(output).resolve() == Path(hive_path).resolve():
-        raise CliError("refusing to overwrite the input hive; choose another -o")
+@click.option(
+    "--log",
+    "logs",
+    multiple=True,
+    type=click.Path(exists=True, dir_okay=False),
+    help="Transaction log to use (repeatable); default: .LOG/.LOG1/.LOG2 beside HIVE.",
+)
+@force_option
+def recover(hive_path: str, output: str, logs: tuple[str, ...], force: bool) -> None:
+    """Apply HIVE's transaction logs and write a clean hive to OUTPUT (inputs untouched).
+
+    A clean HIVE is copied to OUTPUT as it is (exit status 0, as `flush` does)."""
+    check_output(output, [hive_path, *logs], force)
+    set_current_file(hive_path)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         hive = regf.open(hive_path, recover=True, logs=list(logs) or None)
     with hive:
         if not hive.was_dirty:
-            raise CliError(f"{hive_path}: hive is clean; there is nothing to recover")
+            write_new_file(output, bytes(hive.buf))
+            click.echo(f"{hive_path}: clean, nothing to recover; copied to {output}")
+            return
         report = hive.recovery
         if report is None or hive.dirty:
             why = "; ".join(hive.warnings) or "no transaction log could be applied"

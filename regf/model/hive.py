@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import struct
 import warnings
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from types import TracebackType
@@ -38,6 +38,7 @@ from ..format.constants import BASE, FILE_TYPE_PRIMARY, MAX_DEPTH
 from ..format.structs import BaseBlockHead
 from ..storage import discover, recovery
 from ..storage.files import HiveSource, Source, read_source
+from . import paths as _paths
 from .keys import Key, filetime
 from .values import Value, decode_name
 
@@ -253,12 +254,26 @@ class Hive:
         """The key at ``path`` (backslash-separated, case-insensitive, Windows rules)."""
         return self.root.open_key(path)
 
-    def walk(self, key: Key | str | None = None) -> Iterator[Key]:
+    def walk(
+        self,
+        key: Key | str | None = None,
+        *,
+        max_depth: int | None = None,
+        filter: Callable[[Key], bool] | None = None,
+    ) -> Iterator[Key]:
         """Every key below (and including) ``key`` depth-first, in stored order.
+
+        Args:
+            key: the start key (or its path); default: the root.
+            max_depth: stop this many levels below ``key`` (0: ``key`` alone).
+            filter: yield only the keys for which ``filter(key)`` is true (their
+                subkeys are still visited).
 
         Cycles (a subkey list pointing back up the tree) and depth beyond 512 raise
         StructureError in strict mode and are skipped in forensic mode.
         """
+        if max_depth is not None or filter is not None:
+            return self._walk_limited(key, max_depth, filter)
         # Not a generator itself: one level of delegation less per key. The start key is
         # still looked up lazily, on the first next().
         if _accel.BACKEND == "c":
@@ -266,6 +281,20 @@ class Hive:
         # The pure twin of the C walker is an executable spec, slower than the
         # key-by-key walk; both give the same keys, values and errors.
         return self._walk_keys(key, 0, None)
+
+    def _walk_limited(
+        self, key: Key | str | None, max_depth: int | None, keep: Callable[[Key], bool] | None
+    ) -> Iterator[Key]:
+        # A depth limit prunes the key-by-key walk (the C walker reads whole subtrees).
+        if max_depth is None:
+            keys = self.walk(key)
+        else:
+            keys = self._walk_keys(key, 0, None, limit=max_depth)
+        return keys if keep is None else (k for k in keys if keep(k))
+
+    def glob(self, pattern: str) -> Iterator[Key]:
+        """Keys whose path matches ``pattern`` (``*``, ``?``, ``**``; see regf.model.paths)."""
+        return _paths.glob(self.root, pattern, self.walk)
 
     def _start(self, key: Key | str | None) -> Key:
         return self.root if key is None else self.open_key(key) if isinstance(key, str) else key
@@ -283,7 +312,7 @@ class Hive:
         self.image.problems.append(err)
 
     def _walk_keys(
-        self, key: Key | str | None, base: int, visited: bytearray | None
+        self, key: Key | str | None, base: int, visited: bytearray | None, limit: int = -1
     ) -> Iterator[Key]:
         """The checked key-by-key walk from ``key`` at depth ``base`` (``visited``: one bit
         per cell, as the C walker's; None: a fresh one)."""
@@ -299,6 +328,8 @@ class Hive:
                 continue
             visited[q >> 3] |= 1 << (q & 7)
             yield k
+            if depth - base == limit:
+                continue
             if depth >= MAX_DEPTH:
                 self._too_deep(k)
                 continue

@@ -4,7 +4,8 @@ The ``.reg`` writer follows what Windows ``regedit /e`` produces for "Windows Re
 Editor Version 5.00" files:
 
 * ``"name"="text"`` only for REG_SZ whose raw data is valid UTF-16LE ending in exactly one
-  NUL with no embedded NUL (anything else would not survive a re-import byte for byte);
+  NUL with no embedded NUL or line break (anything else would not survive a re-import
+  byte for byte, or, for line breaks, an import by hivexregedit);
 * ``dword:%08x`` only for a 4-byte REG_DWORD;
 * ``hex:`` for REG_BINARY and ``hex(%x):`` (lowercase, unpadded type number) for every
   other type, unknown numbers included (``hex(b):`` QWORD, ``hex(7):`` MULTI_SZ);
@@ -104,22 +105,23 @@ def wrap_hex(prefix: str, raw: bytes, newline: str = "\r\n") -> str:
         The text, possibly spanning several lines joined by ``newline`` (``,\\``
         continuation, two-space indent).
     """
-    parts = [prefix]
-    column = _utf16_len(prefix)
-    last = len(raw) - 1
-    for i, byte in enumerate(raw):
-        parts.append(f"{byte:02x}")
-        if i == last:
-            break
-        parts.append(",")
-        column += 3
-        if column >= _MAX_HEX_CHARS:
-            parts.append("\\" + newline + _CONTINUATION_INDENT)
-            column = len(_CONTINUATION_INDENT)
-    return "".join(parts)
+    n = len(raw)
+    if n == 0:
+        return prefix
+    # Byte i (not the last) moves the column by 3 and the line is cut once it reaches
+    # _MAX_HEX_CHARS: so the first line holds ceil((77 - len(prefix)) / 3) bytes (at
+    # least one) and each continuation line, starting at column 2, holds 25. Slicing
+    # whole lines keeps big values from becoming one Python string per byte.
+    first = max(1, -(-(_MAX_HEX_CHARS - _utf16_len(prefix)) // 3))
+    per = -(-(_MAX_HEX_CHARS - len(_CONTINUATION_INDENT)) // 3)
+    chunks = [raw[:first].hex(",")]
+    chunks.extend(raw[i : i + per].hex(",") for i in range(first, n, per))
+    return prefix + (",\\" + newline + _CONTINUATION_INDENT).join(chunks)
 
 
-def reg_value_line(name: str, type_int: int, raw: bytes, newline: str = "\r\n") -> str:
+def reg_value_line(
+    name: str, type_int: int, raw: bytes, newline: str = "\r\n", *, ascii_only: bool = False
+) -> str:
     """Render one value as regedit 5.00 text.
 
     Args:
@@ -127,15 +129,26 @@ def reg_value_line(name: str, type_int: int, raw: bytes, newline: str = "\r\n") 
         type_int: the REG_* type number (any u32).
         raw: the value's raw data bytes.
         newline: line end used between wrapped hex lines (regedit files use CRLF).
+        ascii_only: quote only ASCII strings. For files that are not UTF-16: regedit
+            reads a BOM-less file as ANSI and hivexregedit reads bytes as Latin-1, so a
+            quoted non-ASCII string would not import exactly; it goes out as hex(1).
 
     Returns:
         The value's text without a final line end. Wrapped hex data contains ``newline``;
-        a REG_SZ with embedded line breaks keeps them literally, as regedit does.
+        a REG_SZ with embedded line breaks is written as ``hex(1):`` (regedit would keep
+        them literally, which other importers reject).
     """
     prefix = _name_prefix(name)
     if type_int == REG_SZ:
         text = reg_sz_text(raw)
-        if text is not None:
+        # A line break inside the quotes is kept by regedit but rejected by other
+        # importers (hivexregedit): such strings go out as hex(1), exact either way.
+        if (
+            text is not None
+            and "\n" not in text
+            and "\r" not in text
+            and (text.isascii() or not ascii_only)
+        ):
             return f'{prefix}"{escape_reg_string(text)}"'
     elif type_int == REG_DWORD and len(raw) == 4:
         return f"{prefix}dword:{int.from_bytes(raw, 'little'):08x}"
