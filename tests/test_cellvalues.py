@@ -1,4 +1,4 @@
-"""Tests of :mod:`regf.model.cellvalues`: values edited in place through the cell allocator.
+"""Tests of :mod:`regf.cells.values`: values edited in place through the cell allocator.
 
 Images are built with :func:`regf.model.serialize.serialize` (independent of the in-place
 writer), edited with ``set_value`` / ``delete_value`` / ``free_values``, and checked three
@@ -18,11 +18,11 @@ from hypothesis import strategies as st
 
 import regf
 from regf._accel import checksum, upcase
+from regf.cells import values as cv
 from regf.cells.alloc import CellAllocator, cell_total
+from regf.cells.reach import leaked_cells
+from regf.cells.security import check_security
 from regf.errors import InvalidArgumentError
-from regf.model import cellvalues as cv
-from regf.model.cellsec import check_security
-from regf.model.cellwalk import leaked_cells
 from regf.model.check import scan_bins
 from regf.model.serialize import serialize
 from regf.model.spec import KeySpec, ValueSpec

@@ -625,7 +625,7 @@ class CCellAllocator:
     # and these run once per key or value of a bulk write.
 
     def set_value_fast(self, nk: int, name: str, vtype: int, raw: bytes, timestamp: int) -> int:
-        """The C twin of :func:`regf.model.cellvalues.set_value` for the common case.
+        """The C twin of :func:`regf.cells.values.set_value` for the common case.
 
         Returns the vk cell index of the value replaced, or that of a new value +
         :data:`CREATED`, or -1 when C declined before changing anything (a long name, big

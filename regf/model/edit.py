@@ -7,11 +7,11 @@ configuration manager does (ReactOS ``cmlib`` is the readable model), so the ima
 at every moment a valid hive whose changed 4 KiB pages the allocator records
 (:meth:`~regf.cells.alloc.CellAllocator.take_dirty`) for a log-based flush:
 
-* key nodes: :mod:`regf.model.nodes`; subkey lists (sorted, ``lh``/``lf``/``li``/``ri``
+* key nodes: :mod:`regf.cells.nodes`; subkey lists (sorted, ``lh``/``lf``/``li``/``ri``
   by version, 1.5x growth, ``lf`` -> ``li`` conversion, ``ri`` splits):
-  :mod:`regf.model.sublists`; values, value lists and big data:
-  :mod:`regf.model.cellvalues`; shared ``sk`` cells, their ring and reference counts:
-  :mod:`regf.model.cellsec`.
+  :mod:`regf.cells.sublists`; values, value lists and big data:
+  :mod:`regf.cells.values`; shared ``sk`` cells, their ring and reference counts:
+  :mod:`regf.cells.security`.
 * An :class:`EditKey` is a small handle to an nk cell. Handles are shared (one per live
   key, kept in a weak registry, so nothing per key stays in memory beyond the handles
   the caller holds), follow the node when it moves (a rename that needs a bigger cell)
@@ -80,6 +80,9 @@ from types import TracebackType
 from typing import Any, ParamSpec, TypeVar, cast
 
 from .._accel import checksum
+from ..cells import nodes, sublists
+from ..cells import security as cellsec
+from ..cells import values as cellvalues
 from ..cells.alloc import CREATED, CellAllocator
 from ..cells.alloc import CellAllocatorAPI as Alloc
 from ..errors import (
@@ -105,7 +108,6 @@ from ..storage.fileio import FileOps
 from ..storage.files import Source, write_new_file
 from ..storage.flush import FlushStats, LogPolicy, Pager
 from ..storage.recovery import RecoveryReport
-from . import cellsec, cellvalues, nodes, sublists
 from .decode import decode
 from .handles import HandleTable
 from .keys import filetime

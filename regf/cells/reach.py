@@ -15,7 +15,7 @@ import struct
 from ..format.constants import BASE, DATA_INLINE, HCELL_NIL
 from ..format.fast import DB, NK, VK
 from ..format.structs import BIG_DATA_SEGMENT
-from .cellsec import iter_key_cells
+from .security import iter_key_cells
 
 _U32 = struct.Struct("<I")
 _I32 = struct.Struct("<i")

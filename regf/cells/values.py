@@ -69,11 +69,11 @@ from collections.abc import Iterator, Sequence
 from typing import NamedTuple, Protocol
 
 from .._accel import upcase
-from ..cells.alloc import CREATED
 from ..errors import CellError, InvalidArgumentError, SignatureError, StructureError
 from ..format.constants import BASE, DATA_INLINE, HCELL_NIL, MAX_VALUE_NAME
 from ..format.fast import DB, NK, NK_FIELDS, SK, SK_FIELDS, VK, VK_FIELDS
 from ..format.structs import BIG_DATA_SEGMENT, NK_FIXED_SIZE, VK_FIXED_SIZE
+from .alloc import CREATED
 
 
 class CellAllocator(Protocol):

@@ -19,11 +19,11 @@ from __future__ import annotations
 
 import struct
 
-from ..cells.alloc import CellAllocatorAPI as Alloc
 from ..errors import CellError, SignatureError
 from ..format.constants import BASE, HCELL_NIL, KeyFlags
 from ..format.fast import NK
 from ..format.structs import NK_FIXED_SIZE
+from .alloc import CellAllocatorAPI as Alloc
 
 # Offsets inside the nk cell data (fmt §4.1).
 NK_FLAGS = 0x02

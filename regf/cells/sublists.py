@@ -32,7 +32,7 @@ configuration manager, whose cell sizes it reproduces on Windows-written hives, 
 
 ``lh`` hashes: ``h = h*37 + upcase(unit)`` (:func:`regf._accel.name_hash`); ``lf`` hints:
 the first four code units as Latin-1 bytes, filled from the right and stopping at the
-first unit above 0xFF (:func:`regf.model.serialize.lf_hint`).
+first unit above 0xFF (:func:`lf_hint`).
 """
 
 from __future__ import annotations
@@ -42,11 +42,10 @@ from collections.abc import Callable
 from itertools import pairwise
 
 from .._accel import name_hash, sort_key
-from ..cells.alloc import CellAllocatorAPI as Alloc
 from ..errors import CellError, SignatureError, StructureError
 from ..format.constants import BASE, HCELL_NIL, MAX_LEAF_LF, MAX_LEAF_LH
+from .alloc import CellAllocatorAPI as Alloc
 from .nodes import COMP_NAME, NK_FLAGS, NK_NAME, NK_NAME_LEN
-from .serialize import lf_hint
 
 LI = b"li"
 LF = b"lf"
@@ -67,6 +66,22 @@ _II = struct.Struct("<II")
 _I32 = struct.Struct("<i")
 
 Key = bytes  # a sort key from regf._accel.sort_key
+
+
+def lf_hint(name: str) -> bytes:
+    """The ``lf`` hint: first up-to-4 code units as Latin-1 bytes, zero padded (fmt §4.2).
+
+    Like ReactOS, bytes are filled from the end and filling stops at the first code unit
+    (from the right) that is not Latin-1, leaving it and every earlier byte 0.
+    """
+    units = name[:4].encode("utf-16-le", "surrogatepass")
+    chars = [int.from_bytes(units[i : i + 2], "little") for i in range(0, len(units), 2)][:4]
+    out = bytearray(4)
+    for i in range(len(chars) - 1, -1, -1):
+        if chars[i] > 0xFF:
+            break
+        out[i] = chars[i]
+    return bytes(out)
 
 
 def leaf_kind(minor: int) -> bytes:

@@ -53,7 +53,7 @@ from ..format.constants import BASE, HCELL_NIL
 from ..format.fast import NK, NK_FIELDS, SK, SK_FIELDS
 from ..format.security import parse_descriptor
 from ..format.structs import NK_FIXED_SIZE, SK_FIXED_SIZE
-from .cellvalues import CellAllocator, field_offsets
+from .values import CellAllocator, field_offsets
 
 _SKO = field_offsets(SK, SK_FIELDS)
 _NKO = field_offsets(NK, NK_FIELDS)
