@@ -4,7 +4,7 @@ Pure functions over ``(alloc, cell index)``; ``alloc`` owns the whole-file image
 index ``i`` at file offset ``4096 + i``) and every write goes through ``alloc.write`` so
 dirty pages are tracked.
 
-API contract (for the writer, :mod:`regf.model.edit`)
+API contract (for the writer, :mod:`regf.model.edithive`)
 =====================================================
 
 ``validate_descriptor(descriptor) -> bytes``

@@ -40,11 +40,13 @@ from __future__ import annotations
 import struct
 from collections.abc import Callable
 from itertools import pairwise
+from typing import Any
 
 from .._accel import name_hash, sort_key
 from ..errors import CellError, SignatureError, StructureError
 from ..format.constants import BASE, HCELL_NIL, MAX_LEAF_LF, MAX_LEAF_LH
 from .alloc import CellAllocatorAPI as Alloc
+from .image import HiveImage
 from .nodes import COMP_NAME, NK_FLAGS, NK_NAME, NK_NAME_LEN
 
 LI = b"li"
@@ -439,3 +441,64 @@ __all__ = [
     "nk_key",
     "remove",
 ]
+
+
+# ---------------------------------------------------------------------------------------
+# Checked reading of an untrusted hive (the reader's decoder)
+# ---------------------------------------------------------------------------------------
+
+MAX_LIST = 1 << 20  # bound on elements read from one list (hostile counts)
+
+
+def read_subkey_cells(image: HiveImage, list_cell: int, *, hashes: bool = False) -> list[Any]:
+    """Decode a subkey list (li/lf/lh, or ri of leaves) into nk indexes.
+
+    With ``hashes`` returns ``(nk index, lh hash or None)`` pairs. Raises StructureError for
+    an ri inside an ri (fmt §4.2: roots point only to leaves), which also stops cycles.
+    """
+    out: list[Any] = []
+    _read_list(image, list_cell, out, hashes, in_root=False)
+    return out
+
+
+def _read_list(image: HiveImage, cell: int, out: list[Any], hashes: bool, in_root: bool) -> None:
+    start, cap = image.cell(cell, "subkey list", 4)
+    buf = image.buf
+    sig = bytes(buf[start : start + 2])
+    count = int.from_bytes(buf[start + 2 : start + 4], "little")
+    if sig == b"ri":
+        if in_root:
+            raise StructureError(f"index root {cell:#x} nested in an index root", start - 4)
+        if 4 + 4 * count > cap:
+            raise StructureError(f"index root {cell:#x}: count {count} exceeds its cell", start)
+        raw = bytes(buf[start + 4 : start + 4 + 4 * count])
+        for i in range(count):
+            leaf = int.from_bytes(raw[4 * i : 4 * i + 4], "little")
+            try:
+                _read_list(image, leaf, out, hashes, in_root=True)
+            except (CellError, SignatureError) as exc:
+                if image.strict:
+                    raise
+                image.problems.append(exc)
+        return
+    if sig in (b"lf", b"lh"):
+        step = 8
+    elif sig == b"li":
+        step = 4
+    else:
+        raise SignatureError(f"subkey list {cell:#x}: unknown signature {sig!r}", start)
+    if 4 + step * count > cap:
+        raise StructureError(f"subkey list {cell:#x}: count {count} exceeds its cell", start)
+    if len(out) + count > MAX_LIST:
+        raise StructureError("subkey list too long", start)
+    raw = bytes(buf[start + 4 : start + 4 + step * count])
+    if step == 4:
+        vals = [int.from_bytes(raw[i : i + 4], "little") for i in range(0, 4 * count, 4)]
+        out.extend((v, None) for v in vals) if hashes else out.extend(vals)
+    elif hashes and sig == b"lh":
+        for i in range(0, 8 * count, 8):
+            cell = int.from_bytes(raw[i : i + 4], "little")
+            out.append((cell, int.from_bytes(raw[i + 4 : i + 8], "little")))
+    else:
+        vals = [int.from_bytes(raw[i : i + 4], "little") for i in range(0, 8 * count, 8)]
+        out.extend((v, None) for v in vals) if hashes else out.extend(vals)

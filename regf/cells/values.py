@@ -6,7 +6,7 @@ is the cell index of a key node. Nothing is cached between calls; every function
 the image and writes through ``alloc.write`` so the allocator's dirty-page tracking sees
 every byte changed.
 
-API contract (for the writer, :mod:`regf.model.edit`)
+API contract (for the writer, :mod:`regf.model.edithive`)
 =====================================================
 
 ``set_value(alloc, nk, name, vtype, raw, *, minor=None, timestamp=None) -> int``
@@ -66,7 +66,7 @@ from __future__ import annotations
 import codecs
 import struct
 from collections.abc import Iterator, Sequence
-from typing import NamedTuple, Protocol
+from typing import Any, NamedTuple, Protocol
 
 from .._accel import upcase
 from ..errors import CellError, InvalidArgumentError, SignatureError, StructureError
@@ -74,6 +74,7 @@ from ..format.constants import BASE, DATA_INLINE, HCELL_NIL, MAX_VALUE_NAME
 from ..format.fast import DB, NK, NK_FIELDS, SK, SK_FIELDS, VK, VK_FIELDS
 from ..format.structs import BIG_DATA_SEGMENT, NK_FIXED_SIZE, VK_FIXED_SIZE
 from .alloc import CREATED
+from .nodes import decode_key_name
 
 
 class CellAllocator(Protocol):
@@ -253,11 +254,15 @@ def _name_units(name: str) -> int:
 
 
 def _decode_name(raw: bytes | bytearray, flags: int) -> str:
-    if flags & _COMP_NAME:
-        return raw.decode("latin-1")
-    if len(raw) % 2:
-        raw = raw[:-1]
-    return raw.decode("utf-16-le", "surrogatepass")
+    return decode_key_name(raw, bool(flags & _COMP_NAME))
+
+
+def vk_name(buf: Any, vk: int) -> str:
+    """The stored name of vk cell ``vk`` (already checked: fmt §4.3)."""
+    start = BASE + vk + 4
+    name_len, flags = _VK_NAME.unpack_from(buf, start)
+    raw = bytes(buf[start + VK_FIXED_SIZE : start + VK_FIXED_SIZE + name_len])
+    return _decode_name(raw, flags)
 
 
 #: Names of at most this many characters are within MAX_VALUE_NAME UTF-16 units.

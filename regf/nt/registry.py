@@ -37,8 +37,8 @@ from ..errors import (
 )
 from ..format.constants import KeyFlags, ValueType
 from ..format.security import SdControl, parse_descriptor
-from ..model.edit import EditHive, create
-from ..model.hive import open_hive
+from ..model.edithive import EditHive
+from ..model.opening import create, open_hive
 from ..model.serialize import now_filetime
 from . import constants as C
 from . import infoclass as I
