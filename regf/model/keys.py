@@ -75,14 +75,20 @@ class Key:
     parent_path: str | None
 
     def __init__(
-        self, hive: Any, index: int, parent_path: str | None, anc: tuple[int, ...] = ()
+        self,
+        hive: Any,
+        index: int,
+        parent_path: str | None,
+        anc: tuple[int, ...] | None = None,
     ) -> None:
         """The key at nk ``index`` of the read-only ``hive`` (checked: cell, signature,
-        name inside the cell)."""
+        name inside the cell). ``anc``: the ancestors' cells, root first (None: looked
+        up from ``parent_path`` when first needed)."""
         self._hive = hive
         self._cell = index
         self._vol = False
-        self._anc = anc
+        if anc is not None:
+            self._anc = anc
         self.parent_path = parent_path
         self._vals = None
         self._f, self.name = hive._key_head(index)
