@@ -31,12 +31,12 @@ from hypothesis import strategies as st
 import regf
 from regf._accel import pure
 from regf._accel.pure import WalkCaps, WalkChunk
-from regf.format.constants import BASE, MAX_DEPTH
 from regf.cells.values import vk_name
+from regf.format.constants import BASE, MAX_DEPTH
 from regf.model.hive import Hive
-from regf.model.walk import nk_name
 from regf.model.serialize import serialize
 from regf.model.spec import KeySpec, ValueSpec
+from regf.model.walk import nk_name
 
 C_SKIPPED = os.environ.get("REGF_BACKEND", "").strip().lower() == "python"
 skip_c = pytest.mark.skipif(C_SKIPPED, reason="REGF_BACKEND=python")

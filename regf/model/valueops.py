@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from ..cells import valuebatch
 from ..cells import values as cellvalues
 from ..cells.alloc import CREATED
 from ..errors import InvalidArgumentError, ValueNotFoundError
@@ -153,12 +154,12 @@ def set_values(
     """
     with key._hive._mutex:  # SELF_LOCKED: see regf.model.autoflush
         hive = editing(key)
-        batch = cellvalues.quick_batch(values, RAW_TYPES)
+        batch = valuebatch.quick_batch(values, RAW_TYPES)
         if batch is not None:
             # raw (name, bytes, int type) tuples, all checked at once (what bulk writers
             # and the write benchmark pass); anything else is converted item by item
             ft = now_filetime() if timestamp is None else to_filetime(timestamp)
-            cellvalues.set_batch(hive._space(key._vol), key._cell, batch, hive.minor, ft)
+            valuebatch.set_batch(hive._space(key._vol), key._cell, batch, hive.minor, ft)
             hive._modified = True
             return
         _set_items(hive, key, values, timestamp)
@@ -185,7 +186,7 @@ def _set_items(
         add_type(vt)
         add_data(raw)
     ft = now_filetime() if timestamp is None else to_filetime(timestamp)
-    cellvalues.set_values(a, key._cell, names, types, datas, minor=hive.minor, timestamp=ft)
+    valuebatch.set_values(a, key._cell, names, types, datas, minor=hive.minor, timestamp=ft)
     if names:
         hive._modified = True
 
