@@ -13,7 +13,7 @@ from typing import Protocol
 
 from ..errors import CellError, FormatError
 from ..format.constants import BASE, HCELL_NIL, VOLATILE_BIT
-from ..format.fast import HBIN, I32
+from ..format.fast import HBIN, HBIN_L, I32
 
 
 class Buffer(Protocol):
@@ -72,7 +72,7 @@ class HiveImage:
         off = 0
         buf = self.buf
         limit = self.hbins_size
-        while off + 0x20 <= limit:
+        while off + HBIN_L.size <= limit:
             sig, bin_off, size, _r, _ts, _sp = HBIN.unpack_from(buf, BASE + off)  # type: ignore[arg-type]
             if sig != b"hbin" or size < 4096 or size % 4096 or off + size > limit:
                 # A damaged bin header: Windows' self-heal treats it as one 4096-byte
@@ -104,7 +104,7 @@ class HiveImage:
             self._scan_bins()
         assert self._bin_starts is not None
         i = bisect_right(self._bin_starts, index) - 1
-        if i < 0 or index >= self._bin_ends[i] or index < self._bin_starts[i] + 0x20:
+        if i < 0 or index >= self._bin_ends[i] or index < self._bin_starts[i] + HBIN_L.size:
             return -1
         return self._bin_ends[i]
 
@@ -126,7 +126,7 @@ class HiveImage:
         buf = self.buf
         unpack = I32.unpack_from
         for start, end in self.bins():
-            off = start + 0x20
+            off = start + HBIN_L.size
             while off < end:
                 (size,) = unpack(buf, BASE + off)  # type: ignore[arg-type]
                 n = -size if size < 0 else size

@@ -72,9 +72,7 @@ class Layout:
     struct: struct.Struct
     fields: tuple[FieldView, ...]
     _by_name: dict[str, FieldView] = field(repr=False, compare=False)
-    _picks: dict[tuple[str, ...], _Struct] = field(
-        default_factory=dict, repr=False, compare=False
-    )
+    _picks: dict[tuple[str, ...], _Struct] = field(default_factory=dict, repr=False, compare=False)
 
     @property
     def size(self) -> int:
@@ -117,6 +115,14 @@ class Layout:
                 at = f.offset + f.size
             st = self._picks[key] = _Struct("<" + "".join(parts))
         return st
+
+    def span(self, first: str, last: str) -> _Struct:
+        """A ``struct.Struct`` of the consecutive fields ``first`` .. ``last``, to use at
+        ``base + offset(first)``: reads and writes a run of fields in one call."""
+        lo, hi = self.fields.index(self.field(first)), self.fields.index(self.field(last))
+        if hi < lo:
+            raise ValueError(f"{self.name}: {last!r} comes before {first!r}")
+        return _Struct("<" + "".join(f.code for f in self.fields[lo : hi + 1]))
 
     def unpack_from(self, buf: Any, base: int = 0) -> tuple[Any, ...]:
         """Every field of the head at ``base`` of ``buf``, in declaration order."""
