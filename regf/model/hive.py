@@ -33,15 +33,18 @@ from ..errors import (
     UnsupportedVersionError,
     ValueNotFoundError,
 )
-from ..format.constants import BASE, FILE_TYPE_PRIMARY, HCELL_NIL, MAX_DEPTH
-from ..format.fast import I32, NK, SK, U32
-from ..format.structs import NK_FIXED_SIZE, SK_FIXED_SIZE
+from ..format.constants import BASE, FILE_TYPE_PRIMARY, HCELL_NIL, MAX_DEPTH, VOLATILE_BIT
+from ..format.fast import I32, SK, u32_array
+from ..format.structs import SK_FIXED_SIZE, VK_FIXED_SIZE
 from ..storage import discover, recovery
 from ..storage.files import HiveSource
 from .baseblock import BaseBlockInfo, parse_base_block
 from .keys import Key
 from .values import Value, decode_name
 from .walk import walk_chunks, walk_keys
+
+#: Bits no cell index of the stable storage has: the volatile bit and misalignment.
+_BAD_INDEX = VOLATILE_BIT | 7
 
 
 class DirtyHiveWarning(UserWarning):
@@ -267,29 +270,9 @@ class Hive:
 
     # -- keys (the reader's side of regf.model.keys.Key) -------------------------------
 
-    def _key_head(self, index: int) -> tuple[tuple[Any, ...], str]:
-        """The checked nk head and name of a new key (cell, signature, name in cell)."""
-        image = self.image
-        start, cap = image.cell(index, "key", NK_FIXED_SIZE)
-        f = NK.unpack_from(image.buf, start)  # type: ignore[arg-type]
-        if f[0] != b"nk":
-            raise SignatureError(f"key cell {index:#x}: signature {f[0]!r} is not 'nk'", start)
-        name_len = f[22]
-        if NK_FIXED_SIZE + name_len > cap:
-            raise CellError(f"key cell {index:#x}: name runs past the cell", start)
-        raw = bytes(image.buf[start + NK_FIXED_SIZE : start + NK_FIXED_SIZE + name_len])
-        return f, decode_name(raw, bool(f[1] & 0x20))
-
     def _key_attr(self, k: Key, attr: str) -> Any:
-        """The lazily filled slots of a key made by the walk (filled once: snapshots)."""
-        if attr == "_f":
-            # The walker checked this nk (cell, signature, name inside the cell).  # type: ignore[arg-type]
-            f = k._f = NK.unpack_from(self.image.buf, BASE + k._cell + 4)  # type: ignore[arg-type]
-            return f
-        if attr == "_path":
-            pp = k.parent_path
-            p = k._path = "" if pp is None else k.name if pp == "" else pp + "\\" + k.name
-            return p
+        """The lazily filled slots of a key (filled once: snapshots). ``_path`` and
+        ``_f``, the common ones, are filled by ``Key.__getattr__`` itself."""
         if attr == "_anc":
             # A key made with Key(hive, index, path) without its ancestors: look them up.
             pp = k.parent_path
@@ -411,15 +394,10 @@ class Hive:
                 raise err
             image.problems.append(err)
             count = cap // 4
-        return [U32.unpack_from(image.buf, start + 4 * i)[0] for i in range(count)]  # type: ignore[arg-type]
+        return list(u32_array(count).unpack_from(image.buf, start))  # type: ignore[arg-type]
 
     def _key_values(self, k: Key) -> list[Value]:
-        vals = k._vals
-        if vals is not None:
-            # Prefilled by the walk: handed out once (the caller owns the list); a
-            # later call reads them again.
-            k._vals = None
-            return vals
+        # (Values prefilled by the walk are handed out by Key.values itself.)
         image = self.image
         if image.strict:
             cell = image.cell
@@ -432,12 +410,12 @@ class Hive:
             for c in self._value_cells(k):
                 q = c >> 3
                 # Inline copy of HiveImage.cell's fast path; cell() explains failures.
-                if not c & 0x80000007 and c < limit and (bm[q >> 3] >> (q & 7)) & 1:
+                if not c & _BAD_INDEX and c < limit and (bm[q >> 3] >> (q & 7)) & 1:
                     cap = -unpack(buf, BASE + c)[0] - 4  # type: ignore[arg-type]
-                    if cap >= 20:
+                    if cap >= VK_FIXED_SIZE:
                         res.append(at(image, c, BASE + c + 4, cap))
                         continue
-                start, cap = cell(c, "value", 20)
+                start, cap = cell(c, "value", VK_FIXED_SIZE)
                 res.append(at(image, c, start, cap))
             return res
         out = []

@@ -22,8 +22,10 @@ from collections.abc import Iterable, Iterator, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from ..errors import KeyNotFoundError, RegfError
+from ..cells.nodes import decode_key_name as decode_name
+from ..errors import CellError, KeyNotFoundError, RegfError, SignatureError
 from ..format.constants import BASE, KeyFlags
+from ..format.fast import NK_L
 from . import keyops, valueops
 from .keyops import DROP_FLAGS, Timestamp
 from .spec import KeySpec
@@ -91,7 +93,19 @@ class Key:
             self._anc = anc
         self.parent_path = parent_path
         self._vals = None
-        self._f, self.name = hive._key_head(index)
+        # The checks of HiveImage.cell and of the nk itself, inline: this runs once per
+        # key of every natural walk.
+        image = hive.image
+        start, cap = image.cell(index, "key", NK_L.size)
+        f = NK_L.struct.unpack_from(image.buf, start)
+        if f[0] != b"nk":
+            raise SignatureError(f"key cell {index:#x}: signature {f[0]!r} is not 'nk'", start)
+        name_len = f[22]
+        if NK_L.size + name_len > cap:
+            raise CellError(f"key cell {index:#x}: name runs past the cell", start)
+        raw = bytes(image.buf[start + NK_L.size : start + NK_L.size + name_len])
+        self._f = f
+        self.name = decode_name(raw, bool(f[1] & KeyFlags.COMP_NAME))
 
     @classmethod
     def _handle(cls, hive: Any, vol: bool, cell: int, depth: int) -> Key:
@@ -108,7 +122,19 @@ class Key:
         # or the lazily filled slots of a read-only key made by the walk.
         if attr == "_hive":
             raise AttributeError(attr)
-        return self._hive._key_attr(self, attr)
+        hive = self._hive
+        if not hive.writable:
+            if attr == "_path":  # the common one, inline: once per key of a walk
+                pp = self.parent_path
+                p = self._path = (
+                    "" if pp is None else self.name if pp == "" else pp + "\\" + self.name
+                )
+                return p
+            if attr == "_f":
+                # The walker checked this nk (cell, signature, name inside the cell).
+                f = self._f = NK_L.struct.unpack_from(hive.image.buf, BASE + self._cell + 4)
+                return f
+        return hive._key_attr(self, attr)
 
     # -- identity ----------------------------------------------------------------------
 
@@ -244,7 +270,7 @@ class Key:
     def value_count(self) -> int:
         """Number of values (0 for predefined-handle keys, whose field holds a handle)."""
         f = self._f
-        return 0 if f[1] & 0x40 else int(f[11])
+        return 0 if f[1] & KeyFlags.PREDEF_HANDLE else int(f[11])
 
     @property
     def class_name(self) -> str | None:
@@ -324,6 +350,12 @@ class Key:
 
     def values(self) -> list[Value]:
         """Values in stored (insertion) order."""
+        vals = self._vals
+        if vals is not None:
+            # Prefilled by the walk: handed out once (the caller owns the list); a
+            # later call reads them again.
+            self._vals = None
+            return vals
         return self._hive._key_values(self)  # type: ignore[no-any-return]
 
     def value(self, name: str = "") -> Value:

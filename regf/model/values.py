@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..cells.nodes import decode_key_name as decode_name
 from ..errors import CellError, FormatError, SignatureError, StructureError
-from ..format.constants import BASE, DATA_INLINE, HCELL_NIL, ValueType
+from ..format.constants import BASE, DATA_INLINE, HCELL_NIL, VOLATILE_BIT, ValueFlags, ValueType
 from ..format.fast import DB, I32, U32, VK
 from ..format.structs import BIG_DATA_SEGMENT, VK_FIXED_SIZE
 from .decode import decode
@@ -83,7 +83,7 @@ class Value:
         if VK_FIXED_SIZE + name_len > cap:
             raise CellError(f"value cell {index:#x}: name runs past the cell", start)
         raw_name = image.buf[start + VK_FIXED_SIZE : start + VK_FIXED_SIZE + name_len]
-        if flags & 1:
+        if flags & ValueFlags.COMP_NAME:
             self.name = raw_name.decode("latin-1")
         else:
             self.name = decode_name(bytes(raw_name), False)
@@ -149,7 +149,7 @@ class Value:
         q = c >> 3
         bm = image.bitmap()
         # Inline copy of HiveImage.cell's fast path (this is the hottest read).
-        if not c & 0x80000007 and c < image.hbins_size and (bm[q >> 3] >> (q & 7)) & 1:
+        if not c & (VOLATILE_BIT | 7) and c < image.hbins_size and (bm[q >> 3] >> (q & 7)) & 1:
             start = BASE + c + 4
             cap = -I32.unpack_from(image.buf, BASE + c)[0] - 4  # type: ignore[arg-type]
         else:
