@@ -27,6 +27,7 @@ from ..format.structs import BIG_DATA_SEGMENT
 from .security import iter_key_cells
 
 _U32 = U32
+_PREDEF = int(KeyFlags.PREDEF_HANDLE)
 _I32 = I32
 _MINOR_OFFSET = BASE_L.offset("minor")
 #: A list's count, and its first element from the cell's start (size field, head).
@@ -67,7 +68,7 @@ def reachable_cells(
         if sub_count and sub_list != HCELL_NIL:
             for c in _list_cells(buf, sub_list):
                 out[c] = "subkey list"
-        if flags & KeyFlags.PREDEF_HANDLE or not v_count or v_list == HCELL_NIL:
+        if flags & _PREDEF or not v_count or v_list == HCELL_NIL:
             continue
         out[v_list] = "value list"
         for vk in u32_array(v_count).unpack_from(buf, BASE + v_list + 4):

@@ -340,11 +340,11 @@ class Hive:
                 except FormatError as exc:
                     image.problems.append(exc)
             return out
-        for c in cells:
-            if check and c in chain:
-                self._back_edge(k, c)  # raises (strict)
-                continue
-            out.append(Key(self, c, path, chain))
+        if check:
+            for c in cells:
+                if c in chain:
+                    self._back_edge(k, c)  # raises (strict)
+        out = [Key(self, c, path, chain) for c in cells]
         _check_no_duplicates(out, k)
         return out
 

@@ -32,6 +32,12 @@ from .spec import KeySpec
 from .values import Value
 
 _EPOCH = datetime(1601, 1, 1, tzinfo=UTC)
+# Plain ints and the bare struct: an IntFlag operation or a property read per key costs
+# more than the rest of making the key.
+_COMP_NAME = int(KeyFlags.COMP_NAME)
+_PREDEF_HANDLE = int(KeyFlags.PREDEF_HANDLE)
+_NK = NK_L.struct
+_NK_SIZE = NK_L.size
 
 
 def filetime(ft: int) -> datetime:
@@ -96,16 +102,16 @@ class Key:
         # The checks of HiveImage.cell and of the nk itself, inline: this runs once per
         # key of every natural walk.
         image = hive.image
-        start, cap = image.cell(index, "key", NK_L.size)
-        f = NK_L.struct.unpack_from(image.buf, start)
+        start, cap = image.cell(index, "key", _NK_SIZE)
+        f = _NK.unpack_from(image.buf, start)
         if f[0] != b"nk":
             raise SignatureError(f"key cell {index:#x}: signature {f[0]!r} is not 'nk'", start)
         name_len = f[22]
-        if NK_L.size + name_len > cap:
+        if _NK_SIZE + name_len > cap:
             raise CellError(f"key cell {index:#x}: name runs past the cell", start)
-        raw = bytes(image.buf[start + NK_L.size : start + NK_L.size + name_len])
+        raw = bytes(image.buf[start + _NK_SIZE : start + _NK_SIZE + name_len])
         self._f = f
-        self.name = decode_name(raw, bool(f[1] & KeyFlags.COMP_NAME))
+        self.name = decode_name(raw, bool(f[1] & _COMP_NAME))
 
     @classmethod
     def _handle(cls, hive: Any, vol: bool, cell: int, depth: int) -> Key:
@@ -132,7 +138,7 @@ class Key:
                 return p
             if attr == "_f":
                 # The walker checked this nk (cell, signature, name inside the cell).
-                f = self._f = NK_L.struct.unpack_from(hive.image.buf, BASE + self._cell + 4)
+                f = self._f = _NK.unpack_from(hive.image.buf, BASE + self._cell + 4)
                 return f
         return hive._key_attr(self, attr)
 
@@ -270,7 +276,7 @@ class Key:
     def value_count(self) -> int:
         """Number of values (0 for predefined-handle keys, whose field holds a handle)."""
         f = self._f
-        return 0 if f[1] & KeyFlags.PREDEF_HANDLE else int(f[11])
+        return 0 if f[1] & _PREDEF_HANDLE else int(f[11])
 
     @property
     def class_name(self) -> str | None:

@@ -15,6 +15,7 @@ from .spec import ValueSpec
 if TYPE_CHECKING:
     from ..cells.image import HiveImage
 
+_COMP_NAME = int(ValueFlags.COMP_NAME)  # an int: IntFlag operations are slow
 MAX_VALUE_SIZE = 256 * 1024 * 1024  # bounded allocation for hostile data sizes
 
 
@@ -83,7 +84,7 @@ class Value:
         if VK_FIXED_SIZE + name_len > cap:
             raise CellError(f"value cell {index:#x}: name runs past the cell", start)
         raw_name = image.buf[start + VK_FIXED_SIZE : start + VK_FIXED_SIZE + name_len]
-        if flags & ValueFlags.COMP_NAME:
+        if flags & _COMP_NAME:
             self.name = raw_name.decode("latin-1")
         else:
             self.name = decode_name(bytes(raw_name), False)
