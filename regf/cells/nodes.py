@@ -17,6 +17,8 @@ nibbles and the debug byte, fmt §5.1) and counts UTF-16 bytes even for compress
 
 from __future__ import annotations
 
+from typing import Any
+
 from ..errors import CellError, SignatureError
 from ..format.constants import BASE, HCELL_NIL, KeyFlags
 from ..format.fast import NK, NK_L, U16, U32, U64
@@ -101,11 +103,12 @@ def check_nk(alloc: Alloc, nk: int) -> None:
         raise CellError(f"key cell {nk:#x}: name runs past the cell", start)
 
 
-def name_of(buf: bytearray, nk: int) -> str:
-    """The name of key node ``nk``."""
+def name_of(buf: Any, nk: int) -> str:
+    """The name of key node ``nk`` (already checked) in ``buf``, a writer's image or a
+    reader's buffer (bytes, mmap or memoryview)."""
     start = BASE + nk + 4
     (n,) = _U16.unpack_from(buf, start + NK_NAME_LEN)
-    raw = buf[start + NK_NAME : start + NK_NAME + n]
+    raw = bytes(buf[start + NK_NAME : start + NK_NAME + n])
     if buf[start + NK_FLAGS] & COMP_NAME:
         return raw.decode("latin-1")
     return decode_key_name(raw, False)

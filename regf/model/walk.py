@@ -18,11 +18,9 @@ from .._accel.pure import (
     WalkCaps,
     new_walk_state,
 )
-from ..cells.image import HiveImage
-from ..cells.nodes import decode_key_name as decode_name
+from ..cells.nodes import name_of
 from ..cells.values import vk_name
-from ..format.constants import BASE, MAX_DEPTH, KeyFlags
-from ..format.fast import NK_L
+from ..format.constants import MAX_DEPTH
 from .keys import Key
 from .values import Value
 
@@ -115,7 +113,7 @@ def walk_chunks(
             stack.pop()
         if ch.name_nul:
             # A name holds U+0000 itself: the chunk cannot be split on NUL.
-            knames = [nk_name(image, c) for c in ch.key_cell]
+            knames = [name_of(image.buf, c) for c in ch.key_cell]
             vnames = [vk_name(image.buf, c) for c in ch.val_cell]
         else:
             knames = ch.knames.decode("utf-16-le", "surrogatepass").split("\0")
@@ -195,15 +193,6 @@ def walk_chunks(
             stack.extend((s, d) for s in reversed(hive._key_subkeys(k, False)))
 
 
-def nk_name(image: HiveImage, c: int) -> str:
-    """Name of the nk at ``c`` (already checked by the walker)."""
-    at = BASE + c + 4
-    flags = _NK_FLAGS.unpack_from(image.buf, at)
-    length = _NK_NAME_LEN.unpack_from(image.buf, at)
-    raw = bytes(image.buf[at + NK_L.size : at + NK_L.size + length])
-    return decode_name(raw, bool(flags & KeyFlags.COMP_NAME))
-
-
 #: Output capacities of one walker call. 256 keys: few enough that a chunk's Key and
 #: Value objects do not wake the cyclic GC (its young generation holds 700), enough
 #: that the per-call cost is spread. Values and data get room for keys with thousands
@@ -212,9 +201,6 @@ def nk_name(image: HiveImage, c: int) -> str:
 WALK_CAPS = WalkCaps(
     keys=256, vals=4096, knames=1 << 17, vnames=1 << 18, data=1 << 22, fmt=6 * 4096
 )
-
-_NK_FLAGS = NK_L.field("flags")
-_NK_NAME_LEN = NK_L.field("name_length")
 
 
 __all__ = ["WALK_CAPS", "walk_chunks", "walk_keys"]
