@@ -292,7 +292,8 @@ def to_spec(key: Any) -> KeySpec:
     hive = editing(key)
     if key._vol:
         raise InvalidArgumentError("a volatile key cannot be saved")
-    return hive._spec(key._cell)  # type: ignore[no-any-return]
+    spec: KeySpec = hive._spec(key._cell)
+    return spec
 
 
 __all__ = [

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 from ..cells.nodes import decode_key_name as decode_name
 from ..errors import CellError, KeyNotFoundError, RegfError, SignatureError
@@ -46,6 +46,28 @@ def filetime(ft: int) -> datetime:
         return _EPOCH + timedelta(microseconds=ft // 10)
     except OverflowError:
         return datetime.max.replace(tzinfo=UTC)
+
+
+class KeyStore(Protocol):
+    """What a key asks its hive (:class:`~regf.model.hive.Hive` or
+    :class:`~regf.model.edithive.EditHive`): the ``_key_*`` side of each operation."""
+
+    writable: bool
+
+    @property
+    def image(self) -> Any: ...
+    def _key_attr(self, k: Key, attr: str) -> Any: ...
+    def _key_index(self, k: Key) -> int | None: ...
+    def _key_volatile_count(self, k: Key) -> int: ...
+    def _key_class(self, k: Key) -> str | None: ...
+    def _key_subkeys(self, k: Key, check: bool = True) -> list[Key]: ...
+    def _key_subkey(self, k: Key, name: str) -> Key: ...
+    def _key_open(self, k: Key, path: str) -> Key: ...
+    def _key_parent(self, k: Key) -> Key | None: ...
+    def _key_values(self, k: Key) -> list[Value]: ...
+    def _key_value(self, k: Key, name: str) -> Value: ...
+    def _key_security_raw(self, k: Key) -> bytes: ...
+    def _key_security(self, k: Key) -> Any: ...
 
 
 class Key:
@@ -78,13 +100,13 @@ class Key:
     _vals: list[Value] | None
     _anc: tuple[int, ...]
     _dep: int
-    _hive: Any
+    _hive: KeyStore
     name: str
     parent_path: str | None
 
     def __init__(
         self,
-        hive: Any,
+        hive: KeyStore,
         index: int,
         parent_path: str | None,
         anc: tuple[int, ...] | None = None,
@@ -114,7 +136,7 @@ class Key:
         self.name = decode_name(raw, bool(f[1] & _COMP_NAME))
 
     @classmethod
-    def _handle(cls, hive: Any, vol: bool, cell: int, depth: int) -> Key:
+    def _handle(cls, hive: KeyStore, vol: bool, cell: int, depth: int) -> Key:
         """A handle of an editable hive (name, head and path stay unset: read live)."""
         k = cls.__new__(cls)
         k._hive = hive
@@ -152,7 +174,7 @@ class Key:
     @property
     def index(self) -> int | None:
         """Cell index of the nk (None for a volatile key: it is not in the file)."""
-        return self._hive._key_index(self)  # type: ignore[no-any-return]
+        return self._hive._key_index(self)
 
     @property
     def offset(self) -> int | None:
@@ -281,7 +303,7 @@ class Key:
     @property
     def class_name(self) -> str | None:
         """The key's class string, or None. Assignable (raises the parent's MaxClassLen)."""
-        return self._hive._key_class(self)  # type: ignore[no-any-return]
+        return self._hive._key_class(self)
 
     @class_name.setter
     def class_name(self, value: str | None) -> None:
@@ -297,7 +319,7 @@ class Key:
         """Subkeys in stored (Windows-sorted) order; an editable hive's volatile subkeys
         follow (sorted), as Windows enumerates them. A list entry pointing back at an
         ancestor raises StructureError (forensic mode: skipped and recorded)."""
-        return self._hive._key_subkeys(self)  # type: ignore[no-any-return]
+        return self._hive._key_subkeys(self)
 
     def iter_subkeys(self) -> Iterator[Key]:
         """Iterate subkeys (same as :meth:`subkeys`)."""
@@ -305,16 +327,16 @@ class Key:
 
     def subkey(self, name: str) -> Key:
         """The subkey called ``name`` (case-insensitive, Windows rules)."""
-        return self._hive._key_subkey(self, name)  # type: ignore[no-any-return]
+        return self._hive._key_subkey(self, name)
 
     def open_key(self, path: str) -> Key:
         """A descendant by backslash-separated relative path ("" is this key)."""
-        return self._hive._key_open(self, path)  # type: ignore[no-any-return]
+        return self._hive._key_open(self, path)
 
     @property
     def parent(self) -> Key | None:
         """The parent key, or None for the root."""
-        return self._hive._key_parent(self)  # type: ignore[no-any-return]
+        return self._hive._key_parent(self)
 
     def create_key(
         self,
@@ -334,9 +356,8 @@ class Key:
         now). ``volatile=True`` creates memory-only keys; a stable key under a volatile
         one raises :class:`~regf.model.keyops.ChildMustBeVolatileError`.
         """
-        return keyops.create_key(  # type: ignore[no-any-return]
-            self, path, class_name, timestamp, volatile, security
-        )
+        key: Key = keyops.create_key(self, path, class_name, timestamp, volatile, security)
+        return key
 
     def delete_key(
         self, path: str, *, recursive: bool = False, timestamp: Timestamp = None
@@ -362,11 +383,11 @@ class Key:
             # later call reads them again.
             self._vals = None
             return vals
-        return self._hive._key_values(self)  # type: ignore[no-any-return]
+        return self._hive._key_values(self)
 
     def value(self, name: str = "") -> Value:
         """The value called ``name`` ("" is the default value), case-insensitive."""
-        return self._hive._key_value(self, name)  # type: ignore[no-any-return]
+        return self._hive._key_value(self, name)
 
     def set_value(
         self, name: str, data: object, type: int | None = None, *, timestamp: Timestamp = None
@@ -402,7 +423,7 @@ class Key:
         """Self-relative SECURITY_DESCRIPTOR bytes of the key's sk cell (new keys inherit
         their parent's). Assignable on an editable hive: identical descriptors share
         one sk."""
-        return self._hive._key_security_raw(self)  # type: ignore[no-any-return]
+        return self._hive._key_security_raw(self)
 
     @security_raw.setter
     def security_raw(self, value: bytes) -> None:
@@ -438,4 +459,4 @@ class Key:
         return hash((id(self._hive), self._cell))
 
 
-__all__ = ["DROP_FLAGS", "Key", "KeyNotFoundError", "RegfError", "filetime"]
+__all__ = ["DROP_FLAGS", "Key", "KeyStore", "KeyNotFoundError", "RegfError", "filetime"]
