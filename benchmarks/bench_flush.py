@@ -36,7 +36,7 @@ import time
 from pathlib import Path
 
 import regf
-from regf.model.edit import EditHive
+from regf.model.edithive import EditHive
 from regf.storage.flush import FlushStats
 
 LIMIT = 64 * 1024

@@ -28,11 +28,13 @@ from .errors import (
     ValueNotFoundError,
 )
 from .format.constants import KeyFlags, ValueFlags, ValueType
+from .model.baseblock import BaseBlockInfo
 from .model.deleted import DeletedKey, DeletedRecords, DeletedValue, scan_deleted
-from .model.edit import create
-from .model.hive import BaseBlockInfo, DirtyHiveWarning, Hive
-from .model.hive import open_hive as open
+from .model.edithive import EditHive
+from .model.hive import DirtyHiveWarning, Hive
 from .model.keys import Key
+from .model.opening import create
+from .model.opening import open_hive as open
 from .model.values import Value
 
 REG_NONE = ValueType.REG_NONE
@@ -59,6 +61,7 @@ __all__ = [
     "DeletedRecords",
     "DeletedValue",
     "DirtyHiveWarning",
+    "EditHive",
     "FormatError",
     "Hive",
     "HiveStateError",

@@ -1,9 +1,9 @@
-"""Tests of :mod:`regf.model.cellsec`: shared sk cells, the sk ring and reference counts.
+"""Tests of :mod:`regf.cells.security`: shared sk cells, the sk ring and reference counts.
 
 Images come from :func:`regf.model.serialize.serialize`; keys are re-pointed at new
 descriptors in place and every result is checked by walking the ring by hand (flink and
 blink exact), by :func:`check_security` (refcount == referencing keys), by the reader
-(``key.security_raw``), and for leaks by :func:`regf.model.cellwalk.leaked_cells`.
+(``key.security_raw``), and for leaks by :func:`regf.cells.reach.leaked_cells`.
 """
 
 from __future__ import annotations
@@ -17,11 +17,11 @@ from hypothesis import strategies as st
 
 import regf
 from regf._accel import checksum
+from regf.cells import security as cs
 from regf.cells.alloc import CellAllocator, cell_total
+from regf.cells.reach import leaked_cells
 from regf.errors import InvalidArgumentError, StructureError
 from regf.format.security import from_sddl
-from regf.model import cellsec as cs
-from regf.model.cellwalk import leaked_cells
 from regf.model.check import scan_bins
 from regf.model.serialize import DEFAULT_SECURITY, serialize
 from regf.model.spec import KeySpec

@@ -1,4 +1,4 @@
-"""Tests of :mod:`regf.model.cellvalues`: values edited in place through the cell allocator.
+"""Tests of :mod:`regf.cells.values`: values edited in place through the cell allocator.
 
 Images are built with :func:`regf.model.serialize.serialize` (independent of the in-place
 writer), edited with ``set_value`` / ``delete_value`` / ``free_values``, and checked three
@@ -18,11 +18,12 @@ from hypothesis import strategies as st
 
 import regf
 from regf._accel import checksum, upcase
+from regf.cells import valuebatch as vb
+from regf.cells import values as cv
 from regf.cells.alloc import CellAllocator, cell_total
+from regf.cells.reach import leaked_cells
+from regf.cells.security import check_security
 from regf.errors import InvalidArgumentError
-from regf.model import cellvalues as cv
-from regf.model.cellsec import check_security
-from regf.model.cellwalk import leaked_cells
 from regf.model.check import scan_bins
 from regf.model.serialize import serialize
 from regf.model.spec import KeySpec, ValueSpec
@@ -782,7 +783,7 @@ def test_set_values_equals_set_value_one_by_one(
         for name, vtype, raw in items:
             cv._set_value_py(py, cells[path], name, vtype, raw, None, TS + i)
         names, types, datas = ([it[f] for it in items] for f in range(3))
-        cv.set_values(bulk, cells[path], names, types, datas, timestamp=TS + i)
+        vb.set_values(bulk, cells[path], names, types, datas, timestamp=TS + i)
         assert bulk.image == py.image
         assert bulk.take_dirty() == py.take_dirty()
         assert bulk.free_cells() == py.free_cells()
@@ -803,10 +804,10 @@ def test_set_values_checks_every_item_before_writing() -> None:
     for items in bad_items:
         names, types, datas = ([it[f] for it in items] for f in range(3))
         with pytest.raises(InvalidArgumentError):
-            cv.set_values(alloc, nk, names, types, datas, timestamp=TS)  # type: ignore[arg-type]
+            vb.set_values(alloc, nk, names, types, datas, timestamp=TS)  # type: ignore[arg-type]
         assert bytes(alloc.image) == before
     with pytest.raises(InvalidArgumentError):
-        cv.set_values(alloc, nk, ["a", "b"], [4], [b"", b""], timestamp=TS)
+        vb.set_values(alloc, nk, ["a", "b"], [4], [b"", b""], timestamp=TS)
     assert bytes(alloc.image) == before
 
 
@@ -819,7 +820,7 @@ def test_set_batch_with_arguments_beyond_c_types_runs_in_python() -> None:
     c_cls = _c_allocator()
     if c_cls is None:
         pytest.skip("C allocator not built")
-    batch = cv.quick_batch([("v", b"1234", 4)], frozenset({tuple, bytes, int}))
+    batch = vb.quick_batch([("v", b"1234", 4)], frozenset({tuple, bytes, int}))
     assert batch is not None
     errors = []
     for cls in (PyCellAllocator, c_cls):
@@ -829,7 +830,7 @@ def test_set_batch_with_arguments_beyond_c_types_runs_in_python() -> None:
             args = (batch.names16, batch.data, batch.meta, TS, True)
             assert alloc.set_values_fast(1 << 70, *args) == -1
         with pytest.raises(regf.errors.RegfError) as info:
-            cv.set_batch(alloc, 1 << 70, batch, 5, TS)
+            vb.set_batch(alloc, 1 << 70, batch, 5, TS)
         errors.append((type(info.value), str(info.value)))
         assert bytes(alloc.image) == before
     assert errors[0] == errors[1]

@@ -58,7 +58,7 @@ def test_writer_handles_survive_sweeps(tmp_path: Path) -> None:
         hive.delete_key("Held")
         with pytest.raises(KeyNotFoundError):
             held.values()
-    assert held.__repr__() == "<EditKey (deleted)>"
+    assert held.__repr__() == "<Key (deleted)>"
 
 
 def test_create_key_of_an_existing_name_changes_nothing(tmp_path: Path) -> None:

@@ -21,10 +21,10 @@ from conftest import corpus_dir
 
 import regf
 from regf._accel import checksum, name_hash, sort_key
+from regf.cells import sublists
+from regf.cells.security import check_security
 from regf.cli.check import walk_problems
 from regf.format.constants import BASE, DATA_INLINE, HCELL_NIL
-from regf.model import sublists
-from regf.model.cellsec import check_security
 from regf.model.check import check_hive
 from regf.model.edit import ChildMustBeVolatileError, EditHive, EditKey
 from regf.model.serialize import lf_hint

@@ -31,8 +31,10 @@ from hypothesis import strategies as st
 import regf
 from regf._accel import pure
 from regf._accel.pure import WalkCaps, WalkChunk
+from regf.cells.nodes import name_of
+from regf.cells.values import vk_name
 from regf.format.constants import BASE, MAX_DEPTH
-from regf.model.hive import Hive, _nk_name, _vk_name
+from regf.model.hive import Hive
 from regf.model.serialize import serialize
 from regf.model.spec import KeySpec, ValueSpec
 
@@ -167,8 +169,8 @@ def normalized(hive: Hive, chunks: list[Any]) -> list[tuple[Any, ...]]:
     for ch, _state in chunks:
         assert ch.rc >= 0
         if ch.name_nul:
-            kn = [_nk_name(image, c) for c in ch.key_cell]
-            vn = [_vk_name(image, c) for c in ch.val_cell]
+            kn = [name_of(image.buf, c) for c in ch.key_cell]
+            vn = [vk_name(image.buf, c) for c in ch.val_cell]
         else:
             kn = ch.knames.decode("utf-16-le", "surrogatepass").split("\0")[:-1]
             vn = ch.vnames.decode("utf-16-le", "surrogatepass").split("\0")[:-1]

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Protocol
 
 from ..errors import CellError, FormatError
 from ..format.constants import BASE, HCELL_NIL, VOLATILE_BIT
-from ..format.fast import HBIN, I32
+from ..format.fast import HBIN, HBIN_L, I32
 
 if sys.version_info >= (3, 12):
     from collections.abc import Buffer as _StdBuffer
@@ -95,7 +95,7 @@ class HiveImage:
         off = 0
         buf = self.buf
         limit = self.hbins_size
-        while off + 0x20 <= limit:
+        while off + HBIN_L.size <= limit:
             sig, bin_off, size, _r, _ts, _sp = HBIN.unpack_from(buf, BASE + off)
             if sig != b"hbin" or size < 4096 or size % 4096 or off + size > limit:
                 # A damaged bin header: Windows' self-heal treats it as one 4096-byte
@@ -127,7 +127,7 @@ class HiveImage:
             self._scan_bins()
         assert self._bin_starts is not None
         i = bisect_right(self._bin_starts, index) - 1
-        if i < 0 or index >= self._bin_ends[i] or index < self._bin_starts[i] + 0x20:
+        if i < 0 or index >= self._bin_ends[i] or index < self._bin_starts[i] + HBIN_L.size:
             return -1
         return self._bin_ends[i]
 
@@ -149,7 +149,7 @@ class HiveImage:
         buf = self.buf
         unpack = I32.unpack_from
         for start, end in self.bins():
-            off = start + 0x20
+            off = start + HBIN_L.size
             while off < end:
                 (size,) = unpack(buf, BASE + off)
                 n = -size if size < 0 else size

@@ -25,7 +25,9 @@ import regf
 from regf.errors import KeyNotFoundError, RegfError, ValueNotFoundError
 from regf.format.constants import ValueType
 from regf.model import paths
-from regf.model.edit import EditHive, EditKey, open_editable
+from regf.model.edithive import EditHive
+from regf.model.keys import Key
+from regf.model.opening import open_editable
 from regf.model.regexport import (
     CreateKey,
     DeleteKey,
@@ -229,9 +231,9 @@ def apply_reg(hive: EditHive, ops: Iterable[RegOperation], prefix: str | None) -
     # key opened for its header, and a subkey is created under its parent's handle (one
     # name, the writer's fast path) instead of walking the whole path from the root. A
     # path in other letter case merely misses; deletions drop the cache.
-    opened: dict[str, EditKey] = {}
+    opened: dict[str, Key] = {}
 
-    def open_path(path: str) -> EditKey:
+    def open_path(path: str) -> Key:
         key = opened.get(path)
         if key is None:
             parent, _sep, name = path.rpartition("\\")
@@ -478,13 +480,13 @@ class Shell:
         self.hive = hive
         self.hive_path = hive_path
         self.output = output
-        self.cwd: EditKey = hive.root
+        self.cwd: Key = hive.root
         self.echo = out
         self.dirty = False
 
     # -- helpers -------------------------------------------------------------------------
 
-    def _resolve(self, path: str) -> EditKey:
+    def _resolve(self, path: str) -> Key:
         key = self.hive.root if path.startswith("\\") else self.cwd
         for part in (p for p in path.split("\\") if p):
             if part == ".":
@@ -562,7 +564,7 @@ class Shell:
         rest = [a for a in args if a != "-r"]
         self._nargs(rest, 1, 1, "rmkey NAME [-r]")
         target = self._resolve(rest[0])
-        k: EditKey | None = self.cwd
+        k: Key | None = self.cwd
         while k is not None:
             if k is target:
                 raise _ShellError("cannot delete the current key or one of its parents")

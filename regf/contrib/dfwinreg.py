@@ -356,7 +356,10 @@ class REGFWinRegistryKey(dfwinreg_regf.REGFWinRegistryKey):
     @property
     def offset(self) -> int:
         """File offset of the nk record (as pyregf: after the cell size)."""
-        return self._regf_key.offset + CELL_HEADER
+        offset = self._regf_key.offset
+        # A key of a file-backed hive always has one (None is for volatile keys only).
+        assert offset is not None
+        return offset + CELL_HEADER
 
     def _Entries(self) -> list[regf.Key | OSError]:
         """The subkeys in stored order, an OSError in place of each unreadable one."""

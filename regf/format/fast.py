@@ -54,3 +54,16 @@ I32 = CELL_L.struct
 U32: struct.Struct = struct.Struct("<I")
 U16: struct.Struct = struct.Struct("<H")
 U64: struct.Struct = struct.Struct("<Q")
+
+_U32_ARRAYS: dict[int, struct.Struct] = {}
+
+
+def u32_array(count: int) -> struct.Struct:
+    """A reader of ``count`` consecutive u32 (a list of cell indexes: subkey, value and
+    segment lists, fmt §4.2-§4.6). Cached for counts below 4096."""
+    st = _U32_ARRAYS.get(count)
+    if st is None:
+        st = struct.Struct(f"<{count}I")
+        if count < 4096:
+            _U32_ARRAYS[count] = st
+    return st

@@ -59,6 +59,10 @@ class FieldView:
         self.struct.pack_into(buf, base + self.offset, value)
 
 
+#: ``struct.Struct`` under a name the ``struct`` field of :class:`Layout` cannot shadow.
+_Struct = struct.Struct
+
+
 @dataclass(frozen=True)
 class Layout:
     """The fixed-size head of a Construct record, as ``struct`` can read it."""
@@ -68,6 +72,7 @@ class Layout:
     struct: struct.Struct
     fields: tuple[FieldView, ...]
     _by_name: dict[str, FieldView] = field(repr=False, compare=False)
+    _picks: dict[tuple[str, ...], _Struct] = field(default_factory=dict, repr=False, compare=False)
 
     @property
     def size(self) -> int:
@@ -89,6 +94,35 @@ class Layout:
     def offset(self, name: str) -> int:
         """The named field's offset from the start of the record."""
         return self.field(name).offset
+
+    def pick(self, *names: str) -> _Struct:
+        """A ``struct.Struct`` reading only the named fields (in offset order), from the
+        start of the record: the bytes before and between them are skipped (``x``), so
+        ``pick("name_length", "flags").unpack_from(buf, record)`` reads two fields in one
+        call. Cached per name tuple."""
+        key = tuple(sorted(names, key=self.offset))
+        st = self._picks.get(key)
+        if st is None:
+            parts: list[str] = []
+            at = 0
+            for n in key:
+                f = self.field(n)
+                if f.offset < at:
+                    raise ValueError(f"{self.name}: field {n!r} overlaps the one before")
+                if f.offset > at:
+                    parts.append(f"{f.offset - at}x")
+                parts.append(f.code)
+                at = f.offset + f.size
+            st = self._picks[key] = _Struct("<" + "".join(parts))
+        return st
+
+    def span(self, first: str, last: str) -> _Struct:
+        """A ``struct.Struct`` of the consecutive fields ``first`` .. ``last``, to use at
+        ``base + offset(first)``: reads and writes a run of fields in one call."""
+        lo, hi = self.fields.index(self.field(first)), self.fields.index(self.field(last))
+        if hi < lo:
+            raise ValueError(f"{self.name}: {last!r} comes before {first!r}")
+        return _Struct("<" + "".join(f.code for f in self.fields[lo : hi + 1]))
 
     def unpack_from(self, buf: Any, base: int = 0) -> tuple[Any, ...]:
         """Every field of the head at ``base`` of ``buf``, in declaration order."""

@@ -7,14 +7,16 @@ that cells tile every bin with no gap or overlap.
 
 from __future__ import annotations
 
-import struct
 from dataclasses import dataclass, field
 from typing import Any
 
-BASE = 4096
-HBIN_HEADER_SIZE = 32
-_U32 = struct.Struct("<I")
-_I32 = struct.Struct("<i")
+from ..format.constants import BASE
+from ..format.fast import BASE_L, HBIN_L, I32
+
+HBIN_HEADER_SIZE = HBIN_L.size
+_I32 = I32
+_HBIN_OFFSET = HBIN_L.field("offset")
+_HBIN_SIZE = HBIN_L.field("size")
 
 
 @dataclass(frozen=True)
@@ -58,7 +60,12 @@ def scan_bins(buf: Any, hbins_size: int) -> TilingStats:
     problems = stats.problems
     length = len(buf)
     if hbins_size % 4096 or hbins_size <= 0:
-        problems.append(Problem(0x28, f"hive bins size {hbins_size:#x} is not a multiple of 4096"))
+        problems.append(
+            Problem(
+                BASE_L.offset("hbins_size"),
+                f"hive bins size {hbins_size:#x} is not a multiple of 4096",
+            )
+        )
     end = BASE + hbins_size
     if end > length:
         problems.append(
@@ -75,18 +82,28 @@ def scan_bins(buf: Any, hbins_size: int) -> TilingStats:
             pos += 4096  # try to resynchronise on the next page
             continue
         stats.bins += 1
-        rel = _U32.unpack_from(buf, pos + 4)[0]
+        rel = _HBIN_OFFSET.unpack_from(buf, pos)
         if rel != pos - BASE:
             problems.append(
-                Problem(pos + 4, f"hive bin offset field {rel:#x}, expected {pos - BASE:#x}")
+                Problem(
+                    pos + _HBIN_OFFSET.offset,
+                    f"hive bin offset field {rel:#x}, expected {pos - BASE:#x}",
+                )
             )
-        size = _U32.unpack_from(buf, pos + 8)[0]
+        size = _HBIN_SIZE.unpack_from(buf, pos)
         if size == 0 or size % 4096:
-            problems.append(Problem(pos + 8, f"hive bin size {size:#x} is not a multiple of 4096"))
+            problems.append(
+                Problem(
+                    pos + _HBIN_SIZE.offset, f"hive bin size {size:#x} is not a multiple of 4096"
+                )
+            )
             size = 4096
         if pos + size > end:
             problems.append(
-                Problem(pos + 8, f"hive bin of size {size:#x} runs past the hive bins end {end:#x}")
+                Problem(
+                    pos + _HBIN_SIZE.offset,
+                    f"hive bin of size {size:#x} runs past the hive bins end {end:#x}",
+                )
             )
             size = end - pos
         _scan_cells(buf, pos, size, stats)

@@ -31,7 +31,6 @@ by a live record, and flagged ``data_reliable=False`` (it may have been overwrit
 from __future__ import annotations
 
 import re
-import struct
 from bisect import bisect_right
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -39,16 +38,30 @@ from datetime import datetime
 from typing import Any
 
 from ..format.constants import BASE, DATA_INLINE, HCELL_NIL, KeyFlags
-from ..format.fast import NK, VK
+from ..format.fast import (
+    CELL_L,
+    DB_L,
+    HBIN_L,
+    I32,
+    LIST_HEAD_L,
+    NK,
+    SK_L,
+    U16,
+    U32,
+    VK,
+)
 from ..format.structs import BIG_DATA_SEGMENT, NK_FIXED_SIZE, VK_FIXED_SIZE
 from .decode import decode
 from .keys import filetime
 from .values import MAX_VALUE_SIZE, decode_name
 
-_I32 = struct.Struct("<i")
-_U16 = struct.Struct("<H")
-_U32 = struct.Struct("<I")
-_DB = struct.Struct("<2sHI")
+_I32 = I32
+_U16 = U16
+_U32 = U32
+_DB = DB_L.struct
+#: A list's count, and its first element, from the cell's start (size field, head).
+_LIST_COUNT = CELL_L.size + LIST_HEAD_L.offset("count")
+_LIST_FIRST = CELL_L.size + LIST_HEAD_L.size
 
 # Plausibility bounds (fmt §9; the same order of magnitude yarp's scanner uses).
 MAX_KEY_NAME_BYTES = 2 * 255  # Windows limits key names to 255 characters
@@ -159,7 +172,7 @@ class _Live:
         self.mark(cell, NK_FIXED_SIZE + f[22])
         if f[23] and f[14] != HCELL_NIL:
             self.mark(f[14], f[23])
-        self.mark(f[13], 0x14 + self._sk_len(f[13]))
+        self.mark(f[13], SK_L.size + self._sk_len(f[13]))
         if f[7] and f[9] != HCELL_NIL:
             self._mark_list(f[9], nested=False)
         count = 0 if f[1] & KeyFlags.PREDEF_HANDLE else f[11]
@@ -171,23 +184,23 @@ class _Live:
                 self._mark_value(vk)
 
     def _sk_len(self, sk: int) -> int:
-        if self.cap(sk) < 0x14:
+        if self.cap(sk) < SK_L.size:
             return 0
-        return int(_U32.unpack_from(self.buf, BASE + sk + 4 + 0x10)[0])
+        return int(SK_L.field("descriptor_length").unpack_from(self.buf, BASE + sk + 4))
 
     def _mark_list(self, cell: int, nested: bool) -> None:
         cap = self.cap(cell)
         if cap < 4:
             return
         sig = bytes(self.buf[BASE + cell + 4 : BASE + cell + 6])
-        (n,) = _U16.unpack_from(self.buf, BASE + cell + 6)
+        (n,) = _U16.unpack_from(self.buf, BASE + cell + _LIST_COUNT)
         step = {b"li": 4, b"ri": 4, b"lf": 8, b"lh": 8}.get(sig)
         if step is None:
             return
         self.mark(cell, 4 + step * n)
         if sig == b"ri" and not nested:
             for i in range(min(n, (cap - 4) // 4)):
-                (leaf,) = _U32.unpack_from(self.buf, BASE + cell + 8 + 4 * i)
+                (leaf,) = _U32.unpack_from(self.buf, BASE + cell + _LIST_FIRST + 4 * i)
                 self._mark_list(leaf, nested=True)
 
     def _mark_value(self, vk: int) -> None:
@@ -230,7 +243,7 @@ def _regions(hive: Any, live: _Live, out: DeletedRecords) -> list[tuple[int, int
     """
     buf, regions = live.buf, []
     for start, end in hive.image.bins():
-        off = start + 0x20
+        off = start + HBIN_L.size
         while off + 4 <= end:
             (size,) = _I32.unpack_from(buf, BASE + off)
             n = -size if size < 0 else size

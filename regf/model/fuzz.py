@@ -17,7 +17,6 @@ Both are deterministic functions of their seed. :data:`MUTATIONS` names the kind
 from __future__ import annotations
 
 import random
-import struct
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -25,12 +24,13 @@ from .._accel import checksum, sort_key
 from ..cells.image import HiveImage
 from ..errors import InvalidArgumentError
 from ..format.constants import BASE, ValueType
+from ..format.fast import BASE_L, DB_L, HBIN_L, I32, LIST_HEAD_L, NK_L, SK_L, U16, U32, VK_L
 from .serialize import serialize
 from .spec import KeySpec, ValueSpec
 
-_U16 = struct.Struct("<H")
-_U32 = struct.Struct("<I")
-_I32 = struct.Struct("<i")
+_U16 = U16
+_U32 = U32
+_I32 = I32
 
 # Characters names are drawn from: plain ASCII, Latin-1 letters (compressed names),
 # Greek/Cyrillic, CJK, and non-BMP (surrogate pairs on disk).
@@ -155,13 +155,14 @@ class _Cells:
 
 
 def _cells(buf: bytearray) -> _Cells:
-    (hbins,) = _U32.unpack_from(buf, 0x28) if len(buf) >= 0x2C else (0,)
-    (minor,) = _U32.unpack_from(buf, 0x18) if len(buf) >= 0x1C else (5,)
+    hb, mi = BASE_L.field("hbins_size"), BASE_L.field("minor")
+    hbins = hb.unpack_from(buf) if len(buf) >= hb.offset + hb.size else 0
+    minor = mi.unpack_from(buf) if len(buf) >= mi.offset + mi.size else 5
     image = HiveImage(bytes(buf), hbins, minor, strict=False)  # bins only
     by_sig: dict[bytes, list[int]] = {}
     every: list[int] = []
     for start, end in image.bins():
-        off = start + 0x20
+        off = start + HBIN_L.size
         while off + 8 <= end:
             (size,) = _I32.unpack_from(buf, BASE + off)
             n = abs(size)
@@ -209,8 +210,16 @@ def _m_cell_size(rng: random.Random, buf: bytearray, cells: _Cells) -> None:
 
 # nk fields holding cell indexes (offsets from the nk data): parent, subkey list, value
 # list, security, class (fmt §4.1).
-_NK_INDEX_FIELDS = (0x10, 0x1C, 0x28, 0x2C, 0x30)
-_NK_COUNT_FIELDS = (0x14, 0x24)
+_NK_INDEX_FIELDS = tuple(
+    NK_L.offset(n) for n in ("parent", "subkey_list", "value_list", "security", "class_cell")
+)
+_NK_COUNT_FIELDS = (NK_L.offset("subkey_count"), NK_L.offset("value_count"))
+#: Other cell-index fields: vk data, sk flink / blink, db segment list; list counts.
+_VK_DATA = VK_L.offset("data")
+_SK_LINKS = (SK_L.offset("flink"), SK_L.offset("blink"))
+_DB_LIST = DB_L.offset("segment_list")
+_LIST_COUNT = LIST_HEAD_L.offset("count")
+_LIST_ELEMS = LIST_HEAD_L.size
 
 
 def _m_cell_index(rng: random.Random, buf: bytearray, cells: _Cells) -> None:
@@ -222,15 +231,15 @@ def _m_cell_index(rng: random.Random, buf: bytearray, cells: _Cells) -> None:
     if sig == b"nk":
         field = at + rng.choice(_NK_INDEX_FIELDS)
     elif sig == b"vk":
-        field = at + 8
+        field = at + _VK_DATA
     elif sig == b"sk":
-        field = at + rng.choice((4, 8))  # flink / blink
+        field = at + rng.choice(_SK_LINKS)
     elif sig == b"db":
-        field = at + 4
+        field = at + _DB_LIST
     else:
-        (n,) = _U16.unpack_from(buf, at + 2)
+        (n,) = _U16.unpack_from(buf, at + _LIST_COUNT)
         step = 8 if sig in (b"lh", b"lf") else 4
-        field = at + 4 + step * rng.randrange(max(1, n))
+        field = at + _LIST_ELEMS + step * rng.randrange(max(1, n))
     if field + 4 <= len(buf):
         _U32.pack_into(buf, field, _index_value(rng, cells, c))
 
@@ -245,15 +254,17 @@ def _m_count(rng: random.Random, buf: bytearray, cells: _Cells) -> None:
         v = rng.choice((*_INTERESTING_U32, old + 1, old * 2, max(0, old - 1)))
         _U32.pack_into(buf, at + f, v & 0xFFFFFFFF)
     else:
-        (old,) = _U16.unpack_from(buf, at + 2)
-        _U16.pack_into(buf, at + 2, rng.choice((*_INTERESTING_U16, (old + 1) & 0xFFFF)))
+        (old,) = _U16.unpack_from(buf, at + _LIST_COUNT)
+        v = rng.choice((*_INTERESTING_U16, (old + 1) & 0xFFFF))
+        _U16.pack_into(buf, at + _LIST_COUNT, v)
 
 
 def _m_name_len(rng: random.Random, buf: bytearray, cells: _Cells) -> None:
     c = _pick(rng, cells, b"nk", b"vk")
     if c is not None:
         at = BASE + c + 4
-        field = at + (0x48 if buf[at : at + 2] == b"nk" else 2)
+        is_nk = buf[at : at + 2] == b"nk"
+        field = at + (NK_L.offset("name_length") if is_nk else VK_L.offset("name_length"))
         _U16.pack_into(buf, field, rng.choice((*_INTERESTING_U16, 0x4C, 0x1FF)))
 
 
@@ -268,22 +279,32 @@ def _m_data_size(rng: random.Random, buf: bytearray, cells: _Cells) -> None:
     c = _pick(rng, cells, b"vk")
     if c is not None:
         v = rng.choice((0, 5, 16344, 16345, 0x7FFFFFFF, 0x80000000, 0x80000005, 0xFFFFFFFF))
-        _U32.pack_into(buf, BASE + c + 4 + 4, v)
+        _U32.pack_into(buf, BASE + c + 4 + VK_L.offset("data_size"), v)
 
 
 def _m_hbin(rng: random.Random, buf: bytearray, cells: _Cells) -> None:
-    if len(buf) <= BASE + 0x20:
+    if len(buf) <= BASE + HBIN_L.size:
         return
     off = BASE + 4096 * rng.randrange(max(1, (len(buf) - BASE) // 4096))
-    field = rng.choice((0, 4, 8))
+    field = rng.choice(_HBIN_FIELDS)
     if off + field + 4 <= len(buf):
         v = rng.choice((0, 0x1000, 0x2000, 0xFFFFF000, 0x7FFFFFFF, rng.getrandbits(32)))
         _U32.pack_into(buf, off + field, v)
 
 
+#: hbin signature, offset and size fields.
+_HBIN_FIELDS = tuple(HBIN_L.offset(n) for n in ("signature", "offset", "size"))
+#: Base block: seq1, seq2, major, minor, file type, root cell, hive-bins size, clustering.
+_BASE_FIELDS = tuple(
+    BASE_L.offset(n)
+    for n in (
+        "seq1", "seq2", "major", "minor", "file_type", "root_cell", "hbins_size", "clustering",
+    )
+)  # fmt: skip
+
+
 def _m_base_block(rng: random.Random, buf: bytearray, cells: _Cells) -> None:
-    # seq1, seq2, major, minor, file type, root cell, hive-bins size, clustering.
-    field = rng.choice((0x04, 0x08, 0x14, 0x18, 0x1C, 0x24, 0x28, 0x2C))
+    field = rng.choice(_BASE_FIELDS)
     if field + 4 <= len(buf):
         _U32.pack_into(buf, field, rng.choice((*_INTERESTING_U32, rng.getrandbits(32))))
 

@@ -1,6 +1,6 @@
 """The writer's table of live key handles: node key -> handle, held weakly.
 
-:class:`~regf.model.edit.EditHive` hands out one handle object per key so that a delete
+:class:`~regf.model.edithive.EditHive` hands out one handle object per key so that a delete
 or a move can reach every handle of that key. A ``weakref.WeakValueDictionary`` does
 that, but each lookup and insert runs several Python-level calls and every handle gets
 a keyed reference with a callback; bulk writers create one handle per key written, so

@@ -1,133 +1,68 @@
-"""An open hive: base block, recovery state, root key, path lookup and walking."""
+"""An open hive read from a file: base block, recovery state, keys, values, walking.
+
+:class:`Hive` opens a hive read-only and decodes every cell it touches with the
+checks of the format (strict: typed errors with offsets; forensic: skipped and recorded
+in ``problems``). The keys and values it hands out are the model's single
+:class:`~regf.model.keys.Key` / :class:`~regf.model.values.Value` classes, which ask the
+hive (``_key_*`` methods below) for anything structural.
+"""
 
 from __future__ import annotations
 
-import struct
+import contextlib
 import warnings
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
-from datetime import datetime
 from types import TracebackType
 from typing import Any
 
 from .. import _accel
-from .._accel import checksum
-from .._accel.pure import (
-    K_CHILDREN_BAD,
-    K_CYCLE,
-    K_DEPTH,
-    K_VALUES_BAD,
-    WALK_STRICT,
-    WALK_VALUES,
-    WalkCaps,
-    new_walk_state,
-)
+from .._accel import name_hash, upcase
+from .._accel.pure import upcase as _upcase_py
 from ..cells.image import HiveImage
+from ..cells.sublists import read_subkey_cells
 from ..errors import (
+    CellError,
     FormatError,
     HiveStateError,
-    InvalidArgumentError,
+    KeyNotFoundError,
+    ReadOnlyError,
     RegfError,
     SignatureError,
     StructureError,
     TruncatedError,
     UnsupportedVersionError,
+    ValueNotFoundError,
 )
-from ..format import codec
-from ..format.constants import BASE, FILE_TYPE_PRIMARY, MAX_DEPTH
-from ..format.structs import BaseBlockHead
+from ..format.constants import BASE, FILE_TYPE_PRIMARY, HCELL_NIL, MAX_DEPTH, VOLATILE_BIT
+from ..format.fast import I32, SK, u32_array
+from ..format.structs import SK_FIXED_SIZE, VK_FIXED_SIZE
 from ..storage import discover, recovery
-from ..storage.files import HiveSource, Source, read_source
+from ..storage.files import HiveSource
 from . import paths as _paths
-from .keys import Key, filetime
+from .baseblock import BaseBlockInfo, parse_base_block
+from .keys import Key
 from .values import Value, decode_name
+from .walk import walk_chunks, walk_keys
+
+#: Bits no cell index of the stable storage has: the volatile bit and misalignment.
+_BAD_INDEX = VOLATILE_BIT | 7
 
 
 class DirtyHiveWarning(UserWarning):
     """A dirty hive was opened without applying its transaction logs."""
 
 
-@dataclass(frozen=True)
-class BaseBlockInfo:
-    """The base block's fields (fmt §1), plus derived checks."""
-
-    seq1: int
-    seq2: int
-    last_written_raw: int
-    major: int
-    minor: int
-    file_type: int
-    file_format: int
-    root_cell: int
-    hbins_size: int
-    clustering: int
-    file_name: str
-    flags: int
-    last_reorganized_raw: int
-    checksum: int
-    checksum_valid: bool
-    offreg: bool
-    serialization_time_raw: int | None
-
-    @property
-    def last_written(self) -> datetime | None:
-        """Last written time, or None when zero."""
-        return filetime(self.last_written_raw) if self.last_written_raw else None
-
-    @property
-    def last_reorganized(self) -> datetime | None:
-        """Reorganization time; None unless the low 2 bits say it is one (fmt §1.3)."""
-        bits = self.last_reorganized_raw & 3
-        if bits in (0, 3) or (self.offreg and self.last_reorganized_raw == 0x6752664F):
-            return None
-        return filetime(self.last_reorganized_raw & ~3)
-
-    @property
-    def version(self) -> tuple[int, int]:
-        """(major, minor)."""
-        return (self.major, self.minor)
-
-    @property
-    def dirty(self) -> bool:
-        """Seq1 != Seq2 (data recovery needed) or a bad checksum (header recovery)."""
-        return self.seq1 != self.seq2 or not self.checksum_valid
-
-
-def parse_base_block(buf: Any) -> BaseBlockInfo:
-    """Parse and sanity-check the base block at the start of ``buf``."""
-    if len(buf) < 512:
-        raise TruncatedError(f"file of {len(buf)} bytes is too short for a base block", 0)
-    head = bytes(buf[:512])
-    c = codec.parse(BaseBlockHead, head, 0, "base block")
-    # offreg writes "OfRg" + flags at 0xB0 (6.2+) or at 0xA8 (6.1), fmt §1.4.
-    offreg = head[0xB0:0xB4] == b"OfRg" or head[0xA8:0xAC] == b"OfRg"
-    ser = None
-    if offreg and len(buf) >= 0x208:
-        ser = int.from_bytes(bytes(buf[0x200:0x208]), "little")
-    name = c.file_name.decode("utf-16-le", "replace").split("\0", 1)[0]
-    return BaseBlockInfo(
-        seq1=c.seq1,
-        seq2=c.seq2,
-        last_written_raw=c.last_written,
-        major=c.major,
-        minor=c.minor,
-        file_type=c.file_type,
-        file_format=c.file_format,
-        root_cell=c.root_cell,
-        hbins_size=c.hbins_size,
-        clustering=c.clustering,
-        file_name=name,
-        flags=c.flags,
-        last_reorganized_raw=c.last_reorganized,
-        checksum=c.checksum,
-        checksum_valid=checksum(head) == c.checksum,
-        offreg=offreg,
-        serialization_time_raw=ser,
-    )
-
-
 class Hive:
-    """An open hive (read-only unless opened for writing)."""
+    """An open hive. This class reads a hive file read-only (every cell checked, strict
+    or forensic); :class:`~regf.model.edithive.EditHive` is the editable one. Both give
+    the same :class:`~regf.model.keys.Key` and :class:`~regf.model.values.Value`
+    objects; writing through a read-only hive raises :class:`~regf.errors.ReadOnlyError`.
+    """
+
+    #: False: keys are snapshots and every write raises ReadOnlyError.
+    writable: bool = False
+    #: Edits and flushes hold it on an editable hive; nothing to serialise here.
+    _mutex: Any = contextlib.nullcontext()
 
     def __init__(
         self,
@@ -168,8 +103,10 @@ class Hive:
     # -- opening -----------------------------------------------------------------------
 
     def _recover(self, buf: Any, bb: BaseBlockInfo | None, logs: Sequence[Any] | None) -> Any:
-        paths = list(logs) if logs is not None else (
-            discover.find_logs(self.path) if self.path is not None else []
+        paths = (
+            list(logs)
+            if logs is not None
+            else (discover.find_logs(self.path) if self.path is not None else [])
         )
         if not paths:
             self._dirty_warning("no transaction logs found")
@@ -247,7 +184,7 @@ class Hive:
         """The root key."""
         self._check_open()
         if self._root is None:
-            self._root = Key(self, self.base_block.root_cell, None)
+            self._root = Key(self, self.base_block.root_cell, None, ())
         return self._root
 
     def open_key(self, path: str) -> Key:
@@ -277,10 +214,22 @@ class Hive:
         # Not a generator itself: one level of delegation less per key. The start key is
         # still looked up lazily, on the first next().
         if _accel.BACKEND == "c":
-            return self._walk_chunks(key, 0, None, _accel.walk_code)
+            return walk_chunks(self, key, 0, None, _accel.walk_code)
         # The pure twin of the C walker is an executable spec, slower than the
         # key-by-key walk; both give the same keys, values and errors.
-        return self._walk_keys(key, 0, None)
+        return walk_keys(self, key, 0, None)
+
+    def _walk_keys(
+        self, key: Key | str | None, base: int, visited: bytearray | None, limit: int = -1
+    ) -> Iterator[Key]:
+        """The checked key-by-key walk (:func:`regf.model.walk.walk_keys`)."""
+        return walk_keys(self, key, base, visited, limit)
+
+    def _walk_chunks(
+        self, key: Key | str | None, base: int, visited: bytearray | None, walk_code: Any
+    ) -> Iterator[Key]:
+        """The chunked C walk (:func:`regf.model.walk.walk_chunks`)."""
+        return walk_chunks(self, key, base, visited, walk_code)
 
     def _walk_limited(
         self, key: Key | str | None, max_depth: int | None, keep: Callable[[Key], bool] | None
@@ -311,157 +260,228 @@ class Hive:
             raise err
         self.image.problems.append(err)
 
-    def _walk_keys(
-        self, key: Key | str | None, base: int, visited: bytearray | None, limit: int = -1
-    ) -> Iterator[Key]:
-        """The checked key-by-key walk from ``key`` at depth ``base`` (``visited``: one bit
-        per cell, as the C walker's; None: a fresh one)."""
-        start = self._start(key)
-        if visited is None:
-            visited = bytearray((self.image.hbins_size >> 6) + 1)
-        stack: list[tuple[Key, int]] = [(start, base)]
-        while stack:
-            k, depth = stack.pop()
-            q = k.index >> 3
-            if (visited[q >> 3] >> (q & 7)) & 1:
-                self._cycle(k)
-                continue
-            visited[q >> 3] |= 1 << (q & 7)
-            yield k
-            if depth - base == limit:
-                continue
-            if depth >= MAX_DEPTH:
-                self._too_deep(k)
-                continue
-            subs = k.subkeys()
-            d = depth + 1
-            stack.extend((s, d) for s in reversed(subs))
+    def _back_edge(self, k: Key, child: int) -> None:
+        """A subkey list entry of ``k`` names one of its ancestors (or ``k`` itself)."""
+        err = StructureError(
+            f"subkey list of {k.path!r} points back at its ancestor key {child:#x} (cycle)",
+            BASE + int(k._f[9]),
+        )
+        if self.strict:
+            raise err
+        self.image.problems.append(err)
 
-    def _walk_chunks(
-        self, key: Key | str | None, base: int, visited: bytearray | None, walk_code: Any
-    ) -> Iterator[Key]:
-        """The walk from ``key`` (at depth ``base``) through the chunked C walker.
+    # -- writing: refused ----------------------------------------------------------------
 
-        The walker checks every cell it reads like HiveImage.cell() and flags whatever it
-        does not handle (cycles, depth, damaged subkey or value lists, big data); those
-        cases go through the same checked code as :meth:`_walk_keys`, so keys, values,
-        errors and recorded problems are identical. A key whose subkey list the walker
-        refused ends its chunk; its subkeys (from the checked decoder) are then walked
-        one by one, each by a walker of its own sharing ``visited``, before the parent's
-        walker resumes.
-        """
-        start = self._start(key)
+    def _read_only(self, what: str) -> ReadOnlyError:
+        return ReadOnlyError(
+            f"cannot {what}: the hive is open read-only (mode 'r'); open it with mode='r+'"
+        )
+
+    def create_key(self, path: str, *args: Any, **kwargs: Any) -> Key:
+        """Editable hives only (ReadOnlyError here)."""
+        raise self._read_only("create a key")
+
+    def delete_key(self, path: str, *args: Any, **kwargs: Any) -> None:
+        """Editable hives only (ReadOnlyError here)."""
+        raise self._read_only("delete a key")
+
+    def rename_key(self, path: str, new_name: str, *args: Any, **kwargs: Any) -> Key:
+        """Editable hives only (ReadOnlyError here)."""
+        raise self._read_only("rename a key")
+
+    def flush(self, *args: Any, **kwargs: Any) -> Any:
+        """Editable hives only (ReadOnlyError here)."""
+        raise self._read_only("flush")
+
+    def save_as(self, path: Any) -> None:
+        """Editable hives only (ReadOnlyError here)."""
+        raise self._read_only("save")
+
+    # -- keys (the reader's side of regf.model.keys.Key) -------------------------------
+
+    def _key_attr(self, k: Key, attr: str) -> Any:
+        """The lazily filled slots of a key (filled once: snapshots). ``_path`` and
+        ``_f``, the common ones, are filled by ``Key.__getattr__`` itself."""
+        if attr == "_anc":
+            # A key made with Key(hive, index, path) without its ancestors: look them up.
+            pp = k.parent_path
+            anc: tuple[int, ...] = ()
+            if pp is not None:
+                parent = self.open_key(pp)
+                anc = (*parent._anc, parent._cell)
+            k._anc = anc
+            return anc
+        if attr == "_vals":
+            return None
+        raise AttributeError(f"{type(k).__name__!r} object has no attribute {attr!r}")
+
+    def _key_index(self, k: Key) -> int:
+        return k._cell
+
+    def _key_volatile_count(self, k: Key) -> int:
+        return int(k._f[8])
+
+    def _key_class(self, k: Key) -> str | None:
+        cell, length = k._f[14], k._f[23]
+        if length == 0 or cell in (HCELL_NIL, 0):
+            return None
         image = self.image
-        if visited is None:
-            visited = bytearray((image.hbins_size >> 6) + 1)
-        flags = WALK_VALUES | (WALK_STRICT if self.strict else 0)
-        bins = image.bins_view()
-        size = image.hbins_size
-        cellmap = image.bitmap()
-        minor = image.minor
-        knew = Key.__new__
-        vnew = Value.__new__
-        unpack = struct.unpack
-        # Walkers in progress (innermost last) and, above each, the subkeys still to walk
-        # (a (key, depth) pair becomes a walker when it reaches the top).
-        stack: list[Any] = [(start, base)]
-        while stack:
-            top = stack[-1]
-            if isinstance(top, tuple):
-                # [start key, depth, state, start record pending, pps, last key, its
-                # depth]; pps[d]: the parent path of keys at depth d (set when the walk
-                # steps down).
-                top = stack[-1] = [top[0], top[1], new_walk_state(), True, {}, top[0], top[1]]
-            wstart, wbase, state, first, pps, prev, prev_d = top
-            ch = walk_code(
-                bins, size, cellmap, visited, wstart.index, wbase, MAX_DEPTH, flags, minor, state,
-                WALK_CAPS,
-            )
-            if ch.rc < 0:
-                stack.pop()
-                if not first:  # pragma: no cover - the state is only ever ours
-                    raise AssertionError(f"regf_walk failed mid-walk ({ch.rc})")
-                # Cannot happen for a key that Key() accepted; keep the checked walk.
-                yield from self._walk_keys(wstart, wbase, visited)
-                continue
-            if ch.rc == 0:
-                stack.pop()
-            if ch.name_nul:
-                # A name holds U+0000 itself: the chunk cannot be split on NUL.
-                knames = [_nk_name(image, c) for c in ch.key_cell]
-                vnames = [_vk_name(image, c) for c in ch.val_cell]
+        start, cap = image.cell(cell, "class name")
+        if length > cap:
+            if image.strict:
+                raise CellError(f"class of {k.path!r} longer than its cell", start - 4)
+            length = cap
+        return decode_name(bytes(image.buf[start : start + length]), False)
+
+    def _key_subkeys(self, k: Key, check: bool = True) -> list[Key]:
+        """Subkeys in stored order. ``check``: an entry naming ``k`` or an ancestor of
+        it is a cycle (StructureError, or skipped and recorded); the walks pass False
+        (their visited bitmap catches every cycle, and must report it the same way)."""
+        f = k._f
+        if f[7] == 0 or f[9] == HCELL_NIL:
+            return []
+        image = self.image
+        try:
+            # Strict: the accelerator decodes the whole list (C, or its pure twin; same
+            # checks). Forensic: read_subkey_cells skips a bad leaf instead of failing.
+            if image.strict:
+                cells = _accel.leaf_cells(image.bins_view(), image.hbins_size, f[9])
             else:
-                knames = ch.knames.decode("utf-16-le", "surrogatepass").split("\0")
-                vnames = ch.vnames.decode("utf-16-le", "surrogatepass").split("\0")
-            # All values of the chunk at once (one flat loop); chunks are kept small so
-            # that few objects are alive at a time and the cyclic GC stays asleep.
-            vals: list[Value] = []
-            append = vals.append
-            for vc, vn, vt, vs, rw in zip(
-                ch.val_cell, vnames, ch.val_type, ch.val_status, unpack(ch.fmt, ch.data),
-                strict=False,
-            ):
-                v = vnew(Value)
-                v._image = image
-                v.index = vc
-                v.name = vn
-                v.type_ = vt
-                if not vs:
-                    v.raw = rw
-                append(v)
-            vi = 0
-            kz = zip(
-                ch.key_cell, ch.key_depth, ch.key_status, ch.key_nvals, knames, strict=False
-            )
-            k = wstart
-            if first:
-                # The start key's own record (always the first): yield the caller's object.
-                first = top[3] = False
-                _c, _d, st, vi, _n = next(kz)
-                if st & K_CYCLE:
-                    self._cycle(k)
-                else:
-                    yield k
-                    if st & K_DEPTH:
-                        self._too_deep(k)
-            for c, d, st, nv, nm in kz:
-                k = knew(Key)
-                k._hive = self
-                k._image = image
-                k.index = c
-                k.name = nm
-                if d > prev_d:
-                    # Stepping down: the previous key is the parent.
-                    ppp = prev.parent_path
-                    if prev is wstart or ppp is None:
-                        pps[d] = prev.path
-                    else:
-                        pps[d] = prev._path = prev.name if ppp == "" else ppp + "\\" + prev.name
-                k.parent_path = pps[d]
-                prev = k
-                prev_d = d
-                if nv:
-                    k._vals = vals[vi : vi + nv]
-                    vi += nv
-                else:
-                    # No records: no values, or values for the checked path (None).
-                    k._vals = None if st & K_VALUES_BAD else []
-                if st:
-                    if st & K_CYCLE:
-                        self._cycle(k)
-                        continue
-                    yield k
-                    if st & K_DEPTH:
-                        self._too_deep(k)
+                cells = read_subkey_cells(image, f[9])
+        except FormatError as exc:
+            if image.strict:
+                raise
+            image.problems.append(exc)
+            return []
+        path = k.path
+        # The ancestors' cells and this key's: a child among them closes a cycle (a
+        # recursive walk through subkeys() would never end). A tuple of the depth's
+        # length: the membership test costs less than making the child.
+        chain = (*k._anc, k._cell)
+        out: list[Key] = []
+        if not image.strict:
+            for c in cells:
+                if check and c in chain:
+                    self._back_edge(k, c)
                     continue
-                yield k
-            top[5] = prev
-            top[6] = prev_d
-            if ch.key_status and ch.key_status[-1] & K_CHILDREN_BAD:
-                # Always the chunk's last record. The checked decoder raises (strict) or
-                # records what it skips; the subkeys it returns are walked next.
-                d = ch.key_depth[-1] + 1
-                stack.extend((s, d) for s in reversed(k.subkeys()))
+                try:
+                    out.append(Key(self, c, path, chain))
+                except FormatError as exc:
+                    image.problems.append(exc)
+            return out
+        if check:
+            for c in cells:
+                if c in chain:
+                    self._back_edge(k, c)  # raises (strict)
+        out = [Key(self, c, path, chain) for c in cells]
+        _check_no_duplicates(out, k)
+        return out
+
+    def _key_subkey(self, k: Key, name: str) -> Key:
+        f = k._f
+        if f[7] == 0 or f[9] == HCELL_NIL:
+            raise KeyNotFoundError(f"no subkey {name!r} under {k.path!r}")
+        want = upcase(name)
+        h = name_hash(name)
+        chain = (*k._anc, k._cell)
+        for cell, stored_hash in read_subkey_cells(self.image, f[9], hashes=True):
+            # Windows compares the lh hash before the name (fmt §4.2).
+            if stored_hash is not None and stored_hash != h:
+                continue
+            if cell in chain:
+                self._back_edge(k, cell)
+                continue
+            sub = Key(self, cell, k.path, chain)
+            if upcase(sub.name) == want:
+                return sub
+        raise KeyNotFoundError(f"no subkey {name!r} under {k.path!r}")
+
+    def _key_open(self, k: Key, path: str) -> Key:
+        key = k
+        for part in path.split("\\"):
+            if part:
+                key = self._key_subkey(key, part)
+        return key
+
+    def _key_parent(self, k: Key) -> Key | None:
+        if k.parent_path is None:
+            return None
+        return self.open_key(k.parent_path)
+
+    def _value_cells(self, k: Key) -> list[int]:
+        count = k.value_count
+        lst = k._f[12]
+        if count == 0 or lst == HCELL_NIL:
+            return []
+        image = self.image
+        start, cap = image.cell(lst, "value list")
+        if 4 * count > cap:
+            err = StructureError(
+                f"value list of {k.path!r}: count {count} exceeds its cell", start - 4
+            )
+            if image.strict:
+                raise err
+            image.problems.append(err)
+            count = cap // 4
+        return list(u32_array(count).unpack_from(image.buf, start))
+
+    def _key_values(self, k: Key) -> list[Value]:
+        # (Values prefilled by the walk are handed out by Key.values itself.)
+        image = self.image
+        if image.strict:
+            cell = image.cell
+            at = Value.at
+            bm = image.bitmap()
+            buf = image.buf
+            limit = image.hbins_size
+            unpack = I32.unpack_from
+            res = []
+            for c in self._value_cells(k):
+                q = c >> 3
+                # Inline copy of HiveImage.cell's fast path; cell() explains failures.
+                if not c & _BAD_INDEX and c < limit and (bm[q >> 3] >> (q & 7)) & 1:
+                    cap = -unpack(buf, BASE + c)[0] - 4
+                    if cap >= VK_FIXED_SIZE:
+                        res.append(at(image, c, BASE + c + 4, cap))
+                        continue
+                start, cap = cell(c, "value", VK_FIXED_SIZE)
+                res.append(at(image, c, start, cap))
+            return res
+        out = []
+        try:
+            cells = self._value_cells(k)
+        except FormatError as exc:
+            image.problems.append(exc)
+            return []
+        for c in cells:
+            try:
+                out.append(Value(image, c))
+            except FormatError as exc:
+                image.problems.append(exc)
+        return out
+
+    def _key_value(self, k: Key, name: str) -> Value:
+        want = upcase(name)
+        for v in self._key_values(k):
+            if upcase(v.name) == want:
+                return v
+        raise ValueNotFoundError(f"no value {name!r} in {k.path!r}")
+
+    def _key_security_raw(self, k: Key) -> bytes:
+        image = self.image
+        start, cap = image.cell(k._f[13], "security", SK_FIXED_SIZE)
+        sig, _r, _fl, _bl, _refs, length = SK.unpack_from(image.buf, start)
+        if sig != b"sk":
+            raise SignatureError(f"security cell: signature {sig!r} is not 'sk'", start)
+        if SK_FIXED_SIZE + length > cap:
+            raise CellError("security descriptor runs past its cell", start)
+        return bytes(image.buf[start + SK_FIXED_SIZE : start + SK_FIXED_SIZE + length])
+
+    def _key_security(self, k: Key) -> Any:
+        from ..format.security import parse_descriptor
+
+        start, _ = self.image.cell(k._f[13], "security", SK_FIXED_SIZE)
+        return parse_descriptor(self._key_security_raw(k), base=start + SK_FIXED_SIZE)
 
     # -- lifetime ----------------------------------------------------------------------
 
@@ -484,76 +504,21 @@ class Hive:
         return f"<Hive {where} v{self.base_block.major}.{self.base_block.minor}>"
 
 
-def _nk_name(image: HiveImage, c: int) -> str:
-    """Name of the nk at ``c`` (already checked by the walker)."""
-    at = BASE + c + 4
-    flags, length = NK_NAME_FIELDS.unpack_from(image.buf, at)
-    raw = bytes(image.buf[at + 0x4C : at + 0x4C + length])
-    return decode_name(raw, bool(flags & 0x20))
+def _check_no_duplicates(keys: list[Key], parent: Key) -> None:
+    """Strict mode: sibling names must be unique case-insensitively (fmt §4.1).
 
-
-def _vk_name(image: HiveImage, c: int) -> str:
-    """Name of the vk at ``c`` (already checked by the walker)."""
-    at = BASE + c + 4
-    (length,) = VK_NAME_LEN.unpack_from(image.buf, at + 2)
-    (flags,) = VK_NAME_LEN.unpack_from(image.buf, at + 0x10)
-    raw = bytes(image.buf[at + 0x14 : at + 0x14 + length])
-    return raw.decode("latin-1") if flags & 1 else decode_name(raw, False)
-
-
-#: Output capacities of one walker call. 256 keys: few enough that a chunk's Key and
-#: Value objects do not wake the cyclic GC (its young generation holds 700), enough
-#: that the per-call cost is spread. Values and data get room for keys with thousands
-#: of values (real SYSTEM hives have keys with 1200 values or 440 KB of data), which
-#: would otherwise take the checked path.
-WALK_CAPS = WalkCaps(
-    keys=256, vals=4096, knames=1 << 17, vnames=1 << 18, data=1 << 22, fmt=6 * 4096
-)
-
-# nk flags (+0x02) and name length (+0x48) as one unpack with a gap; vk u16 fields.
-NK_NAME_FIELDS = struct.Struct("<2xH68xH")
-VK_NAME_LEN = struct.Struct("<H")
-
-
-def open_hive(
-    source: Source,
-    *,
-    mode: str = "r",
-    strict: bool = True,
-    recover: bool = True,
-    logs: Sequence[Any] | None = None,
-    autoflush: float | None = None,
-) -> Hive:
-    """Open a hive from a path, bytes, or a binary file object (read-only by default).
-
-    A dirty hive is recovered in memory from its transaction logs (found beside the file,
-    or given as ``logs``) unless ``recover=False``; nothing is ever written, truncated or
-    created in mode "r". ``strict=False`` (forensic mode) skips and records damaged
-    records in ``hive.problems`` instead of raising.
-
-    ``mode="r+"`` returns an :class:`~regf.model.edit.EditHive`. On a path it edits the
-    file in place: exclusive writer lock (:class:`~regf.errors.LockedError` for a second
-    writer), a dirty hive recovered and written back first, ``flush()`` / ``close()``
-    writing through ``.LOG1``/``.LOG2``, and ``autoflush`` (seconds) flushing from a
-    background thread. Bytes and file objects give an editable copy in memory (saved
-    with ``save_as``). See :mod:`regf.model.edit`.
+    Lists are stored sorted, so duplicates are neighbours; comparing neighbours costs one
+    ``str.translate`` per name. (An unsorted list with distant duplicates is caught by
+    ``regf check``, which also verifies the order.)
     """
-    if mode == "r+":
-        from .edit import open_editable
-
-        return open_editable(  # type: ignore[return-value]
-            source, strict=strict, recover=recover, logs=logs, autoflush=autoflush
-        )
-    if mode != "r":
-        raise HiveStateError(f"mode {mode!r} is not supported (only 'r' and 'r+')")
-    if autoflush is not None:
-        raise InvalidArgumentError("autoflush applies to mode 'r+' only")
-    src = read_source(source)
-    try:
-        return Hive(src, strict=strict, recover=recover, logs=logs)
-    except RegfError:
-        src.close()
-        raise
+    prev = None
+    for k in keys:
+        cur = _upcase_py(k.name)
+        if cur == prev:
+            raise StructureError(
+                f"duplicate subkey name {k.name!r} under {parent.path!r}", k.offset
+            )
+        prev = cur
 
 
-__all__ = ["BaseBlockInfo", "DirtyHiveWarning", "Hive", "open_hive", "parse_base_block"]
+__all__ = ["BaseBlockInfo", "DirtyHiveWarning", "Hive", "parse_base_block"]

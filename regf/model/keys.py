@@ -1,47 +1,43 @@
-"""Keys (nk records): names, timestamps, classes, subkey lists, values, security."""
+"""Keys (nk records): one class for read-only and editable hives.
+
+A :class:`Key` is a light object (``__slots__``) naming one nk cell of a hive. What
+differs between a read-only hive and an editable one is where the cells are and whether
+they may change, so a key asks its hive for anything structural (``hive._key_*``
+methods: :class:`~regf.model.hive.Hive` decodes the untrusted file with every check,
+:class:`~regf.model.edithive.EditHive` reads its live image) and hands every change to
+:mod:`regf.model.keyops` / :mod:`regf.model.valueops`, which raise
+:class:`~regf.errors.ReadOnlyError` on a read-only hive.
+
+Keys of a read-only hive are snapshots: ``name``, the unpacked nk head (``_f``) and the
+path are filled once (eagerly when cheap, else on first use through ``__getattr__``),
+and a tree walk fills them from the C walker's records. Keys of an editable hive are
+handles: one per live key, they follow the node when it moves and read ``name``, the
+head and the path from the image on every access (an unset slot falls through to
+``__getattr__``, which asks the hive), so a rename anywhere above them shows at once.
+"""
 
 from __future__ import annotations
 
-import struct
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
-from .. import _accel
-from .._accel import name_hash, upcase
-from .._accel.pure import upcase as _upcase_py
-from ..errors import (
-    CellError,
-    FormatError,
-    KeyNotFoundError,
-    RegfError,
-    SignatureError,
-    StructureError,
-    ValueNotFoundError,
-)
-from ..format.constants import BASE, HCELL_NIL, KeyFlags
-from ..format.fast import I32, NK, SK
-from ..format.structs import NK_FIXED_SIZE, SK_FIXED_SIZE
-from .values import Value, decode_name
-
-if TYPE_CHECKING:
-    from ..cells.image import HiveImage
+from ..cells.nodes import decode_key_name as decode_name
+from ..errors import CellError, KeyNotFoundError, RegfError, SignatureError
+from ..format.constants import BASE, KeyFlags
+from ..format.fast import NK_L
+from . import keyops, valueops
+from .keyops import DROP_FLAGS, Timestamp
+from .spec import KeySpec
+from .values import Value
 
 _EPOCH = datetime(1601, 1, 1, tzinfo=UTC)
-
-
-def _unpack_u32s(buf: Any, start: int, count: int) -> tuple[int, ...]:
-    """``count`` little-endian u32 at ``start`` (one struct call, cached formats)."""
-    fmt = _U32S.get(count)
-    if fmt is None:
-        fmt = struct.Struct(f"<{count}I")
-        if count < 4096:
-            _U32S[count] = fmt
-    return fmt.unpack_from(buf, start)
-
-
-_U32S: dict[int, struct.Struct] = {}
-MAX_LIST = 1 << 20  # bound on elements read from one list (hostile counts)
+# Plain ints and the bare struct: an IntFlag operation or a property read per key costs
+# more than the rest of making the key.
+_COMP_NAME = int(KeyFlags.COMP_NAME)
+_PREDEF_HANDLE = int(KeyFlags.PREDEF_HANDLE)
+_NK = NK_L.struct
+_NK_SIZE = NK_L.size
 
 
 def filetime(ft: int) -> datetime:
@@ -52,120 +48,121 @@ def filetime(ft: int) -> datetime:
         return datetime.max.replace(tzinfo=UTC)
 
 
-def subkey_cells(image: HiveImage, list_cell: int, *, hashes: bool = False) -> list[Any]:
-    """Decode a subkey list (li/lf/lh, or ri of leaves) into nk indexes.
+class KeyStore(Protocol):
+    """What a key asks its hive (:class:`~regf.model.hive.Hive` or
+    :class:`~regf.model.edithive.EditHive`): the ``_key_*`` side of each operation."""
 
-    With ``hashes`` returns ``(nk index, lh hash or None)`` pairs. Raises StructureError for
-    an ri inside an ri (fmt §4.2: roots point only to leaves), which also stops cycles.
-    """
-    out: list[Any] = []
-    _read_list(image, list_cell, out, hashes, in_root=False)
-    return out
+    writable: bool
 
-
-def _read_list(image: HiveImage, cell: int, out: list[Any], hashes: bool, in_root: bool) -> None:
-    start, cap = image.cell(cell, "subkey list", 4)
-    buf = image.buf
-    sig = bytes(buf[start : start + 2])
-    count = int.from_bytes(buf[start + 2 : start + 4], "little")
-    if sig == b"ri":
-        if in_root:
-            raise StructureError(f"index root {cell:#x} nested in an index root", start - 4)
-        if 4 + 4 * count > cap:
-            raise StructureError(f"index root {cell:#x}: count {count} exceeds its cell", start)
-        raw = bytes(buf[start + 4 : start + 4 + 4 * count])
-        for i in range(count):
-            leaf = int.from_bytes(raw[4 * i : 4 * i + 4], "little")
-            try:
-                _read_list(image, leaf, out, hashes, in_root=True)
-            except (CellError, SignatureError) as exc:
-                if image.strict:
-                    raise
-                image.problems.append(exc)
-        return
-    if sig in (b"lf", b"lh"):
-        step = 8
-    elif sig == b"li":
-        step = 4
-    else:
-        raise SignatureError(f"subkey list {cell:#x}: unknown signature {sig!r}", start)
-    if 4 + step * count > cap:
-        raise StructureError(f"subkey list {cell:#x}: count {count} exceeds its cell", start)
-    if len(out) + count > MAX_LIST:
-        raise StructureError("subkey list too long", start)
-    raw = bytes(buf[start + 4 : start + 4 + step * count])
-    if step == 4:
-        vals = [int.from_bytes(raw[i : i + 4], "little") for i in range(0, 4 * count, 4)]
-        out.extend((v, None) for v in vals) if hashes else out.extend(vals)
-    elif hashes and sig == b"lh":
-        for i in range(0, 8 * count, 8):
-            cell = int.from_bytes(raw[i : i + 4], "little")
-            out.append((cell, int.from_bytes(raw[i + 4 : i + 8], "little")))
-    else:
-        vals = [int.from_bytes(raw[i : i + 4], "little") for i in range(0, 8 * count, 8)]
-        out.extend((v, None) for v in vals) if hashes else out.extend(vals)
-
-
-def _check_no_duplicates(keys: list[Key], parent: Key) -> None:
-    """Strict mode: sibling names must be unique case-insensitively (fmt §4.1).
-
-    Lists are stored sorted, so duplicates are neighbours; comparing neighbours costs one
-    ``str.translate`` per name. (An unsorted list with distant duplicates is caught by
-    ``regf check``, which also verifies the order.)
-    """
-    prev = None
-    for k in keys:
-        cur = _upcase_py(k.name)
-        if cur == prev:
-            raise StructureError(
-                f"duplicate subkey name {k.name!r} under {parent.path!r}", k.offset
-            )
-        prev = cur
+    @property
+    def image(self) -> Any: ...
+    def _key_attr(self, k: Key, attr: str) -> Any: ...
+    def _key_index(self, k: Key) -> int | None: ...
+    def _key_volatile_count(self, k: Key) -> int: ...
+    def _key_class(self, k: Key) -> str | None: ...
+    def _key_subkeys(self, k: Key, check: bool = True) -> list[Key]: ...
+    def _key_subkey(self, k: Key, name: str) -> Key: ...
+    def _key_open(self, k: Key, path: str) -> Key: ...
+    def _key_parent(self, k: Key) -> Key | None: ...
+    def _key_values(self, k: Key) -> list[Value]: ...
+    def _key_value(self, k: Key, name: str) -> Value: ...
+    def _key_security_raw(self, k: Key) -> bytes: ...
+    def _key_security(self, k: Key) -> Any: ...
 
 
 class Key:
-    """One key of an open hive. Cheap to create: the nk head is unpacked on first use.
+    """One key of an open hive (read-only snapshot or editable handle; see the module).
 
-    The tree walk creates keys from the C walker's records (``index``, ``name``,
-    ``parent_path``, and the key's values prefilled in ``_vals``); ``_f`` (the unpacked
-    nk head) and ``_path`` are filled by ``__getattr__`` when first needed.
+    Slots: ``_hive``; ``_cell`` (nk cell index in its cell space, -1 once deleted);
+    ``_vol`` (a volatile key of an editable hive); ``_anc`` (the cell indexes of the
+    ancestors, root first: a subkey list entry pointing at one of them is a cycle);
+    read-only keys also carry ``name``, ``parent_path``, ``_f`` (unpacked nk head),
+    ``_path`` and ``_vals`` (values prefilled by the walk); editable ones ``_dep`` (depth
+    below the root, -1 until known).
     """
 
-    __slots__ = ("_f", "_hive", "_image", "_path", "_vals", "index", "name", "parent_path")
+    __slots__ = (
+        "__weakref__",
+        "_anc",
+        "_cell",
+        "_dep",
+        "_f",
+        "_hive",
+        "_path",
+        "_vals",
+        "_vol",
+        "name",
+        "parent_path",
+    )
 
     _f: tuple[Any, ...]
     _path: str
     _vals: list[Value] | None
+    _anc: tuple[int, ...]
+    _dep: int
+    _hive: KeyStore
+    name: str
+    parent_path: str | None
 
-    def __init__(self, hive: Any, index: int, parent_path: str | None) -> None:
-        image: HiveImage = hive.image
+    def __init__(
+        self,
+        hive: KeyStore,
+        index: int,
+        parent_path: str | None,
+        anc: tuple[int, ...] | None = None,
+    ) -> None:
+        """The key at nk ``index`` of the read-only ``hive`` (checked: cell, signature,
+        name inside the cell). ``anc``: the ancestors' cells, root first (None: looked
+        up from ``parent_path`` when first needed)."""
         self._hive = hive
-        self._image = image
-        self.index = index
-        start, cap = image.cell(index, "key", NK_FIXED_SIZE)
-        f = NK.unpack_from(image.buf, start)
+        self._cell = index
+        self._vol = False
+        if anc is not None:
+            self._anc = anc
+        self.parent_path = parent_path
+        self._vals = None
+        # The checks of HiveImage.cell and of the nk itself, inline: this runs once per
+        # key of every natural walk.
+        image = hive.image
+        start, cap = image.cell(index, "key", _NK_SIZE)
+        f = _NK.unpack_from(image.buf, start)
         if f[0] != b"nk":
             raise SignatureError(f"key cell {index:#x}: signature {f[0]!r} is not 'nk'", start)
         name_len = f[22]
-        if NK_FIXED_SIZE + name_len > cap:
+        if _NK_SIZE + name_len > cap:
             raise CellError(f"key cell {index:#x}: name runs past the cell", start)
-        raw = bytes(image.buf[start + NK_FIXED_SIZE : start + NK_FIXED_SIZE + name_len])
+        raw = bytes(image.buf[start + _NK_SIZE : start + _NK_SIZE + name_len])
         self._f = f
-        self.name = decode_name(raw, bool(f[1] & 0x20))
-        self.parent_path = parent_path
-        self._vals = None
+        self.name = decode_name(raw, bool(f[1] & _COMP_NAME))
+
+    @classmethod
+    def _handle(cls, hive: KeyStore, vol: bool, cell: int, depth: int) -> Key:
+        """A handle of an editable hive (name, head and path stay unset: read live)."""
+        k = cls.__new__(cls)
+        k._hive = hive
+        k._vol = vol
+        k._cell = cell
+        k._dep = depth
+        return k
 
     def __getattr__(self, attr: str) -> Any:
-        # Only reached for the lazily filled slots of a key made by the walk.
-        if attr == "_f":
-            # The walker checked this nk (cell, signature, name inside the cell).
-            f = self._f = NK.unpack_from(self._image.buf, BASE + self.index + 4)
-            return f
-        if attr == "_path":
-            pp = self.parent_path
-            p = self._path = "" if pp is None else self.name if pp == "" else pp + "\\" + self.name
-            return p
-        raise AttributeError(f"{type(self).__name__!r} object has no attribute {attr!r}")
+        # Only reached for unset slots: an editable hive's key (read live every time)
+        # or the lazily filled slots of a read-only key made by the walk.
+        if attr == "_hive":
+            raise AttributeError(attr)
+        hive = self._hive
+        if not hive.writable:
+            if attr == "_path":  # the common one, inline: once per key of a walk
+                pp = self.parent_path
+                p = self._path = (
+                    "" if pp is None else self.name if pp == "" else pp + "\\" + self.name
+                )
+                return p
+            if attr == "_f":
+                # The walker checked this nk (cell, signature, name inside the cell).
+                f = self._f = _NK.unpack_from(hive.image.buf, BASE + self._cell + 4)
+                return f
+        return hive._key_attr(self, attr)
 
     # -- identity ----------------------------------------------------------------------
 
@@ -175,93 +172,154 @@ class Key:
         return self._path
 
     @property
-    def offset(self) -> int:
-        """File offset of the nk cell."""
-        return BASE + self.index
+    def index(self) -> int | None:
+        """Cell index of the nk (None for a volatile key: it is not in the file)."""
+        return self._hive._key_index(self)
+
+    @property
+    def offset(self) -> int | None:
+        """File offset of the nk cell (None for a volatile key)."""
+        i = self._hive._key_index(self)
+        return None if i is None else BASE + i
+
+    @property
+    def deleted(self) -> bool:
+        """True once the key or an ancestor was deleted (editable hives)."""
+        return self._cell < 0
+
+    @property
+    def volatile(self) -> bool:
+        """True for a volatile (memory-only) key of an editable hive."""
+        return self._vol
+
+    @property
+    def writable(self) -> bool:
+        """True when the key's hive is open for editing."""
+        return bool(self._hive.writable)
+
+    # -- nk fields ---------------------------------------------------------------------
 
     @property
     def flags(self) -> KeyFlags:
-        """nk flags."""
+        """nk flags as stored (``KEY_COMP_NAME``, the root's and volatile bits included)."""
         return KeyFlags(self._f[1])
 
     @property
+    def extra_flags(self) -> int:
+        """The nk flags the model does not compute (``KEY_SYM_LINK``, ``KEY_NO_DELETE``,
+        virtualization bits, ...). Assignable on an editable hive."""
+        return int(self._f[1]) & ~DROP_FLAGS
+
+    @extra_flags.setter
+    def extra_flags(self, value: int) -> None:
+        keyops.set_extra_flags(self, value)
+
+    @property
     def last_written_raw(self) -> int:
-        """Last written FILETIME as stored."""
+        """Last written FILETIME as stored. Assignable (like :meth:`touch`)."""
         return int(self._f[2])
+
+    @last_written_raw.setter
+    def last_written_raw(self, value: int) -> None:
+        keyops.touch(self, value)
 
     @property
     def last_written(self) -> datetime:
         """Last written time (UTC)."""
         return filetime(self._f[2])
 
-    access_bits = property(lambda self: self._f[3], doc="Win8+ access history bits.")
-    layered_bits = property(lambda self: self._f[4], doc="RS1+ layered-key bits.")
-    parent_index = property(lambda self: self._f[6], doc="Cell index of the parent nk.")
-    subkey_count = property(lambda self: self._f[7], doc="Stable subkey count.")
-    volatile_subkey_count = property(lambda self: self._f[8], doc="Volatile count (stale on disk).")
-    security_index = property(lambda self: self._f[13], doc="Cell index of the sk.")
-    max_name_len = property(lambda self: self._f[15], doc="Largest subkey name, UTF-16 bytes.")
-    user_flags = property(lambda self: self._f[16] & 0xF, doc="Wow64 user flags (fmt §5.1).")
-    virt_control_flags = property(lambda self: self._f[16] >> 4, doc="Virtualization flags.")
-    debug = property(lambda self: self._f[17], doc="Debug byte.")
-    max_class_len = property(lambda self: self._f[18], doc="Largest subkey class, bytes.")
-    max_value_name_len = property(lambda self: self._f[19], doc="Largest value name, bytes.")
-    max_value_data_len = property(lambda self: self._f[20], doc="Largest value data, bytes.")
-    work_var = property(lambda self: self._f[21], doc="Opaque run-time cache field.")
+    @property
+    def user_flags(self) -> int:
+        """Wow64 user flags: the low nibble of nk byte +0x36 (fmt §5.1). Assignable."""
+        return int(self._f[16] & 0xF)
+
+    @user_flags.setter
+    def user_flags(self, value: int) -> None:
+        keyops.set_nibble(self, 0, value)
+
+    @property
+    def virt_flags(self) -> int:
+        """Virtualization control flags: the high nibble of nk byte +0x36. Assignable."""
+        return int(self._f[16] >> 4)
+
+    @virt_flags.setter
+    def virt_flags(self, value: int) -> None:
+        keyops.set_nibble(self, 1, value)
+
+    @property
+    def virt_control_flags(self) -> int:
+        """Virtualization control flags (same as ``virt_flags``)."""
+        return int(self._f[16] >> 4)
+
+    @property
+    def debug(self) -> int:
+        """The debug byte (nk +0x37). Assignable."""
+        return int(self._f[17])
+
+    @debug.setter
+    def debug(self, value: int) -> None:
+        keyops.set_nibble(self, 2, value)
+
+    access_bits = property(lambda self: int(self._f[3]), doc="Win8+ access history bits.")
+    layered_bits = property(lambda self: int(self._f[4]), doc="RS1+ layered-key bits.")
+    parent_index = property(lambda self: int(self._f[6]), doc="Cell index of the parent nk.")
+    max_name_len = property(
+        lambda self: int(self._f[15]), doc="Largest subkey name, UTF-16 bytes (high-water)."
+    )
+    max_class_len = property(
+        lambda self: int(self._f[18]), doc="Largest subkey class, bytes (high-water)."
+    )
+    max_value_name_len = property(
+        lambda self: int(self._f[19]), doc="Largest value name, bytes (high-water)."
+    )
+    max_value_data_len = property(
+        lambda self: int(self._f[20]), doc="Largest value data, bytes (high-water)."
+    )
+    work_var = property(lambda self: int(self._f[21]), doc="Opaque run-time cache field.")
+
+    @property
+    def security_index(self) -> int | None:
+        """Cell index of the key's sk (None for a volatile key)."""
+        f = self._f
+        return None if self._vol else int(f[13])
+
+    @property
+    def subkey_count(self) -> int:
+        """Number of stable subkeys (the nk's count; 0 for a volatile key)."""
+        f = self._f
+        return 0 if self._vol else int(f[7])
+
+    @property
+    def volatile_subkey_count(self) -> int:
+        """Volatile subkeys (an editable hive's, in memory; as stored, stale, on disk)."""
+        return int(self._hive._key_volatile_count(self))
 
     @property
     def value_count(self) -> int:
         """Number of values (0 for predefined-handle keys, whose field holds a handle)."""
-        return 0 if self._f[1] & 0x40 else int(self._f[11])
+        f = self._f
+        return 0 if f[1] & _PREDEF_HANDLE else int(f[11])
 
     @property
     def class_name(self) -> str | None:
-        """The key's class string, or None."""
-        cell, length = self._f[14], self._f[23]
-        if length == 0 or cell in (HCELL_NIL, 0):
-            return None
-        start, cap = self._image.cell(cell, "class name")
-        if length > cap:
-            if self._image.strict:
-                raise CellError(f"class of {self.path!r} longer than its cell", start - 4)
-            length = cap
-        raw = bytes(self._image.buf[start : start + length])
-        return decode_name(raw, False)
+        """The key's class string, or None. Assignable (raises the parent's MaxClassLen)."""
+        return self._hive._key_class(self)
+
+    @class_name.setter
+    def class_name(self, value: str | None) -> None:
+        keyops.set_class(self, value)
+
+    def touch(self, timestamp: Timestamp = None) -> None:
+        """Set the last written time to ``timestamp`` (default now)."""
+        keyops.touch(self, timestamp)
 
     # -- children ----------------------------------------------------------------------
 
-    def _child_path(self) -> str:
-        return self.path
-
     def subkeys(self) -> list[Key]:
-        """Subkeys in stored (Windows-sorted) order."""
-        if self._f[7] == 0 or self._f[9] == HCELL_NIL:
-            return []
-        image = self._image
-        try:
-            # Strict: the accelerator decodes the whole list (C, or its pure twin; same
-            # checks). Forensic: subkey_cells skips a bad leaf instead of failing.
-            if image.strict:
-                cells = _accel.leaf_cells(image.bins_view(), image.hbins_size, self._f[9])
-            else:
-                cells = subkey_cells(image, self._f[9])
-        except FormatError as exc:
-            if image.strict:
-                raise
-            image.problems.append(exc)
-            return []
-        path = self.path
-        if not image.strict:
-            out = []
-            for c in cells:
-                try:
-                    out.append(Key(self._hive, c, path))
-                except FormatError as exc:
-                    image.problems.append(exc)
-            return out
-        keys = [Key(self._hive, c, path) for c in cells]
-        _check_no_duplicates(keys, self)
-        return keys
+        """Subkeys in stored (Windows-sorted) order; an editable hive's volatile subkeys
+        follow (sorted), as Windows enumerates them. A list entry pointing back at an
+        ancestor raises StructureError (forensic mode: skipped and recorded)."""
+        return self._hive._key_subkeys(self)
 
     def iter_subkeys(self) -> Iterator[Key]:
         """Iterate subkeys (same as :meth:`subkeys`)."""
@@ -269,42 +327,53 @@ class Key:
 
     def subkey(self, name: str) -> Key:
         """The subkey called ``name`` (case-insensitive, Windows rules)."""
-        if self._f[7] == 0 or self._f[9] == HCELL_NIL:
-            raise KeyNotFoundError(f"no subkey {name!r} under {self.path!r}")
-        want = upcase(name)
-        h = name_hash(name)
-        for cell, stored_hash in subkey_cells(self._image, self._f[9], hashes=True):
-            # Windows compares the lh hash before the name (fmt §4.2).
-            if stored_hash is not None and stored_hash != h:
-                continue
-            k = Key(self._hive, cell, self.path)
-            if upcase(k.name) == want:
-                return k
-        raise KeyNotFoundError(f"no subkey {name!r} under {self.path!r}")
+        return self._hive._key_subkey(self, name)
 
     def open_key(self, path: str) -> Key:
-        """A descendant by backslash-separated relative path."""
-        key = self
-        for part in path.split("\\"):
-            if part:
-                key = key.subkey(part)
+        """A descendant by backslash-separated relative path ("" is this key)."""
+        return self._hive._key_open(self, path)
+
+    @property
+    def parent(self) -> Key | None:
+        """The parent key, or None for the root."""
+        return self._hive._key_parent(self)
+
+    def create_key(
+        self,
+        path: str,
+        class_name: str | None = None,
+        *,
+        timestamp: Timestamp = None,
+        volatile: bool = False,
+        security: bytes | None = None,
+    ) -> Key:
+        """Open or create the key at relative ``path``, creating missing parents.
+
+        Existing keys are returned unchanged (``class_name``, ``volatile`` and
+        ``security`` only apply to keys this call creates). A new key shares its parent's
+        sk (reference count + 1) unless ``security`` (a self-relative descriptor) is
+        given; its last written time and its parent's become ``timestamp`` (default
+        now). ``volatile=True`` creates memory-only keys; a stable key under a volatile
+        one raises :class:`~regf.model.keyops.ChildMustBeVolatileError`.
+        """
+        key: Key = keyops.create_key(self, path, class_name, timestamp, volatile, security)
         return key
 
-    def _value_cells(self) -> list[int]:
-        count = self.value_count
-        if count == 0 or self._f[12] == HCELL_NIL:
-            return []
-        image = self._image
-        start, cap = image.cell(self._f[12], "value list")
-        if 4 * count > cap:
-            err = StructureError(
-                f"value list of {self.path!r}: count {count} exceeds its cell", start - 4
-            )
-            if image.strict:
-                raise err
-            image.problems.append(err)
-            count = cap // 4
-        return list(_unpack_u32s(image.buf, start, count))
+    def delete_key(
+        self, path: str, *, recursive: bool = False, timestamp: Timestamp = None
+    ) -> None:
+        """Delete the descendant at relative ``path`` (see ``EditHive.delete_key``)."""
+        keyops.delete_key(self, path, recursive, timestamp)
+
+    def rename(self, new_name: str, *, timestamp: Timestamp = None) -> None:
+        """Rename this key within its parent (a case-only change is allowed).
+
+        A sibling with the same name (case-insensitively) raises InvalidArgumentError.
+        The key's and its parent's last written times become ``timestamp`` (default now).
+        """
+        keyops.rename(self, new_name, timestamp)
+
+    # -- values ------------------------------------------------------------------------
 
     def values(self) -> list[Value]:
         """Values in stored (insertion) order."""
@@ -314,85 +383,80 @@ class Key:
             # later call reads them again.
             self._vals = None
             return vals
-        image = self._image
-        if image.strict:
-            cell = image.cell
-            at = Value.at
-            bm = image.bitmap()
-            buf = image.buf
-            limit = image.hbins_size
-            unpack = I32.unpack_from
-            res = []
-            for c in self._value_cells():
-                q = c >> 3
-                # Inline copy of HiveImage.cell's fast path; cell() explains failures.
-                if not c & 0x80000007 and c < limit and (bm[q >> 3] >> (q & 7)) & 1:
-                    cap = -unpack(buf, BASE + c)[0] - 4
-                    if cap >= 20:
-                        res.append(at(image, c, BASE + c + 4, cap))
-                        continue
-                start, cap = cell(c, "value", 20)
-                res.append(at(image, c, start, cap))
-            return res
-        out = []
-        try:
-            cells = self._value_cells()
-        except FormatError as exc:
-            image.problems.append(exc)
-            return []
-        for c in cells:
-            try:
-                out.append(Value(image, c))
-            except FormatError as exc:
-                image.problems.append(exc)
-        return out
+        return self._hive._key_values(self)
 
     def value(self, name: str = "") -> Value:
         """The value called ``name`` ("" is the default value), case-insensitive."""
-        want = upcase(name)
-        for v in self.values():
-            if upcase(v.name) == want:
-                return v
-        raise ValueNotFoundError(f"no value {name!r} in {self.path!r}")
+        return self._hive._key_value(self, name)
 
-    @property
-    def parent(self) -> Key | None:
-        """The parent key, or None for the root."""
-        if self.parent_path is None:
-            return None
-        return self._hive.open_key(self.parent_path)  # type: ignore[no-any-return]
+    def set_value(
+        self, name: str, data: object, type: int | None = None, *, timestamp: Timestamp = None
+    ) -> Value:
+        """Create or replace the value ``name`` ("" is the default value).
+
+        ``data`` is raw bytes (stored as is, type ``type`` or REG_BINARY) or a Python
+        value converted by :func:`~regf.model.valueops.encode_value`. Replacing keeps the
+        existing value's name case and position. The key's last written time becomes
+        ``timestamp`` (default now).
+        """
+        return valueops.set_value(self, name, data, type, timestamp)
+
+    def set_values(
+        self,
+        values: Mapping[str, object] | Iterable[tuple[Any, ...]],
+        *,
+        timestamp: Timestamp = None,
+    ) -> None:
+        """Create or replace several values at once, in order (hivex's node_set_values,
+        but it keeps the values not named); every item is checked before anything is
+        written (see :func:`~regf.model.valueops.set_values`)."""
+        valueops.set_values(self, values, timestamp)
+
+    def delete_value(self, name: str = "", *, timestamp: Timestamp = None) -> None:
+        """Delete the value ``name``; ValueNotFoundError if there is none."""
+        valueops.delete_value(self, name, timestamp)
 
     # -- security ----------------------------------------------------------------------
 
     @property
     def security_raw(self) -> bytes:
-        """The self-relative SECURITY_DESCRIPTOR bytes of this key's sk cell."""
-        image = self._image
-        start, cap = image.cell(self._f[13], "security", SK_FIXED_SIZE)
-        sig, _r, _fl, _bl, _refs, length = SK.unpack_from(image.buf, start)
-        if sig != b"sk":
-            raise SignatureError(f"security cell: signature {sig!r} is not 'sk'", start)
-        if SK_FIXED_SIZE + length > cap:
-            raise CellError("security descriptor runs past its cell", start)
-        return bytes(image.buf[start + SK_FIXED_SIZE : start + SK_FIXED_SIZE + length])
+        """Self-relative SECURITY_DESCRIPTOR bytes of the key's sk cell (new keys inherit
+        their parent's). Assignable on an editable hive: identical descriptors share
+        one sk."""
+        return self._hive._key_security_raw(self)
+
+    @security_raw.setter
+    def security_raw(self, value: bytes) -> None:
+        keyops.set_security(self, value)
 
     @property
     def security(self) -> Any:
         """Parsed security descriptor (owner, group, dacl, sacl, ``.sddl``)."""
-        from ..format.security import parse_descriptor
+        return self._hive._key_security(self)
 
-        image = self._image
-        start, _ = image.cell(self._f[13], "security", SK_FIXED_SIZE)
-        return parse_descriptor(self.security_raw, base=start + SK_FIXED_SIZE)
+    # -- conversion --------------------------------------------------------------------
+
+    def to_spec(self) -> KeySpec:
+        """This key and its stable subtree as a :class:`KeySpec` tree (editable hives;
+        volatile keys are never saved)."""
+        return keyops.to_spec(self)
 
     def __repr__(self) -> str:
-        return f"<Key {self.path or '(root)'!r}>"
+        try:
+            what = repr(self.path or "(root)")
+        except RegfError:
+            what = "(deleted)" if self._cell < 0 else "(hive closed)"
+        return f"<Key {what}{' volatile' if self._vol else ''}>"
 
     def __eq__(self, other: object) -> bool:
-        return isinstance(other, Key) and other._hive is self._hive and other.index == self.index
+        if self._hive.writable:
+            return self is other  # one handle per live key
+        return isinstance(other, Key) and other._hive is self._hive and other._cell == self._cell
 
     def __hash__(self) -> int:
-        return hash((id(self._hive), self.index))
+        if self._hive.writable:
+            return id(self)
+        return hash((id(self._hive), self._cell))
 
 
-__all__ = ["Key", "RegfError", "filetime", "subkey_cells"]
+__all__ = ["DROP_FLAGS", "Key", "KeyStore", "KeyNotFoundError", "RegfError", "filetime"]

@@ -4,34 +4,30 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from ..cells.nodes import decode_key_name as decode_name
 from ..errors import CellError, FormatError, SignatureError, StructureError
-from ..format.constants import BASE, DATA_INLINE, HCELL_NIL, ValueType
+from ..format.constants import BASE, DATA_INLINE, HCELL_NIL, VOLATILE_BIT, ValueFlags, ValueType
 from ..format.fast import DB, I32, U32, VK
 from ..format.structs import BIG_DATA_SEGMENT, VK_FIXED_SIZE
 from .decode import decode
+from .spec import ValueSpec
 
 if TYPE_CHECKING:
     from ..cells.image import HiveImage
 
+_COMP_NAME = int(ValueFlags.COMP_NAME)  # an int: IntFlag operations are slow
 MAX_VALUE_SIZE = 256 * 1024 * 1024  # bounded allocation for hostile data sizes
-
-
-def decode_name(raw: bytes, compressed: bool) -> str:
-    """Names stored compressed are Latin-1 (not cp1252); others UTF-16LE (fmt §4.9)."""
-    if compressed:
-        return raw.decode("latin-1")
-    if len(raw) % 2:
-        raw = raw[:-1]
-    return raw.decode("utf-16-le", "surrogatepass")
 
 
 class Value:
     """One value of a key. ``raw`` is the exact data bytes; ``data`` decodes by type.
 
-    Cheap to create: the tree walk fills ``index``, ``name``, ``type_`` and (when the C
-    walker could copy them) ``raw``; ``data_size``, ``data_cell`` and ``flags`` are
-    unpacked from the vk on first use, and an unfilled ``raw`` is read (and checked) on
-    every access, exactly as before.
+    The same class serves read-only and editable hives. Cheap to create: the tree walk
+    fills ``index``, ``name``, ``type_`` and (when the C walker could copy them) ``raw``;
+    ``data_size``, ``data_cell`` and ``flags`` are unpacked from the vk on first use, and
+    an unfilled ``raw`` is read (and checked) on every access. A value of an editable
+    hive is a snapshot (:meth:`snapshot`: every slot filled when it is read); change it
+    with ``Key.set_value``.
     """
 
     __slots__ = ("_image", "data_cell", "data_size", "flags", "index", "name", "raw", "type_")
@@ -49,6 +45,25 @@ class Value:
     def __init__(self, image: HiveImage, index: int) -> None:
         start, cap = image.cell(index, "value", VK_FIXED_SIZE)
         self._load(image, index, start, cap)
+
+    @classmethod
+    def snapshot(
+        cls, name: str, vtype: int, raw: bytes, index: int, head: tuple[Any, ...] | None
+    ) -> Value:
+        """A value whose every slot is filled: ``head`` is its unpacked vk (None: the vk
+        is not known, the size fields describe ``raw``)."""
+        v = cls.__new__(cls)
+        v.name = name
+        v.type_ = vtype
+        v.raw = raw
+        v.index = index
+        if head is None:
+            v.data_size = len(raw) | (DATA_INLINE if len(raw) <= 4 else 0)
+            v.data_cell = HCELL_NIL
+            v.flags = 0
+        else:
+            _sig, _nl, v.data_size, v.data_cell, _t, v.flags, _sp = head
+        return v
 
     @classmethod
     def at(cls, image: HiveImage, index: int, start: int, cap: int) -> Value:
@@ -69,7 +84,7 @@ class Value:
         if VK_FIXED_SIZE + name_len > cap:
             raise CellError(f"value cell {index:#x}: name runs past the cell", start)
         raw_name = image.buf[start + VK_FIXED_SIZE : start + VK_FIXED_SIZE + name_len]
-        if flags & 1:
+        if flags & _COMP_NAME:
             self.name = raw_name.decode("latin-1")
         else:
             self.name = decode_name(bytes(raw_name), False)
@@ -135,7 +150,7 @@ class Value:
         q = c >> 3
         bm = image.bitmap()
         # Inline copy of HiveImage.cell's fast path (this is the hottest read).
-        if not c & 0x80000007 and c < image.hbins_size and (bm[q >> 3] >> (q & 7)) & 1:
+        if not c & (VOLATILE_BIT | 7) and c < image.hbins_size and (bm[q >> 3] >> (q & 7)) & 1:
             start = BASE + c + 4
             cap = -I32.unpack_from(image.buf, BASE + c)[0] - 4
         else:
@@ -184,5 +199,12 @@ class Value:
         """``raw`` decoded by type: str, list[str], int, or bytes. Never raises on odd data."""
         return decode(self.type_, self.raw)
 
+    def to_spec(self) -> ValueSpec:
+        """This value as a :class:`~regf.model.spec.ValueSpec` (name, type, raw)."""
+        return ValueSpec(self.name, self.type_, self.raw)
+
     def __repr__(self) -> str:
         return f"<Value {self.name!r} {self.type.name} {self.size} bytes>"
+
+
+__all__ = ["MAX_VALUE_SIZE", "Value", "decode_name"]

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import LockedError, RegfError, SignatureError
 from ..model.edit import EditHive, create, open_editable
-from ..model.hive import open_hive
+from ..model.opening import open_hive
 from . import constants as C
 from . import notify, store
 from .callbacks import REG_LOAD_KEY_INFORMATION, REG_UNLOAD_KEY_INFORMATION

@@ -20,7 +20,7 @@ from typing import IO, TYPE_CHECKING, Any
 
 from ..errors import InvalidArgumentError, RegfError
 from ..format.constants import KeyFlags
-from ..model.hive import open_hive
+from ..model.opening import open_hive
 from ..model.serialize import now_filetime, serialize
 from ..model.spec import KeySpec
 from . import constants as C

@@ -16,7 +16,7 @@ from typing import Any
 
 from .._accel import upcase
 from ..format.constants import KeyFlags
-from ..model.edit import EditHive
+from ..model.edithive import EditHive
 from ..model.serialize import DEFAULT_SECURITY
 from . import store
 from .store import MemKey

@@ -32,7 +32,7 @@ from ..errors import (
     RegfError,
 )
 from ..format.constants import ValueType
-from ..model.edit import EditHive
+from ..model.edithive import EditHive
 from . import constants as C
 from . import (
     hives,

@@ -4,7 +4,7 @@ Pure functions over ``(alloc, cell index)``; ``alloc`` owns the whole-file image
 index ``i`` at file offset ``4096 + i``) and every write goes through ``alloc.write`` so
 dirty pages are tracked.
 
-API contract (for the writer, :mod:`regf.model.edit`)
+API contract (for the writer, :mod:`regf.model.edithive`)
 =====================================================
 
 ``validate_descriptor(descriptor) -> bytes``
@@ -44,28 +44,24 @@ against the image, so a stale hit costs a ring walk, never a wrong answer.
 
 from __future__ import annotations
 
-import struct
 from typing import NamedTuple
 
 from .._accel import leaf_cells
 from ..errors import CellError, FormatError, InvalidArgumentError, SignatureError, StructureError
 from ..format.constants import BASE, HCELL_NIL
-from ..format.fast import NK, NK_FIELDS, SK, SK_FIELDS
+from ..format.fast import BASE_L, I32, NK, NK_L, SK, SK_L, U32
 from ..format.security import parse_descriptor
 from ..format.structs import NK_FIXED_SIZE, SK_FIXED_SIZE
-from .cellvalues import CellAllocator, field_offsets
+from .values import CellAllocator
 
-_SKO = field_offsets(SK, SK_FIELDS)
-_NKO = field_offsets(NK, NK_FIELDS)
-SK_FLINK = _SKO["flink"]  # 0x04
-SK_BLINK = _SKO["blink"]  # 0x08
-SK_REFCOUNT = _SKO["reference_count"]  # 0x0C
-SK_DESC_LEN = _SKO["descriptor_length"]  # 0x10
-NK_SECURITY = _NKO["security"]  # 0x2C
-assert (SK_FLINK, SK_BLINK, SK_REFCOUNT, SK_DESC_LEN, NK_SECURITY) == (4, 8, 0xC, 0x10, 0x2C)
+SK_FLINK = SK_L.offset("flink")
+SK_BLINK = SK_L.offset("blink")
+SK_REFCOUNT = SK_L.offset("reference_count")
+SK_DESC_LEN = SK_L.offset("descriptor_length")
+NK_SECURITY = NK_L.offset("security")
 
-_U32 = struct.Struct("<I")
-_I32 = struct.Struct("<i")
+_U32 = U32
+_I32 = I32
 #: Longest descriptor accepted: an ACL is at most 64 KiB, a descriptor holds two ACLs and
 #: two SIDs; anything longer is not a real descriptor.
 MAX_DESCRIPTOR = 0x30000
@@ -366,7 +362,7 @@ def check_security(
     ``buf`` is a whole-file image; ``hbins_size`` defaults to the base block's field.
     """
     if hbins_size is None:
-        (hbins_size,) = _U32.unpack_from(buf, 0x28)
+        hbins_size = BASE_L.field("hbins_size").unpack_from(buf)
     problems: list[Problem] = []
     keys, walk_problems = iter_key_cells(buf, hbins_size, root)
     problems.extend(walk_problems)

@@ -10,16 +10,29 @@ Reads only; whole-file image in, hive-bins relative cell indexes out.
 
 from __future__ import annotations
 
-import struct
-
-from ..format.constants import BASE, DATA_INLINE, HCELL_NIL
-from ..format.fast import DB, NK, VK
+from ..format.constants import BASE, DATA_INLINE, HCELL_NIL, KeyFlags
+from ..format.fast import (
+    BASE_L,
+    CELL_L,
+    DB,
+    HBIN_L,
+    I32,
+    LIST_HEAD_L,
+    NK,
+    U32,
+    VK,
+    u32_array,
+)
 from ..format.structs import BIG_DATA_SEGMENT
-from .cellsec import iter_key_cells
+from .security import iter_key_cells
 
-_U32 = struct.Struct("<I")
-_I32 = struct.Struct("<i")
-_MINOR_OFFSET = 0x18
+_U32 = U32
+_PREDEF = int(KeyFlags.PREDEF_HANDLE)
+_I32 = I32
+_MINOR_OFFSET = BASE_L.offset("minor")
+#: A list's count, and its first element from the cell's start (size field, head).
+_COUNT = LIST_HEAD_L.field("count")
+_FIRST = CELL_L.size + LIST_HEAD_L.size
 
 
 def _list_cells(buf: bytes | bytearray, cell: int) -> list[int]:
@@ -27,8 +40,8 @@ def _list_cells(buf: bytes | bytearray, cell: int) -> list[int]:
     sig = bytes(buf[BASE + cell + 4 : BASE + cell + 6])
     if sig != b"ri":
         return [cell]
-    (count,) = struct.unpack_from("<H", buf, BASE + cell + 6)
-    return [cell, *struct.unpack_from(f"<{count}I", buf, BASE + cell + 8)]
+    count = _COUNT.unpack_from(buf, BASE + cell + CELL_L.size)
+    return [cell, *u32_array(count).unpack_from(buf, BASE + cell + _FIRST)]
 
 
 def reachable_cells(
@@ -40,7 +53,7 @@ def reachable_cells(
     as the reader does (minor >= 4, length > 16344 and a ``db`` signature).
     """
     if hbins_size is None:
-        (hbins_size,) = _U32.unpack_from(buf, 0x28)
+        hbins_size = BASE_L.field("hbins_size").unpack_from(buf)
     (minor,) = _U32.unpack_from(buf, _MINOR_OFFSET)
     keys, _problems = iter_key_cells(buf, hbins_size, root)
     out: dict[int, str] = {}
@@ -55,10 +68,10 @@ def reachable_cells(
         if sub_count and sub_list != HCELL_NIL:
             for c in _list_cells(buf, sub_list):
                 out[c] = "subkey list"
-        if flags & 0x40 or not v_count or v_list == HCELL_NIL:
+        if flags & _PREDEF or not v_count or v_list == HCELL_NIL:
             continue
         out[v_list] = "value list"
-        for vk in struct.unpack_from(f"<{v_count}I", buf, BASE + v_list + 4):
+        for vk in u32_array(v_count).unpack_from(buf, BASE + v_list + 4):
             out[vk] = "vk"
             _sig, _nl, size, data, _t, _fl, _sp = VK.unpack_from(buf, BASE + vk + 4)
             if size & DATA_INLINE or size == 0 or data == HCELL_NIL:
@@ -68,7 +81,7 @@ def reachable_cells(
                 _s, count, seg_list = DB.unpack_from(buf, at)
                 out[data] = "db"
                 out[seg_list] = "segment list"
-                for seg in struct.unpack_from(f"<{count}I", buf, BASE + seg_list + 4):
+                for seg in u32_array(count).unpack_from(buf, BASE + seg_list + 4):
                     out[seg] = "segment"
             else:
                 out[data] = "data"
@@ -78,15 +91,15 @@ def reachable_cells(
 def allocated_cells(buf: bytes | bytearray, hbins_size: int | None = None) -> set[int]:
     """Indexes of every allocated (negative-size) cell, by walking every bin."""
     if hbins_size is None:
-        (hbins_size,) = _U32.unpack_from(buf, 0x28)
+        hbins_size = BASE_L.field("hbins_size").unpack_from(buf)
     out: set[int] = set()
     off = 0
     while off < hbins_size:
-        (size,) = _U32.unpack_from(buf, BASE + off + 8)
+        size = HBIN_L.field("size").unpack_from(buf, BASE + off)
         if size < 4096 or size % 4096:  # not a sound bin: stop (check.py reports it)
             break
         end = off + size
-        cell = off + 0x20
+        cell = off + HBIN_L.size
         while cell < end:
             (n,) = _I32.unpack_from(buf, BASE + cell)
             if n < 0:
@@ -101,7 +114,7 @@ def allocated_cells(buf: bytes | bytearray, hbins_size: int | None = None) -> se
 def leaked_cells(buf: bytes | bytearray, root: int | None = None) -> set[int]:
     """Allocated cells nothing reachable from the root points at (``root``: base block)."""
     if root is None:
-        (root,) = _U32.unpack_from(buf, 0x24)
+        root = BASE_L.field("root_cell").unpack_from(buf)
     return allocated_cells(buf) - set(reachable_cells(buf, root))
 
 

@@ -17,43 +17,43 @@ nibbles and the debug byte, fmt §5.1) and counts UTF-16 bytes even for compress
 
 from __future__ import annotations
 
-import struct
+from typing import Any
 
-from ..cells.alloc import CellAllocatorAPI as Alloc
 from ..errors import CellError, SignatureError
 from ..format.constants import BASE, HCELL_NIL, KeyFlags
-from ..format.fast import NK
+from ..format.fast import NK, NK_L, U16, U32, U64
 from ..format.structs import NK_FIXED_SIZE
+from .alloc import CellAllocatorAPI as Alloc
 
-# Offsets inside the nk cell data (fmt §4.1).
-NK_FLAGS = 0x02
-NK_LAST_WRITTEN = 0x04
-NK_PARENT = 0x10
-NK_SUBKEY_COUNT = 0x14
-NK_VOLATILE_COUNT = 0x18
-NK_SUBKEY_LIST = 0x1C
-NK_VOLATILE_LIST = 0x20
-NK_VALUE_COUNT = 0x24
-NK_VALUE_LIST = 0x28
-NK_SECURITY = 0x2C
-NK_CLASS = 0x30
-NK_MAX_NAME = 0x34  # u16 (fmt §5.1)
-NK_USER_VIRT = 0x36  # low nibble user flags, high nibble virtualization control flags
-NK_DEBUG = 0x37
-NK_MAX_CLASS = 0x38
-NK_MAX_VALUE_NAME = 0x3C
-NK_MAX_VALUE_DATA = 0x40
-NK_NAME_LEN = 0x48
-NK_CLASS_LEN = 0x4A
-NK_NAME = NK_FIXED_SIZE  # 0x4C
+# Offsets inside the nk cell data (fmt §4.1), from the declaration.
+NK_FLAGS = NK_L.offset("flags")
+NK_LAST_WRITTEN = NK_L.offset("last_written")
+NK_PARENT = NK_L.offset("parent")
+NK_SUBKEY_COUNT = NK_L.offset("subkey_count")
+NK_VOLATILE_COUNT = NK_L.offset("volatile_subkey_count")
+NK_SUBKEY_LIST = NK_L.offset("subkey_list")
+NK_VOLATILE_LIST = NK_L.offset("volatile_subkey_list")
+NK_VALUE_COUNT = NK_L.offset("value_count")
+NK_VALUE_LIST = NK_L.offset("value_list")
+NK_SECURITY = NK_L.offset("security")
+NK_CLASS = NK_L.offset("class_cell")
+NK_MAX_NAME = NK_L.offset("max_name_len")  # u16 (fmt §5.1)
+NK_USER_VIRT = NK_L.offset("user_virt_flags")  # low nibble user flags, high nibble virt.
+NK_DEBUG = NK_L.offset("debug")
+NK_MAX_CLASS = NK_L.offset("max_class_len")
+NK_MAX_VALUE_NAME = NK_L.offset("max_value_name_len")
+NK_MAX_VALUE_DATA = NK_L.offset("max_value_data_len")
+NK_NAME_LEN = NK_L.offset("name_length")
+NK_CLASS_LEN = NK_L.offset("class_length")
+NK_NAME = NK_L.size  # the name follows the fixed part
 
 COMP_NAME = int(KeyFlags.COMP_NAME)
 
-_U16 = struct.Struct("<H")
-_U32 = struct.Struct("<I")
-_Q = struct.Struct("<Q")
-#: +0x14 .. +0x20: stable count, volatile count, stable list, volatile list.
-_COUNTS = struct.Struct("<IIII")
+_U16 = U16
+_U32 = U32
+_Q = U64
+#: Stable count, volatile count, stable list, volatile list (one read).
+_COUNTS = NK_L.pick("subkey_count", "volatile_subkey_count", "subkey_list", "volatile_subkey_list")
 
 
 def encode_key_name(name: str) -> tuple[bytes, bool]:
@@ -103,11 +103,12 @@ def check_nk(alloc: Alloc, nk: int) -> None:
         raise CellError(f"key cell {nk:#x}: name runs past the cell", start)
 
 
-def name_of(buf: bytearray, nk: int) -> str:
-    """The name of key node ``nk``."""
+def name_of(buf: Any, nk: int) -> str:
+    """The name of key node ``nk`` (already checked) in ``buf``, a writer's image or a
+    reader's buffer (bytes, mmap or memoryview)."""
     start = BASE + nk + 4
     (n,) = _U16.unpack_from(buf, start + NK_NAME_LEN)
-    raw = buf[start + NK_NAME : start + NK_NAME + n]
+    raw = bytes(buf[start + NK_NAME : start + NK_NAME + n])
     if buf[start + NK_FLAGS] & COMP_NAME:
         return raw.decode("latin-1")
     return decode_key_name(raw, False)
@@ -131,7 +132,7 @@ def u32(buf: bytearray, nk: int, off: int) -> int:
 
 def counts(buf: bytearray, nk: int) -> tuple[int, int, int, int]:
     """(stable count, volatile count, stable list, volatile list) of ``nk``."""
-    return _COUNTS.unpack_from(buf, BASE + nk + 4 + NK_SUBKEY_COUNT)
+    return _COUNTS.unpack_from(buf, BASE + nk + 4)
 
 
 # ---------------------------------------------------------------------------------------
@@ -151,8 +152,12 @@ def set_time(alloc: Alloc, nk: int, filetime: int) -> None:
 
 def set_list(alloc: Alloc, nk: int, volatile: bool, count: int, lst: int) -> None:
     """Store a subkey count and list of ``nk``: the stable pair, or the volatile pair."""
-    pair = struct.pack("<I4xI", count, lst)
-    alloc.write(nk, NK_VOLATILE_COUNT if volatile else NK_SUBKEY_COUNT, pair)
+    at = NK_VOLATILE_COUNT if volatile else NK_SUBKEY_COUNT
+    # count, the other count's field (written as 0, as it always was), list
+    pair = bytearray(NK_SUBKEY_LIST + 4 - NK_SUBKEY_COUNT)
+    _U32.pack_into(pair, 0, count)
+    _U32.pack_into(pair, NK_SUBKEY_LIST - NK_SUBKEY_COUNT, lst)
+    alloc.write(nk, at, pair)
 
 
 def new_nk(

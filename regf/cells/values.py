@@ -6,7 +6,7 @@ is the cell index of a key node. Nothing is cached between calls; every function
 the image and writes through ``alloc.write`` so the allocator's dirty-page tracking sees
 every byte changed.
 
-API contract (for the writer, :mod:`regf.model.edit`)
+API contract (for the writer, :mod:`regf.model.edithive`)
 =====================================================
 
 ``set_value(alloc, nk, name, vtype, raw, *, minor=None, timestamp=None) -> int``
@@ -63,17 +63,29 @@ the 20,000 keys x 10 values write benchmark.
 
 from __future__ import annotations
 
-import codecs
 import struct
-from collections.abc import Iterator, Sequence
-from typing import NamedTuple, Protocol
+from collections.abc import Iterator
+from typing import Any, NamedTuple, Protocol
 
 from .._accel import upcase
-from ..cells.alloc import CREATED
 from ..errors import CellError, InvalidArgumentError, SignatureError, StructureError
 from ..format.constants import BASE, DATA_INLINE, HCELL_NIL, MAX_VALUE_NAME
-from ..format.fast import DB, NK, NK_FIELDS, SK, SK_FIELDS, VK, VK_FIELDS
+from ..format.fast import (
+    BASE_L,
+    CELL_L,
+    DB,
+    DB_L,
+    I32,
+    NK_L,
+    U32,
+    U64,
+    VK,
+    VK_L,
+    u32_array,
+)
 from ..format.structs import BIG_DATA_SEGMENT, NK_FIXED_SIZE, VK_FIXED_SIZE
+from .alloc import CREATED
+from .nodes import decode_key_name
 
 
 class CellAllocator(Protocol):
@@ -104,61 +116,34 @@ class CellAllocator(Protocol):
 
 
 # ---------------------------------------------------------------------------------------
-# Field offsets (inside the cell data) derived from the fast.py struct twins, so they can
-# never disagree with the Construct declarations that test_format_structs pins them to.
+# Field offsets (inside the cell data), from the layouts of the Construct declarations.
 # ---------------------------------------------------------------------------------------
 
+NK_LAST_WRITTEN = NK_L.offset("last_written")
+NK_VALUE_COUNT = NK_L.offset("value_count")
+NK_VALUE_LIST = NK_L.offset("value_list")
+NK_SECURITY = NK_L.offset("security")
+NK_MAX_VALUE_NAME = NK_L.offset("max_value_name_len")
+NK_MAX_VALUE_DATA = NK_L.offset("max_value_data_len")
+VK_DATA_SIZE = VK_L.offset("data_size")
+VK_FLAGS = VK_L.offset("flags")
 
-def field_offsets(st: struct.Struct, names: list[str]) -> dict[str, int]:
-    """Offset of every field of a fast.py twin (format string with one code per field)."""
-    codes = st.format.lstrip("<")
-    out: dict[str, int] = {}
-    i = 0
-    fmt = "<"
-    for name in names:
-        j = i
-        while codes[j].isdigit():
-            j += 1
-        out[name] = struct.calcsize(fmt)
-        fmt += codes[i : j + 1]
-        i = j + 1
-    if struct.calcsize(fmt) != st.size:  # pragma: no cover - fast.py changed shape
-        raise AssertionError(f"field list does not cover {st.format!r}")
-    return out
-
-
-_NK = field_offsets(NK, NK_FIELDS)
-_VK = field_offsets(VK, VK_FIELDS)
-_SK = field_offsets(SK, SK_FIELDS)
-
-NK_LAST_WRITTEN = _NK["last_written"]  # 0x04
-NK_VALUE_COUNT = _NK["value_count"]  # 0x24
-NK_VALUE_LIST = _NK["value_list"]  # 0x28
-NK_SECURITY = _NK["security"]  # 0x2C
-NK_MAX_VALUE_NAME = _NK["max_value_name_len"]  # 0x3C
-NK_MAX_VALUE_DATA = _NK["max_value_data_len"]  # 0x40
-VK_DATA_SIZE = _VK["data_size"]  # 0x04
-VK_FLAGS = _VK["flags"]  # 0x10
-assert (NK_LAST_WRITTEN, NK_VALUE_COUNT, NK_VALUE_LIST, NK_SECURITY) == (4, 0x24, 0x28, 0x2C)
-assert (NK_MAX_VALUE_NAME, NK_MAX_VALUE_DATA, VK_DATA_SIZE, VK_FLAGS) == (0x3C, 0x40, 4, 0x10)
-
-#: nk +0x24..+0x44 in one unpack: count, list, security, class, packed max-name dword,
-#: max class, max value name, max value data.
-_NK_MID = struct.Struct("<IIIIIIII")
-_U32 = struct.Struct("<I")
-_II = struct.Struct("<II")
-#: vk name length (+0x02) and flags (+0x10) in one unpack.
-_VK_NAME = struct.Struct("<2xH12xH")
-_Q = struct.Struct("<Q")
+_U32 = U32
+_Q = U64
+_I32 = I32
+#: vk name length and flags in one unpack (from the vk's start).
+_VK_NAME = VK_L.pick("name_length", "flags")
 #: Size field of the smallest vk cell (negative: allocated).
-_MIN_VK_SIZE = -(4 + VK_FIXED_SIZE)
-_I32 = struct.Struct("<i")
-#: vk +0x04..+0x10: data size, data, type.
-_VK_DATA = struct.Struct("<III")
+_MIN_VK_SIZE = -(CELL_L.size + VK_FIXED_SIZE)
+#: vk data size, data, type: one read or write at ``VK_DATA_SIZE``.
+_VK_DATA = VK_L.span("data_size", "type")
 #: Base-block offset of the format minor version (fmt §1.1).
-MINOR_OFFSET = 0x18
-#: Payload of a ``db`` cell: signature, count, list, 4 bytes of padding (fmt §4.6).
-DB_PAYLOAD = 12
+MINOR_OFFSET = BASE_L.offset("minor")
+#: nk value count and list; max value name and data lengths (consecutive pairs).
+_VCOUNT_LIST = NK_L.span("value_count", "value_list")
+_VMAXIMA = NK_L.span("max_value_name_len", "max_value_data_len")
+#: Payload of a ``db`` cell: signature, count, list, then 4 bytes of padding (fmt §4.6).
+DB_PAYLOAD = DB_L.size + 4
 BIG = BIG_DATA_SEGMENT  # 16344
 #: Largest data length the 31-bit size field can describe.
 MAX_DATA = 0x7FFFFFFF
@@ -253,11 +238,15 @@ def _name_units(name: str) -> int:
 
 
 def _decode_name(raw: bytes | bytearray, flags: int) -> str:
-    if flags & _COMP_NAME:
-        return raw.decode("latin-1")
-    if len(raw) % 2:
-        raw = raw[:-1]
-    return raw.decode("utf-16-le", "surrogatepass")
+    return decode_key_name(raw, bool(flags & _COMP_NAME))
+
+
+def vk_name(buf: Any, vk: int) -> str:
+    """The stored name of vk cell ``vk`` (already checked: fmt §4.3)."""
+    start = BASE + vk + 4
+    name_len, flags = _VK_NAME.unpack_from(buf, start)
+    raw = bytes(buf[start + VK_FIXED_SIZE : start + VK_FIXED_SIZE + name_len])
+    return _decode_name(raw, flags)
 
 
 #: Names of at most this many characters are within MAX_VALUE_NAME UTF-16 units.
@@ -299,11 +288,11 @@ def _check_args(name: object, vtype: object, raw: object, minor: int) -> bytes:
 
 
 def _list(buf: bytearray, limit: int, nk: int) -> list[int]:
-    count, vlist = _II.unpack_from(buf, BASE + nk + 4 + NK_VALUE_COUNT)
+    count, vlist = _VCOUNT_LIST.unpack_from(buf, BASE + nk + 4 + NK_VALUE_COUNT)
     if count == 0 or vlist == HCELL_NIL:
         return []
     start = _live(buf, limit, vlist, 4 * count, "value list")
-    return list(struct.unpack_from(f"<{count}I", buf, start))
+    return list(u32_array(count).unpack_from(buf, start))
 
 
 def value_cells(alloc: CellAllocator, nk: int) -> list[int]:
@@ -389,7 +378,7 @@ def _db_parts(alloc: CellAllocator, db: int) -> tuple[int, list[int]]:
     _sig, count, seg_list = DB.unpack_from(alloc.image, BASE + db + 4)
     if 4 * count > alloc.capacity(seg_list):
         raise StructureError(f"big data segment list {seg_list:#x} is too small", BASE + db)
-    segs = list(struct.unpack_from(f"<{count}I", alloc.image, BASE + seg_list + 4))
+    segs = list(u32_array(count).unpack_from(alloc.image, BASE + seg_list + 4))
     for s in segs:
         alloc.capacity(s)
     return seg_list, segs
@@ -468,7 +457,7 @@ def _new_db(alloc: CellAllocator, raw: bytes) -> int:
         seg = alloc.alloc(BIG)  # every segment sized for 16344 bytes, even the last
         alloc.write(seg, 0, raw[i * BIG : (i + 1) * BIG])
         segs.append(seg)
-    alloc.write(seg_list, 0, struct.pack(f"<{count}I", *segs))
+    alloc.write(seg_list, 0, u32_array(count).pack(*segs))
     alloc.write(db, 0, DB.pack(b"db", count, seg_list))
     return db
 
@@ -489,7 +478,7 @@ def _replace_db(alloc: CellAllocator, db: int, raw: bytes) -> None:
             seg = alloc.alloc(BIG)
             alloc.write(seg, 0, chunk)
             segs.append(seg)
-    lst = struct.pack(f"<{count}I", *segs)
+    lst = u32_array(count).pack(*segs)
     _write_plain(alloc, seg_list, lst)
     alloc.write(db, 0, DB.pack(b"db", count, seg_list))
 
@@ -597,132 +586,6 @@ def set_value(
 _FAST_NAME = 255
 
 
-class Batch(NamedTuple):
-    """Checked values packed for one bulk set: the items as given plus the byte strings
-    the C bulk call reads (:meth:`regf.cells.alloc.CCellAllocator.set_values_fast`)."""
-
-    names: Sequence[str]
-    types: Sequence[int]
-    datas: Sequence[bytes]
-    names16: bytes | None
-    """The names in UTF-16LE, each ended by a NUL unit except the last (None when a
-    name holds a NUL, rare: the values are then set one by one)."""
-    data: bytes
-    """The data, back to back."""
-    meta: bytes
-    """Two u32 LE arrays of one entry per value: the types, the data sizes."""
-
-
-_META: dict[int, struct.Struct] = {}
-#: str.encode("utf-16-le", ...) without its codec lookup by name (4x faster on a short
-#: text, once per set_values batch); the same codec function, so the same bytes.
-_utf16 = codecs.utf_16_le_encode
-_new_batch = tuple.__new__  # Batch without its generated __new__ (a third of the cost)
-
-
-def _meta(n: int) -> struct.Struct:
-    st = _META.get(n)
-    if st is None:
-        st = _META[n] = struct.Struct(f"<{2 * n}I")
-    return st
-
-
-def _batch(
-    names: Sequence[str], types: Sequence[int], datas: Sequence[bytes], data: bytes, text: str
-) -> Batch | None:
-    """Pack values that passed the checks but for the types' range (None when a type is
-    not a u32). ``data`` is ``datas`` joined, ``text`` the names joined by NULs."""
-    # NUL-separated names: C finds each name's length itself, cheaper than passing a
-    # length per value; a name holding a NUL is legal but rare and gets no batch.
-    names16 = None if text.count("\0") >= len(names) else _utf16(text, "surrogatepass")[0]
-    try:
-        meta = _meta(len(names)).pack(*types, *map(len, datas))
-    except struct.error:  # a type beyond u32
-        return None
-    return _new_batch(Batch, (names, types, datas, names16, data, meta))
-
-
-def quick_batch(items: object, raw_types: frozenset[type]) -> Batch | None:
-    """``items`` packed when it is a non-empty list or tuple of ``(name, data, type)``
-    tuples that all pass :func:`_check_args` as given (str names of at most 8191
-    characters, bytes of at most 16344, u32 types); None for anything else, which the
-    caller converts and checks item by item. ``raw_types`` holds ``tuple``, ``bytes``
-    and the classes a type may have (``int`` and the enum; never ``bool``).
-
-    This is the whole bulk check: a few passes in C over the batch instead of one Python
-    check per value (the 20,000 keys x 10 values benchmark runs it once per key).
-    """
-    if items.__class__ is not list and items.__class__ is not tuple:
-        return None
-    try:
-        # strict, and three names on the left: every item has exactly 3 fields
-        names, datas, types = zip(*items, strict=True)
-        data = b"".join(datas)  # every data is a buffer
-        text = "\0".join(names)  # every name is a str
-    except (TypeError, ValueError):
-        return None
-    # One class check for the items, data and types together: each field's own test
-    # above or in _batch's pack already rules out the allowed classes that are not its
-    # own (a tuple datum fails the join, a bytes or tuple type the pack), so the union
-    # needs only to fall inside the allowed set.
-    if not {*map(type, items), *map(type, datas), *map(type, types)} <= raw_types:
-        return None
-    if len(data) > BIG and max(map(len, datas)) > BIG:
-        return None
-    if len(text) > _HALF_NAME and max(map(len, names)) > _HALF_NAME:
-        return None
-    return _batch(names, types, datas, data, text)  # None for a type beyond u32
-
-
-def set_values(
-    alloc: CellAllocator,
-    nk: int,
-    names: Sequence[str],
-    types: Sequence[int],
-    datas: Sequence[bytes | bytearray | memoryview],
-    *,
-    minor: int | None = None,
-    timestamp: int | None = None,
-) -> None:
-    """:func:`set_value` for each ``(names[k], types[k], datas[k])``, in order.
-
-    The result is byte for byte that of the same calls one by one (a later name equal to
-    an earlier one replaces it), with one ``timestamp`` for all. Every item is checked
-    first: a bad name, type or data raises before anything is written. With the C
-    allocator the batch is one C call (``set_values_fast``), which hands any value it
-    declines back to the Python function, the specification.
-    """
-    if not len(names) == len(types) == len(datas):
-        raise InvalidArgumentError("set_values needs as many names, types and data")
-    if minor is None:
-        minor = hive_minor(alloc)
-    checked = [_check_args(n, t, r, minor) for n, t, r in zip(names, types, datas, strict=True)]
-    _check_nk(alloc, nk)
-    batch = _batch(names, types, checked, b"".join(checked), "\0".join(names))
-    assert batch is not None  # _check_args checked the types
-    set_batch(alloc, nk, batch, minor, _timestamp(timestamp))
-
-
-def set_batch(alloc: CellAllocator, nk: int, batch: Batch, minor: int, timestamp: int) -> None:
-    """:func:`set_values` of a :class:`Batch` (from :func:`quick_batch` or
-    :func:`set_values`) with a checked ``timestamp``; the nk is checked on the way (by C,
-    which declines a bad one, or by the Python function)."""
-    names, types, datas = batch.names, batch.types, batch.datas
-    fast = getattr(alloc, "set_values_fast", None)
-    names16 = batch.names16
-    if fast is not None and names16 is not None:
-        k = fast(nk, names16, batch.data, batch.meta, timestamp, True)
-        if k >= 0:
-            while k < len(names):
-                # C declined value k and changed nothing of it: the Python function decides
-                _set_value_py(alloc, nk, names[k], types[k], datas[k], minor, timestamp)
-                k = fast(nk, names16, batch.data, batch.meta, timestamp, False)
-            return
-    # no C call for this batch: every value in Python
-    for k, name in enumerate(names):
-        set_value(alloc, nk, name, types[k], datas[k], minor=minor, timestamp=timestamp)
-
-
 def _set_value_py(
     alloc: CellAllocator,
     nk: int,
@@ -770,11 +633,11 @@ def _set_value_py(
     at = BASE + nk + 4
     blob = bytearray(buf[at + NK_LAST_WRITTEN : at + NK_MAX_VALUE_DATA + 4])
     _Q.pack_into(blob, 0, timestamp)
-    _II.pack_into(blob, NK_VALUE_COUNT - NK_LAST_WRITTEN, count, vlist)
-    max_name, max_data = _II.unpack_from(blob, NK_MAX_VALUE_NAME - NK_LAST_WRITTEN)
+    _VCOUNT_LIST.pack_into(blob, NK_VALUE_COUNT - NK_LAST_WRITTEN, count, vlist)
+    max_name, max_data = _VMAXIMA.unpack_from(blob, NK_MAX_VALUE_NAME - NK_LAST_WRITTEN)
     name_bytes = 2 * _name_units(name)
     if max_name < name_bytes or max_data < n:
-        _II.pack_into(
+        _VMAXIMA.pack_into(
             blob, NK_MAX_VALUE_NAME - NK_LAST_WRITTEN, max(max_name, name_bytes), max(max_data, n)
         )
     alloc.write(nk, NK_LAST_WRITTEN, blob)
@@ -810,19 +673,19 @@ def delete_value(alloc: CellAllocator, nk: int, name: str, *, timestamp: int | N
     (vlist,) = _U32.unpack_from(buf, BASE + nk + 4 + NK_VALUE_LIST)
     rest = cells[:pos] + cells[pos + 1 :]
     at = BASE + nk + 4
-    mid = list(_NK_MID.unpack_from(buf, at + NK_VALUE_COUNT))
+    # nk value count .. max value data rewritten in one write (count, list, maxima).
+    mid = bytearray(buf[at + NK_VALUE_COUNT : at + NK_MAX_VALUE_DATA + 4])
     if rest:
         if pos < len(rest):  # memmove of the later entries down one slot
-            alloc.write(vlist, 4 * pos, struct.pack(f"<{len(rest) - pos}I", *rest[pos:]))
+            alloc.write(vlist, 4 * pos, u32_array(len(rest) - pos).pack(*rest[pos:]))
         alloc.write(vlist, 4 * len(rest), bytes(4))
     else:
         alloc.free(vlist)
         vlist = HCELL_NIL
-        mid[6] = mid[7] = 0
-    mid[0] = len(rest)
-    mid[1] = vlist
+        _VMAXIMA.pack_into(mid, NK_MAX_VALUE_NAME - NK_VALUE_COUNT, 0, 0)
+    _VCOUNT_LIST.pack_into(mid, 0, len(rest), vlist)
     alloc.write(nk, NK_LAST_WRITTEN, _Q.pack(timestamp))
-    alloc.write(nk, NK_VALUE_COUNT, _NK_MID.pack(*mid))
+    alloc.write(nk, NK_VALUE_COUNT, mid)
     return True
 
 
@@ -856,7 +719,6 @@ __all__ = [
     "ValueRecord",
     "delete_value",
     "encode_value_name",
-    "field_offsets",
     "find_value",
     "free_values",
     "hive_minor",

@@ -32,21 +32,31 @@ configuration manager, whose cell sizes it reproduces on Windows-written hives, 
 
 ``lh`` hashes: ``h = h*37 + upcase(unit)`` (:func:`regf._accel.name_hash`); ``lf`` hints:
 the first four code units as Latin-1 bytes, filled from the right and stopping at the
-first unit above 0xFF (:func:`regf.model.serialize.lf_hint`).
+first unit above 0xFF (:func:`lf_hint`).
 """
 
 from __future__ import annotations
 
-import struct
 from collections.abc import Callable
 from itertools import pairwise
+from typing import Any
 
 from .._accel import name_hash, sort_key
-from ..cells.alloc import CellAllocatorAPI as Alloc
 from ..errors import CellError, SignatureError, StructureError
 from ..format.constants import BASE, HCELL_NIL, MAX_LEAF_LF, MAX_LEAF_LH
+from ..format.fast import (
+    CELL_L,
+    HASH_ELEM_L,
+    I32,
+    LIST_HEAD,
+    LIST_HEAD_L,
+    U16,
+    U32,
+    u32_array,
+)
+from .alloc import CellAllocatorAPI as Alloc
+from .image import HiveImage
 from .nodes import COMP_NAME, NK_FLAGS, NK_NAME, NK_NAME_LEN
-from .serialize import lf_hint
 
 LI = b"li"
 LF = b"lf"
@@ -60,13 +70,34 @@ FIRST_LEAF = 12
 #: Data bytes of a new root: ``sizeof(CM_KEY_INDEX) + sizeof(HCELL_INDEX)``.
 FIRST_ROOT = 12
 
-_HEAD = struct.Struct("<2sH")
-_U16 = struct.Struct("<H")
-_U32 = struct.Struct("<I")
-_II = struct.Struct("<II")
-_I32 = struct.Struct("<i")
+_HEAD = LIST_HEAD
+_U16 = U16
+_U32 = U32
+_II = HASH_ELEM_L.struct
+_I32 = I32
+#: Offset of the count in a list's data; of its first element in the data (after the
+#: head) and from the cell's start (after the size field and the head).
+_COUNT = LIST_HEAD_L.offset("count")
+_ELEMS = LIST_HEAD_L.size
+_FIRST = CELL_L.size + _ELEMS
 
 Key = bytes  # a sort key from regf._accel.sort_key
+
+
+def lf_hint(name: str) -> bytes:
+    """The ``lf`` hint: first up-to-4 code units as Latin-1 bytes, zero padded (fmt §4.2).
+
+    Like ReactOS, bytes are filled from the end and filling stops at the first code unit
+    (from the right) that is not Latin-1, leaving it and every earlier byte 0.
+    """
+    units = name[:4].encode("utf-16-le", "surrogatepass")
+    chars = [int.from_bytes(units[i : i + 2], "little") for i in range(0, len(units), 2)][:4]
+    out = bytearray(4)
+    for i in range(len(chars) - 1, -1, -1):
+        if chars[i] > 0xFF:
+            break
+        out[i] = chars[i]
+    return bytes(out)
 
 
 def leaf_kind(minor: int) -> bytes:
@@ -119,7 +150,7 @@ def nk_key(buf: bytearray, nk: int) -> Key:
 
 def _head(buf: bytearray, cell: int, hbins_size: int) -> tuple[bytes, int, int]:
     """(signature, count, entry size) of list cell ``cell``, bounds checked."""
-    if cell & 7 or cell + 8 > hbins_size:
+    if cell & 7 or cell + _FIRST > hbins_size:
         raise CellError(f"subkey list index {cell:#x} out of range or misaligned", None)
     (size,) = _I32.unpack_from(buf, BASE + cell)
     start = BASE + cell + 4
@@ -135,7 +166,7 @@ def _head(buf: bytearray, cell: int, hbins_size: int) -> tuple[bytes, int, int]:
 
 
 def _entry(buf: bytearray, leaf: int, es: int, i: int) -> int:
-    return int(_U32.unpack_from(buf, BASE + leaf + 8 + es * i)[0])
+    return int(_U32.unpack_from(buf, BASE + leaf + _FIRST + es * i)[0])
 
 
 def leaves(buf: bytearray, lst: int, hbins_size: int) -> list[int]:
@@ -143,7 +174,7 @@ def leaves(buf: bytearray, lst: int, hbins_size: int) -> list[int]:
     sig, count, _es = _head(buf, lst, hbins_size)
     if sig != RI:
         return [lst]
-    return list(struct.unpack_from(f"<{count}I", buf, BASE + lst + 8))
+    return list(u32_array(count).unpack_from(buf, BASE + lst + _FIRST))
 
 
 def cells(buf: bytearray, lst: int, hbins_size: int) -> list[int]:
@@ -153,7 +184,7 @@ def cells(buf: bytearray, lst: int, hbins_size: int) -> list[int]:
     sig, count, es = _head(buf, lst, hbins_size)
     if sig == RI:
         out: list[int] = []
-        for leaf in struct.unpack_from(f"<{count}I", buf, BASE + lst + 8):
+        for leaf in u32_array(count).unpack_from(buf, BASE + lst + _FIRST):
             lsig, n, les = _head(buf, leaf, hbins_size)
             if lsig == RI:
                 raise StructureError(f"index root {lst:#x} points to another root", BASE + leaf)
@@ -164,9 +195,9 @@ def cells(buf: bytearray, lst: int, hbins_size: int) -> list[int]:
 
 def _leaf_cells(buf: bytearray, leaf: int, n: int, es: int) -> list[int]:
     if es == 4:
-        out = list(struct.unpack_from(f"<{n}I", buf, BASE + leaf + 8))
+        out = list(u32_array(n).unpack_from(buf, BASE + leaf + _FIRST))
     else:
-        out = list(struct.unpack_from(f"<{2 * n}I", buf, BASE + leaf + 8)[::2])
+        out = list(u32_array(2 * n).unpack_from(buf, BASE + leaf + _FIRST)[::2])
     for nk in out:
         check_entry(buf, nk)
     return out
@@ -175,7 +206,7 @@ def _leaf_cells(buf: bytearray, leaf: int, n: int, es: int) -> list[int]:
 def _bisect(buf: bytearray, leaf: int, n: int, es: int, key: Key) -> tuple[int, bool]:
     """(position of the first entry whose name is >= ``key``, whether it is equal)."""
     lo, hi = 0, n
-    base = BASE + leaf + 8
+    base = BASE + leaf + _FIRST
     unpack = _U32.unpack_from
     if n:
         # Appending in order is the common case (sequential creation): one name read.
@@ -208,7 +239,7 @@ def _root_select(buf: bytearray, root: int, count: int, key: Key, hbins_size: in
     """Index in root of the leaf for ``key``: the first leaf whose last name is >= key,
     or the last leaf (``CmpFindSubKeyInRoot`` + ``CmpSelectLeaf``'s choice, fmt §4.2)."""
     lo, hi = 0, count
-    base = BASE + root + 8
+    base = BASE + root + _FIRST
     if (
         _leaf_last_key(buf, _U32.unpack_from(buf, base + 4 * (count - 1))[0], root, hbins_size)
         < key
@@ -234,7 +265,7 @@ def find(buf: bytearray, lst: int, key: Key, hbins_size: int) -> int:
         if not count:
             return -1
         leaf = _U32.unpack_from(
-            buf, BASE + lst + 8 + 4 * _root_select(buf, lst, count, key, hbins_size)
+            buf, BASE + lst + _FIRST + 4 * _root_select(buf, lst, count, key, hbins_size)
         )[0]
         sig, count, es = _head(buf, leaf, hbins_size)
     pos, hit = _bisect(buf, leaf, count, es, key)
@@ -268,9 +299,9 @@ def _add_to_leaf(alloc: Alloc, leaf: int, name: str, key: Key, child: int) -> in
     pos, hit = _bisect(buf, leaf, n, es, key)
     if hit:
         raise StructureError(f"subkey {name!r} is already in list {leaf:#x}", BASE + leaf)
-    at = BASE + leaf + 8 + es * pos
-    tail = bytes(buf[at : BASE + leaf + 8 + es * n])
-    alloc.write(leaf, 2, _U16.pack(n + 1))
+    at = BASE + leaf + _FIRST + es * pos
+    tail = bytes(buf[at : BASE + leaf + _FIRST + es * n])
+    alloc.write(leaf, _COUNT, _U16.pack(n + 1))
     alloc.write(leaf, 4 + es * pos, _element(sig, child, name) + tail)
     return leaf
 
@@ -280,7 +311,7 @@ def _split(alloc: Alloc, root: int, sel: int) -> int:
     return the (possibly reallocated) root."""
     buf = alloc.image
     hb = alloc.hbins_size
-    leaf = _U32.unpack_from(buf, BASE + root + 8 + 4 * sel)[0]
+    leaf = _U32.unpack_from(buf, BASE + root + _FIRST + 4 * sel)[0]
     sig, n, es = _head(buf, leaf, hb)
     first = n // 2
     last = n - first
@@ -291,12 +322,12 @@ def _split(alloc: Alloc, root: int, sel: int) -> int:
     if (rcap - 4 * rcount - 4) // 4 < 1:
         root = alloc.realloc(root, rcap + 4)
         buf = alloc.image
-    moved = bytes(buf[BASE + leaf + 8 + es * first : BASE + leaf + 8 + es * n])
+    moved = bytes(buf[BASE + leaf + _FIRST + es * first : BASE + leaf + _FIRST + es * n])
     alloc.write(new, 0, _HEAD.pack(sig, last) + moved)
-    tail = bytes(buf[BASE + root + 8 + 4 * (sel + 1) : BASE + root + 8 + 4 * rcount])
-    alloc.write(root, 2, _U16.pack(rcount + 1))
-    alloc.write(root, 4 + 4 * (sel + 1), _U32.pack(new) + tail)
-    alloc.write(leaf, 2, _U16.pack(first))
+    tail = bytes(buf[BASE + root + _FIRST + 4 * (sel + 1) : BASE + root + _FIRST + 4 * rcount])
+    alloc.write(root, _COUNT, _U16.pack(rcount + 1))
+    alloc.write(root, _ELEMS + 4 * (sel + 1), _U32.pack(new) + tail)
+    alloc.write(leaf, _COUNT, _U16.pack(first))
     alloc.write(leaf, 4 + es * first, bytes(es * last))
     return root
 
@@ -315,7 +346,7 @@ def insert(alloc: Alloc, lst: int, count: int, name: str, child: int, minor: int
     if sig == LF and n >= MAX_LEAF_LF:
         # Full fast leaf: becomes an index leaf in the same cell (fmt §4.2).
         ptrs = _leaf_cells(buf, lst, n, es)
-        alloc.write(lst, 0, _HEAD.pack(LI, n) + struct.pack(f"<{n}I", *ptrs) + bytes(4 * n))
+        alloc.write(lst, 0, _HEAD.pack(LI, n) + u32_array(n).pack(*ptrs) + bytes(4 * n))
         sig = LI
     elif sig in (LI, LH) and n >= MAX_LEAF_LH:
         root = alloc.alloc(FIRST_ROOT)
@@ -331,13 +362,13 @@ def insert(alloc: Alloc, lst: int, count: int, name: str, child: int, minor: int
         if not rcount:
             raise StructureError(f"index root {root:#x} is empty", BASE + root)
         sel = _root_select(buf, root, rcount, key, alloc.hbins_size)
-        leaf = _U32.unpack_from(buf, BASE + root + 8 + 4 * sel)[0]
+        leaf = _U32.unpack_from(buf, BASE + root + _FIRST + 4 * sel)[0]
         if _head(buf, leaf, alloc.hbins_size)[1] < MAX_LEAF_LH:
             break
         root = _split(alloc, root, sel)
     new_leaf = _add_to_leaf(alloc, leaf, name, key, child)
     if new_leaf != leaf:
-        alloc.write(root, 4 + 4 * sel, _U32.pack(new_leaf))
+        alloc.write(root, _ELEMS + 4 * sel, _U32.pack(new_leaf))
     return root
 
 
@@ -359,7 +390,7 @@ def remove(alloc: Alloc, lst: int, name: str, child: int) -> int:
     if sig == RI:
         root, rcount = lst, count
         sel = _root_select(buf, root, rcount, key, hb) if rcount else 0
-        leaf = _U32.unpack_from(buf, BASE + root + 8 + 4 * sel)[0]
+        leaf = _U32.unpack_from(buf, BASE + root + _FIRST + 4 * sel)[0]
         sig, count, es = _head(buf, leaf, hb)
     pos, hit = _bisect(buf, leaf, count, es, key)
     if not hit or _entry(buf, leaf, es, pos) != child:
@@ -374,12 +405,12 @@ def remove(alloc: Alloc, lst: int, name: str, child: int) -> int:
         if rcount == 1:
             alloc.free(root)
             return HCELL_NIL
-        tail = bytes(buf[BASE + root + 8 + 4 * (sel + 1) : BASE + root + 8 + 4 * rcount])
-        alloc.write(root, 2, _U16.pack(rcount - 1))
-        alloc.write(root, 4 + 4 * sel, tail + bytes(4))
+        tail = bytes(buf[BASE + root + _FIRST + 4 * (sel + 1) : BASE + root + _FIRST + 4 * rcount])
+        alloc.write(root, _COUNT, _U16.pack(rcount - 1))
+        alloc.write(root, _ELEMS + 4 * sel, tail + bytes(4))
         return root
-    tail = bytes(buf[BASE + leaf + 8 + es * (pos + 1) : BASE + leaf + 8 + es * count])
-    alloc.write(leaf, 2, _U16.pack(count - 1))
+    tail = bytes(buf[BASE + leaf + _FIRST + es * (pos + 1) : BASE + leaf + _FIRST + es * count])
+    alloc.write(leaf, _COUNT, _U16.pack(count - 1))
     alloc.write(leaf, 4 + es * pos, tail + bytes(es))
     return lst
 
@@ -424,3 +455,57 @@ __all__ = [
     "nk_key",
     "remove",
 ]
+
+
+# ---------------------------------------------------------------------------------------
+# Checked reading of an untrusted hive (the reader's decoder)
+# ---------------------------------------------------------------------------------------
+
+MAX_LIST = 1 << 20  # bound on elements read from one list (hostile counts)
+
+
+def read_subkey_cells(image: HiveImage, list_cell: int, *, hashes: bool = False) -> list[Any]:
+    """Decode a subkey list (li/lf/lh, or ri of leaves) into nk indexes.
+
+    With ``hashes`` returns ``(nk index, lh hash or None)`` pairs. Raises StructureError for
+    an ri inside an ri (fmt §4.2: roots point only to leaves), which also stops cycles.
+    """
+    out: list[Any] = []
+    _read_list(image, list_cell, out, hashes, in_root=False)
+    return out
+
+
+def _read_list(image: HiveImage, cell: int, out: list[Any], hashes: bool, in_root: bool) -> None:
+    start, cap = image.cell(cell, "subkey list", _ELEMS)
+    buf = image.buf
+    sig, count = _HEAD.unpack_from(buf, start)
+    first = start + _ELEMS
+    if sig == RI:
+        if in_root:
+            raise StructureError(f"index root {cell:#x} nested in an index root", start - 4)
+        if _ELEMS + ENTRY[RI] * count > cap:
+            raise StructureError(f"index root {cell:#x}: count {count} exceeds its cell", start)
+        for leaf in u32_array(count).unpack_from(buf, first):
+            try:
+                _read_list(image, leaf, out, hashes, in_root=True)
+            except (CellError, SignatureError) as exc:
+                if image.strict:
+                    raise
+                image.problems.append(exc)
+        return
+    step = ENTRY.get(sig)
+    if step is None:
+        raise SignatureError(f"subkey list {cell:#x}: unknown signature {sig!r}", start)
+    if _ELEMS + step * count > cap:
+        raise StructureError(f"subkey list {cell:#x}: count {count} exceeds its cell", start)
+    if len(out) + count > MAX_LIST:
+        raise StructureError("subkey list too long", start)
+    # li: cell indexes; lf/lh: (cell index, hint or hash) pairs, read as u32 pairs.
+    words = u32_array(count * step // 4).unpack_from(buf, first)
+    if step == ENTRY[LI]:
+        out.extend((v, None) for v in words) if hashes else out.extend(words)
+    elif hashes and sig == LH:
+        out.extend(zip(words[::2], words[1::2], strict=True))
+    else:
+        cells = words[::2]
+        out.extend((v, None) for v in cells) if hashes else out.extend(cells)

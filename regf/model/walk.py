@@ -1,0 +1,209 @@
+"""Walking a read-only hive's key tree: the checked key-by-key walk and the chunked
+C walker (:func:`regf._accel.walk_code`), which give the same keys, values, errors and
+recorded problems."""
+
+from __future__ import annotations
+
+import struct
+from collections.abc import Iterator
+from typing import Any
+
+from .._accel.pure import (
+    K_CHILDREN_BAD,
+    K_CYCLE,
+    K_DEPTH,
+    K_VALUES_BAD,
+    WALK_STRICT,
+    WALK_VALUES,
+    WalkCaps,
+    new_walk_state,
+)
+from ..cells.nodes import name_of
+from ..cells.values import vk_name
+from ..format.constants import MAX_DEPTH
+from .keys import Key
+from .values import Value
+
+
+def walk_keys(
+    hive: Any, key: Key | str | None, base: int, visited: bytearray | None, limit: int = -1
+) -> Iterator[Key]:
+    """The checked key-by-key walk from ``key`` at depth ``base`` (``visited``: one bit
+    per cell, as the C walker's; None: a fresh one). ``limit`` >= 0 stops that many
+    levels below ``key``."""
+    start = hive._start(key)
+    if visited is None:
+        visited = bytearray((hive.image.hbins_size >> 6) + 1)
+    stack: list[tuple[Key, int]] = [(start, base)]
+    while stack:
+        k, depth = stack.pop()
+        q = k._cell >> 3
+        if (visited[q >> 3] >> (q & 7)) & 1:
+            hive._cycle(k)
+            continue
+        visited[q >> 3] |= 1 << (q & 7)
+        yield k
+        if depth - base == limit:
+            continue
+        if depth >= MAX_DEPTH:
+            hive._too_deep(k)
+            continue
+        # Unchecked for ancestors: ``visited`` catches every cycle (as C does).
+        subs = hive._key_subkeys(k, False)
+        d = depth + 1
+        stack.extend((s, d) for s in reversed(subs))
+
+
+def walk_chunks(
+    hive: Any, key: Key | str | None, base: int, visited: bytearray | None, walk_code: Any
+) -> Iterator[Key]:
+    """The walk from ``key`` (at depth ``base``) through the chunked C walker.
+
+    The walker checks every cell it reads like HiveImage.cell() and flags whatever it
+    does not handle (cycles, depth, damaged subkey or value lists, big data); those
+    cases go through the same checked code as :meth:`_walk_keys`, so keys, values,
+    errors and recorded problems are identical. A key whose subkey list the walker
+    refused ends its chunk; its subkeys (from the checked decoder) are then walked
+    one by one, each by a walker of its own sharing ``visited``, before the parent's
+    walker resumes.
+    """
+    start = hive._start(key)
+    image = hive.image
+    if visited is None:
+        visited = bytearray((image.hbins_size >> 6) + 1)
+    flags = WALK_VALUES | (WALK_STRICT if hive.strict else 0)
+    bins = image.bins_view()
+    size = image.hbins_size
+    cellmap = image.bitmap()
+    minor = image.minor
+    knew = Key.__new__
+    vnew = Value.__new__
+    unpack = struct.unpack
+    # Walkers in progress (innermost last) and, above each, the subkeys still to walk
+    # (a (key, depth) pair becomes a walker when it reaches the top).
+    stack: list[Any] = [(start, base)]
+    while stack:
+        top = stack[-1]
+        if isinstance(top, tuple):
+            # [start key, depth, state, start record pending, pps, last key, its
+            # depth, pas]; pps[d] / pas[d]: the parent path and the ancestors' cells
+            # of keys at depth d (set when the walk steps down).
+            top = stack[-1] = [
+                top[0], top[1], new_walk_state(), True, {}, top[0], top[1], {}
+            ]  # fmt: skip
+        wstart, wbase, state, first, pps, prev, prev_d, pas = top
+        ch = walk_code(
+            bins,
+            size,
+            cellmap,
+            visited,
+            wstart.index,
+            wbase,
+            MAX_DEPTH,
+            flags,
+            minor,
+            state,
+            WALK_CAPS,
+        )
+        if ch.rc < 0:
+            stack.pop()
+            if not first:  # pragma: no cover - the state is only ever ours
+                raise AssertionError(f"regf_walk failed mid-walk ({ch.rc})")
+            # Cannot happen for a key that Key() accepted; keep the checked walk.
+            yield from walk_keys(hive, wstart, wbase, visited)
+            continue
+        if ch.rc == 0:
+            stack.pop()
+        if ch.name_nul:
+            # A name holds U+0000 itself: the chunk cannot be split on NUL.
+            knames = [name_of(image.buf, c) for c in ch.key_cell]
+            vnames = [vk_name(image.buf, c) for c in ch.val_cell]
+        else:
+            knames = ch.knames.decode("utf-16-le", "surrogatepass").split("\0")
+            vnames = ch.vnames.decode("utf-16-le", "surrogatepass").split("\0")
+        # All values of the chunk at once (one flat loop); chunks are kept small so
+        # that few objects are alive at a time and the cyclic GC stays asleep.
+        vals: list[Value] = []
+        append = vals.append
+        for vc, vn, vt, vs, rw in zip(
+            ch.val_cell,
+            vnames,
+            ch.val_type,
+            ch.val_status,
+            unpack(ch.fmt, ch.data),
+            strict=False,
+        ):
+            v = vnew(Value)
+            v._image = image
+            v.index = vc
+            v.name = vn
+            v.type_ = vt
+            if not vs:
+                v.raw = rw
+            append(v)
+        vi = 0
+        kz = zip(ch.key_cell, ch.key_depth, ch.key_status, ch.key_nvals, knames, strict=False)
+        k = wstart
+        if first:
+            # The start key's own record (always the first): yield the caller's object.
+            first = top[3] = False
+            _c, _d, st, vi, _n = next(kz)
+            if st & K_CYCLE:
+                hive._cycle(k)
+            else:
+                yield k
+                if st & K_DEPTH:
+                    hive._too_deep(k)
+        for c, d, st, nv, nm in kz:
+            k = knew(Key)
+            k._hive = hive
+            k._cell = c
+            k._vol = False
+            k.name = nm
+            if d > prev_d:
+                # Stepping down: the previous key is the parent.
+                ppp = prev.parent_path
+                if prev is wstart or ppp is None:
+                    pps[d] = prev.path
+                else:
+                    pps[d] = prev._path = prev.name if ppp == "" else ppp + "\\" + prev.name
+                pas[d] = (*prev._anc, prev._cell)
+            k.parent_path = pps[d]
+            k._anc = pas[d]
+            prev = k
+            prev_d = d
+            if nv:
+                k._vals = vals[vi : vi + nv]
+                vi += nv
+            else:
+                # No records: no values, or values for the checked path (None).
+                k._vals = None if st & K_VALUES_BAD else []
+            if st:
+                if st & K_CYCLE:
+                    hive._cycle(k)
+                    continue
+                yield k
+                if st & K_DEPTH:
+                    hive._too_deep(k)
+                continue
+            yield k
+        top[5] = prev
+        top[6] = prev_d
+        if ch.key_status and ch.key_status[-1] & K_CHILDREN_BAD:
+            # Always the chunk's last record. The checked decoder raises (strict) or
+            # records what it skips; the subkeys it returns are walked next.
+            d = ch.key_depth[-1] + 1
+            stack.extend((s, d) for s in reversed(hive._key_subkeys(k, False)))
+
+
+#: Output capacities of one walker call. 256 keys: few enough that a chunk's Key and
+#: Value objects do not wake the cyclic GC (its young generation holds 700), enough
+#: that the per-call cost is spread. Values and data get room for keys with thousands
+#: of values (real SYSTEM hives have keys with 1200 values or 440 KB of data), which
+#: would otherwise take the checked path.
+WALK_CAPS = WalkCaps(
+    keys=256, vals=4096, knames=1 << 17, vnames=1 << 18, data=1 << 22, fmt=6 * 4096
+)
+
+
+__all__ = ["WALK_CAPS", "walk_chunks", "walk_keys"]
