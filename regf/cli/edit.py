@@ -80,9 +80,7 @@ def _open_edit(ctx: click.Context, hive_path: str, output: str | None) -> EditHi
         warnings.simplefilter("ignore")
         if output is None:
             return open_editable(hive_path, in_place=True, recover=opts.recover)
-        return open_editable(
-            hive_path, in_place=False, strict=opts.strict, recover=opts.recover
-        )
+        return open_editable(hive_path, in_place=False, strict=opts.strict, recover=opts.recover)
 
 
 def _key_path(key: str | None) -> str:
@@ -368,9 +366,7 @@ def set_value(
 @_out_option
 @click.option("-r", "--recursive", is_flag=True, help="Delete subkeys too.")
 @click.pass_context
-def rm(
-    ctx: click.Context, hive_path: str, key: str, output: str | None, recursive: bool
-) -> None:
+def rm(ctx: click.Context, hive_path: str, key: str, output: str | None, recursive: bool) -> None:
     """Delete KEY from HIVE (with -r, its subtree too), in place or into a copy OUT."""
     _check_output(hive_path, output)
     with _open_edit(ctx, hive_path, output) as hive:
@@ -384,9 +380,7 @@ def rm(
 @click.argument("name")
 @_out_option
 @click.pass_context
-def rmval(
-    ctx: click.Context, hive_path: str, key: str, name: str, output: str | None
-) -> None:
+def rmval(ctx: click.Context, hive_path: str, key: str, name: str, output: str | None) -> None:
     """Delete value NAME ('' or '@': the default value) of KEY, in place or into OUT."""
     _check_output(hive_path, output)
     with _open_edit(ctx, hive_path, output) as hive:
@@ -402,9 +396,7 @@ def rmval(
 @click.argument("new_name", metavar="NEWNAME")
 @_out_option
 @click.pass_context
-def rename(
-    ctx: click.Context, hive_path: str, key: str, new_name: str, output: str | None
-) -> None:
+def rename(ctx: click.Context, hive_path: str, key: str, new_name: str, output: str | None) -> None:
     """Rename KEY to NEWNAME (a name, not a path), in place or into a copy OUT."""
     _check_output(hive_path, output)
     with _open_edit(ctx, hive_path, output) as hive:

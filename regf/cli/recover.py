@@ -16,8 +16,13 @@ from ._common import CliError
 @click.command()
 @click.argument("hive_path", metavar="HIVE", type=click.Path(exists=True, dir_okay=False))
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), help="Output file.")
-@click.option("--log", "logs", multiple=True, type=click.Path(exists=True, dir_okay=False),
-              help="Transaction log to use (repeatable); default: .LOG/.LOG1/.LOG2 beside HIVE.")
+@click.option(
+    "--log",
+    "logs",
+    multiple=True,
+    type=click.Path(exists=True, dir_okay=False),
+    help="Transaction log to use (repeatable); default: .LOG/.LOG1/.LOG2 beside HIVE.",
+)
 def recover(hive_path: str, output: str, logs: tuple[str, ...]) -> None:
     """Apply HIVE's transaction logs and write a clean hive to OUTPUT (inputs untouched)."""
     if Path(output).resolve() == Path(hive_path).resolve():

@@ -13,16 +13,16 @@ times are ``timestamp[us, UTC]``; ``*_filetime`` keeps the exact stored FILETIME
 ``keys``
     ``key_path`` (from the root, root = ``""``), ``name``, ``last_written``,
     ``last_written_filetime``, ``class_name``, ``subkey_count``, ``value_count``,
-    ``owner`` (SID string of the security descriptor's owner), ``offset`` (nk cell).
+    ``owner`` (SID string of the security descriptor's owner), ``file_offset`` (nk cell).
 ``values``
     ``key_path``, ``name`` (``""`` = default value), ``type`` (number),
     ``type_name``, ``size`` (declared bytes), data in exactly one typed column:
     ``data_str`` (SZ, EXPAND_SZ, LINK), ``data_int`` (DWORD, DWORD_BIG_ENDIAN, QWORD;
-    uint64), ``data_list`` (MULTI_SZ), ``data_bin`` (everything else); ``offset`` (vk).
+    uint64), ``data_list`` (MULTI_SZ), ``data_bin`` (everything else); ``file_offset`` (vk).
     All data columns are null when the data could not be read (an ``errors`` row
     says why).
 ``deleted``
-    what :func:`regf.scan_deleted` finds: ``kind`` (key/value), ``offset``,
+    what :func:`regf.scan_deleted` finds: ``kind`` (key/value), ``file_offset``,
     ``key_path`` (a key's path, or a value's owner), ``path_complete``, ``name``,
     ``last_written`` (keys), ``type``, ``type_name``, ``size``, ``data_bin``,
     ``data_reliable``, ``source`` (free, unreferenced, slack).
@@ -33,12 +33,12 @@ times are ``timestamp[us, UTC]``; ``*_filetime`` keeps the exact stored FILETIME
     one row per hive or record that could not be read, and per warning: ``stage``
     (open, walk, key, security, values, value, record, deleted, task), ``key_path``,
     ``error`` (the RegfError class, ``warning``, or another exception's class),
-    ``message``, ``offset`` (file offset, when the error has one).
+    ``message``, ``file_offset`` (file offset, when the error has one).
 ``hives``
     one row per hive: ``size``, ``logs``, ``root_name``, ``embedded_name``,
     ``version``, ``was_dirty``, ``recovered``, ``last_written``, row counts
-    (``keys``, ``values``, ``deleted``, ``errors``) and ``status`` (ok, partial,
-    failed). Written last for each hive: its presence means the hive is complete.
+    (``key_count``, ``value_count``, ``deleted_count``, ``error_count``) and ``status`` (``ok``; ``partial``: some records unreadable; ``failed``: not one
+    key readable). Written last for each hive: its presence means the hive is complete.
 """
 
 from __future__ import annotations

@@ -79,7 +79,7 @@ class _Tables:
             key_path=key_path,
             error=type(exc).__name__,
             message=message,
-            offset=offset,
+            file_offset=offset,
         )
 
     def count(self, table: str) -> int:
@@ -170,7 +170,7 @@ def _walk(hive: Any, t: _Tables) -> None:
             subkey_count=key.subkey_count,
             value_count=key.value_count,
             owner=owner,
-            offset=key.offset,
+            file_offset=key.offset,
         )
         t.add(
             "timeline",
@@ -192,7 +192,7 @@ def _value(v: Any, path: str, t: _Tables) -> None:
         "type": vtype,
         "type_name": _type_name(vtype),
         "size": v.size,
-        "offset": v.offset,
+        "file_offset": v.offset,
     }
     try:
         data = v.data
@@ -217,7 +217,7 @@ def _deleted(hive: Any, t: _Tables) -> None:
         t.add(
             "deleted",
             kind="key",
-            offset=k.offset,
+            file_offset=k.offset,
             key_path=k.path,
             path_complete=k.path_complete,
             name=k.name,
@@ -232,12 +232,14 @@ def _deleted(hive: Any, t: _Tables) -> None:
             key_path=k.path,
             detail=f"{k.source} cell at {k.offset:#x}",
         )
+    # A deleted key's values name it only through the key record: give them its path.
+    owners = {v.offset: k.path for k in found.keys for v in k.values}
     for v in found.values:
         t.add(
             "deleted",
             kind="value",
-            offset=v.offset,
-            key_path=v.owner,
+            file_offset=v.offset,
+            key_path=v.owner if v.owner is not None else owners.get(v.offset),
             name=v.name,
             type=v.type,
             type_name=_type_name(v.type),
@@ -276,10 +278,10 @@ def extract(ref: HiveRef) -> dict[str, pa.Table]:
         "hives",
         size=ref.size,
         logs=[os.path.basename(p) for p in ref.logs],
-        keys=t.count("keys"),
-        values=t.count("values"),
-        deleted=t.count("deleted"),
-        errors=errors,
+        key_count=t.count("keys"),
+        value_count=t.count("values"),
+        deleted_count=t.count("deleted"),
+        error_count=errors,
         **info,
     )
     _sort_timeline(t)
@@ -322,7 +324,11 @@ def _read_hive(hive: Any, t: _Tables, info: dict[str, Any]) -> None:
         t.error("deleted", exc)
     except Exception as exc:
         t.error("deleted", exc)
-    info["status"] = "ok" if t.count("errors") == 0 else "partial"
+    if t.count("errors") == 0:
+        info["status"] = "ok"
+    else:
+        # Opened but not one key readable (e.g. a damaged root): nothing was collected.
+        info["status"] = "partial" if t.count("keys") else "failed"
 
 
 def timed_extract(ref: HiveRef) -> tuple[dict[str, pa.Table], float]:

@@ -38,10 +38,10 @@ def process_hive(ref: HiveRef, out: str) -> dict[str, Any]:
         "hive_type": ref.hive_type,
         "size": ref.size,
         "status": row["status"],
-        "keys": row["keys"],
-        "values": row["values"],
-        "deleted": row["deleted"],
-        "errors": row["errors"],
+        "keys": row["key_count"],
+        "values": row["value_count"],
+        "deleted": row["deleted_count"],
+        "errors": row["error_count"],
         "seconds": round(seconds, 6),
         "pid": os.getpid(),
     }
@@ -58,7 +58,7 @@ def _lost_task(ref: HiveRef, out: str, exc: BaseException) -> dict[str, Any]:
     }
     err = {"stage": ["task"], "error": [type(exc).__name__], "message": [str(exc)]}
     write_partition(out, "errors", ref.hive_id, pa.Table.from_pydict({**origin, **err}, ERRORS))
-    hives = {**origin, "size": [ref.size], "errors": [1], "status": ["failed"]}
+    hives = {**origin, "size": [ref.size], "error_count": [1], "status": ["failed"]}
     write_partition(out, "hives", ref.hive_id, pa.Table.from_pydict(hives, HIVES))
     return {
         "hive_id": ref.hive_id,

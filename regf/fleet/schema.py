@@ -4,6 +4,8 @@ Every table starts with the same four columns saying where a row came from:
 ``host``, ``hive_id`` (stable id of one hive of one host, also the partition file name),
 ``hive_path`` (where the hive was found; ``ZIP!member`` inside a zip) and ``hive_type``.
 Times are ``timestamp[us, UTC]`` plus the stored FILETIME (``*_filetime``, exact).
+Column names avoid SQL keywords (``file_offset``, ``key_count``), so queries need no
+quoting except for the table name ``"values"``.
 """
 
 from __future__ import annotations
@@ -31,10 +33,10 @@ HIVES = pa.schema(
         pa.field("was_dirty", pa.bool_()),
         pa.field("recovered", pa.bool_()),
         pa.field("last_written", TS),
-        pa.field("keys", pa.int64()),
-        pa.field("values", pa.int64()),
-        pa.field("deleted", pa.int64()),
-        pa.field("errors", pa.int64()),
+        pa.field("key_count", pa.int64()),
+        pa.field("value_count", pa.int64()),
+        pa.field("deleted_count", pa.int64()),
+        pa.field("error_count", pa.int64()),
         pa.field("status", pa.string()),
     ]
 )
@@ -50,7 +52,7 @@ KEYS = pa.schema(
         pa.field("subkey_count", pa.int64()),
         pa.field("value_count", pa.int64()),
         pa.field("owner", pa.string()),
-        pa.field("offset", pa.int64()),
+        pa.field("file_offset", pa.int64()),
     ]
 )
 
@@ -66,7 +68,7 @@ VALUES = pa.schema(
         pa.field("data_int", pa.uint64()),
         pa.field("data_list", pa.list_(pa.string())),
         pa.field("data_bin", pa.binary()),
-        pa.field("offset", pa.int64()),
+        pa.field("file_offset", pa.int64()),
     ]
 )
 
@@ -74,7 +76,7 @@ DELETED = pa.schema(
     [
         *ORIGIN,
         pa.field("kind", pa.string()),
-        pa.field("offset", pa.int64()),
+        pa.field("file_offset", pa.int64()),
         pa.field("key_path", pa.string()),
         pa.field("path_complete", pa.bool_()),
         pa.field("name", pa.string()),
@@ -106,7 +108,7 @@ ERRORS = pa.schema(
         pa.field("key_path", pa.string()),
         pa.field("error", pa.string()),
         pa.field("message", pa.string()),
-        pa.field("offset", pa.int64()),
+        pa.field("file_offset", pa.int64()),
     ]
 )
 

@@ -608,9 +608,7 @@ class EditKey:
                 and path
                 and class_name is None
                 and security is None
-                and (
-                    timestamp is None or (timestamp.__class__ is int and 0 <= timestamp < 1 << 64)
-                )
+                and (timestamp is None or (timestamp.__class__ is int and 0 <= timestamp < 1 << 64))
                 and not volatile
                 and "\\" not in path
             ):
@@ -1495,8 +1493,7 @@ class EditHive:
         if self._source is not None and _same_file(dest, self._source):
             how = "use flush()" if self._pager is not None else "it was opened as a copy"
             raise HiveStateError(
-                f"save_as({str(dest)!r}) would overwrite the file this hive was opened "
-                f"from ({how})"
+                f"save_as({str(dest)!r}) would overwrite the file this hive was opened from ({how})"
             )
         write_new_file(dest, self.to_bytes())
         if self.target is not None and _same_file(dest, self.target):

@@ -167,8 +167,10 @@ class Hive:
     # -- opening -----------------------------------------------------------------------
 
     def _recover(self, buf: Any, bb: BaseBlockInfo | None, logs: Sequence[Any] | None) -> Any:
-        paths = list(logs) if logs is not None else (
-            discover.find_logs(self.path) if self.path is not None else []
+        paths = (
+            list(logs)
+            if logs is not None
+            else (discover.find_logs(self.path) if self.path is not None else [])
         )
         if not paths:
             self._dirty_warning("no transaction logs found")
@@ -343,7 +345,16 @@ class Hive:
                 top = stack[-1] = [top[0], top[1], new_walk_state(), True, {}, top[0], top[1]]
             wstart, wbase, state, first, pps, prev, prev_d = top
             ch = walk_code(
-                bins, size, cellmap, visited, wstart.index, wbase, MAX_DEPTH, flags, minor, state,
+                bins,
+                size,
+                cellmap,
+                visited,
+                wstart.index,
+                wbase,
+                MAX_DEPTH,
+                flags,
+                minor,
+                state,
                 WALK_CAPS,
             )
             if ch.rc < 0:
@@ -367,7 +378,11 @@ class Hive:
             vals: list[Value] = []
             append = vals.append
             for vc, vn, vt, vs, rw in zip(
-                ch.val_cell, vnames, ch.val_type, ch.val_status, unpack(ch.fmt, ch.data),
+                ch.val_cell,
+                vnames,
+                ch.val_type,
+                ch.val_status,
+                unpack(ch.fmt, ch.data),
                 strict=False,
             ):
                 v = vnew(Value)
@@ -379,9 +394,7 @@ class Hive:
                     v.raw = rw
                 append(v)
             vi = 0
-            kz = zip(
-                ch.key_cell, ch.key_depth, ch.key_status, ch.key_nvals, knames, strict=False
-            )
+            kz = zip(ch.key_cell, ch.key_depth, ch.key_status, ch.key_nvals, knames, strict=False)
             k = wstart
             if first:
                 # The start key's own record (always the first): yield the caller's object.

@@ -368,9 +368,7 @@ def _recover_new(
     return _finish(image, hbins, final, final)
 
 
-def _recover_old(
-    primary: Primary, logs: list[LogFile], report: RecoveryReport
-) -> bytearray:
+def _recover_old(primary: Primary, logs: list[LogFile], report: RecoveryReport) -> bytearray:
     """DIRT recovery (fmt §6.2): timestamp eligibility, sector copy, bin check."""
     bad_head = report.dirty == "checksum"
     if bad_head:
