@@ -106,6 +106,8 @@ def collect(
     try:
         from regf.fleet import collect as run
     except ImportError as exc:
-        raise CliError(f"regf collect needs the fleet extra: pip install 'regf[fleet]' ({exc})")
+        raise CliError(
+            f"regf collect needs the fleet extra: pip install 'regf[fleet]' ({exc})"
+        ) from None
     with _reporter(progress) as report:
         run(inputs, out, scheduler=scheduler, workers=workers, host=host, progress=report)

@@ -53,7 +53,7 @@ def query(out: str, sql: str | None, named: str | None, list_: bool, fmt: str) -
     try:
         from regf.fleet import query as q
     except ImportError as exc:  # pragma: no cover - the extra is missing
-        raise CliError(f"regf query needs: pip install 'regf[fleet,query]' ({exc})")
+        raise CliError(f"regf query needs: pip install 'regf[fleet,query]' ({exc})") from None
     if list_:
         for name, text in q.NAMED.items():
             click.echo(f"-- {name}{text}")
@@ -67,7 +67,7 @@ def query(out: str, sql: str | None, named: str | None, list_: bool, fmt: str) -
     try:
         import duckdb
     except ImportError as exc:
-        raise CliError(f"regf query needs DuckDB: pip install 'regf[query]' ({exc})")
+        raise CliError(f"regf query needs DuckDB: pip install 'regf[query]' ({exc})") from None
     try:
         columns, rows = q.query(out, sql)
     except duckdb.Error as exc:

@@ -37,8 +37,9 @@ times are ``timestamp[us, UTC]``; ``*_filetime`` keeps the exact stored FILETIME
 ``hives``
     one row per hive: ``size``, ``logs``, ``root_name``, ``embedded_name``,
     ``version``, ``was_dirty``, ``recovered``, ``last_written``, row counts
-    (``key_count``, ``value_count``, ``deleted_count``, ``error_count``) and ``status`` (``ok``; ``partial``: some records unreadable; ``failed``: not one
-    key readable). Written last for each hive: its presence means the hive is complete.
+    (``key_count``, ``value_count``, ``deleted_count``, ``error_count``) and
+    ``status`` (``ok``; ``partial``: some records unreadable; ``failed``: not one key
+    readable). Written last for each hive: its presence means the hive is complete.
 """
 
 from __future__ import annotations

@@ -25,9 +25,8 @@ def connect(out: str | os.PathLike[str]) -> Any:
         folder = root / name
         if folder.is_dir() and any(folder.glob("*.parquet")):
             glob = str(folder / "*.parquet").replace("'", "''")
-            con.execute(
-                f"CREATE VIEW \"{name}\" AS SELECT * FROM read_parquet('{glob}', union_by_name=true)"
-            )
+            source = f"read_parquet('{glob}', union_by_name=true)"
+            con.execute(f'CREATE VIEW "{name}" AS SELECT * FROM {source}')
         else:
             con.register(f"_empty_{name}", schema.empty_table())
             con.execute(f'CREATE VIEW "{name}" AS SELECT * FROM "_empty_{name}"')
