@@ -50,6 +50,8 @@ class _Tables:
 
     def __init__(self, ref: HiveRef) -> None:
         self.ref = ref
+        #: Temp folder a zip member was extracted to: messages name the member instead.
+        self.tmp: str | None = None
         self.cols: dict[str, Rows] = {
             name: {f.name: [] for f in schema} for name, schema in SCHEMAS.items()
         }
@@ -67,12 +69,14 @@ class _Tables:
 
     def error(self, stage: str, exc: BaseException | str, key_path: str | None = None) -> None:
         if isinstance(exc, str):
-            self.add("errors", stage=stage, key_path=key_path, error="warning", message=exc)
+            msg = self.untemp(exc)
+            self.add("errors", stage=stage, key_path=key_path, error="warning", message=msg)
             return
         offset = exc.offset if isinstance(exc, RegfError) else None
         message = exc.message if isinstance(exc, RegfError) else str(exc)
         if not isinstance(exc, RegfError | OSError):
             message = f"internal error: {message}"
+        message = self.untemp(message)
         self.add(
             "errors",
             stage=stage,
@@ -81,6 +85,11 @@ class _Tables:
             message=message,
             file_offset=offset,
         )
+
+    def untemp(self, message: str) -> str:
+        """``message`` naming the zip member instead of its temp copy (``tmp/hive`` and
+        ``tmp/hive.LOG1`` become ``ZIP!member`` and ``ZIP!member.LOG1``)."""
+        return message if self.tmp is None else message.replace(self.tmp, self.ref.hive_path)
 
     def count(self, table: str) -> int:
         return len(self.cols[table]["host"])
@@ -267,6 +276,8 @@ def extract(ref: HiveRef) -> dict[str, pa.Table]:
     try:
         with _materialized(ref) as (path, logs), warnings.catch_warnings():
             warnings.simplefilter("ignore")
+            if ref.member is not None:
+                t.tmp = path
             with regf.open(path, strict=False, logs=logs) as hive:
                 _read_hive(hive, t, info)
     except (RegfError, OSError, zipfile.BadZipFile) as exc:
