@@ -247,3 +247,40 @@ def test_bad_input_never_stops_the_run(tmp_path: Path) -> None:
     # Forensic open of the cut file warns (file ends before the bins), then the walk fails.
     assert {r["stage"] for r in errs["TRUNC"]} >= {"open", "walk"}
     assert any("ends at" in str(r["message"]) for r in errs["TRUNC"])
+
+
+def test_task_failing_outside_regf_is_recorded(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A task that dies outside regf (here MemoryError; on a cluster, KilledWorker after
+    the hive took down every worker that ran it) gives a failed hive, not a failed run."""
+    distributed = pytest.importorskip("distributed")
+    import regf.fleet.run as run
+
+    real = run.timed_extract
+
+    def flaky(ref: object) -> object:
+        if getattr(ref, "hive_type", None) == "NTUSER":
+            raise MemoryError("simulated")
+        return real(ref)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(run, "timed_extract", flaky)
+    out = tmp_path / "out"
+    # Threads in this process, so the patch applies inside the tasks.
+    with (
+        distributed.LocalCluster(
+            n_workers=1, processes=False, dashboard_address=None, silence_logs=50
+        ) as lc,
+        distributed.Client(lc) as client,
+    ):
+        res = collect(INPUTS, out, client=client)
+    status = {(h["host"], h["hive_type"]): h["status"] for h in res.hives}
+    assert status[("HOST-A", "NTUSER")] == status[("HOST-B", "NTUSER")] == "failed"
+    assert status[("HOST-A", "SYSTEM")] == "ok"
+    errs = [r for r in rows(out, "errors") if r["hive_type"] == "NTUSER"]
+    assert {(r["stage"], r["error"], r["message"]) for r in errs} == {
+        ("task", "MemoryError", "simulated")
+    }
+    assert len(read(out, "hives")) == 8
+    ntuser_ids = {r["hive_id"] for r in errs}
+    assert not ntuser_ids & {r["hive_id"] for r in rows(out, "keys")}

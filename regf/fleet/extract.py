@@ -33,9 +33,16 @@ _UNIX_EPOCH_FT = 116_444_736_000_000_000
 Rows = dict[str, list[Any]]
 
 
+#: 9999-12-31 23:59:59.999999 UTC in microseconds since 1970: the latest time Python
+#: (and so ``regf``'s ``Key.last_written``) can represent.
+_MAX_US = 253_402_300_799_999_999
+
+
 def ft_to_us(ft: int) -> int:
-    """FILETIME -> microseconds since 1970 (what ``timestamp[us]`` stores)."""
-    return (ft - _UNIX_EPOCH_FT) // 10
+    """FILETIME -> microseconds since 1970 (what ``timestamp[us]`` stores), clamped to
+    year 9999 like :attr:`regf.Key.last_written`; ``*_filetime`` columns keep the exact
+    value of absurd stored times."""
+    return min((ft - _UNIX_EPOCH_FT) // 10, _MAX_US)
 
 
 def _type_name(t: int) -> str:

@@ -20,17 +20,23 @@ import pyarrow as pa
 
 from .discover import HiveRef, discover
 from .extract import timed_extract
-from .schema import ERRORS, HIVES
-from .write import sweep, write_hive, write_partition
+from .schema import ERRORS, HIVES, SCHEMAS
+from .write import partition_path, sweep, write_hive, write_partition
 
 ProgressFn = Callable[[dict[str, Any]], None]
+COUNTS = ["key_count", "value_count", "deleted_count", "error_count"]
+
+
+def _one_row(schema: pa.Schema, **row: Any) -> pa.Table:
+    """A one-row table of ``schema``; columns not given are null."""
+    return pa.Table.from_pydict({f.name: [row.get(f.name)] for f in schema}, schema)
 
 
 def process_hive(ref: HiveRef, out: str) -> dict[str, Any]:
     """The task: extract one hive and write its partitions. Returns its summary."""
     tables, seconds = timed_extract(ref)
     write_hive(out, ref.hive_id, tables)
-    row = tables["hives"].to_pylist()[0]
+    row = tables["hives"].select([*COUNTS, "status"]).to_pylist()[0]
     return {
         "hive_id": ref.hive_id,
         "host": ref.host,
@@ -49,17 +55,20 @@ def process_hive(ref: HiveRef, out: str) -> dict[str, Any]:
 
 def _lost_task(ref: HiveRef, out: str, exc: BaseException) -> dict[str, Any]:
     """Record a hive whose task failed outside regf (e.g. it killed every worker that ran
-    it): one ``errors`` row and a ``hives`` row with status ``failed``."""
+    it): one ``errors`` row and a ``hives`` row with status ``failed``, and no rows
+    in the other tables (an attempt may have written some before it died)."""
+    for name in SCHEMAS:
+        partition_path(out, name, ref.hive_id).unlink(missing_ok=True)
     origin = {
-        "host": [ref.host],
-        "hive_id": [ref.hive_id],
-        "hive_path": [ref.hive_path],
-        "hive_type": [ref.hive_type],
+        "host": ref.host,
+        "hive_id": ref.hive_id,
+        "hive_path": ref.hive_path,
+        "hive_type": ref.hive_type,
     }
-    err = {"stage": ["task"], "error": [type(exc).__name__], "message": [str(exc)]}
-    write_partition(out, "errors", ref.hive_id, pa.Table.from_pydict({**origin, **err}, ERRORS))
-    hives = {**origin, "size": [ref.size], "error_count": [1], "status": ["failed"]}
-    write_partition(out, "hives", ref.hive_id, pa.Table.from_pydict(hives, HIVES))
+    err = _one_row(ERRORS, **origin, stage="task", error=type(exc).__name__, message=str(exc))
+    write_partition(out, "errors", ref.hive_id, err)
+    hives = _one_row(HIVES, **origin, size=ref.size, error_count=1, status="failed")
+    write_partition(out, "hives", ref.hive_id, hives)
     return {
         "hive_id": ref.hive_id,
         "host": ref.host,
