@@ -227,6 +227,9 @@ def _run_dask(
     from distributed import as_completed
 
     run = uuid.uuid4().hex[:8]
+    # Largest first (Dask starts tasks about in submission order): a big hive then
+    # overlaps the many small ones instead of running alone at the end of the job.
+    refs = sorted(refs, key=lambda r: -r.size)
     # One task per hive, keyed by run and hive id: a worker lost mid-task makes the
     # scheduler re-run just that hive elsewhere, and its partitions are replaced whole.
     futures = c.map(
