@@ -9,6 +9,7 @@ a ``hives`` row with status ``failed``.
 
 from __future__ import annotations
 
+import functools
 import os
 import shutil
 import tempfile
@@ -25,12 +26,10 @@ import regf
 from regf.errors import RegfError
 
 from .discover import HiveRef
-from .schema import SCHEMAS
+from .schema import ORIGIN, SCHEMAS
 
 #: FILETIME of 1970-01-01 (100 ns units since 1601).
 _UNIX_EPOCH_FT = 116_444_736_000_000_000
-
-Rows = dict[str, list[Any]]
 
 
 #: 9999-12-31 23:59:59.999999 UTC in microseconds since 1970: the latest time Python
@@ -45,6 +44,7 @@ def ft_to_us(ft: int) -> int:
     return min((ft - _UNIX_EPOCH_FT) // 10, _MAX_US)
 
 
+@functools.lru_cache(maxsize=512)
 def _type_name(t: int) -> str:
     try:
         return regf.ValueType(t).name
@@ -53,26 +53,20 @@ def _type_name(t: int) -> str:
 
 
 class _Tables:
-    """Column lists of every table for one hive, stamped with its origin."""
+    """Rows of every table for one hive; the origin columns are added when converting.
+
+    Rows are tuples in schema order without the four origin columns. The hot tables
+    (keys, values, timeline) are appended to directly, in that order."""
 
     def __init__(self, ref: HiveRef) -> None:
         self.ref = ref
         #: Temp folder a zip member was extracted to: messages name the member instead.
         self.tmp: str | None = None
-        self.cols: dict[str, Rows] = {
-            name: {f.name: [] for f in schema} for name, schema in SCHEMAS.items()
-        }
+        self.rows: dict[str, list[tuple[Any, ...]]] = {name: [] for name in SCHEMAS}
+        self.fields = {name: schema.names[len(ORIGIN) :] for name, schema in SCHEMAS.items()}
 
     def add(self, table: str, **row: Any) -> None:
-        cols = self.cols[table]
-        ref = self.ref
-        cols["host"].append(ref.host)
-        cols["hive_id"].append(ref.hive_id)
-        cols["hive_path"].append(ref.hive_path)
-        cols["hive_type"].append(ref.hive_type)
-        for name, col in cols.items():
-            if name not in ("host", "hive_id", "hive_path", "hive_type"):
-                col.append(row.get(name))
+        self.rows[table].append(tuple(row.get(f) for f in self.fields[table]))
 
     def error(self, stage: str, exc: BaseException | str, key_path: str | None = None) -> None:
         if isinstance(exc, str):
@@ -99,10 +93,22 @@ class _Tables:
         return message if self.tmp is None else message.replace(self.tmp, self.ref.hive_path)
 
     def count(self, table: str) -> int:
-        return len(self.cols[table]["host"])
+        return len(self.rows[table])
 
     def to_arrow(self) -> dict[str, pa.Table]:
-        return {name: _table(cols, SCHEMAS[name]) for name, cols in self.cols.items()}
+        ref = self.ref
+        origin = (ref.host, ref.hive_id, ref.hive_path, ref.hive_type)
+        out = {}
+        for name, schema in SCHEMAS.items():
+            rows = self.rows[name]
+            n = len(rows)
+            cols = list(zip(*rows, strict=True)) if rows else [()] * len(self.fields[name])
+            arrays = [pa.array([v] * n, pa.string()) for v in origin]
+            arrays += [
+                _array(c, f.type) for c, f in zip(cols, list(schema)[len(ORIGIN) :], strict=True)
+            ]
+            out[name] = pa.Table.from_arrays(arrays, schema=schema)
+        return out
 
 
 def _clean(v: Any) -> Any:
@@ -114,15 +120,11 @@ def _clean(v: Any) -> Any:
     return v
 
 
-def _table(cols: Rows, schema: pa.Schema) -> pa.Table:
-    arrays = []
-    for f in schema:
-        data = cols[f.name]
-        try:
-            arrays.append(pa.array(data, type=f.type))
-        except (UnicodeEncodeError, pa.ArrowException):
-            arrays.append(pa.array([_clean(x) for x in data], type=f.type))
-    return pa.Table.from_arrays(arrays, schema=schema)
+def _array(data: Any, type_: pa.DataType) -> pa.Array:
+    try:
+        return pa.array(data, type=type_)
+    except (UnicodeEncodeError, pa.ArrowException):
+        return pa.array([_clean(x) for x in data], type=type_)
 
 
 @contextmanager
@@ -158,6 +160,8 @@ def _owner(key: Any, cache: dict[int, str | None]) -> str | None:
 
 def _walk(hive: Any, t: _Tables) -> None:
     owners: dict[int, str | None] = {}
+    # Appended in schema order (see schema.KEYS / VALUES / TIMELINE), without origin.
+    key_rows, value_rows, timeline = t.rows["keys"], t.rows["values"], t.rows["timeline"]
     for key in hive.walk():
         path = key.path
         ft = key.last_written_raw
@@ -176,54 +180,33 @@ def _walk(hive: Any, t: _Tables) -> None:
         except RegfError as exc:
             t.error("values", exc, path)
             values = []
-        t.add(
-            "keys",
-            key_path=path,
-            name=key.name,
-            last_written=ft_to_us(ft),
-            last_written_filetime=ft,
-            class_name=cls,
-            subkey_count=key.subkey_count,
-            value_count=key.value_count,
-            owner=owner,
-            file_offset=key.offset,
+        us = ft_to_us(ft)
+        key_rows.append(
+            (path, key.name, us, ft, cls, key.subkey_count, key.value_count, owner, key.offset)
         )
-        t.add(
-            "timeline",
-            time=ft_to_us(ft),
-            filetime=ft,
-            event="key_written",
-            key_path=path,
-            detail=f"{len(values)} values",
-        )
+        timeline.append((us, ft, "key_written", path, f"{len(values)} values"))
         for v in values:
-            _value(v, path, t)
+            value_rows.append(_value(v, path, t))
 
 
-def _value(v: Any, path: str, t: _Tables) -> None:
+def _value(v: Any, path: str, t: _Tables) -> tuple[Any, ...]:
+    """A ``values`` row (schema order, without origin); data in its typed column."""
     vtype = int(v.type_)
-    row: dict[str, Any] = {
-        "key_path": path,
-        "name": v.name,
-        "type": vtype,
-        "type_name": _type_name(vtype),
-        "size": v.size,
-        "file_offset": v.offset,
-    }
     try:
         data = v.data
     except RegfError as exc:
         t.error("value", exc, path)
         data = None
+    s = i = lst = b = None
     if isinstance(data, str):
-        row["data_str"] = data
+        s = data
     elif isinstance(data, list):
-        row["data_list"] = data
+        lst = data
     elif isinstance(data, int):
-        row["data_int"] = data
+        i = data
     elif data is not None:
-        row["data_bin"] = data
-    t.add("values", **row)
+        b = data
+    return (path, v.name, vtype, _type_name(vtype), v.size, s, i, lst, b, v.offset)
 
 
 def _deleted(hive: Any, t: _Tables) -> None:
@@ -267,13 +250,8 @@ def _deleted(hive: Any, t: _Tables) -> None:
 
 
 def _sort_timeline(t: _Tables) -> None:
-    cols = t.cols["timeline"]
-    order = sorted(
-        range(len(cols["host"])),
-        key=lambda i: (cols["filetime"][i], cols["key_path"][i] or "", cols["event"][i]),
-    )
-    for name, col in cols.items():
-        cols[name] = [col[i] for i in order]
+    # Row layout: (time, filetime, event, key_path, detail).
+    t.rows["timeline"].sort(key=lambda r: (r[1], r[3] or "", r[2]))
 
 
 def extract(ref: HiveRef) -> dict[str, pa.Table]:
