@@ -8,6 +8,7 @@ worker holds one hive's tables at a time.
 from __future__ import annotations
 
 import os
+import sys
 import time
 import uuid
 from collections.abc import Callable, Iterable, Sequence
@@ -33,9 +34,12 @@ def _one_row(schema: pa.Schema, **row: Any) -> pa.Table:
 
 
 def process_hive(ref: HiveRef, out: str) -> dict[str, Any]:
-    """The task: extract one hive and write its partitions. Returns its summary."""
-    tables, seconds = timed_extract(ref)
+    """The task: extract one hive and write its partitions. Returns its summary, with
+    the task's wall and CPU seconds and the worker process's peak RSS so far."""
+    start, cpu = time.perf_counter(), time.process_time()
+    tables, _ = timed_extract(ref)
     write_hive(out, ref.hive_id, tables)
+    cpu = time.process_time() - cpu
     row = tables["hives"].select([*COUNTS, "status"]).to_pylist()[0]
     return {
         "hive_id": ref.hive_id,
@@ -48,9 +52,21 @@ def process_hive(ref: HiveRef, out: str) -> dict[str, Any]:
         "values": row["value_count"],
         "deleted": row["deleted_count"],
         "errors": row["error_count"],
-        "seconds": round(seconds, 6),
+        "seconds": round(time.perf_counter() - start, 6),
+        "cpu_seconds": round(cpu, 6),
+        "max_rss": _max_rss(),
         "pid": os.getpid(),
     }
+
+
+def _max_rss() -> int | None:
+    """Peak resident memory of this process in bytes (None where unknown)."""
+    try:
+        import resource
+    except ImportError:  # pragma: no cover - Windows
+        return None
+    kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return int(kb) * (1 if sys.platform == "darwin" else 1024)
 
 
 def _lost_task(ref: HiveRef, out: str, exc: BaseException) -> dict[str, Any]:
@@ -81,6 +97,8 @@ def _lost_task(ref: HiveRef, out: str, exc: BaseException) -> dict[str, Any]:
         "deleted": 0,
         "errors": 1,
         "seconds": 0.0,
+        "cpu_seconds": 0.0,
+        "max_rss": None,
         "pid": None,
     }
 
