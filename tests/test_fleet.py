@@ -284,3 +284,14 @@ def test_task_failing_outside_regf_is_recorded(
     assert len(read(out, "hives")) == 8
     ntuser_ids = {r["hive_id"] for r in errs}
     assert not ntuser_ids & {r["hive_id"] for r in rows(out, "keys")}
+
+
+def test_lone_surrogates_stored_as_replacement() -> None:
+    # Key and value names are UTF-16 and may hold lone surrogates; Arrow strings are
+    # UTF-8, so those become U+FFFD instead of failing the hive.
+    from regf.fleet.extract import _array
+
+    arr = _array(["ok", "bad\ud800name", None], pa.string())
+    assert arr.to_pylist() == ["ok", "bad\ufffdname", None]
+    lists = _array([["a\udfffb"], None], pa.list_(pa.string()))
+    assert lists.to_pylist() == [["a\ufffdb"], None]

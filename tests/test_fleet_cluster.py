@@ -109,3 +109,35 @@ def test_worker_killed_mid_run(corpus: Path, single: Path, tmp_path: Path, clust
     assert sorted(h["hive_id"] for h in res.hives) == sorted(r.hive_id for r in refs)
     _same_tables(single, tmp_path / "out")
     assert not [p for p in (tmp_path / "out").rglob(".*")], "temp files left behind"
+
+
+SAMPLE = Path(__file__).resolve().parent.parent / "fixtures" / "fleet"
+SAMPLE_INPUTS = sorted(SAMPLE.iterdir())
+
+
+@pytest.fixture(scope="module")
+def sample_single(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("sample") / "out"
+    collect(SAMPLE_INPUTS, out, workers=0)
+    return out
+
+
+def test_scheduler_address_from_cli(sample_single: Path, tmp_path: Path, cluster: Any) -> None:
+    from click.testing import CliRunner
+
+    from regf.cli import main
+
+    addr = cluster.scheduler.address
+    assert addr.startswith("tcp://")
+    args = ["collect", *map(str, SAMPLE_INPUTS), "-o", str(tmp_path / "out"), "--scheduler", addr]
+    res = CliRunner().invoke(main, args)
+    assert res.exit_code == 0, res.output
+    assert '"workers":2' in res.output.splitlines()[0]
+    _same_tables(sample_single, tmp_path / "out")
+
+
+def test_embedded_default_cluster(sample_single: Path, tmp_path: Path) -> None:
+    # No client, no scheduler: a LocalCluster of one process per CPU, at most one per hive.
+    res = collect(SAMPLE_INPUTS, tmp_path / "out")
+    assert res.workers == min(os.cpu_count() or 1, len(res.hives))
+    _same_tables(sample_single, tmp_path / "out")

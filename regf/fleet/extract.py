@@ -114,7 +114,8 @@ class _Tables:
 def _clean(v: Any) -> Any:
     """Text Arrow can store: lone UTF-16 surrogates (legal in key names) become U+FFFD."""
     if isinstance(v, str):
-        return v.encode("utf-8", "replace").decode("utf-8")
+        # Round trip through UTF-16: a split pair joins, a lone half becomes U+FFFD.
+        return v.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "replace")
     if isinstance(v, list):
         return [_clean(x) for x in v]
     return v
@@ -265,9 +266,9 @@ def extract(ref: HiveRef) -> dict[str, pa.Table]:
                 t.tmp = path
             with regf.open(path, strict=False, logs=logs) as hive:
                 _read_hive(hive, t, info)
-    except (RegfError, OSError, zipfile.BadZipFile) as exc:
-        t.error("open", exc)
-    except Exception as exc:  # a bug in regf must not stop a fleet run: record it
+    except Exception as exc:
+        # RegfError / OSError / BadZipFile are expected; anything else is a bug in regf,
+        # recorded as "internal error" rather than stopping the fleet run.
         t.error("open", exc)
     errors = t.count("errors")
     t.add(
@@ -308,16 +309,12 @@ def _read_hive(hive: Any, t: _Tables, info: dict[str, Any]) -> None:
     try:
         info["root_name"] = hive.root.name
         _walk(hive, t)
-    except RegfError as exc:
-        t.error("walk", exc)
-    except Exception as exc:
+    except Exception as exc:  # keep the rows read so far (see extract)
         t.error("walk", exc)
     for problem in hive.problems:
         t.error("record", problem)
     try:
         _deleted(hive, t)
-    except RegfError as exc:
-        t.error("deleted", exc)
     except Exception as exc:
         t.error("deleted", exc)
     if t.count("errors") == 0:
