@@ -75,6 +75,9 @@ def test_host_rules(tmp_path: Path) -> None:
     assert infer_host(["kape", "HOST-A", "C", "Windows", "System32", "SYSTEM"], "kape") == "HOST-A"
     assert infer_host(["HOST-A", "C", "Users", "x", "NTUSER.DAT"], "HOST-A") == "HOST-A"
     assert infer_host(["out", "WS1", "C%3A", "Windows", "SYSTEM"], "out") == "WS1"
+    # An unzipped Velociraptor collection: the collection folder, not the accessor.
+    vr = ["in", "Collection-WS9-2026-01-02T03_04_05Z", "uploads", "auto", "C%3A", "Windows"]
+    assert infer_host([*vr, "SYSTEM"], "in") == "WS9"
     # Plain: first folder below the input, or the input itself.
     assert infer_host(["plain", "HOST-C", "SYSTEM"], "plain") == "HOST-C"
     assert infer_host(["HOST-C", "SYSTEM"], "HOST-C") == "HOST-C"

@@ -14,7 +14,9 @@ Host rule (first that applies; ``host=`` overrides it):
    ``C%3A``) that holds ``Windows``, ``Users``, ``Documents and Settings`` or
    ``ProgramData``. The input's own name counts as the first component, so both
    ``kape_out`` and ``kape_out/HOST`` give ``HOST``; a drive folder at the top of a
-   zip gives the zip's stem.
+   zip gives the zip's stem. An unzipped Velociraptor collection
+   (``NAME/uploads/<accessor>/C%3A/...``) gives ``HOST`` of ``NAME`` as in rule 1, else
+   ``NAME``.
 3. Plain layout: the first folder below the input (``INPUT/HOST/...``), or the input's
    own name when the hive sits directly in it (a single file: its folder's name).
 """
@@ -111,6 +113,11 @@ def infer_host(parts: list[str], container: str) -> str:
     folders = parts[:-1]
     for i in range(len(folders) - 1):
         if _is_drive(folders[i]) and unquote(folders[i + 1]).casefold() in _DRIVE_CHILDREN:
+            if i >= 2 and folders[i - 2] == "uploads":
+                # An unzipped Velociraptor collection: COLLECTION/uploads/<accessor>/C%3A.
+                name = folders[i - 3] if i >= 3 else container
+                m = _VR_NAME.match(name)
+                return m.group(1) if m else name
             return unquote(folders[i - 1]) if i > 0 else container
     if len(folders) >= 2:
         return unquote(folders[1])
