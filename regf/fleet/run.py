@@ -137,6 +137,7 @@ class _Progress:
             self.fn(event)
 
     def started(self, workers: int) -> None:
+        self.start = time.perf_counter()  # rates exclude the cluster's start-up
         self.emit(
             {"event": "start", "hives": self.total, "bytes": self.total_bytes, "workers": workers}
         )
@@ -175,7 +176,7 @@ def _client(
             threads_per_worker=1,
             processes=True,
             dashboard_address=None,
-            silence_logs=40,
+            silence_logs=50,  # worker shutdown chatter; task errors come back as futures
         )
     )
     return stack.enter_context(Client(cluster))
