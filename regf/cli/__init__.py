@@ -70,6 +70,8 @@ def main(ctx: click.Context, no_recover: bool, forensic: bool) -> None:
 
 def _register() -> None:
     from . import browse, check, compare, deleted, edit, export, find, fuzz, recover
+    from .collect import collect
+    from .query import query
 
     for command in (
         browse.info,
@@ -84,6 +86,8 @@ def _register() -> None:
         compare.diff,
         compare.timeline,
         fuzz.fuzz,
+        collect,
+        query,
         *edit.COMMANDS,
     ):
         main.add_command(command)

@@ -1,0 +1,63 @@
+"""Atomic, idempotent partition writes: ``OUT/<table>/<hive_id>.parquet``.
+
+Each partition is written to a hidden temp name in its table folder and moved into place
+with ``os.replace``, so a reader (or a worker killed mid-write) never leaves or sees a
+torn file, and a task that runs twice (Dask re-runs the tasks of a lost worker) replaces
+its own files instead of adding rows. Temp names never end in ``.parquet``, so globs
+over the dataset do not see them; :func:`sweep` removes those a dead worker left.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from .schema import SCHEMAS
+
+TMP_SUFFIX = ".tmp"
+
+
+def partition_path(out: str | os.PathLike[str], table: str, hive_id: str) -> Path:
+    """Final path of one hive's partition of ``table``."""
+    return Path(out) / table / f"{hive_id}.parquet"
+
+
+def write_partition(out: str | os.PathLike[str], table: str, hive_id: str, data: pa.Table) -> Path:
+    """Write one partition atomically (temp file in the same folder, then rename)."""
+    final = partition_path(out, table, hive_id)
+    final.parent.mkdir(parents=True, exist_ok=True)
+    tmp = final.parent / f".{hive_id}.{uuid.uuid4().hex}{TMP_SUFFIX}"
+    try:
+        pq.write_table(data, tmp, compression="zstd")
+        os.replace(tmp, final)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    return final
+
+
+def write_hive(out: str | os.PathLike[str], hive_id: str, tables: dict[str, pa.Table]) -> None:
+    """Write every table's partition of one hive, ``hives`` last (it marks completion)."""
+    for name in SCHEMAS:
+        write_partition(out, name, hive_id, tables[name])
+
+
+def sweep(out: str | os.PathLike[str]) -> int:
+    """Remove temp files that killed writers left in ``out``; returns how many."""
+    removed = 0
+    for name in SCHEMAS:
+        folder = Path(out) / name
+        if not folder.is_dir():
+            continue
+        for p in folder.iterdir():
+            if p.name.startswith(".") and p.name.endswith(TMP_SUFFIX):
+                p.unlink(missing_ok=True)
+                removed += 1
+    return removed
+
+
+__all__ = ["partition_path", "sweep", "write_hive", "write_partition"]
