@@ -1,8 +1,13 @@
-"""Structural tiling check: every hive bin and every cell laid out exactly (fmt §2, §3).
+"""Whole-hive checks: the cell tiling (fmt §2, §3), the key tree and every value.
 
-Independent of the key tree: it scans the image from file offset 4096 to
-4096 + hive-bins size and verifies that bins follow each other with correct headers and
-that cells tile every bin with no gap or overlap.
+* :func:`scan_bins` / :func:`check_hive` are independent of the key tree: they scan the
+  image from file offset 4096 to 4096 + hive-bins size and verify that bins follow each
+  other with correct headers and that cells tile every bin with no gap or overlap.
+* :func:`walk_problems` reads every key, class, security descriptor and value reachable
+  from the root, and :func:`value_problems` checks each vk's data fields beyond what a
+  read needs (fmt §4.3).
+* :func:`full_check` is all of them plus the dirty state: what ``regf check`` reports,
+  what ``regf recover`` checks its result with and what ``mode="r+"`` refuses to edit.
 """
 
 from __future__ import annotations
@@ -10,6 +15,9 @@ from __future__ import annotations
 import struct
 from dataclasses import dataclass, field
 from typing import Any
+
+from ..errors import RegfError
+from ..format.constants import DATA_INLINE, HCELL_NIL
 
 BASE = 4096
 HBIN_HEADER_SIZE = 32
@@ -144,4 +152,160 @@ def check_hive_stats(hive: Any) -> TilingStats:
     return scan_bins(image.buf, int(declared))
 
 
-__all__ = ["Problem", "TilingStats", "check_hive", "check_hive_stats", "scan_bins"]
+# ---------------------------------------------------------------------------------------
+# The key tree and the values
+# ---------------------------------------------------------------------------------------
+
+#: Deepest key path the tree check follows (a deeper tree is reported, not recursed).
+MAX_DEPTH = 512
+#: Most data bytes a vk can keep in its data field (fmt §4.3).
+INLINE_MAX = 4
+
+
+def _problem(exc: RegfError, context: str) -> Problem:
+    return Problem(exc.offset, f"{context}: {exc.message}")
+
+
+def value_problems(hive: Any, value: Any, where: str) -> list[Problem]:
+    """Damage in a vk's data fields that reading its data does not trip over.
+
+    * An inline value (bit 31 of the size) declares at most 4 bytes; the reader returns the
+      4 bytes there are, so a larger size is only visible here.
+    * A zero-length value has no data, but its data field must still be NIL or a real cell:
+      anything else is a dangling index. NIL is accepted (hivex rejects it) because
+      Windows itself writes it: the tombstone values of a Windows 10 differencing hive
+      (the corpus's yarp ``System_Delta``) are zero-length with a NIL data field.
+    """
+    size = getattr(value, "data_size", None)
+    if size is None:  # not a reader value (an editor's copy has no vk fields)
+        return []
+    name = f"{where}: value {value.name!r}"
+    if size & DATA_INLINE:
+        if size & ~DATA_INLINE > INLINE_MAX:
+            return [
+                Problem(
+                    value.offset,
+                    f"{name}: inline data size {size & ~DATA_INLINE} exceeds {INLINE_MAX}",
+                )
+            ]
+        return []
+    if size == 0 and value.data_cell != HCELL_NIL:
+        try:
+            hive.image.cell(value.data_cell, "zero-length value data")
+        except RegfError:
+            return [
+                Problem(
+                    value.offset,
+                    f"{name}: zero-length value with a bogus data offset {value.data_cell:#x}",
+                )
+            ]
+    return []
+
+
+def walk_problems(hive: Any) -> tuple[list[Problem], int, int]:
+    """Walk every key, value, class and security descriptor; collect errors per item.
+
+    Returns:
+        (problems, keys visited, values read).
+    """
+    problems: list[Problem] = []
+    keys = values = 0
+    seen: set[int] = set()
+    security_seen: set[int | None] = set()
+    try:
+        root = hive.root
+    except RegfError as exc:
+        return [_problem(exc, "root key")], 0, 0
+    stack: list[tuple[Any, int]] = [(root, 0)]
+    while stack:
+        key, depth = stack.pop()
+        where = key.path or "(root)"
+        if key.index in seen:
+            problems.append(Problem(key.offset, f"{where}: key reached twice (cycle)"))
+            continue
+        seen.add(key.index)
+        keys += 1
+        try:
+            _ = key.last_written, key.class_name
+        except RegfError as exc:
+            problems.append(_problem(exc, f"{where}: class/time"))
+        sec_index = getattr(key, "security_index", None)
+        if sec_index not in security_seen:
+            security_seen.add(sec_index)
+            try:
+                _ = key.security
+            except RegfError as exc:
+                problems.append(_problem(exc, f"{where}: security"))
+        try:
+            for val in key.values():
+                values += 1
+                try:
+                    _ = val.raw, val.data
+                except RegfError as exc:
+                    problems.append(_problem(exc, f"{where}: value {val.name!r}"))
+                problems.extend(value_problems(hive, val, where))
+        except RegfError as exc:
+            problems.append(_problem(exc, f"{where}: value list"))
+        if depth >= MAX_DEPTH:
+            problems.append(Problem(key.offset, f"{where}: tree deeper than {MAX_DEPTH}"))
+            continue
+        try:
+            subs = key.subkeys()
+        except RegfError as exc:
+            problems.append(_problem(exc, f"{where}: subkey list"))
+            continue
+        stack.extend((sub, depth + 1) for sub in reversed(subs))
+    return problems, keys, values
+
+
+@dataclass
+class CheckReport:
+    """What :func:`full_check` found: every problem, and what it looked at."""
+
+    problems: list[Problem]
+    keys: int
+    values: int
+    stats: TilingStats
+
+    @property
+    def ok(self) -> bool:
+        """True when nothing is wrong."""
+        return not self.problems
+
+    def summary(self) -> str:
+        """One line of counts (keys, values, bins, cells)."""
+        s = self.stats
+        return (
+            f"{self.keys} keys, {self.values} values, {s.bins} bins, {s.cells} cells "
+            f"({s.free} free, {s.free_bytes} bytes)"
+        )
+
+
+def full_check(hive: Any, *, dirty: bool = True) -> CheckReport:
+    """Everything ``regf check`` checks, on an open (reader) hive.
+
+    The key tree with every class, security descriptor and value (:func:`walk_problems`),
+    the cell tiling (:func:`check_hive_stats`) and, with ``dirty``, that the hive is not
+    dirty (logs not applied). Problems come in that order; the tiling ones are sorted by
+    offset.
+    """
+    problems, keys, values = walk_problems(hive)
+    stats = check_hive_stats(hive)
+    problems.extend(stats.problems)
+    if dirty and getattr(hive, "dirty", False):
+        problems.append(Problem(4, "hive is dirty (sequence numbers differ, logs not applied)"))
+    return CheckReport(problems, keys, values, stats)
+
+
+__all__ = [
+    "MAX_DEPTH",
+    "CheckReport",
+    "Problem",
+    "TilingStats",
+    "check_hive",
+    "check_hive_stats",
+    "full_check",
+    "scan_bins",
+    "value_problems",
+    "walk_problems",
+]

@@ -1,0 +1,153 @@
+"""Issue 19, bugs D-G: each regression test damages a hive it generates itself."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+
+import oracles
+import pytest
+from click.testing import CliRunner
+
+import regf
+from regf._accel import checksum
+from regf.cli import main
+from regf.format.constants import DATA_INLINE, HCELL_NIL
+from regf.format.fast import BASE_L, VK_L
+from regf.model.serialize import serialize
+from regf.model.spec import KeySpec, ValueSpec
+
+
+def _hive() -> bytes:
+    spec = KeySpec(
+        "ROOT",
+        subkeys=[
+            KeySpec(
+                "K",
+                values=[
+                    ValueSpec("small", 3, b"abcd"),
+                    ValueSpec("empty", 3, b""),
+                    ValueSpec("cell", 3, b"x" * 40),
+                ],
+            )
+        ],
+    )
+    return serialize(spec, minor=5)
+
+
+def _vk_offsets(data: bytes) -> dict[str, tuple[int, int, int]]:
+    with regf.open(data) as h:
+        return {v.name: (v.offset, v.data_size, v.data_cell) for v in h.open_key("K").values()}
+
+
+def _patch_vk(hive: bytes, name: str, **fields: int) -> bytes:
+    """``hive`` with vk fields of value ``name`` rewritten (checksum fixed)."""
+    buf = bytearray(hive)
+    off = _vk_offsets(hive)[name][0]
+    for field, value in fields.items():
+        VK_L.field(field).pack_into(buf, off + 4, value)
+    BASE_L.field("checksum").pack_into(buf, 0, checksum(bytes(buf[:512])))
+    return bytes(buf)
+
+
+def _check(tmp_path: Path, data: bytes) -> tuple[int, str]:
+    p = tmp_path / "h.hiv"
+    p.write_bytes(data)
+    r = CliRunner().invoke(main, ["check", str(p)])
+    return r.exit_code, r.output
+
+
+def _hivex_reads(path: Path, value: str) -> bool:
+    """Whether hivex returns value ``value`` of key K (python3-hivex, system python)."""
+    code = (
+        "import hivex,sys\n"
+        "h=hivex.Hivex(sys.argv[1]); k=h.node_get_child(h.root(),'K')\n"
+        "v=h.node_get_value(k,sys.argv[2])\n"
+        "try:\n h.value_value(v); print(1)\nexcept RuntimeError: print(0)\n"
+    )
+    out = subprocess.run(
+        ["/usr/bin/python3", "-c", code, str(path), value],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    return bool(json.loads(out.stdout))
+
+
+# ---------------------------------------------------------------------------------------
+# F: regf check is as strict as hivex about vk data fields
+
+
+@pytest.mark.parametrize("size", [5, 8, 0x7FFFFFFF])
+def test_check_reports_inline_data_longer_than_4(tmp_path: Path, size: int) -> None:
+    data = _hive()
+    assert _check(tmp_path, data)[0] == 0
+    bad = _patch_vk(data, "small", data_size=DATA_INLINE | size)
+    code, out = _check(tmp_path, bad)
+    off = _vk_offsets(data)["small"][0]
+    assert code == 1 and f"{off:#010x}: K: value 'small': inline data size {size}" in out
+    if oracles.hivex_available():
+        assert not _hivex_reads(tmp_path / "h.hiv", "small")  # hivex refuses it too
+
+
+@pytest.mark.parametrize("bogus", [0x12345678, 0, 0x21, 0x80000020])
+def test_check_reports_zero_length_value_with_bogus_data_offset(tmp_path: Path, bogus: int) -> None:
+    bad = _patch_vk(_hive(), "empty", data_size=0, data=bogus)
+    code, out = _check(tmp_path, bad)
+    assert code == 1, out
+    assert f"zero-length value with a bogus data offset {bogus:#x}" in out
+    if oracles.hivex_available():
+        assert not _hivex_reads(tmp_path / "h.hiv", "empty")
+
+
+def test_check_accepts_zero_length_value_with_nil_or_real_cell(tmp_path: Path) -> None:
+    """NIL is what Windows writes for tombstones (yarp System_Delta); a real cell is
+    harmless. hivex rejects NIL: regf does not follow it there."""
+    data = _hive()
+    real = _vk_offsets(data)["cell"][2]
+    for target in (HCELL_NIL, real):
+        code, out = _check(tmp_path, _patch_vk(data, "empty", data_size=0, data=target))
+        assert code == 0, out
+
+
+def test_corpus_windows_hives_stay_clean_under_the_value_checks(corpus: Path) -> None:
+    """The new vk checks add no problem to any corpus hive (clean or not)."""
+    import warnings
+
+    from regf.model.check import value_problems
+
+    seen = 0
+    for path in oracles.corpus_files(corpus):
+        if not oracles.is_primary(path):
+            continue
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            try:
+                hive = regf.open(path, strict=False)
+            except regf.RegfError:
+                continue
+        with hive:
+            try:
+                for key in hive.walk():
+                    for v in key.values():
+                        seen += 1
+                        assert value_problems(hive, v, key.path) == [], (path, key.path)
+            except regf.RegfError:
+                continue
+    assert seen > 10_000
+
+
+# ---------------------------------------------------------------------------------------
+# G: regf fuzz validates its counts
+
+
+@pytest.mark.parametrize(
+    "args", [["--count", "-1"], ["--mutations", "-2"], ["--damage", "0"], ["--max-keys", "-1"]]
+)
+def test_fuzz_rejects_negative_counts(tmp_path: Path, args: list[str]) -> None:
+    r = CliRunner().invoke(main, ["fuzz", str(tmp_path / "o"), *args])
+    assert r.exit_code == 2, r.output  # click usage error
+    assert "Invalid value" in r.output
+    assert not (tmp_path / "o").exists()
