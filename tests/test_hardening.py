@@ -15,6 +15,7 @@ from regf._accel import checksum
 from regf.cli import main
 from regf.format.constants import DATA_INLINE, HCELL_NIL
 from regf.format.fast import BASE_L, VK_L
+from regf.model.check import full_check
 from regf.model.serialize import serialize
 from regf.model.spec import KeySpec, ValueSpec
 
@@ -151,3 +152,73 @@ def test_fuzz_rejects_negative_counts(tmp_path: Path, args: list[str]) -> None:
     assert r.exit_code == 2, r.output  # click usage error
     assert "Invalid value" in r.output
     assert not (tmp_path / "o").exists()
+
+
+# ---------------------------------------------------------------------------------------
+# D: regf recover checks its result like regf check
+
+
+def _freed_sk_dirty_set(tmp_path: Path) -> tuple[Path, int]:
+    """A dirty hive whose DIRT log carries the root's sk cell with its size sign flipped
+    (the cell turns free), written as HIVE, HIVE.LOG1, HIVE.LOG2. Returns HIVE and the
+    sk's file offset. DIRT logs have no hash, so the flipped bit passes every log check."""
+    from regf.model.fuzz import generate
+    from regf.storage.logbuild import dirty_set
+
+    before = serialize(KeySpec("ROOT"), minor=3)
+    after, _spec = generate(3, minor=3, max_keys=20)
+    with regf.open(after) as h:
+        sk = h.root.security_index
+    ds = dirty_set(before, after, "old")
+    sector = sk - sk % 512
+    log = bytearray(ds.logs["LOG1"])
+    data_start = len(log) - 512 * len(ds.dirty)
+    at = data_start + 512 * ds.dirty.index(sector) + sk % 512 + 3
+    assert log[at] & 0x80  # allocated: negative size
+    log[at] ^= 0x80
+    hive = tmp_path / "HIVE"
+    hive.write_bytes(ds.primary)
+    (tmp_path / "HIVE.LOG1").write_bytes(bytes(log))
+    (tmp_path / "HIVE.LOG2").write_bytes(ds.logs["LOG2"])
+    return hive, 4096 + sk
+
+
+def test_recover_refuses_a_result_that_check_rejects(tmp_path: Path) -> None:
+    hive, sk_offset = _freed_sk_dirty_set(tmp_path)
+    before = {p.name: p.read_bytes() for p in tmp_path.iterdir()}
+    out = tmp_path / "out.hiv"
+    r = CliRunner().invoke(main, ["recover", str(hive), "-o", str(out)])
+    assert r.exit_code == 1, r.output
+    assert "fails the check" in r.output and f"{sk_offset:#010x}" in r.output
+    assert not out.exists()
+    assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == before  # inputs untouched
+    # What regf check says of the same recovery, done in memory by a strict open.
+    with regf.open(hive) as h:
+        problems = full_check(h).problems
+    assert problems and problems[0].offset == sk_offset and "free" in problems[0].message
+
+
+def test_recover_forensic_writes_the_damaged_result_and_says_so(tmp_path: Path) -> None:
+    hive, sk_offset = _freed_sk_dirty_set(tmp_path)
+    out = tmp_path / "out.hiv"
+    r = CliRunner().invoke(main, ["--forensic", "recover", str(hive), "-o", str(out)])
+    assert r.exit_code == 0, r.output
+    assert f"regf: warning: recovered hive: {sk_offset:#010x}" in r.output
+    assert CliRunner().invoke(main, ["check", str(out)]).exit_code == 1
+
+
+def test_recover_of_the_unflipped_log_is_clean(tmp_path: Path) -> None:
+    """The same set without the flip recovers and checks clean (the test above is the bit)."""
+    from regf.model.fuzz import generate
+    from regf.storage.logbuild import dirty_set
+
+    after, _ = generate(3, minor=3, max_keys=20)
+    ds = dirty_set(serialize(KeySpec("ROOT"), minor=3), after, "old")
+    hive = tmp_path / "HIVE"
+    hive.write_bytes(ds.primary)
+    (tmp_path / "HIVE.LOG1").write_bytes(ds.logs["LOG1"])
+    out = tmp_path / "out.hiv"
+    r = CliRunner().invoke(main, ["recover", str(hive), "-o", str(out)])
+    assert r.exit_code == 0, r.output
+    assert out.read_bytes()[4096:] == ds.expected_bins
+    assert CliRunner().invoke(main, ["check", str(out)]).exit_code == 0

@@ -285,11 +285,16 @@ def full_check(hive: Any, *, dirty: bool = True) -> CheckReport:
     """Everything ``regf check`` checks, on an open (reader) hive.
 
     The key tree with every class, security descriptor and value (:func:`walk_problems`),
-    the cell tiling (:func:`check_hive_stats`) and, with ``dirty``, that the hive is not
+    what a forensic reader skipped on the way, the cell tiling (:func:`check_hive_stats`)
+    and, with ``dirty``, that the hive is not
     dirty (logs not applied). Problems come in that order; the tiling ones are sorted by
     offset.
     """
     problems, keys, values = walk_problems(hive)
+    # A forensic (strict=False) reader skips damage instead of raising: report what it
+    # skipped, so the check of a forensic hive is no laxer than a strict one.
+    for err in getattr(hive, "problems", None) or []:
+        problems.append(Problem(err.offset, f"skipped: {err.message}"))
     stats = check_hive_stats(hive)
     problems.extend(stats.problems)
     if dirty and getattr(hive, "dirty", False):
