@@ -222,3 +222,90 @@ def test_recover_of_the_unflipped_log_is_clean(tmp_path: Path) -> None:
     assert r.exit_code == 0, r.output
     assert out.read_bytes()[4096:] == ds.expected_bins
     assert CliRunner().invoke(main, ["check", str(out)]).exit_code == 0
+
+
+# ---------------------------------------------------------------------------------------
+# E: mode="r+" refuses a hive that regf check rejects
+
+
+def _freed_sk_hive() -> tuple[bytes, int]:
+    """A generated hive whose root sk cell is marked free (size sign flipped): every
+    key still reads, only the security check trips. Returns it and the sk's offset."""
+    from regf.format.fast import CELL_L
+    from regf.model.fuzz import generate
+
+    data, _ = generate(5, max_keys=15)
+    with regf.open(data) as h:
+        sk = h.root.security_index
+    buf = bytearray(data)
+    size = CELL_L.field("size").unpack_from(buf, 4096 + sk)
+    assert size < 0
+    CELL_L.field("size").pack_into(buf, 4096 + sk, -size)
+    return bytes(buf), 4096 + sk
+
+
+def test_open_r_plus_refuses_a_damaged_hive_in_place(tmp_path: Path) -> None:
+    bad, sk_offset = _freed_sk_hive()
+    path = tmp_path / "h.hiv"
+    path.write_bytes(bad)
+    with regf.open(path) as h:  # the reader (not a full check) has no complaint
+        assert sum(1 for _ in h.walk()) > 1
+    with pytest.raises(regf.DamagedHiveError) as info:
+        regf.open(path, mode="r+")
+    assert info.value.offset == sk_offset and "free" in str(info.value)
+    assert info.value.problems and info.value.problems[0].offset == sk_offset
+    assert path.read_bytes() == bad and sorted(p.name for p in tmp_path.iterdir()) == ["h.hiv"]
+
+
+def test_open_r_plus_repair_opens_it_to_fix_the_damage(tmp_path: Path) -> None:
+    path = tmp_path / "h.hiv"
+    path.write_bytes(_patch_vk(_hive(), "small", data_size=DATA_INLINE | 9))
+    with pytest.raises(regf.DamagedHiveError, match="inline data size 9"):
+        regf.open(path, mode="r+")
+    with regf.open(path, mode="r+", repair=True) as h:
+        h.open_key("K").set_value("small", b"abcd", regf.REG_BINARY)
+    with regf.open(path) as h:
+        assert full_check(h).ok
+    with regf.open(path, mode="r+") as h:  # sound again: no flag needed
+        h.root.create_key("After")
+
+
+def test_open_r_plus_refuses_a_damaged_copy(tmp_path: Path) -> None:
+    bad, sk_offset = _freed_sk_hive()
+    with pytest.raises(regf.DamagedHiveError) as info:
+        regf.open(bad, mode="r+")
+    assert info.value.offset == sk_offset
+    damaged = _patch_vk(_hive(), "empty", data_size=0, data=0x12345678)
+    with pytest.raises(regf.DamagedHiveError, match="bogus data offset"):
+        regf.open(damaged, mode="r+")
+    with regf.open(damaged, mode="r+", repair=True) as h:
+        h.root.create_key("X")
+    with pytest.raises(regf.InvalidArgumentError):
+        regf.open(bad, repair=True)  # read-only opens are never refused: no such flag
+
+
+def test_cli_edit_refuses_a_damaged_hive_unless_forced(tmp_path: Path) -> None:
+    bad, sk_offset = _freed_sk_hive()
+    path = tmp_path / "h.hiv"
+    path.write_bytes(bad)
+    r = CliRunner().invoke(main, ["mkkey", str(path), "New"])
+    assert r.exit_code == 1 and r.output.startswith("regf: error:"), r.output
+    assert f"{sk_offset:#x}" in r.output and "--force" in r.output
+    assert path.read_bytes() == bad
+    out = tmp_path / "o.hiv"
+    r = CliRunner().invoke(main, ["mkkey", str(path), "New", "-o", str(out)])
+    assert r.exit_code == 1 and not out.exists()
+    path.write_bytes(_patch_vk(_hive(), "small", data_size=DATA_INLINE | 9))
+    assert CliRunner().invoke(main, ["set", str(path), "K", "small", "1"]).exit_code == 1
+    r = CliRunner().invoke(main, ["--force", "set", str(path), "K", "small", "1"])
+    assert r.exit_code == 0, r.output
+    assert CliRunner().invoke(main, ["check", str(path)]).exit_code == 0
+
+
+def test_open_r_plus_of_a_sound_hive_is_unchanged(tmp_path: Path) -> None:
+    path = tmp_path / "h.hiv"
+    path.write_bytes(_hive())
+    with regf.open(path, mode="r+") as h:
+        h.open_key("K").set_value("n", 1)
+    with regf.open(path) as h:
+        assert full_check(h).ok and h.open_key("K").value("n").data == 1

@@ -48,11 +48,16 @@ class RegfGroup(click.Group):
     is_flag=True,
     help="Lenient mode (strict=False): skip damaged records instead of failing.",
 )
+@click.option(
+    "--force",
+    is_flag=True,
+    help="Edit a hive even when it fails the whole-hive check (to repair it).",
+)
 @click.version_option(package_name="regf", prog_name="regf")
 @click.pass_context
-def main(ctx: click.Context, no_recover: bool, forensic: bool) -> None:
+def main(ctx: click.Context, no_recover: bool, forensic: bool, force: bool) -> None:
     """Inspect and export Windows registry hive files."""
-    ctx.obj = Options(recover=not no_recover, strict=not forensic)
+    ctx.obj = Options(recover=not no_recover, strict=not forensic, force=force)
 
 
 def _register() -> None:

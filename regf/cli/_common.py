@@ -18,6 +18,8 @@ class Options:
 
     recover: bool = True
     strict: bool = True
+    #: Edit a hive that fails the whole-hive check (``repair=True``).
+    force: bool = False
 
 
 class CliError(click.ClickException):

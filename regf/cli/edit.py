@@ -79,9 +79,15 @@ def _open_edit(ctx: click.Context, hive_path: str, output: str | None) -> EditHi
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         if output is None:
-            return open_editable(hive_path, in_place=True, recover=opts.recover)
+            return open_editable(
+                hive_path, in_place=True, recover=opts.recover, repair=opts.force
+            )
         return open_editable(
-            hive_path, in_place=False, strict=opts.strict, recover=opts.recover
+            hive_path,
+            in_place=False,
+            strict=opts.strict,
+            recover=opts.recover,
+            repair=opts.force,
         )
 
 
@@ -692,7 +698,7 @@ def flush(ctx: click.Context, hive_path: str) -> None:
     """Reconcile a dirty HIVE in place from its transaction logs."""
     if not get_options(ctx).recover:
         raise CliError("--no-recover: flush applies the logs; nothing to do without them")
-    hive = open_editable(hive_path, in_place=True)
+    hive = open_editable(hive_path, in_place=True, repair=get_options(ctx).force)
     try:
         report = hive.recovery
         hive.flush()

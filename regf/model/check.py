@@ -16,7 +16,7 @@ import struct
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..errors import RegfError
+from ..errors import DamagedHiveError, RegfError
 from ..format.constants import DATA_INLINE, HCELL_NIL
 
 BASE = 4096
@@ -302,6 +302,43 @@ def full_check(hive: Any, *, dirty: bool = True) -> CheckReport:
     return CheckReport(problems, keys, values, stats)
 
 
+def refuse_damaged(hive: Any, what: str = "hive") -> None:
+    """Raise :class:`~regf.errors.DamagedHiveError` (first problem, its offset, and every
+    problem in ``.problems``) when ``hive`` fails :func:`full_check`. A dirty hive whose
+    logs were not applied is not judged here: the writer recovers or refuses it itself."""
+    report = full_check(hive, dirty=False)
+    if report.ok:
+        return
+    first = report.problems[0]
+    raise DamagedHiveError(
+        f"{what} fails the check ({len(report.problems)} problem(s)), first: {first.message}; "
+        "not opened for writing (repair=True / --force opens it anyway)",
+        first.offset,
+        list(report.problems),
+    )
+
+
+def refuse_damaged_file(path: Any, *, recover: bool = True) -> None:
+    """:func:`refuse_damaged` for a hive file, read (and recovered) in memory only, before
+    a writer opens it: nothing is locked or written. A file that cannot even be opened
+    strictly is refused with the reader's error."""
+    import warnings
+
+    from .hive import open_hive
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # a dirty hive's warning: the writer decides
+        # A file that cannot even be opened strictly raises the reader's own typed error
+        # (with its offset), as the writer's open would.
+        reader = open_hive(path, recover=recover)
+    try:
+        if not reader.dirty:
+            refuse_damaged(reader)
+    finally:
+        reader.close()
+        reader._source.close()  # release the mapping now, before the writer opens
+
+
 __all__ = [
     "MAX_DEPTH",
     "CheckReport",
@@ -310,6 +347,8 @@ __all__ = [
     "check_hive",
     "check_hive_stats",
     "full_check",
+    "refuse_damaged",
+    "refuse_damaged_file",
     "scan_bins",
     "value_problems",
     "walk_problems",

@@ -1671,8 +1671,15 @@ def open_editable(
     autoflush: float | None = None,
     io: FileOps | None = None,
     log_policy: LogPolicy | None = None,
+    repair: bool = False,
 ) -> EditHive:
     """Open a hive for editing (``regf.open(..., mode="r+")``).
+
+    The whole hive gets ``regf check``'s check first (:func:`~regf.model.check.full_check`,
+    after any log recovery, in memory): a hive that fails it raises
+    :class:`~regf.errors.DamagedHiveError` naming the first problem and its offset, and
+    nothing is locked or written. ``repair=True`` skips that check, to edit (fix) a
+    damaged hive on purpose.
 
     ``in_place`` (default: True when ``source`` is a path) edits the file itself through
     a :class:`~regf.storage.flush.Pager` (see the module docstring): writer lock, a dirty
@@ -1694,6 +1701,10 @@ def open_editable(
             raise InvalidArgumentError("logs= cannot be given for in-place editing")
         if not strict:
             raise InvalidArgumentError("in-place editing is always strict (strict=False)")
+        if not repair:
+            from .check import refuse_damaged_file
+
+            refuse_damaged_file(source, recover=recover)
         return _open_in_place(
             Path(cast("str | os.PathLike[str]", source)),
             recover=recover,
@@ -1708,6 +1719,10 @@ def open_editable(
 
     reader = open_hive(source, mode="r", strict=strict, recover=recover, logs=logs)
     try:
+        if not repair:
+            from .check import refuse_damaged
+
+            refuse_damaged(reader)
         bb = reader.base_block
         src = reader.path
         end = BASE + bb.hbins_size

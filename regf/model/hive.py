@@ -492,6 +492,7 @@ def open_hive(
     recover: bool = True,
     logs: Sequence[Any] | None = None,
     autoflush: float | None = None,
+    repair: bool = False,
 ) -> Hive:
     """Open a hive from a path, bytes, or a binary file object (read-only by default).
 
@@ -505,18 +506,27 @@ def open_hive(
     writer), a dirty hive recovered and written back first, ``flush()`` / ``close()``
     writing through ``.LOG1``/``.LOG2``, and ``autoflush`` (seconds) flushing from a
     background thread. Bytes and file objects give an editable copy in memory (saved
-    with ``save_as``). See :mod:`regf.model.edit`.
+    with ``save_as``). A hive that fails the whole-hive check is refused
+    (:class:`~regf.errors.DamagedHiveError`) unless ``repair=True``. See
+    :mod:`regf.model.edit`.
     """
     if mode == "r+":
         from .edit import open_editable
 
         return open_editable(  # type: ignore[return-value]
-            source, strict=strict, recover=recover, logs=logs, autoflush=autoflush
+            source,
+            strict=strict,
+            recover=recover,
+            logs=logs,
+            autoflush=autoflush,
+            repair=repair,
         )
     if mode != "r":
         raise HiveStateError(f"mode {mode!r} is not supported (only 'r' and 'r+')")
     if autoflush is not None:
         raise InvalidArgumentError("autoflush applies to mode 'r+' only")
+    if repair:
+        raise InvalidArgumentError("repair applies to mode 'r+' only")
     src = read_source(source)
     try:
         return Hive(src, strict=strict, recover=recover, logs=logs)
