@@ -9,6 +9,8 @@ from pathlib import Path
 import oracles
 import pytest
 from click.testing import CliRunner
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 import regf
 from regf._accel import checksum
@@ -309,3 +311,28 @@ def test_open_r_plus_of_a_sound_hive_is_unchanged(tmp_path: Path) -> None:
         h.open_key("K").set_value("n", 1)
     with regf.open(path) as h:
         assert full_check(h).ok and h.open_key("K").value("n").data == 1
+
+
+_MUTANT_BASES = [_hive()]
+
+
+@settings(deadline=None, max_examples=150, suppress_health_check=[HealthCheck.too_slow])
+@given(st.integers(0, 2**32 - 1), st.integers(1, 3))
+def test_quick_check_agrees_with_the_full_check(seed: int, count: int) -> None:
+    """The r+ gate's fast verdict is the full check's, on mutants of generated hives."""
+    import warnings
+
+    from regf.model.check import quick_sound
+    from regf.model.fuzz import generate, mutate
+
+    if not _MUTANT_BASES[1:]:
+        _MUTANT_BASES.append(generate(21, max_keys=30)[0])
+    bad = mutate(_MUTANT_BASES[seed % 2], seed, count=count)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            hive = regf.open(bad, recover=False)
+        except regf.RegfError:
+            return
+    with hive:
+        assert quick_sound(hive) == full_check(hive, dirty=False).ok
