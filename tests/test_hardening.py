@@ -336,3 +336,35 @@ def test_quick_check_agrees_with_the_full_check(seed: int, count: int) -> None:
             return
     with hive:
         assert quick_sound(hive) == full_check(hive, dirty=False).ok
+
+
+# ---------------------------------------------------------------------------------------
+# Found by the strategies' log fuzzing: a resealed HvLE entry claiming a 2 GB hive
+
+
+@pytest.mark.parametrize("fmt", ["new", "old"])
+def test_recovery_refuses_a_log_that_grows_the_hive_to_2gb(fmt: str) -> None:
+    import time
+
+    from regf.format.fast import HVLE_L
+    from regf.model.fuzz import generate, reseal_log
+    from regf.storage.logbuild import dirty_set
+    from regf.storage.recovery import recover
+
+    before, after = generate(2, max_keys=10, minor=5)[0], generate(3, max_keys=20, minor=5)[0]
+    ds = dirty_set(before, after, fmt)  # type: ignore[arg-type]
+    log = bytearray(ds.logs["LOG1"])
+    if fmt == "new":
+        HVLE_L.field("hbins_size").pack_into(log, 512, 0x80000000)
+    else:
+        old_bits = (len(after) - 4096) // 4096
+        bitmap = bytes(log[516 : 516 + old_bits]).ljust(0x80000000 // 4096, b"\0")
+        vector = b"DIRT" + bitmap
+        vector += bytes(-(512 + len(vector)) % 512)
+        log = log[:512] + bytearray(vector) + log[len(log) - 512 * len(ds.dirty) :]
+        BASE_L.field("hbins_size").pack_into(log, 0, 0x80000000)
+    bad = reseal_log(bytes(log))
+    t = time.perf_counter()
+    with pytest.raises(regf.RecoveryError, match="lies past everything"):
+        recover(ds.primary, [("LOG1", bad)])
+    assert time.perf_counter() - t < 5

@@ -506,7 +506,7 @@ def _l_log_head(rng: random.Random, buf: bytearray) -> _Mut:
         return None
     old = f.unpack_from(buf)
     if f.size == 8:
-        v = rng.choice((0, old + 1, max(0, old - 1), (1 << 64) - 1))
+        v = rng.choice((0, old + 1, max(0, old - 1), (1 << 64) - 1)) & ((1 << 64) - 1)
         f.pack_into(buf, 0, v)
         return Mutation("log_head", f.offset, f"log base block {name}", f"{old:#x} -> {v:#x}")
     v = rng.choice((*_INTERESTING_U32, old + 1, max(0, old - 1))) & 0xFFFFFFFF
