@@ -40,7 +40,7 @@ import os
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import cast
+from typing import Any, cast
 
 try:
     from hypothesis import strategies as st
@@ -84,6 +84,14 @@ def upcase_corner_cases() -> str:
 
 _LATIN1 = "".join(chr(c) for c in range(0x20, 0x100) if chr(c) != "\\" and c != 0x7F)
 _NON_BMP = "\U0001f600\U0001f30e\U00010410\U00010438\U0001d11e\U00020000"
+
+
+class _ShortRepr:
+    """Hypothesis pretty-prints failing examples field by field; hives are kilobytes of
+    bytes, so the short ``repr`` is shown instead."""
+
+    def _repr_pretty_(self, p: Any, cycle: bool) -> None:
+        p.text(repr(self))
 
 
 def _units(name: str) -> int:
@@ -293,7 +301,7 @@ def walk_tree(tree: KeySpec) -> Iterator[tuple[str, KeySpec]]:
 
 
 @dataclass(frozen=True)
-class GeneratedHive:
+class GeneratedHive(_ShortRepr):
     """A clean hive written by regf (``data``) and the tree it holds."""
 
     data: bytes = field(repr=False)
@@ -329,7 +337,7 @@ def hives(
 
 
 @dataclass(frozen=True)
-class DirtyHive:
+class DirtyHive(_ShortRepr):
     """A dirty primary, its logs and the tree (and hive bins) recovery must give.
 
     ``logs`` maps ``"LOG1"``/``"LOG2"`` to bytes (an empty log is ``b""``). ``before`` is
@@ -401,7 +409,7 @@ def dirty_hives(
 
 
 @dataclass(frozen=True)
-class Mutant:
+class Mutant(_ShortRepr):
     """A damaged hive: ``data``, the ``base`` it came from and what was damaged."""
 
     data: bytes = field(repr=False)
@@ -449,7 +457,7 @@ def mutated_hives(
 
 
 @dataclass(frozen=True)
-class DamagedLogSet:
+class DamagedLogSet(_ShortRepr):
     """A dirty set (:class:`DirtyHive`) whose ``LOG1`` was damaged (``logs`` replaces
     the set's logs). Recovery may refuse it, or apply it and give a damaged hive; it must
     never crash or hang."""
@@ -457,6 +465,9 @@ class DamagedLogSet:
     dirty: DirtyHive
     logs: dict[str, bytes] = field(repr=False)
     mutations: tuple[Mutation, ...] = ()
+
+    def __repr__(self) -> str:
+        return f"<DamagedLogSet {self.dirty!r}: {'; '.join(str(m) for m in self.mutations)}>"
 
     def write(self, directory: str | os.PathLike[str], name: str = "HIVE") -> Path:
         """Write the primary and the damaged logs; return the primary's path."""
