@@ -111,6 +111,12 @@ def worker() -> None:
     print(json.dumps({"backend": regf.BACKEND}), flush=True)
     for line in sys.stdin:
         req = json.loads(line)
+        # Self-test kinds (tests/test_fuzz_campaign.py): prove that the driver classifies a
+        # hang and a fatal signal, which regf itself should never produce.
+        if req["kind"] == "_hang":
+            time.sleep(3600)
+        if req["kind"] == "_segv":
+            os.kill(os.getpid(), signal.SIGSEGV)
         print(json.dumps(run_input(req["kind"], req["path"])), flush=True)
 
 
@@ -182,11 +188,12 @@ class Tally:
 
 def corpus_hives(corpus: Path | None, max_bytes: int) -> tuple[list[tuple[str, bytes]], int]:
     """(name, bytes) of every primary hive of the corpus up to ``max_bytes``, and how many
-    larger ones were skipped. Without a corpus: six generated hives."""
-    if corpus is None or not corpus.is_dir():
-        from regf.model.fuzz import generate
+    larger ones were skipped. Without a corpus (or one with no hive): six generated hives."""
+    from regf.model.fuzz import generate
 
-        return [(f"generated-{s}", generate(s, max_keys=60)[0]) for s in range(6)], 0
+    generated = [(f"generated-{s}", generate(s, max_keys=60)[0]) for s in range(6)]
+    if corpus is None or not corpus.is_dir():
+        return generated, 0
     out, skipped = [], 0
     for p in sorted(corpus.rglob("*")):
         if not p.is_file() or p.name == "CATALOG.md":
@@ -199,7 +206,7 @@ def corpus_hives(corpus: Path | None, max_bytes: int) -> tuple[list[tuple[str, b
             skipped += 1
             continue
         out.append((str(p.relative_to(corpus)), p.read_bytes()))
-    return out, skipped
+    return (out or generated), skipped
 
 
 def log_sets(n: int, rng: random.Random) -> list[tuple[str, bytes, dict[str, Any], list[str]]]:
