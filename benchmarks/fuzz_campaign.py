@@ -2,6 +2,7 @@
 
     python benchmarks/fuzz_campaign.py --mutants 3            # CI (under two minutes)
     python benchmarks/fuzz_campaign.py --mutants 200 --logs 2000 --max-size 16   # long
+    . fuzz/.asan/env.sh && python benchmarks/fuzz_campaign.py   # C backend under ASan+UBSan
 
 Every primary hive of the corpus (``--corpus``, default ``$REGF_CORPUS``; generated hives
 when there is none) up to ``--max-size`` MiB gets ``--mutants`` mutants
@@ -133,7 +134,10 @@ class Worker:
         self.proc: subprocess.Popen[str] | None = None
 
     def start(self) -> None:
-        env = {**os.environ, "REGF_BACKEND": self.backend, "PYTHONPATH": str(REPO)}
+        # An existing PYTHONPATH wins: `. fuzz/.asan/env.sh` first runs the campaign on
+        # the sanitized build.
+        path = os.environ.get("PYTHONPATH") or str(REPO)
+        env = {**os.environ, "REGF_BACKEND": self.backend, "PYTHONPATH": path}
         self.proc = subprocess.Popen(
             [sys.executable, "-P", __file__, "--worker"],
             stdin=subprocess.PIPE,
