@@ -109,7 +109,9 @@ def worker() -> None:
     """Answer one JSON request per stdin line with one JSON line."""
     import regf
 
-    print(json.dumps({"backend": regf.BACKEND}), flush=True)
+    ext = sys.modules.get("regf._accel._regf_c")  # loaded only by the C backend
+    where = getattr(ext, "__file__", None) or regf.__file__
+    print(json.dumps({"backend": regf.BACKEND, "module": where}), flush=True)
     for line in sys.stdin:
         req = json.loads(line)
         # Self-test kinds (tests/test_fuzz_campaign.py): prove that the driver classifies a
@@ -132,6 +134,7 @@ class Worker:
     def __init__(self, backend: str) -> None:
         self.backend = backend
         self.proc: subprocess.Popen[str] | None = None
+        self.module: str | None = None
 
     def start(self) -> None:
         # An existing PYTHONPATH wins: `. fuzz/.asan/env.sh` first runs the campaign on
@@ -147,6 +150,7 @@ class Worker:
         )
         assert self.proc.stdout is not None
         hello = json.loads(self.proc.stdout.readline())
+        self.module = hello.get("module")
         if hello["backend"] != self.backend:
             raise SystemExit(f"backend {self.backend} not available (got {hello['backend']})")
 
@@ -303,6 +307,7 @@ def main(argv: list[str] | None = None) -> int:
         cls = tally.classes.get(backend, Counter())
         counts = ", ".join(f"{c}: {cls.get(c, 0)}" for c in (OK, REGF, OTHER, TIMEOUT, SIGNAL))
         print(f"  {backend:6} executions: {tally.executions[backend]}  ({counts})")
+        print(f"         ran {workers[backend].module}")
     disagreements = sum(1 for f in tally.findings if f.startswith("backends disagree"))
     print(f"  backend disagreements: {disagreements}")
     for finding in tally.findings[:50]:
