@@ -12,6 +12,7 @@ from ._accel import BACKEND
 from .errors import (
     CellError,
     ChecksumError,
+    DamagedHiveError,
     FormatError,
     HiveStateError,
     InvalidArgumentError,
@@ -57,6 +58,7 @@ __all__ = [
     "BaseBlockInfo",
     "CellError",
     "ChecksumError",
+    "DamagedHiveError",
     "DeletedKey",
     "DeletedRecords",
     "DeletedValue",

@@ -41,6 +41,20 @@ class StructureError(FormatError):
     """The hive's structure is inconsistent: cycles, nested index roots, bad counts."""
 
 
+class DamagedHiveError(StructureError):
+    """The hive fails the whole-hive check, so it is not opened for writing.
+
+    ``problems`` lists every problem found (``offset`` is the first one's); open with
+    ``repair=True`` (CLI ``--repair``) to edit it anyway.
+    """
+
+    def __init__(
+        self, message: str, offset: int | None = None, problems: list[object] | None = None
+    ) -> None:
+        super().__init__(message, offset)
+        self.problems = list(problems or [])
+
+
 class UnsupportedVersionError(FormatError):
     """The hive's version (or clustering factor, or file type) is not supported."""
 
@@ -92,6 +106,7 @@ class FileKindError(InvalidArgumentError):
 __all__ = [
     "CellError",
     "ChecksumError",
+    "DamagedHiveError",
     "FileKindError",
     "FormatError",
     "HiveStateError",

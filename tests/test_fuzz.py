@@ -17,22 +17,16 @@ from regf.model.check import check_hive
 from regf.model.deleted import scan_deleted
 from regf.model.fuzz import MUTATIONS, generate, mutate
 from regf.model.spec import KeySpec
+from regf.strategies import walk_tree
 
 SLOW = settings(deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
 def _spec_walk(spec: KeySpec) -> oracles.Walk:
-    keys: list[oracles.KeyTuple] = []
-
-    def visit(k: KeySpec, path: str | None) -> None:
-        here = "" if path is None else (k.name if path == "" else path + "\\" + k.name)
-        values = [(v.name, int(v.type), v.raw) for v in k.values]
-        keys.append((here, k.class_name or None, values))
-        for s in k.subkeys:
-            visit(s, here)
-
-    visit(spec, None)
-    return oracles._finish(keys)
+    return oracles._finish(
+        (path, k.class_name or None, [(v.name, int(v.type), v.raw) for v in k.values])
+        for path, k in walk_tree(spec)
+    )
 
 
 @SLOW

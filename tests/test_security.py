@@ -24,6 +24,7 @@ from regf.format.security import (
     from_sddl,
     parse_descriptor,
 )
+from regf.strategies import descriptors
 
 # ---------------------------------------------------------------------------------------
 # Hand-assembled binary, independent of the module's Construct declarations.
@@ -475,59 +476,7 @@ def test_corpus_ntuser_run_key_descriptor() -> None:
 # Generated descriptors
 # ---------------------------------------------------------------------------------------
 
-sids = st.builds(
-    Sid,
-    st.just(1),
-    st.integers(0, (1 << 48) - 1),
-    st.lists(st.integers(0, (1 << 32) - 1), max_size=15).map(tuple),
-)
-guids = st.none() | st.uuids().map(str)
-sid_aces = st.builds(
-    Ace,
-    st.sampled_from([0, 1, 2, 3, 0x11]),
-    st.integers(0, 255),
-    st.integers(0, (1 << 32) - 1),
-    sids,
-)
-object_aces = st.builds(
-    Ace,
-    st.sampled_from([5, 6, 7, 8]),
-    st.integers(0, 255),
-    st.integers(0, (1 << 32) - 1),
-    sids,
-    guids,
-    guids,
-)
-
-
-@st.composite
-def acls(draw: st.DrawFn) -> Acl:
-    aces = draw(st.lists(sid_aces | object_aces, max_size=6))
-    revision = 4 if any(a.type in (5, 6, 7, 8) for a in aces) else 2
-    return Acl(revision, tuple(aces))
-
-
-# Control bits SDDL can express, with the present bits implied by the ACLs.
-descriptors = st.builds(
-    lambda owner, group, sacl, dacl, flags: SecurityDescriptor(
-        1,
-        0x8000 | flags | (0x4 if dacl else 0) | (0x10 if sacl else 0),
-        owner,
-        group,
-        sacl,
-        dacl,
-    ),
-    st.none() | sids,
-    st.none() | sids,
-    st.none() | acls(),
-    st.none() | acls(),
-    st.sampled_from([0, 0x1000, 0x0400, 0x0100, 0x1400, 0x2000, 0x0800, 0x0200, 0x3F00]),
-).filter(
-    lambda sd: (
-        (sd.dacl is not None or not sd.control & 0x1500)
-        and (sd.sacl is not None or not sd.control & 0x2A00)
-    )
-)
+# The strategies are public: regf.strategies (moved from here).
 
 
 @given(descriptors)

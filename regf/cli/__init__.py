@@ -2,8 +2,8 @@
 
 Every :class:`regf.RegfError` or :class:`OSError` is reported as one line
 ``regf: error: FILE: message`` on stderr with exit status 1 (usage errors: 2); never a
-traceback. The global flags (``--forensic``, ``--no-recover``) may also be written after
-the subcommand.
+traceback. The global flags (``--forensic``, ``--no-recover``, ``--repair``) may also
+be written after the subcommand.
 """
 
 from __future__ import annotations
@@ -61,11 +61,16 @@ class RegfGroup(click.Group):
     is_flag=True,
     help="Lenient mode (strict=False): skip damaged records instead of failing.",
 )
+@click.option(
+    "--repair",
+    is_flag=True,
+    help="Edit a hive even when it fails the whole-hive check (to repair it).",
+)
 @click.version_option(package_name="regf", prog_name="regf")
 @click.pass_context
-def main(ctx: click.Context, no_recover: bool, forensic: bool) -> None:
+def main(ctx: click.Context, no_recover: bool, forensic: bool, repair: bool) -> None:
     """Inspect and export Windows registry hive files."""
-    ctx.obj = Options(recover=not no_recover, strict=not forensic)
+    ctx.obj = Options(recover=not no_recover, strict=not forensic, repair=repair)
 
 
 def _register() -> None:

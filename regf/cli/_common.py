@@ -22,7 +22,7 @@ from regf.errors import KeyNotFoundError, RegfError
 from regf.model import paths
 
 #: Global flags that may also be written after the subcommand (``regf info H --forensic``).
-GLOBAL_FLAGS = ("--no-recover", "--forensic")
+GLOBAL_FLAGS = ("--no-recover", "--forensic", "--repair")
 
 #: The file the running command works on, named in its error message.
 _CURRENT_FILE: contextvars.ContextVar[str | None] = contextvars.ContextVar(
@@ -39,6 +39,8 @@ class Options:
 
     recover: bool = True
     strict: bool = True
+    #: Edit a hive that fails the whole-hive check (``repair=True``).
+    repair: bool = False
 
 
 class CliError(click.ClickException):

@@ -81,8 +81,10 @@ def _open_edit(ctx: click.Context, hive_path: str, output: str | None) -> EditHi
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         if output is None:
-            return open_editable(hive_path, in_place=True, recover=opts.recover)
-        return open_editable(hive_path, in_place=False, strict=opts.strict, recover=opts.recover)
+            return open_editable(hive_path, in_place=True, recover=opts.recover, repair=opts.repair)
+        return open_editable(
+            hive_path, in_place=False, strict=opts.strict, recover=opts.recover, repair=opts.repair
+        )
 
 
 def _key_path(key: str | None, hive: EditHive | None = None) -> str:
@@ -729,7 +731,7 @@ def flush(ctx: click.Context, hive_path: str) -> None:
     if not get_options(ctx).recover:
         raise CliError("--no-recover: flush applies the logs; nothing to do without them")
     set_current_file(hive_path)
-    hive = open_editable(hive_path, in_place=True)
+    hive = open_editable(hive_path, in_place=True, repair=get_options(ctx).repair)
     try:
         report = hive.recovery
         hive.flush()

@@ -12,12 +12,34 @@ from regf.storage.files import write_new_file
 
 @click.command()
 @click.argument("outdir", metavar="OUTDIR", type=click.Path(file_okay=False))
-@click.option("--count", default=10, show_default=True, help="Valid hives to generate.")
-@click.option("--seed", default=0, show_default=True, help="Seed of the first hive.")
 @click.option(
-    "--mutations", default=0, show_default=True, help="Mutated copies per generated hive."
+    "--count",
+    default=10,
+    show_default=True,
+    type=click.IntRange(min=0),
+    help="Valid hives to generate.",
 )
-@click.option("--damage", default=1, show_default=True, help="Mutations applied per copy.")
+@click.option(
+    "--seed",
+    default=0,
+    show_default=True,
+    type=click.IntRange(min=0),
+    help="Seed of the first hive.",
+)
+@click.option(
+    "--mutations",
+    default=0,
+    show_default=True,
+    type=click.IntRange(min=0),
+    help="Mutated copies per generated hive.",
+)
+@click.option(
+    "--damage",
+    default=1,
+    show_default=True,
+    type=click.IntRange(min=1),
+    help="Mutations applied per copy.",
+)
 @click.option(
     "--kind",
     "kinds",
@@ -26,7 +48,13 @@ from regf.storage.files import write_new_file
     help="Mutation kinds to draw from (repeatable; default: all).",
 )
 @click.option("--minor", type=click.IntRange(3, 6), help="Format 1.MINOR (default: random).")
-@click.option("--max-keys", default=60, show_default=True, help="Keys per hive, roughly.")
+@click.option(
+    "--max-keys",
+    default=60,
+    show_default=True,
+    type=click.IntRange(min=0),
+    help="Keys per hive, roughly.",
+)
 def fuzz(
     outdir: str,
     count: int,

@@ -7,9 +7,10 @@ import warnings
 import click
 
 import regf
+from regf.model.check import full_check
 from regf.storage.files import write_new_file
 
-from ._common import CliError, check_output, force_option, set_current_file
+from ._common import CliError, check_output, force_option, get_options, set_current_file
 
 
 @click.command()
@@ -23,15 +24,23 @@ from ._common import CliError, check_output, force_option, set_current_file
     help="Transaction log to use (repeatable); default: .LOG/.LOG1/.LOG2 beside HIVE.",
 )
 @force_option
-def recover(hive_path: str, output: str, logs: tuple[str, ...], force: bool) -> None:
+@click.pass_context
+def recover(
+    ctx: click.Context, hive_path: str, output: str, logs: tuple[str, ...], force: bool
+) -> None:
     """Apply HIVE's transaction logs and write a clean hive to OUTPUT (inputs untouched).
 
-    A clean HIVE is copied to OUTPUT as it is (exit status 0, as `flush` does)."""
+    A clean HIVE is copied to OUTPUT as it is (exit status 0, as `flush` does). The
+    result gets the whole of `regf check` first: a recovered hive with problems is not
+    written (exit status 1) unless --forensic is given, which writes it and lists the
+    problems on stderr.
+    """
+    forensic = not get_options(ctx).strict
     check_output(output, [hive_path, *logs], force)
     set_current_file(hive_path)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        hive = regf.open(hive_path, recover=True, logs=list(logs) or None)
+        hive = regf.open(hive_path, recover=True, logs=list(logs) or None, strict=not forensic)
     with hive:
         if not hive.was_dirty:
             write_new_file(output, bytes(hive.buf))
@@ -41,11 +50,19 @@ def recover(hive_path: str, output: str, logs: tuple[str, ...], force: bool) -> 
         if report is None or hive.dirty:
             why = "; ".join(hive.warnings) or "no transaction log could be applied"
             raise CliError(f"{hive_path}: {why}")
-        # Walk the result before writing: a recovered image that does not read back is
-        # refused rather than written.
-        for key in hive.walk():
-            key.values()
+        # Check the result as `regf check` would before writing it: logs that pass their
+        # own checks (a DIRT log has no hash) can still carry damage, e.g. a freed sk.
+        result = full_check(hive)
+        if result.problems and not forensic:
+            first = result.problems[0]
+            raise CliError(
+                f"{hive_path}: the recovered hive fails the check with "
+                f"{len(result.problems)} problem(s), first {first}; nothing written "
+                "(--forensic writes it anyway)"
+            )
         write_new_file(output, bytes(hive.buf))
+        for problem in result.problems:
+            click.echo(f"regf: warning: recovered hive: {problem}", err=True)
     pages = getattr(report, "pages_applied", "?")
     entries = len(getattr(report, "applied_entries", []) or [])
     click.echo(f"recovered {hive_path} -> {output}: {entries} log entries, {pages} pages applied")

@@ -11,20 +11,40 @@
   hbin headers, base-block fields, truncation and plain bit flips. The base-block checksum
   is fixed afterwards by default so the damage gets past the header check.
 
-Both are deterministic functions of their seed. :data:`MUTATIONS` names the kinds.
+Both are deterministic functions of their seed. :data:`MUTATIONS` names the kinds;
+:func:`mutate_labelled` also says, for each mutation, which field at which file offset
+it damaged (:class:`Mutation`). :func:`mutate_log` does the same to a transaction log
+(entry headers, page references, DIRT bitmaps, the log's base block, page data), by
+default re-sealing hashes and checksums so the damage reaches recovery.
+:mod:`regf.strategies` wraps all of this as hypothesis strategies.
 """
 
 from __future__ import annotations
 
 import random
-from collections.abc import Callable
+import struct
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
-from .._accel import checksum, sort_key
+from .._accel import checksum, marvin32, sort_key
 from ..cells.image import HiveImage
 from ..errors import InvalidArgumentError
 from ..format.constants import BASE, ValueType
-from ..format.fast import BASE_L, DB_L, HBIN_L, I32, LIST_HEAD_L, NK_L, SK_L, U16, U32, VK_L
+from ..format.fast import (
+    BASE_L,
+    DB_L,
+    HBIN_L,
+    HVLE_L,
+    I32,
+    LIST_HEAD_L,
+    NK_L,
+    PAGE_REF_L,
+    SK_L,
+    U16,
+    U32,
+    VK_L,
+)
+from ..format.structs import HVLE_HEADER_SIZE
 from .serialize import serialize
 from .spec import KeySpec, ValueSpec
 
@@ -145,6 +165,24 @@ _INTERESTING_U32 = (0, 1, 7, 8, 0x20, 0x7FFFFFF8, 0x80000000, 0x80000020, 0xFFFF
 _INTERESTING_U16 = (0, 1, 2, 0x7FFF, 0x8000, 0xFFFF)
 
 
+@dataclass(frozen=True)
+class Mutation:
+    """One applied mutation: its kind, the file offset it wrote at and what it damaged.
+
+    ``target`` names the record and field (``"nk.subkey_count"``, ``"cell.size"``,
+    ``"hbin.offset"``, ``"HvLE.sequence"``, ...); ``detail`` says old -> new.
+    """
+
+    kind: str
+    offset: int
+    target: str
+    detail: str = ""
+
+    def __str__(self) -> str:
+        extra = f" ({self.detail})" if self.detail else ""
+        return f"{self.kind} at {self.offset:#x}: {self.target}{extra}"
+
+
 @dataclass
 class _Cells:
     """Allocated cells of a hive by signature (hive-bins-relative indexes)."""
@@ -155,9 +193,9 @@ class _Cells:
 
 
 def _cells(buf: bytearray) -> _Cells:
-    hb, mi = BASE_L.field("hbins_size"), BASE_L.field("minor")
-    hbins = hb.unpack_from(buf) if len(buf) >= hb.offset + hb.size else 0
-    minor = mi.unpack_from(buf) if len(buf) >= mi.offset + mi.size else 5
+    hbins_f, minor_f = BASE_L.field("hbins_size"), BASE_L.field("minor")
+    hbins = hbins_f.unpack_from(buf) if len(buf) >= hbins_f.offset + 4 else 0
+    minor = minor_f.unpack_from(buf) if len(buf) >= minor_f.offset + 4 else 5
     image = HiveImage(bytes(buf), hbins, minor, strict=False)  # bins only
     by_sig: dict[bytes, list[int]] = {}
     every: list[int] = []
@@ -195,126 +233,157 @@ def _index_value(rng: random.Random, cells: _Cells, self_cell: int) -> int:
     return cells.hbins_size + rng.choice((0, 8, 4096))
 
 
-def _m_bitflip(rng: random.Random, buf: bytearray, cells: _Cells) -> None:
-    if len(buf) > BASE:
-        i = rng.randrange(BASE, len(buf))
-        buf[i] ^= 1 << rng.randrange(8)
+def _put(
+    buf: bytearray, at: int, st: struct.Struct, value: int, kind: str, target: str
+) -> Mutation:
+    (old,) = st.unpack_from(buf, at)
+    st.pack_into(buf, at, value)
+    return Mutation(kind, at, target, f"{old:#x} -> {value:#x}")
 
 
-def _m_cell_size(rng: random.Random, buf: bytearray, cells: _Cells) -> None:
+_Mut = Mutation | None
+
+
+def _m_bitflip(rng: random.Random, buf: bytearray, cells: _Cells) -> _Mut:
+    if len(buf) <= BASE:
+        return None
+    i = rng.randrange(BASE, len(buf))
+    bit = rng.randrange(8)
+    buf[i] ^= 1 << bit
+    return Mutation("bitflip", i, "hive bins byte", f"bit {bit}")
+
+
+def _m_cell_size(rng: random.Random, buf: bytearray, cells: _Cells) -> _Mut:
     c = _pick(rng, cells)
-    if c is not None:
-        v = rng.choice((0, 1, 4, 8, -4, -8, -0x7FFFFFF8, 0x7FFFFFF8, -(cells.hbins_size + 8)))
-        _I32.pack_into(buf, BASE + c, v)
+    if c is None:
+        return None
+    v = rng.choice((0, 1, 4, 8, -4, -8, -0x7FFFFFF8, 0x7FFFFFF8, -(cells.hbins_size + 8)))
+    sig = bytes(buf[BASE + c + 4 : BASE + c + 6]).decode("latin-1")
+    return _put(buf, BASE + c, _I32, v, "cell_size", f"cell.size of {sig!r} cell {c:#x}")
 
 
-# nk fields holding cell indexes (offsets from the nk data): parent, subkey list, value
-# list, security, class (fmt §4.1).
-_NK_INDEX_FIELDS = tuple(
-    NK_L.offset(n) for n in ("parent", "subkey_list", "value_list", "security", "class_cell")
-)
-_NK_COUNT_FIELDS = (NK_L.offset("subkey_count"), NK_L.offset("value_count"))
-#: Other cell-index fields: vk data, sk flink / blink, db segment list; list counts.
-_VK_DATA = VK_L.offset("data")
-_SK_LINKS = (SK_L.offset("flink"), SK_L.offset("blink"))
-_DB_LIST = DB_L.offset("segment_list")
-_LIST_COUNT = LIST_HEAD_L.offset("count")
-_LIST_ELEMS = LIST_HEAD_L.size
+# nk fields holding cell indexes (fmt §4.1) and counts.
+_NK_INDEX_FIELDS = ("parent", "subkey_list", "value_list", "security", "class_cell")
+_NK_COUNT_FIELDS = ("subkey_count", "value_count")
 
 
-def _m_cell_index(rng: random.Random, buf: bytearray, cells: _Cells) -> None:
+def _m_cell_index(rng: random.Random, buf: bytearray, cells: _Cells) -> _Mut:
     c = _pick(rng, cells, b"nk", b"vk", b"lh", b"lf", b"li", b"ri", b"db", b"sk")
     if c is None:
-        return
+        return None
     at = BASE + c + 4
     sig = bytes(buf[at : at + 2])
     if sig == b"nk":
-        field = at + rng.choice(_NK_INDEX_FIELDS)
+        name = rng.choice(_NK_INDEX_FIELDS)
+        field, target = at + NK_L.offset(name), f"nk.{name}"
     elif sig == b"vk":
-        field = at + _VK_DATA
+        field, target = at + VK_L.offset("data"), "vk.data"
     elif sig == b"sk":
-        field = at + rng.choice(_SK_LINKS)
+        name = rng.choice(("flink", "blink"))
+        field, target = at + SK_L.offset(name), f"sk.{name}"
     elif sig == b"db":
-        field = at + _DB_LIST
+        field, target = at + DB_L.offset("segment_list"), "db.segment_list"
     else:
-        (n,) = _U16.unpack_from(buf, at + _LIST_COUNT)
+        (n,) = _U16.unpack_from(buf, at + LIST_HEAD_L.offset("count"))
         step = 8 if sig in (b"lh", b"lf") else 4
-        field = at + _LIST_ELEMS + step * rng.randrange(max(1, n))
-    if field + 4 <= len(buf):
-        _U32.pack_into(buf, field, _index_value(rng, cells, c))
+        i = rng.randrange(max(1, n))
+        field, target = at + LIST_HEAD_L.size + step * i, f"{sig.decode()}.element[{i}]"
+    if field + 4 > len(buf):
+        return None
+    return _put(buf, field, _U32, _index_value(rng, cells, c), "cell_index", f"{target} of {c:#x}")
 
 
-def _m_count(rng: random.Random, buf: bytearray, cells: _Cells) -> None:
+def _m_count(rng: random.Random, buf: bytearray, cells: _Cells) -> _Mut:
     c = _pick(rng, cells, b"nk", b"lh", b"lf", b"li", b"ri", b"db")
     if c is None:
-        return
+        return None
     at = BASE + c + 4
     if buf[at : at + 2] == b"nk":
-        (old,) = _U32.unpack_from(buf, at + (f := rng.choice(_NK_COUNT_FIELDS)))
+        name = rng.choice(_NK_COUNT_FIELDS)
+        f = at + NK_L.offset(name)
+        (old,) = _U32.unpack_from(buf, f)
         v = rng.choice((*_INTERESTING_U32, old + 1, old * 2, max(0, old - 1)))
-        _U32.pack_into(buf, at + f, v & 0xFFFFFFFF)
-    else:
-        (old,) = _U16.unpack_from(buf, at + _LIST_COUNT)
-        v = rng.choice((*_INTERESTING_U16, (old + 1) & 0xFFFF))
-        _U16.pack_into(buf, at + _LIST_COUNT, v)
+        return _put(buf, f, _U32, v & 0xFFFFFFFF, "count", f"nk.{name} of {c:#x}")
+    sig = bytes(buf[at : at + 2]).decode("latin-1")
+    f = at + LIST_HEAD_L.offset("count")  # db.segment_count sits at the same place
+    (old,) = _U16.unpack_from(buf, f)
+    v = rng.choice((*_INTERESTING_U16, (old + 1) & 0xFFFF))
+    return _put(buf, f, _U16, v, "count", f"{sig}.count of {c:#x}")
 
 
-def _m_name_len(rng: random.Random, buf: bytearray, cells: _Cells) -> None:
+def _m_name_len(rng: random.Random, buf: bytearray, cells: _Cells) -> _Mut:
     c = _pick(rng, cells, b"nk", b"vk")
-    if c is not None:
-        at = BASE + c + 4
-        is_nk = buf[at : at + 2] == b"nk"
-        field = at + (NK_L.offset("name_length") if is_nk else VK_L.offset("name_length"))
-        _U16.pack_into(buf, field, rng.choice((*_INTERESTING_U16, 0x4C, 0x1FF)))
+    if c is None:
+        return None
+    at = BASE + c + 4
+    is_nk = buf[at : at + 2] == b"nk"
+    f = at + (NK_L.offset("name_length") if is_nk else VK_L.offset("name_length"))
+    v = rng.choice((*_INTERESTING_U16, 0x4C, 0x1FF))
+    return _put(buf, f, _U16, v, "name_len", f"{'nk' if is_nk else 'vk'}.name_length of {c:#x}")
 
 
-def _m_signature(rng: random.Random, buf: bytearray, cells: _Cells) -> None:
+def _m_signature(rng: random.Random, buf: bytearray, cells: _Cells) -> _Mut:
     c = _pick(rng, cells)
-    if c is not None:
-        sig = rng.choice((b"nk", b"vk", b"lh", b"lf", b"li", b"ri", b"db", b"sk", b"\0\0"))
-        buf[BASE + c + 4 : BASE + c + 6] = sig
+    if c is None:
+        return None
+    sig = rng.choice((b"nk", b"vk", b"lh", b"lf", b"li", b"ri", b"db", b"sk", b"\0\0"))
+    old = bytes(buf[BASE + c + 4 : BASE + c + 6])
+    buf[BASE + c + 4 : BASE + c + 6] = sig
+    return Mutation("signature", BASE + c + 4, f"signature of cell {c:#x}", f"{old!r} -> {sig!r}")
 
 
-def _m_data_size(rng: random.Random, buf: bytearray, cells: _Cells) -> None:
+def _m_data_size(rng: random.Random, buf: bytearray, cells: _Cells) -> _Mut:
     c = _pick(rng, cells, b"vk")
-    if c is not None:
-        v = rng.choice((0, 5, 16344, 16345, 0x7FFFFFFF, 0x80000000, 0x80000005, 0xFFFFFFFF))
-        _U32.pack_into(buf, BASE + c + 4 + VK_L.offset("data_size"), v)
+    if c is None:
+        return None
+    v = rng.choice((0, 5, 16344, 16345, 0x7FFFFFFF, 0x80000000, 0x80000005, 0xFFFFFFFF))
+    at = BASE + c + 4 + VK_L.offset("data_size")
+    return _put(buf, at, _U32, v, "data_size", f"vk.data_size of {c:#x}")
 
 
-def _m_hbin(rng: random.Random, buf: bytearray, cells: _Cells) -> None:
+def _m_hbin(rng: random.Random, buf: bytearray, cells: _Cells) -> _Mut:
     if len(buf) <= BASE + HBIN_L.size:
-        return
+        return None
     off = BASE + 4096 * rng.randrange(max(1, (len(buf) - BASE) // 4096))
-    field = rng.choice(_HBIN_FIELDS)
-    if off + field + 4 <= len(buf):
-        v = rng.choice((0, 0x1000, 0x2000, 0xFFFFF000, 0x7FFFFFFF, rng.getrandbits(32)))
-        _U32.pack_into(buf, off + field, v)
+    name = rng.choice(("signature", "offset", "size"))
+    field = off + HBIN_L.offset(name)
+    if field + 4 > len(buf):
+        return None
+    v = rng.choice((0, 0x1000, 0x2000, 0xFFFFF000, 0x7FFFFFFF, rng.getrandbits(32)))
+    return _put(buf, field, _U32, v, "hbin", f"hbin.{name} of the page at {off:#x}")
 
 
-#: hbin signature, offset and size fields.
-_HBIN_FIELDS = tuple(HBIN_L.offset(n) for n in ("signature", "offset", "size"))
-#: Base block: seq1, seq2, major, minor, file type, root cell, hive-bins size, clustering.
-_BASE_FIELDS = tuple(
-    BASE_L.offset(n)
-    for n in (
-        "seq1", "seq2", "major", "minor", "file_type", "root_cell", "hbins_size", "clustering",
-    )
-)  # fmt: skip
+_BASE_FIELDS = (
+    "seq1",
+    "seq2",
+    "major",
+    "minor",
+    "file_type",
+    "root_cell",
+    "hbins_size",
+    "clustering",
+)
 
 
-def _m_base_block(rng: random.Random, buf: bytearray, cells: _Cells) -> None:
-    field = rng.choice(_BASE_FIELDS)
-    if field + 4 <= len(buf):
-        _U32.pack_into(buf, field, rng.choice((*_INTERESTING_U32, rng.getrandbits(32))))
+def _m_base_block(rng: random.Random, buf: bytearray, cells: _Cells) -> _Mut:
+    name = rng.choice(_BASE_FIELDS)
+    field = BASE_L.offset(name)
+    if field + 4 > len(buf):
+        return None
+    v = rng.choice((*_INTERESTING_U32, rng.getrandbits(32)))
+    return _put(buf, field, _U32, v, "base_block", f"base block {name}")
 
 
-def _m_truncate(rng: random.Random, buf: bytearray, cells: _Cells) -> None:
-    if len(buf) > 1:
-        del buf[rng.randrange(1, len(buf)) :]
+def _m_truncate(rng: random.Random, buf: bytearray, cells: _Cells) -> _Mut:
+    if len(buf) <= 1:
+        return None
+    cut = rng.randrange(1, len(buf))
+    old = len(buf)
+    del buf[cut:]
+    return Mutation("truncate", cut, "file end", f"{old:#x} -> {cut:#x} bytes")
 
 
-MUTATIONS: dict[str, Callable[[random.Random, bytearray, _Cells], None]] = {
+MUTATIONS: dict[str, Callable[[random.Random, bytearray, _Cells], Mutation | None]] = {
     "bitflip": _m_bitflip,
     "cell_size": _m_cell_size,
     "cell_index": _m_cell_index,
@@ -328,6 +397,38 @@ MUTATIONS: dict[str, Callable[[random.Random, bytearray, _Cells], None]] = {
 }
 
 
+def _kinds(kinds: tuple[str, ...] | None, table: Mapping[str, object]) -> tuple[str, ...]:
+    chosen = tuple(table) if kinds is None else tuple(kinds)
+    unknown = [k for k in chosen if k not in table]
+    if unknown or not chosen:
+        raise InvalidArgumentError(f"unknown mutation kinds: {unknown or chosen!r}")
+    return chosen
+
+
+def mutate_labelled(
+    data: bytes,
+    seed: int,
+    *,
+    count: int = 1,
+    kinds: tuple[str, ...] | None = None,
+    fix_checksum: bool = True,
+) -> tuple[bytes, list[Mutation]]:
+    """:func:`mutate`, also returning what each mutation damaged (a kind that found
+    nothing to damage, e.g. ``data_size`` in a hive without values, is skipped)."""
+    chosen = _kinds(kinds, MUTATIONS)
+    rng = random.Random(seed)
+    buf = bytearray(data)
+    done: list[Mutation] = []
+    for _ in range(count):
+        cells = _cells(buf)
+        m = MUTATIONS[rng.choice(chosen)](rng, buf, cells)
+        if m is not None:
+            done.append(m)
+    if fix_checksum and len(buf) >= 512:
+        BASE_L.field("checksum").pack_into(buf, 0, checksum(bytes(buf[:512])))
+    return bytes(buf), done
+
+
 def mutate(
     data: bytes,
     seed: int,
@@ -339,18 +440,159 @@ def mutate(
     """``data`` with ``count`` mutations drawn (by ``seed``) from ``kinds`` (default:
     all of :data:`MUTATIONS`). With ``fix_checksum`` the base-block checksum is
     recomputed, so only the damaged structures are wrong."""
-    chosen = tuple(MUTATIONS) if kinds is None else kinds
-    unknown = [k for k in chosen if k not in MUTATIONS]
-    if unknown or not chosen:
-        raise InvalidArgumentError(f"unknown mutation kinds: {unknown or chosen!r}")
-    rng = random.Random(seed)
+    return mutate_labelled(data, seed, count=count, kinds=kinds, fix_checksum=fix_checksum)[0]
+
+
+# ---------------------------------------------------------------------------------------
+# Log mutation
+# ---------------------------------------------------------------------------------------
+
+_SECTOR = 512
+
+
+def _hvle_entries(buf: bytearray) -> list[tuple[int, int, int]]:
+    """(offset, size, page count) of each well-formed-looking HvLE entry header."""
+    out = []
+    pos = _SECTOR
+    while pos + HVLE_HEADER_SIZE <= len(buf) and buf[pos : pos + 4] == b"HvLE":
+        size = HVLE_L.field("size").unpack_from(buf, pos)
+        count = HVLE_L.field("page_count").unpack_from(buf, pos)
+        if size < _SECTOR or size % _SECTOR or pos + size > len(buf):
+            break
+        out.append((pos, size, count))
+        pos += size
+    return out
+
+
+def _l_entry_field(rng: random.Random, buf: bytearray) -> _Mut:
+    entries = _hvle_entries(buf)
+    if not entries:
+        return None
+    pos, _size, _count = rng.choice(entries)
+    name = rng.choice(("size", "flags", "sequence", "hbins_size", "page_count"))
+    old = HVLE_L.field(name).unpack_from(buf, pos)
+    v = rng.choice((*_INTERESTING_U32, old + 1, max(0, old - 1), old + 4096, old * 2))
+    return _put(buf, pos + HVLE_L.offset(name), _U32, v & 0xFFFFFFFF, "entry", f"HvLE.{name}")
+
+
+def _l_page_ref(rng: random.Random, buf: bytearray) -> _Mut:
+    entries = [e for e in _hvle_entries(buf) if e[2]]
+    if not entries:
+        return None
+    pos, size, count = rng.choice(entries)
+    i = rng.randrange(count)
+    ref = pos + HVLE_HEADER_SIZE + PAGE_REF_L.size * i
+    if ref + PAGE_REF_L.size > pos + size:
+        return None
+    name = rng.choice(("offset", "size"))
+    old = PAGE_REF_L.field(name).unpack_from(buf, ref)
+    v = rng.choice((0, 512, 4096, 0x7FFFF000, 0xFFFFF000, old + 4096, old + 512, old + 1))
+    at = ref + PAGE_REF_L.offset(name)
+    return _put(buf, at, _U32, v & 0xFFFFFFFF, "page_ref", f"page reference {i}.{name}")
+
+
+def _l_dirt_bitmap(rng: random.Random, buf: bytearray) -> _Mut:
+    if buf[_SECTOR : _SECTOR + 4] != b"DIRT" or len(buf) <= _SECTOR + 4:
+        return None
+    hbins = BASE_L.field("hbins_size").unpack_from(buf)
+    nbytes = max(1, min(hbins // 4096, len(buf) - _SECTOR - 4))
+    i = _SECTOR + 4 + rng.randrange(nbytes)
+    bit = rng.randrange(8)
+    buf[i] ^= 1 << bit
+    return Mutation("dirt_bitmap", i, "DIRT bitmap", f"sector bit {8 * (i - _SECTOR - 4) + bit}")
+
+
+def _l_log_head(rng: random.Random, buf: bytearray) -> _Mut:
+    name = rng.choice(("seq1", "seq2", "hbins_size", "last_written", "minor", "file_type"))
+    f = BASE_L.field(name)
+    if f.offset + f.size > len(buf):
+        return None
+    old = f.unpack_from(buf)
+    if f.size == 8:
+        v = rng.choice((0, old + 1, max(0, old - 1), (1 << 64) - 1)) & ((1 << 64) - 1)
+        f.pack_into(buf, 0, v)
+        return Mutation("log_head", f.offset, f"log base block {name}", f"{old:#x} -> {v:#x}")
+    v = rng.choice((*_INTERESTING_U32, old + 1, max(0, old - 1))) & 0xFFFFFFFF
+    return _put(buf, f.offset, _U32, v, "log_head", f"log base block {name}")
+
+
+def _l_data(rng: random.Random, buf: bytearray) -> _Mut:
+    if len(buf) <= _SECTOR + 8:
+        return None
+    i = rng.randrange(_SECTOR + 8, len(buf))
+    bit = rng.randrange(8)
+    buf[i] ^= 1 << bit
+    return Mutation("log_data", i, "log body byte (page or sector data)", f"bit {bit}")
+
+
+def _l_truncate(rng: random.Random, buf: bytearray) -> _Mut:
+    if len(buf) <= 1:
+        return None
+    cut = rng.randrange(1, len(buf))
+    old = len(buf)
+    del buf[cut:]
+    return Mutation("log_truncate", cut, "log end", f"{old:#x} -> {cut:#x} bytes")
+
+
+LOG_MUTATIONS: dict[str, Callable[[random.Random, bytearray], Mutation | None]] = {
+    "entry": _l_entry_field,
+    "page_ref": _l_page_ref,
+    "dirt_bitmap": _l_dirt_bitmap,
+    "log_head": _l_log_head,
+    "log_data": _l_data,
+    "log_truncate": _l_truncate,
+}
+
+
+def reseal_log(data: bytes) -> bytes:
+    """``data`` with its base-block checksum and every HvLE entry's two hashes
+    recomputed, so damage inside a log passes the log's own integrity checks."""
     buf = bytearray(data)
-    for _ in range(count):
-        cells = _cells(buf)
-        MUTATIONS[rng.choice(chosen)](rng, buf, cells)
-    if fix_checksum and len(buf) >= 512:
-        _U32.pack_into(buf, 0x1FC, checksum(bytes(buf[:512])))
+    if len(buf) >= _SECTOR:
+        BASE_L.field("checksum").pack_into(buf, 0, checksum(bytes(buf[:_SECTOR])))
+    for pos, size, _count in _hvle_entries(buf):
+        body = bytes(buf[pos + HVLE_HEADER_SIZE : pos + size])
+        HVLE_L.field("hash1").pack_into(buf, pos, marvin32(body))
+        h2 = HVLE_L.offset("hash2")
+        HVLE_L.field("hash2").pack_into(buf, pos, marvin32(bytes(buf[pos : pos + h2])))
     return bytes(buf)
 
 
-__all__ = ["MUTATIONS", "generate", "mutate", "random_spec"]
+def mutate_log(
+    data: bytes,
+    seed: int,
+    *,
+    count: int = 1,
+    kinds: tuple[str, ...] | None = None,
+    reseal: bool = True,
+) -> tuple[bytes, list[Mutation]]:
+    """A transaction log (``.LOG1``/``.LOG2`` bytes) with ``count`` labelled mutations
+    from ``kinds`` (default: all of :data:`LOG_MUTATIONS`). With ``reseal`` the base-block
+    checksum and the entry hashes are recomputed afterwards (:func:`reseal_log`)."""
+    chosen = _kinds(kinds, LOG_MUTATIONS)
+    if kinds is None:
+        # Only the kinds that apply to this log's format (DIRT has no entries).
+        skip = {"entry", "page_ref"} if data[_SECTOR : _SECTOR + 4] == b"DIRT" else {"dirt_bitmap"}
+        chosen = tuple(k for k in chosen if k not in skip)
+    rng = random.Random(seed)
+    buf = bytearray(data)
+    done: list[Mutation] = []
+    for _ in range(count):
+        m = LOG_MUTATIONS[rng.choice(chosen)](rng, buf)
+        if m is not None:
+            done.append(m)
+    out = bytes(buf)
+    return (reseal_log(out) if reseal else out), done
+
+
+__all__ = [
+    "LOG_MUTATIONS",
+    "MUTATIONS",
+    "Mutation",
+    "generate",
+    "mutate",
+    "mutate_labelled",
+    "mutate_log",
+    "random_spec",
+    "reseal_log",
+]

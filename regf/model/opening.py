@@ -15,6 +15,7 @@ from ..storage.fileio import FileOps
 from ..storage.files import Source, read_source
 from ..storage.flush import LogPolicy, Pager
 from .baseblock import parse_base_block
+from .check import refuse_damaged, refuse_damaged_file
 from .edithive import EditHive
 from .hive import Hive
 
@@ -28,6 +29,7 @@ def open_hive(
     recover: bool = True,
     logs: Sequence[Any] | None = None,
     autoflush: float | None = None,
+    repair: bool = False,
 ) -> Hive: ...
 
 
@@ -40,6 +42,7 @@ def open_hive(
     recover: bool = True,
     logs: Sequence[Any] | None = None,
     autoflush: float | None = None,
+    repair: bool = False,
 ) -> EditHive: ...
 
 
@@ -52,6 +55,7 @@ def open_hive(
     recover: bool = True,
     logs: Sequence[Any] | None = None,
     autoflush: float | None = None,
+    repair: bool = False,
 ) -> Hive | EditHive: ...
 
 
@@ -63,6 +67,7 @@ def open_hive(
     recover: bool = True,
     logs: Sequence[Any] | None = None,
     autoflush: float | None = None,
+    repair: bool = False,
 ) -> Hive | EditHive:
     """Open a hive from a path, bytes, or a binary file object (read-only by default).
 
@@ -76,15 +81,21 @@ def open_hive(
     writer), a dirty hive recovered and written back first, ``flush()`` / ``close()``
     writing through ``.LOG1``/``.LOG2``, and ``autoflush`` (seconds) flushing from a
     background thread. Bytes and file objects give an editable copy in memory (saved
-    with ``save_as``). See :mod:`regf.model.edithive`. Both kinds give the same
-    :class:`~regf.model.keys.Key` and :class:`~regf.model.values.Value` classes.
+    with ``save_as``). A hive that fails the whole-hive check is refused
+    (:class:`~regf.errors.DamagedHiveError`) unless ``repair=True``. See
+    :mod:`regf.model.edithive`. Both kinds give the same :class:`~regf.model.keys.Key`
+    and :class:`~regf.model.values.Value` classes.
     """
     if mode == "r+":
-        return open_editable(source, strict=strict, recover=recover, logs=logs, autoflush=autoflush)
+        return open_editable(
+            source, strict=strict, recover=recover, logs=logs, autoflush=autoflush, repair=repair
+        )
     if mode != "r":
         raise HiveStateError(f"mode {mode!r} is not supported (only 'r' and 'r+')")
     if autoflush is not None:
         raise InvalidArgumentError("autoflush applies to mode 'r+' only")
+    if repair:
+        raise InvalidArgumentError("repair applies to mode 'r+' only")
     src = read_source(source)
     try:
         return Hive(src, strict=strict, recover=recover, logs=logs)
@@ -119,8 +130,15 @@ def open_editable(
     autoflush: float | None = None,
     io: FileOps | None = None,
     log_policy: LogPolicy | None = None,
+    repair: bool = False,
 ) -> EditHive:
     """Open a hive for editing (``regf.open(..., mode="r+")``).
+
+    The whole hive gets ``regf check``'s check first (:func:`~regf.model.check.full_check`,
+    after any log recovery, in memory): a hive that fails it raises
+    :class:`~regf.errors.DamagedHiveError` naming the first problem and its offset, and
+    nothing is locked or written. ``repair=True`` skips that check, to edit (fix) a
+    damaged hive on purpose.
 
     ``in_place`` (default: True when ``source`` is a path) edits the file itself through
     a :class:`~regf.storage.flush.Pager` (see the module docstring): writer lock, a dirty
@@ -142,6 +160,8 @@ def open_editable(
             raise InvalidArgumentError("logs= cannot be given for in-place editing")
         if not strict:
             raise InvalidArgumentError("in-place editing is always strict (strict=False)")
+        if not repair:
+            refuse_damaged_file(source, recover=recover)
         return _open_in_place(
             Path(cast("str | os.PathLike[str]", source)),
             recover=recover,
@@ -154,6 +174,8 @@ def open_editable(
         raise InvalidArgumentError("autoflush needs in-place editing (a copy has no file)")
     reader = open_hive(source, mode="r", strict=strict, recover=recover, logs=logs)
     try:
+        if not repair:
+            refuse_damaged(reader)
         bb = reader.base_block
         src = reader.path
         end = BASE + bb.hbins_size

@@ -103,6 +103,10 @@ Image = bytearray | mmap.mmap
 #: primary's bytes (zero beyond its end), that recovery may modify.
 ImageFactory = Callable[[Primary, int], Image]
 
+#: Most hive-bins bytes recovery zero-fills (then turns into dummy bins) past everything
+#: the primary and the applied log data hold (see ``_check_growth``).
+MAX_ZERO_GROWTH = 16 << 20
+
 
 @dataclass
 class LogSummary:
@@ -339,6 +343,11 @@ def _recover_new(
             report.notes.append(f"{lf.name}: stopped at {lf.stop_offset:#x}: {lf.stop_reason}")
     if last is None:
         raise RecoveryError("no log entry could be applied")
+    _check_growth(
+        hbins,
+        len(primary),
+        (off + psize for _lf, e in plan for off, psize in e.pages),
+    )
     # Decided; now write. Bytes past the final size would be cut at the end anyway, so the
     # image is made at its final length and page writes are clipped to it.
     size = BASE + hbins
@@ -396,6 +405,7 @@ def _recover_old(primary: Primary, logs: list[LogFile], report: RecoveryReport) 
     # With two eligible logs the later one wins (Windows >= 8, yarp).
     lf = max(eligible, key=lambda x: x.last_written)
     hbins = lf.hbins_size
+    _check_growth(hbins, len(primary), (off + SECTOR for off, _src in lf.sectors))
     # Only what the log's base block declares is copied (never a whole, maybe huge, file).
     image = _copy_image(primary, BASE + hbins)
     if bad_head:
@@ -420,6 +430,21 @@ def _recover_old(primary: Primary, logs: list[LogFile], report: RecoveryReport) 
     report.final_sequence = seq
     _finish(image, hbins, seq, seq)
     return image
+
+
+def _check_growth(hbins: int, primary_len: int, written_ends: Iterator[int]) -> None:
+    """Refuse a final hive-bins size far past what the primary and the logs' own data
+    reach. Zero fill there becomes dummy bins (fmt §6.5 step 6), but a hive that grew
+    had its new bins logged whole (they are dirty), so only a little of it is
+    plausible: a 2 GB size field in an otherwise valid entry made a read-only open
+    allocate and scan 2 GB for 30 s (found by fuzzing, issue 19)."""
+    reach = max(primary_len - BASE, max(written_ends, default=0))
+    reach = -(-reach // PAGE) * PAGE + MAX_ZERO_GROWTH
+    if hbins > reach:
+        raise RecoveryError(
+            f"log hive-bins size {hbins:#x} lies past everything the primary and the logs "
+            f"hold ({reach:#x})"
+        )
 
 
 def _valid_bins_end(image: bytearray, hbins: int) -> int:
