@@ -22,14 +22,14 @@ from ..errors import LockedError, RegfError, SignatureError
 from ..model.edit import EditHive, create, open_editable
 from ..model.opening import open_hive
 from . import constants as C
-from . import notify, store
+from . import notifycalls, store
 from .callbacks import REG_LOAD_KEY_INFORMATION, REG_UNLOAD_KEY_INFORMATION
 from .constants import REG_NOTIFY_CLASS as N
 from .namespace import HiveMount, Kcb, KeyObject
 from .status import NTSTATUS, NtStatusError
 
 if TYPE_CHECKING:
-    from .registry import Registry
+    from ._state import RegistryState
 
 S = NTSTATUS
 
@@ -76,7 +76,7 @@ def _open_hive_file(path: Path, *, in_place: bool) -> EditHive:
 
 
 def load_hive(
-    reg: Registry,
+    reg: RegistryState,
     object_path: str,
     source: str | os.PathLike[str] | EditHive,
     *,
@@ -132,7 +132,7 @@ def load_hive(
         reg._raise_unless_success(status)
 
 
-def _mount_target(reg: Registry, object_path: str) -> tuple[Kcb, str]:
+def _mount_target(reg: RegistryState, object_path: str) -> tuple[Kcb, str]:
     start, parts = reg._split(object_path, None)
     if not parts:
         raise _fail(S.STATUS_INVALID_PARAMETER, "cannot load a hive over \\REGISTRY")
@@ -180,7 +180,7 @@ def _open_source(
     return _open_hive_file(path, in_place=False), path, True, True
 
 
-def unload_hive(reg: Registry, object_path: str, *, force: bool = False) -> None:
+def unload_hive(reg: RegistryState, object_path: str, *, force: bool = False) -> None:
     """NtUnloadKey: flush the hive at ``object_path`` and take it out of the namespace.
 
     Open handles to its keys make this fail with STATUS_CANNOT_DELETE unless
@@ -197,7 +197,7 @@ def unload_hive(reg: Registry, object_path: str, *, force: bool = False) -> None
                 raise _fail(S.STATUS_CANNOT_DELETE, f"{len(busy)} open handle(s) in the hive")
             reg._flush_mount(mount)
             for kcb in reg._ns.unmount(mount.root):
-                notify.key_deleted(reg, kcb)  # pending change requests in it complete
+                notifycalls.key_deleted(reg, kcb)  # pending change requests in it complete
             del reg._mounts[mount.object_path]
             reg.flush_errors.pop(mount.object_path, None)
             if mount.owned:
@@ -211,7 +211,7 @@ def unload_hive(reg: Registry, object_path: str, *, force: bool = False) -> None
         reg._raise_unless_success(status)
 
 
-def mount_at(reg: Registry, object_path: str) -> HiveMount:
+def mount_at(reg: RegistryState, object_path: str) -> HiveMount:
     kcb = reg._resolve_existing(object_path, None, open_link=True)
     mount = kcb.mount
     if mount is None or mount.root is not kcb:
@@ -219,7 +219,7 @@ def mount_at(reg: Registry, object_path: str) -> HiveMount:
     return mount
 
 
-def flush_all(reg: Registry) -> None:
+def flush_all(reg: RegistryState) -> None:
     """Flush every dirty hive now (what the lazy flusher does: hives loaded with
     REG_NO_LAZY_FLUSH are left to ZwFlushKey)."""
     with reg._lock:
@@ -229,7 +229,7 @@ def flush_all(reg: Registry) -> None:
                 reg._flush_mount(mount)
 
 
-def lazy_flush(reg: Registry) -> None:
+def lazy_flush(reg: RegistryState) -> None:
     with reg._lock:
         if reg._closed:
             return
@@ -246,7 +246,7 @@ def lazy_flush(reg: Registry) -> None:
                 reg.flush_errors.pop(mount.object_path, None)
 
 
-def flush_mount(reg: Registry, mount: HiveMount) -> None:
+def flush_mount(reg: RegistryState, mount: HiveMount) -> None:
     if not mount.dirty or mount.read_only or mount.replaced:
         return
     try:
@@ -256,7 +256,7 @@ def flush_mount(reg: Registry, mount: HiveMount) -> None:
     mount.dirty = False
 
 
-def close(reg: Registry) -> None:
+def close(reg: RegistryState) -> None:
     """Stop the lazy flusher, flush every dirty hive and unload everything.
 
     Raises the first flush failure (NtStatusError) after closing everything else.

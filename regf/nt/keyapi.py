@@ -24,7 +24,7 @@ from ..model.opening import open_hive
 from ..model.serialize import now_filetime, serialize
 from ..model.spec import KeySpec
 from . import constants as C
-from . import notify, store
+from . import notifycalls, store
 from .access import SE_BACKUP_PRIVILEGE, SE_RESTORE_PRIVILEGE
 from .callbacks import (
     REG_QUERY_KEY_NAME,
@@ -40,7 +40,7 @@ from .namespace import Kcb
 from .status import NTSTATUS, NtStatusError
 
 if TYPE_CHECKING:
-    from .registry import Registry
+    from ._state import RegistryState
 
 S = NTSTATUS
 FileArg = str | os.PathLike[str] | IO[bytes]
@@ -53,7 +53,7 @@ def _fail(status: NTSTATUS, message: str) -> NtStatusError:
     return NtStatusError(status, message)
 
 
-def _privilege(reg: Registry, name: str, call: str) -> None:
+def _privilege(reg: RegistryState, name: str, call: str) -> None:
     token = reg.current_token()
     if token is not None and not token.has(name):
         raise _fail(S.STATUS_PRIVILEGE_NOT_HELD, f"{call} needs {name}")
@@ -68,7 +68,7 @@ def _label(file: object) -> str:
 # ---------------------------------------------------------------------------------------
 
 
-def save_key(reg: Registry, handle: int, file: FileArg, fmt: int) -> None:
+def save_key(reg: RegistryState, handle: int, file: FileArg, fmt: int) -> None:
     """ZwSaveKeyEx (see :meth:`Registry.ZwSaveKeyEx`)."""
     with reg._lock:
         if fmt not in _FORMATS:
@@ -148,7 +148,7 @@ def _read_in(file: FileArg) -> Any:
         raise _fail(S.STATUS_REGISTRY_CORRUPT, str(exc)) from exc
 
 
-def restore_key(reg: Registry, handle: int, file: FileArg, flags: int) -> None:
+def restore_key(reg: RegistryState, handle: int, file: FileArg, flags: int) -> None:
     """ZwRestoreKey (see :meth:`Registry.ZwRestoreKey`)."""
     legal = C.REG_FORCE_RESTORE | C.REG_WHOLE_HIVE_VOLATILE
     if isinstance(flags, bool) or not isinstance(flags, int) or flags & ~legal:
@@ -194,7 +194,7 @@ def _below(kcb: Kcb, top: Kcb) -> bool:
     return False
 
 
-def _clear(reg: Registry, kcb: Kcb) -> None:
+def _clear(reg: RegistryState, kcb: Kcb) -> None:
     """Delete every subkey (bottom-up, through the namespace so handles see
     STATUS_KEY_DELETED) and every value of ``kcb``."""
     ts = now_filetime()
@@ -203,7 +203,7 @@ def _clear(reg: Registry, kcb: Kcb) -> None:
         assert child is not None
         _clear(reg, child)
         reg._ns.delete(child, ts)
-        notify.key_deleted(reg, child)
+        notifycalls.key_deleted(reg, child)
     for name, _, _ in store.value_list(kcb.key):
         _delete_value(kcb.key, name, ts)
 
@@ -222,7 +222,7 @@ def _set_value(key: Any, name: str, vtype: int, raw: bytes, ts: int) -> None:
         key.set_value(name, raw, vtype, timestamp=ts)
 
 
-def _copy_into(reg: Registry, kcb: Kcb, src: Any, volatile: bool) -> None:
+def _copy_into(reg: RegistryState, kcb: Kcb, src: Any, volatile: bool) -> None:
     """Copy ``src``'s values, security and subtree into the (empty) ``kcb``."""
     ts = now_filetime()
     for v in src.values():
@@ -246,7 +246,10 @@ def _copy_into(reg: Registry, kcb: Kcb, src: Any, volatile: bool) -> None:
 
 
 def replace_key(
-    reg: Registry, new_file: str | os.PathLike[str], handle: int, old_file: str | os.PathLike[str]
+    reg: RegistryState,
+    new_file: str | os.PathLike[str],
+    handle: int,
+    old_file: str | os.PathLike[str],
 ) -> None:
     """ZwReplaceKey (see :meth:`Registry.ZwReplaceKey`)."""
     with reg._lock:
@@ -294,7 +297,7 @@ def _align4(n: int) -> int:
 
 
 def query_multiple_values(
-    reg: Registry, handle: int, names: list[str], length: int | None
+    reg: RegistryState, handle: int, names: list[str], length: int | None
 ) -> tuple[list[dict[str, int]], bytes]:
     """ZwQueryMultipleValueKey (see :meth:`Registry.ZwQueryMultipleValueKey`)."""
     if not isinstance(names, list | tuple) or not all(isinstance(n, str) for n in names):
@@ -359,7 +362,7 @@ _SET_SIZES = {
 }
 
 
-def set_information_key(reg: Registry, handle: int, info_class: int, data: bytes) -> None:
+def set_information_key(reg: RegistryState, handle: int, info_class: int, data: bytes) -> None:
     """ZwSetInformationKey (see :meth:`Registry.ZwSetInformationKey`)."""
     try:
         cls = C.KEY_SET_INFORMATION_CLASS(info_class)
@@ -423,7 +426,7 @@ def set_information_key(reg: Registry, handle: int, info_class: int, data: bytes
 # ---------------------------------------------------------------------------------------
 
 
-def query_key_name(reg: Registry, handle: int, length: int | None) -> str:
+def query_key_name(reg: RegistryState, handle: int, length: int | None) -> str:
     """ZwQueryObject(ObjectNameInformation) on a key handle: the object manager asks
     the configuration manager for the name (RegNtPreQueryKeyName)."""
     with reg._lock:

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 from ..format.constants import KeyFlags
 from ..model.serialize import now_filetime
 from . import constants as C
-from . import notify, store
+from . import notifycalls, store
 from .callbacks import (
     REG_DELETE_KEY_INFORMATION,
     REG_FLUSH_KEY_INFORMATION,
@@ -21,7 +21,7 @@ from .constants import REG_NOTIFY_CLASS as N
 from .status import NTSTATUS, NtStatusError
 
 if TYPE_CHECKING:
-    from .registry import Registry
+    from ._state import RegistryState
 
 S = NTSTATUS
 
@@ -30,7 +30,7 @@ def _fail(status: NTSTATUS, message: str = "") -> NtStatusError:
     return NtStatusError(status, message)
 
 
-def delete_key(reg: Registry, handle: int) -> None:
+def delete_key(reg: RegistryState, handle: int) -> None:
     """Delete the key (STATUS_CANNOT_DELETE while it has subkeys or is a hive root).
     The handle stays open (close it); other calls on it get STATUS_KEY_DELETED."""
     with reg._lock:
@@ -48,7 +48,7 @@ def delete_key(reg: Registry, handle: int) -> None:
             reg._ns.delete(kcb, now_filetime())
             reg._dirty(kcb.parent)
             if reg._notify_blocks:
-                notify.key_deleted(reg, kcb)
+                notifycalls.key_deleted(reg, kcb)
                 reg._notify_change(kcb.parent, C.REG_NOTIFY_CHANGE_NAME)
             return S.STATUS_SUCCESS
 
@@ -58,7 +58,7 @@ def delete_key(reg: Registry, handle: int) -> None:
             reg._verifier.deleted(handle)
 
 
-def rename_key(reg: Registry, handle: int, new_name: str) -> None:
+def rename_key(reg: RegistryState, handle: int, new_name: str) -> None:
     """Rename the key to ``new_name`` (a name, not a path). STATUS_CANNOT_DELETE if a
     sibling already has that name (including the key itself in other case),
     STATUS_ACCESS_DENIED for hive roots and master-hive keys."""
@@ -86,7 +86,7 @@ def rename_key(reg: Registry, handle: int, new_name: str) -> None:
         reg._raise_unless_success(status)
 
 
-def flush_key(reg: Registry, handle: int) -> None:
+def flush_key(reg: RegistryState, handle: int) -> None:
     """Write the key's whole hive to disk now (returns when it is written).
 
     A hive file loaded from disk is flushed in place as Windows does: its dirty pages

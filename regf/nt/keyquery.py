@@ -22,7 +22,7 @@ from .namespace import Kcb
 from .status import NTSTATUS, NtStatusError
 
 if TYPE_CHECKING:
-    from .registry import Registry, _Handle
+    from ._state import RegistryState, _Handle
 
 S = NTSTATUS
 
@@ -32,7 +32,7 @@ def _fail(status: NTSTATUS, message: str = "") -> NtStatusError:
 
 
 def query_key(
-    reg: Registry, handle: int, info_class: int, length: int | None = None
+    reg: RegistryState, handle: int, info_class: int, length: int | None = None
 ) -> I.InfoStruct:
     """Information about the key as a KEY_*_INFORMATION structure (Basic, Node, Full,
     Name, Cached); ``length`` follows the buffer protocol (see ZwQueryValueKey)."""
@@ -59,7 +59,7 @@ def query_key(
 
 
 def enumerate_key(
-    reg: Registry, handle: int, index: int, info_class: int, length: int | None = None
+    reg: RegistryState, handle: int, index: int, info_class: int, length: int | None = None
 ) -> I.InfoStruct:
     """The ``index``-th subkey (stable ones in Windows order, then volatile ones) as
     KEY_BASIC/NODE/FULL_INFORMATION; STATUS_NO_MORE_ENTRIES past the end."""

@@ -26,7 +26,7 @@ from .namespace import Kcb, KeyObject
 from .status import NTSTATUS, NtStatusError
 
 if TYPE_CHECKING:
-    from .registry import Registry
+    from ._state import RegistryState
 
 S = NTSTATUS
 
@@ -44,7 +44,7 @@ def _descriptor(kcb: Kcb) -> SecurityDescriptor:
 
 
 def create_or_open(
-    reg: Registry,
+    reg: RegistryState,
     call: str,
     name: str | None,
     desired_access: int,
@@ -156,7 +156,7 @@ def create_or_open(
 
 
 def create_child(
-    reg: Registry, parent: Kcb, name: str, class_name: str | None, volatile: bool, link: bool
+    reg: RegistryState, parent: Kcb, name: str, class_name: str | None, volatile: bool, link: bool
 ) -> Kcb:
     reg._writable(parent)
     if not store.check_key_name(name):

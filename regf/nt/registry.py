@@ -40,12 +40,14 @@ from . import (
     keyops,
     keyquery,
     notify,
+    notifycalls,
     opencreate,
     seccalls,
     store,
     valuecalls,
 )
 from . import infoclass as I
+from ._state import _Handle
 from .access import Token
 from .callbacks import (
     REG_KEY_HANDLE_CLOSE_INFORMATION,
@@ -65,18 +67,6 @@ S = NTSTATUS
 MAX_REPARSE = 32
 #: Handle values are multiples of 4, like Windows handles, and are never reused.
 HANDLE_STEP = 4
-
-
-class _Handle:
-    __slots__ = ("granted", "handle", "how", "obj", "tags")
-
-    def __init__(self, handle: int, obj: KeyObject, granted: int, how: str) -> None:
-        self.handle = handle
-        self.obj = obj
-        self.granted = granted
-        self.how = how
-        #: KeySetHandleTagsInformation: tags of this handle (not of the key).
-        self.tags = 0
 
 
 def _fail(status: NTSTATUS, message: str = "") -> NtStatusError:
@@ -370,7 +360,7 @@ class Registry:
         """Report a change (REG_NOTIFY_CHANGE_* ``bits``) of ``kcb`` to ZwNotifyChangeKey
         watchers."""
         if self._notify_blocks:
-            notify.report(self, kcb, bits)
+            notifycalls.report(self, kcb, bits)
 
     def _dirty(self, kcb: Kcb) -> None:
         """``kcb``'s stable storage changed: its hive needs a flush."""
@@ -795,7 +785,7 @@ class Registry:
         made while no request is pending are coalesced into the next request, which
         completes at once. See :mod:`regf.nt.notify`.
         """
-        return notify.notify_change_key(
+        return notifycalls.notify_change_key(
             self,
             handle,
             completion_filter,
@@ -811,7 +801,7 @@ class Registry:
             entry = self._entry("ZwClose", handle, 0)
             obj = entry.obj
             del self._handles[handle]
-            notify.handle_closed(self, handle)
+            notifycalls.handle_closed(self, handle)
             if self._verifier is not None:
                 self._verifier.closed(handle)
             if len(self._callbacks):

@@ -18,7 +18,7 @@ from .infoclass import check_length
 from .status import NTSTATUS, NtStatusError
 
 if TYPE_CHECKING:
-    from .registry import Registry
+    from ._state import RegistryState
 
 S = NTSTATUS
 
@@ -63,7 +63,7 @@ def _check_info(which: object, valid: int) -> int:
     return which
 
 
-def query_security(reg: Registry, handle: int, which: int, length: int | None) -> bytes:
+def query_security(reg: RegistryState, handle: int, which: int, length: int | None) -> bytes:
     """ZwQuerySecurityObject (see :meth:`Registry.ZwQuerySecurityObject`)."""
     with reg._lock:
         which = _check_info(which, VALID_QUERY)
@@ -101,7 +101,7 @@ def query_security(reg: Registry, handle: int, which: int, length: int | None) -
         return bytes(info.SecurityDescriptor or b"")
 
 
-def set_security(reg: Registry, handle: int, which: int, security_descriptor: bytes) -> None:
+def set_security(reg: RegistryState, handle: int, which: int, security_descriptor: bytes) -> None:
     """ZwSetSecurityObject (see :meth:`Registry.ZwSetSecurityObject`)."""
     with reg._lock:
         which = _check_info(which, VALID_SET)

@@ -29,7 +29,7 @@ from .constants import REG_NOTIFY_CLASS as N
 from .status import NTSTATUS, NtStatusError
 
 if TYPE_CHECKING:
-    from .registry import Registry
+    from ._state import RegistryState
 
 S = NTSTATUS
 
@@ -39,7 +39,7 @@ def _fail(status: NTSTATUS, message: str = "") -> NtStatusError:
 
 
 def set_value_key(
-    reg: Registry,
+    reg: RegistryState,
     handle: int,
     name: str | None,
     type: int,
@@ -101,7 +101,7 @@ def set_value_key(
         reg._raise_unless_success(status)
 
 
-def delete_value_key(reg: Registry, handle: int, name: str | None) -> None:
+def delete_value_key(reg: RegistryState, handle: int, name: str | None) -> None:
     """Delete the value ``name`` (STATUS_OBJECT_NAME_NOT_FOUND if there is none)."""
     with reg._lock:
         entry = reg._entry("ZwDeleteValueKey", handle, C.KEY_SET_VALUE)
@@ -132,7 +132,7 @@ def delete_value_key(reg: Registry, handle: int, name: str | None) -> None:
 
 
 def query_value_key(
-    reg: Registry,
+    reg: RegistryState,
     handle: int,
     name: str | None,
     info_class: int,
@@ -173,7 +173,7 @@ def query_value_key(
 
 
 def enumerate_value_key(
-    reg: Registry,
+    reg: RegistryState,
     handle: int,
     index: int,
     info_class: int,
