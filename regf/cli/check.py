@@ -1,4 +1,4 @@
-"""``regf check``: strict structural check of a hive (tree walk plus cell tiling)."""
+"""``regf check``: strict structural check of hives (tree walk plus cell tiling)."""
 
 from __future__ import annotations
 
@@ -7,35 +7,64 @@ import click
 from regf.errors import RegfError
 from regf.model.check import MAX_DEPTH, Problem, full_check, walk_problems
 
-from ._common import open_hive
+from ._common import expand_hives, open_hive
+from ._output import LineWriter, line_writer
+from .browse import json_option
 
 
 def _problem(exc: RegfError, context: str) -> Problem:
     return Problem(exc.offset, f"{context}: {exc.message}")
 
 
-@click.command()
-@click.argument("hive_path", metavar="HIVE")
-@click.pass_context
-def check(ctx: click.Context, hive_path: str) -> None:
-    """Check HIVE strictly: every key and value, and that cells tile every bin.
-
-    Exit status 0 when the hive is sound, 1 with a list of problems otherwise.
-    """
+def _check_one(ctx: click.Context, hive_path: str, out: LineWriter, as_json: bool) -> bool:
+    """Check one hive, print its report; True when it is sound."""
+    problems: list[Problem]
     try:
         hive = open_hive(ctx, hive_path, strict=True)
     except RegfError as exc:
-        click.echo(f"{hive_path}: cannot be opened strictly")
-        click.echo(f"  {_problem(exc, 'open')}")
-        ctx.exit(1)
-    with hive:
-        report = full_check(hive)
-        if report.ok:
-            click.echo(f"{hive_path}: OK: {report.summary()}")
-            return
-        click.echo(f"{hive_path}: {len(report.problems)} problem(s): {report.summary()}")
-        for problem in report.problems:
-            click.echo(f"  {problem}")
+        problems, summary = [_problem(exc, "open")], "cannot be opened strictly"
+    else:
+        with hive:
+            report = full_check(hive)
+        problems, summary = list(report.problems), report.summary()
+    if as_json:
+        out.record(
+            {
+                "record": "check",
+                "hive": hive_path,
+                "ok": not problems,
+                "summary": summary,
+                "problems": [{"offset": p.offset, "message": p.message} for p in problems],
+            }
+        )
+    elif not problems:
+        out.line(f"{hive_path}: OK: {summary}")
+    else:
+        out.line(f"{hive_path}: {len(problems)} problem(s): {summary}")
+        for problem in problems:
+            out.line(f"  {problem}")
+    return not problems
+
+
+@click.command()
+@click.argument("hives", metavar="HIVE...", nargs=-1, required=True)
+@json_option
+@click.pass_context
+def check(ctx: click.Context, hives: tuple[str, ...], as_json: bool) -> None:
+    """Check each HIVE strictly: every key and value, and that cells tile every bin.
+
+    A directory is searched for hive files (by signature). Exit status 0 when every
+    hive is sound, 1 when any has problems (all are checked and reported).
+    """
+    paths = expand_hives(hives)
+    if not paths:
+        raise click.UsageError("no hive files found in the given directories")
+    bad = 0
+    with line_writer() as out:
+        for hive_path in paths:
+            if not _check_one(ctx, hive_path, out, as_json):
+                bad += 1
+    if bad:
         ctx.exit(1)
 
 
