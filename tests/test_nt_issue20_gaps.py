@@ -6,12 +6,13 @@ from __future__ import annotations
 from collections import Counter
 from pathlib import Path
 
+import oracles
 import pytest
 
 import regf
 from regf import nt
 from regf.format.constants import BASE
-from regf.format.fast import SK_L
+from regf.format.fast import BASE_L, SK_L
 from regf.format.security import AceFlags, Sid, from_sddl, parse_descriptor
 from regf.model.check import full_check
 
@@ -125,3 +126,75 @@ def test_kernel_created_key_without_inheritable_aces_gets_the_system_default_dac
     ]
     reg.ZwClose(k)
     reg.ZwClose(h)
+
+
+# ---------------------------------------------------------------------------------------
+# ZwSaveKeyEx(REG_NO_COMPRESSION)
+# ---------------------------------------------------------------------------------------
+
+
+def _churned(reg: nt.Registry) -> None:
+    """Keys and values made then mostly deleted, so the hive has many free cells."""
+    h = reg.ZwOpenKey(ROOT, nt.KEY_ALL_ACCESS)
+    made = []
+    for i in range(120):
+        k, _ = reg.ZwCreateKey(f"K{i:03}", nt.KEY_ALL_ACCESS, root=h, class_name="C")
+        reg.ZwSetValueKey(k, "v", nt.REG_BINARY, bytes([i]) * 900)
+        made.append(k)
+    for i, k in enumerate(made):
+        if i % 10:
+            reg.ZwDeleteKey(k)
+        reg.ZwClose(k)
+    v, _ = reg.ZwCreateKey("Vol", nt.KEY_ALL_ACCESS, root=h, create_options=nt.REG_OPTION_VOLATILE)
+    reg.ZwClose(v)
+    reg.ZwClose(h)
+
+
+def test_savekeyex_no_compression_writes_the_hive_bins_as_they_are(reg, tmp_path):
+    """ZwSaveKeyEx(REG_NO_COMPRESSION) on a hive root (RegSaveKeyEx / winreg.h:
+    "The hive is saved with no compression, for faster save operations. The hKey
+    parameter must specify the root of a hive"; wdm.h ZwSaveKeyEx,
+    REG_SAVE_KEY_INFORMATION.Format): the file is the hive's image, its bins byte for
+    byte with their free cells (nothing compacted), behind a clean base block (Seq1 =
+    Seq2, valid checksum). regf opens and checks it, and hivex reads the same tree."""
+    _churned(reg)
+    h = reg.ZwOpenKey(ROOT, nt.KEY_READ)
+    reg.ZwFlushKey(h)
+    primary = (tmp_path / "gaps.hiv").read_bytes()
+    raw = tmp_path / "raw.hiv"
+    packed = tmp_path / "packed.hiv"
+    reg.ZwSaveKeyEx(h, raw, nt.REG_NO_COMPRESSION)
+    reg.ZwSaveKeyEx(h, packed, nt.REG_LATEST_FORMAT)
+    data = raw.read_bytes()
+    assert data[BASE:] == primary[BASE:]  # the bins as they are
+    assert len(data) > len(packed.read_bytes())  # the compacted save drops the free space
+    assert BASE_L.field("seq1").unpack_from(data) == BASE_L.field("seq2").unpack_from(data)
+    end = BASE_L.offset("checksum")
+    assert BASE_L.field("checksum").unpack_from(data) == oracles.base_block_checksum(data[:end])
+    with regf.open(raw) as hive:
+        assert not hive.dirty
+        report = full_check(hive)
+        assert report.ok, report.problems
+        assert report.stats.free > 0
+        names = [k.name for k in hive.root.subkeys()]
+        assert names == [f"K{i:03}" for i in range(0, 120, 10)]  # no "Vol"
+        assert hive.open_key("K010").value("v").raw == bytes([10]) * 900
+    # Changes not yet flushed are in the image, hence in the saved file.
+    k, _ = reg.ZwCreateKey(ROOT + r"\Late", nt.KEY_ALL_ACCESS)
+    reg.ZwClose(k)
+    late = tmp_path / "late.hiv"
+    reg.ZwSaveKeyEx(h, late, nt.REG_NO_COMPRESSION)
+    with regf.open(late) as hive:
+        assert hive.open_key("Late").name == "Late"
+        assert full_check(hive).ok
+    reg.ZwClose(h)
+    # Below a hive root the format is refused (RegSaveKeyEx: ERROR_INVALID_PARAMETER).
+    s = reg.ZwOpenKey(ROOT + r"\K000", nt.KEY_READ)
+    with pytest.raises(nt.NtStatusError) as err:
+        reg.ZwSaveKeyEx(s, tmp_path / "sub.hiv", nt.REG_NO_COMPRESSION)
+    assert err.value.status == nt.STATUS_INVALID_PARAMETER
+    reg.ZwClose(s)
+    if not oracles.hivex_available():
+        pytest.skip("hivex (python3-hivex under /usr/bin/python3) is not installed")
+    assert oracles.without_classes(oracles.walk_regf(raw)) == oracles.walk_hivex(raw)
+    assert oracles.walk_hivex(raw) == oracles.walk_hivex(packed)
