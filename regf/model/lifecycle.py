@@ -191,6 +191,24 @@ class EditableHiveBase:
         if self.target is not None and same_file(dest, self.target):
             self._modified = False
 
+    def image_bytes(self, *, timestamp: Timestamp = None) -> bytes:
+        """The hive file as it stands, uncompacted: the image's bins byte for byte (free
+        cells and all) behind a clean base block (Seq1 = Seq2, the bins' size, the
+        checksum). What ZwSaveKeyEx(REG_NO_COMPRESSION) writes for a hive root. The
+        image itself is not changed."""
+        with self._mutex:
+            self._check_open()
+            end = BASE + self._alloc.hbins_size
+            out = bytearray(self._image[:end])
+        # Seq2 may lag Seq1 in memory between a flush's two writes: a clean copy has the
+        # newer number in both (fmt §1).
+        seq = BASE_L.field("seq1").unpack_from(out)
+        BASE_L.field("seq2").pack_into(out, 0, seq)
+        BASE_L.field("hbins_size").pack_into(out, 0, end - BASE)
+        BASE_L.field("last_written").pack_into(out, 0, to_filetime(timestamp))
+        BASE_L.field("checksum").pack_into(out, 0, checksum(out[: BASE_L.offset("checksum")]))
+        return bytes(out)
+
     def _write_image(self, dest: Path) -> None:
         """Write the image itself as a clean primary: Seq1 = Seq2 = previous + 1, base
         block and first-bin timestamps now, checksum (fmt §1, §11)."""

@@ -374,6 +374,30 @@ def inherit(
     return SecurityDescriptor(1, control, owner, group, acls["sacl"], acls["dacl"])
 
 
+def kernel_subject() -> Token:
+    """The subject a kernel-mode caller (no token in effect) creates keys as.
+
+    ZwCreateKey from kernel mode runs in the System process's security context, and
+    SeAssignSecurity (wdm.h) takes "the default owner, primary group, and discretionary
+    access control" of a new object from that SubjectContext; MS-DTYP 2.5.3.4.1
+    CreateSecurityDescriptor spells the same rule (owner and group from the creator
+    descriptor, else the token's defaults; the token's default DACL when nothing is
+    inherited). The System token's defaults are SYSTEM (owner and primary group) and
+    the DACL SYSTEM: GENERIC_ALL, Administrators: GENERIC_READ | GENERIC_EXECUTE |
+    READ_CONTROL, here mapped with the key GENERIC_MAPPING (KA and KR).
+    """
+    dacl = from_sddl("D:(A;;KA;;;SY)(A;;KR;;;BA)").dacl
+    base = Token.system()
+    return Token(
+        base.user,
+        base.groups,
+        base.privileges,
+        owner=SID_SYSTEM,
+        primary_group=SID_SYSTEM,
+        default_dacl=dacl,
+    )
+
+
 def _DEFAULT_DACL(owner: Sid) -> Acl:
     """A token's usual default DACL: the owner and SYSTEM get full control."""
     sd = from_sddl(f"D:(A;;KA;;;{owner})(A;;KA;;;SY)")
@@ -399,5 +423,6 @@ __all__ = [
     "Token",
     "access_check",
     "inherit",
+    "kernel_subject",
     "map_mask",
 ]

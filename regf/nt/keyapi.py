@@ -3,9 +3,10 @@ ZwQueryMultipleValueKey, ZwSetInformationKey and ZwQueryObject(ObjectNameInforma
 each with its RegNtPre/Post notification (wdm.h REG_*_INFORMATION).
 
 Sources: wdm.h ZwSaveKey/ZwSaveKeyEx and REG_SAVE_KEY_INFORMATION (formats: standard =
-the Windows 2000 format, 1.3; latest = 1.5; REG_NO_COMPRESSION only for a hive root; one
-format at a time), RegSaveKeyEx ("only saves nonvolatile keys"), ZwRestoreKey /
-RegRestoreKey (REG_FORCE_RESTORE, REG_WHOLE_HIVE_VOLATILE), ZwReplaceKey / RegReplaceKey
+the Windows 2000 format, 1.3; latest = 1.5; REG_NO_COMPRESSION only for a hive root,
+whose bins are then written as they are, uncompacted; one format at a time),
+RegSaveKeyEx ("only saves nonvolatile keys"), ZwRestoreKey / RegRestoreKey
+(REG_FORCE_RESTORE, REG_WHOLE_HIVE_VOLATILE), ZwReplaceKey / RegReplaceKey
 (the hive's file is replaced at the next load; the old one is kept), ZwQueryMultipleValueKey
 and KEY_VALUE_ENTRY, ZwSetInformationKey and its classes. With a token in effect, save
 needs SeBackupPrivilege and restore / replace SeRestorePrivilege
@@ -86,7 +87,10 @@ def save_key(reg: RegistryState, handle: int, file: FileArg, fmt: int) -> None:
                 raise _fail(S.STATUS_INVALID_PARAMETER, f"{kcb.path} is volatile")
             if fmt == C.REG_NO_COMPRESSION and not kcb.is_hive_root:
                 raise _fail(S.STATUS_INVALID_PARAMETER, "REG_NO_COMPRESSION needs a hive root")
-            data = _hive_bytes(kcb, _FORMATS[fmt])
+            if fmt == C.REG_NO_COMPRESSION:
+                data = _image_bytes(kcb)
+            else:
+                data = _hive_bytes(kcb, _FORMATS[fmt])
             _write_out(file, data)
             return S.STATUS_SUCCESS
 
@@ -102,6 +106,16 @@ def _hive_bytes(kcb: Kcb, minor: int) -> bytes:
         spec.flags = int(spec.flags) & ~int(KeyFlags.HIVE_ENTRY | KeyFlags.HIVE_EXIT)
         return serialize(spec, minor=minor, timestamp=now_filetime(), file_name=kcb.name)
     except (RegfError, ValueError) as exc:
+        raise _fail(S.STATUS_REGISTRY_IO_FAILED, f"{kcb.path}: {exc}") from exc
+
+
+def _image_bytes(kcb: Kcb) -> bytes:
+    """A hive root's hive as it stands, uncompacted (REG_NO_COMPRESSION): Windows writes
+    the hive's bins as they are, free cells and all, behind a clean base block."""
+    assert kcb.mount is not None
+    try:
+        return kcb.mount.hive.image_bytes()
+    except RegfError as exc:
         raise _fail(S.STATUS_REGISTRY_IO_FAILED, f"{kcb.path}: {exc}") from exc
 
 

@@ -6,8 +6,9 @@ see (wdm.h ZwCreateKey, ZwOpenKeyEx, REG_CREATE_KEY_INFORMATION_V1). Functions o
 :class:`~regf.nt.registry.Registry`, which delegates to them.
 
 A kernel caller (no token: CheckAccessMode KernelMode) is not checked and gets the
-access it asks for; a new key it creates without a descriptor keeps the model's
-behaviour (it shares its parent's descriptor).
+access it asks for; a new key it creates gets the descriptor inherited from its parent
+as the System process's subject (:func:`regf.nt.access.kernel_subject`), like a token
+caller's.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from ..format.security import SecurityDescriptor, parse_descriptor
 from ..model.serialize import now_filetime
 from . import constants as C
 from . import store
-from .access import Token, access_check, inherit
+from .access import access_check, inherit, kernel_subject
 from .callbacks import REG_CREATE_KEY_INFORMATION
 from .constants import REG_NOTIFY_CLASS as N
 from .namespace import Kcb, KeyObject
@@ -114,10 +115,14 @@ def create_or_open(
                     need = C.KEY_CREATE_SUB_KEY | (C.KEY_CREATE_LINK if link else 0)
                     access_check(_descriptor(parent), token, need, backup_restore=backup_restore)
                 kcb = create_child(reg, parent, part, class_name or None, volatile, link)
-                if token is not None or explicit is not None:
-                    creator = token or Token.system()
-                    sd = inherit(_descriptor(parent), explicit, creator)
-                    kcb.key.security_raw = sd.to_bytes()
+                # Every new key gets the descriptor SeAssignSecurity computes from the
+                # parent's inheritable ACEs; a kernel caller creates as the System
+                # process (kernel_subject). Equal descriptors share one sk cell.
+                creator = token or kernel_subject()
+                sd = inherit(_descriptor(parent), explicit, creator)
+                raw = sd.to_bytes()
+                if bytes(kcb.key.security_raw) != raw:
+                    kcb.key.security_raw = raw
                 return kcb
 
             kcb, disposition = reg._walk(

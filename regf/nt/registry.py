@@ -723,7 +723,7 @@ class Registry:
 
     def ZwSaveKeyEx(self, handle: int, file: keyapi.FileArg, format: int) -> None:
         """Save as REG_STANDARD_FORMAT (1.3), REG_LATEST_FORMAT (1.5) or
-        REG_NO_COMPRESSION (hive roots only; regf writes it compacted like the others)."""
+        REG_NO_COMPRESSION (hive roots only: the hive's bins as they are, uncompacted)."""
         keyapi.save_key(self, handle, file, format)
 
     def ZwRestoreKey(self, handle: int, file: keyapi.FileArg, flags: int = 0) -> None:
