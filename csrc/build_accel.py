@@ -20,7 +20,7 @@ from cffi import FFI
 
 #: Headers whose declarations and ``#define``s form the C API seen from Python.
 HEADERS = ("csrc/regf_accel.h", "csrc/alloc.h")
-#: Every C source of the extension (see notes/layouts.md for what each one holds).
+#: Every C source of the extension (README.md, "Layout of the code", says what each one holds).
 SOURCES = (
     "csrc/hash.c",
     "csrc/walk.c",

@@ -35,7 +35,7 @@ from ._output import (
 )
 
 json_option = click.option(
-    "--json", "as_json", is_flag=True, help="JSON Lines records (schema: notes/cli.md)."
+    "--json", "as_json", is_flag=True, help="JSON Lines records (schema: README.md)."
 )
 
 

@@ -139,7 +139,7 @@ def _change_line(c: Change) -> str:
     help="text: one line per change; reg: a .reg patch turning OLD into NEW; json: "
     "JSON Lines (same as --json).",
 )
-@click.option("--json", "as_json", is_flag=True, help="JSON Lines records (schema: notes/cli.md).")
+@click.option("--json", "as_json", is_flag=True, help="JSON Lines records (schema: README.md).")
 @click.option("--timestamps", is_flag=True, help="Also report changed last-written times.")
 @click.option(
     "--prefix", default=None, help="reg: root path in the patch (default: NEW's root name)."

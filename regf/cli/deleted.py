@@ -88,7 +88,7 @@ def _deleted_one(ctx: click.Context, hive_path: str, out: LineWriter, as_json: b
     show_default=True,
     help="Output format (json: JSON Lines, as --json).",
 )
-@click.option("--json", "as_json", is_flag=True, help="JSON Lines records (schema: notes/cli.md).")
+@click.option("--json", "as_json", is_flag=True, help="JSON Lines records (schema: README.md).")
 @click.pass_context
 def deleted(ctx: click.Context, hives: tuple[str, ...], fmt: str, as_json: bool) -> None:
     """List deleted keys and values that HIVE... still hold (free cells, unreferenced

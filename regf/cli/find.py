@@ -118,7 +118,7 @@ def _find_one(
 )  # fmt: skip
 @click.option("--since", default=None, help="Only keys written at or after this ISO time (UTC).")
 @click.option("--until", default=None, help="Only keys written before this ISO time (UTC).")
-@click.option("--json", "as_json", is_flag=True, help="JSON Lines records (schema: notes/cli.md).")
+@click.option("--json", "as_json", is_flag=True, help="JSON Lines records (schema: README.md).")
 @click.pass_context
 def find(
     ctx: click.Context,
