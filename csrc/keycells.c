@@ -1,6 +1,6 @@
 /*
  * Key cells: the create_key fast path (regf_alloc_open_key), the C twin of
- * regf/model/edit.py _find_child / _create_child for a stable key under a stable parent
+ * regf/model/edithive.py _find_child / _create_child for a stable key under a stable parent
  * in a >= 1.5 hive, with nodes.new_nk, sublists.insert and nodes.touch_parent. See
  * alloc.h for the contract; every field offset comes from layout.h.
  */

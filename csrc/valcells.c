@@ -1,6 +1,6 @@
 /*
  * Value cells: the set_value fast path (regf_alloc_set_value, regf_alloc_set_values), the
- * C twin of regf/model/cellvalues.py set_value for the common case. See alloc.h for the
+ * C twin of regf/cells/values.py set_value for the common case. See alloc.h for the
  * contract; every field offset comes from layout.h.
  */
 #include <string.h>

@@ -702,7 +702,7 @@ _PARITY_OPS = st.lists(
 @settings(max_examples=60, deadline=None)
 @given(ops=_PARITY_OPS, minor=st.sampled_from([3, 5]))
 def test_c_set_value_equals_python(ops: list[tuple[str, str, str, int, int]], minor: int) -> None:
-    """CCellAllocator's C set_value (csrc/alloc.c regf_alloc_set_value, taken by
+    """CCellAllocator's C set_value (csrc/valcells.c regf_alloc_set_value, taken by
     cellvalues.set_value when it applies) leaves exactly the image, dirty pages, free
     cells and results of the Python specification over PyCellAllocator, including the
     cases where C declines (long names, big data, db replacement) and the Python path

@@ -372,3 +372,18 @@ def test_recovery_refuses_a_log_that_grows_the_hive_to_2gb(fmt: str, size: int) 
     with pytest.raises(regf.RecoveryError, match=why):
         recover(ds.primary, [("LOG1", bad)])
     assert time.perf_counter() - t < 5
+
+
+def test_recover_of_a_clean_but_damaged_hive_refuses_to_copy_it(tmp_path: Path) -> None:
+    """Bug D's rule holds for the clean-hive copy too: recover never hands on a hive that
+    `regf check` rejects, unless --forensic (which copies it and lists the problems)."""
+    bad, sk_offset = _freed_sk_hive()
+    path = tmp_path / "h.hiv"
+    path.write_bytes(bad)
+    out = tmp_path / "out.hiv"
+    r = CliRunner().invoke(main, ["recover", str(path), "-o", str(out)])
+    assert r.exit_code == 1 and not out.exists(), r.output
+    assert f"{sk_offset:#010x}" in r.output and "fails the check" in r.output
+    r = CliRunner().invoke(main, ["--forensic", "recover", str(path), "-o", str(out)])
+    assert r.exit_code == 0, r.output
+    assert out.read_bytes() == bad and "copied to" in r.output

@@ -573,7 +573,7 @@ def set_value(
         and len(raw) <= BIG
         and len(name) <= _FAST_NAME
     ):
-        # The C twin (csrc/alloc.c regf_alloc_set_value) for what every bulk writer does:
+        # The C twin (csrc/valcells.c regf_alloc_set_value) for what every bulk writer does:
         # short names, data that is never big data. It declines (-1) before changing
         # anything when a cell fails a check, so this function then raises as usual.
         vk: int = fast(nk, name, vtype, raw, timestamp)

@@ -42,27 +42,30 @@ def recover(
         warnings.simplefilter("ignore")
         hive = regf.open(hive_path, recover=True, logs=list(logs) or None, strict=not forensic)
     with hive:
-        if not hive.was_dirty:
-            write_new_file(output, bytes(hive.buf))
-            click.echo(f"{hive_path}: clean, nothing to recover; copied to {output}")
-            return
+        clean = not hive.was_dirty
         report = hive.recovery
-        if report is None or hive.dirty:
+        if not clean and (report is None or hive.dirty):
             why = "; ".join(hive.warnings) or "no transaction log could be applied"
             raise CliError(f"{hive_path}: {why}")
         # Check the result as `regf check` would before writing it: logs that pass their
-        # own checks (a DIRT log has no hash) can still carry damage, e.g. a freed sk.
+        # own checks (a DIRT log has no hash) can still carry damage, e.g. a freed sk; and
+        # a clean copy gets the same check, so recover never hands on a damaged hive
+        # silently.
         result = full_check(hive)
+        what = "hive" if clean else "recovered hive"
         if result.problems and not forensic:
             first = result.problems[0]
             raise CliError(
-                f"{hive_path}: the recovered hive fails the check with "
+                f"{hive_path}: the {what} fails the check with "
                 f"{len(result.problems)} problem(s), first {first}; nothing written "
                 "(--forensic writes it anyway)"
             )
         write_new_file(output, bytes(hive.buf))
         for problem in result.problems:
-            click.echo(f"regf: warning: recovered hive: {problem}", err=True)
+            click.echo(f"regf: warning: {what}: {problem}", err=True)
+        if clean:
+            click.echo(f"{hive_path}: clean, nothing to recover; copied to {output}")
+            return
     pages = getattr(report, "pages_applied", "?")
     entries = len(getattr(report, "applied_entries", []) or [])
     click.echo(f"recovered {hive_path} -> {output}: {entries} log entries, {pages} pages applied")

@@ -33,8 +33,8 @@ from ..errors import (
     UnsupportedVersionError,
     ValueNotFoundError,
 )
-from ..format.constants import BASE, FILE_TYPE_PRIMARY, HCELL_NIL, MAX_DEPTH, VOLATILE_BIT
-from ..format.fast import I32, SK, u32_array
+from ..format.constants import BASE, FILE_TYPE_PRIMARY, HCELL_NIL, MAX_DEPTH, PAGE, VOLATILE_BIT
+from ..format.fast import BASE_L, I32, SK, u32_array
 from ..format.structs import SK_FIXED_SIZE, VK_FIXED_SIZE
 from ..storage import discover, recovery
 from ..storage.files import HiveSource
@@ -142,8 +142,14 @@ class Hive:
             raise UnsupportedVersionError(
                 f"file type {bb.file_type} is not a primary hive (a transaction log?)", 0x1C
             )
-        if bb.hbins_size % 4096 or bb.hbins_size < 4096:
-            err = FormatError(f"hive bins size {bb.hbins_size:#x} is not a multiple of 4096", 0x28)
+        # Cell indexes are 31 bits (bit 31 selects volatile storage, fmt §3), so the
+        # stable bins of a hive stay below 2 GiB; a bigger declaration is damage.
+        if bb.hbins_size % PAGE or not PAGE <= bb.hbins_size < VOLATILE_BIT:
+            err = FormatError(
+                f"hive bins size {bb.hbins_size:#x} is not a positive multiple of 4096 "
+                "below 2 GiB",
+                BASE_L.offset("hbins_size"),
+            )
             if self.strict:
                 raise err
             self.warnings.append(str(err))
