@@ -34,7 +34,7 @@ from ..errors import (
     ValueNotFoundError,
 )
 from ..format.constants import BASE, FILE_TYPE_PRIMARY, HCELL_NIL, MAX_DEPTH, VOLATILE_BIT
-from ..format.fast import I32, SK, u32_array
+from ..format.fast import BASE_L, I32, SK, u32_array
 from ..format.structs import SK_FIXED_SIZE, VK_FIXED_SIZE
 from ..storage import discover, recovery
 from ..storage.files import HiveSource
@@ -131,19 +131,26 @@ class Hive:
 
     def _check_header(self, bb: BaseBlockInfo, size: int) -> None:
         if bb.major != 1:
-            raise UnsupportedVersionError(f"major version {bb.major} is not 1", 0x14)
+            raise UnsupportedVersionError(
+                f"major version {bb.major} is not 1", BASE_L.offset("major")
+            )
         if bb.minor < 3 or bb.minor > 6:
             if self.strict or bb.minor < 1:
                 raise UnsupportedVersionError(
-                    f"hive version 1.{bb.minor} is not supported (1.3 to 1.6 are)", 0x18
+                    f"hive version 1.{bb.minor} is not supported (1.3 to 1.6 are)",
+                    BASE_L.offset("minor"),
                 )
             self.warnings.append(f"version 1.{bb.minor} read as 1.3")
         if bb.file_type != FILE_TYPE_PRIMARY:
             raise UnsupportedVersionError(
-                f"file type {bb.file_type} is not a primary hive (a transaction log?)", 0x1C
+                f"file type {bb.file_type} is not a primary hive (a transaction log?)",
+                BASE_L.offset("file_type"),
             )
         if bb.hbins_size % 4096 or bb.hbins_size < 4096:
-            err = FormatError(f"hive bins size {bb.hbins_size:#x} is not a multiple of 4096", 0x28)
+            err = FormatError(
+                f"hive bins size {bb.hbins_size:#x} is not a multiple of 4096",
+                BASE_L.offset("hbins_size"),
+            )
             if self.strict:
                 raise err
             self.warnings.append(str(err))
