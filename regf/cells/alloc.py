@@ -71,7 +71,6 @@ callers pass indexes they got from :meth:`~PyCellAllocator.alloc` or from a chec
 from __future__ import annotations
 
 import codecs
-import struct
 from typing import TYPE_CHECKING, Any, Protocol
 
 from .._accel import BACKEND
@@ -99,7 +98,7 @@ from .._accel.codes import CREATED as CREATED
 from .._accel.codes import SV_FALLBACK as _SV_FALLBACK
 from ..errors import CellError, FormatError, InvalidArgumentError
 from ..format.constants import BASE
-from ..format.fast import HBIN, I32
+from ..format.fast import HBIN, I32, U32
 
 # The specification and what both twins share (re-exported: callers import them here).
 from .pyalloc import (
@@ -119,7 +118,7 @@ from .pyalloc import (
 
 
 #: A u32 of the bulk set_values' meta arrays.
-_U32 = struct.Struct("<I")
+_U32 = U32
 #: str.encode("utf-16-le", ...) without its codec lookup by name (~0.15 us of a 0.2 us
 #: call, twice per key of a bulk write); the same codec function, so the same bytes.
 _utf16 = codecs.utf_16_le_encode

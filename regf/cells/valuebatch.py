@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from typing import NamedTuple
 
 from ..errors import InvalidArgumentError
+from ..format.fast import u32_array
 from .values import (
     _HALF_NAME,
     BIG,
@@ -52,9 +53,11 @@ _new_batch = tuple.__new__  # Batch without its generated __new__ (a third of th
 
 
 def _meta(n: int) -> struct.Struct:
+    """The packer of a batch's meta: ``n`` types then ``n`` data sizes, one u32 array of
+    ``2 * n`` (:func:`regf.format.fast.u32_array`). Cached per ``n``, every size."""
     st = _META.get(n)
     if st is None:
-        st = _META[n] = struct.Struct(f"<{2 * n}I")
+        st = _META[n] = u32_array(2 * n)
     return st
 
 

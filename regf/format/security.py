@@ -4,7 +4,8 @@ Pure bytes <-> records: :func:`parse_descriptor` turns the bytes at ``sk`` + 0x1
 :class:`SecurityDescriptor`, :meth:`SecurityDescriptor.to_bytes` builds them back, and
 :attr:`SecurityDescriptor.sddl` / :func:`from_sddl` convert to and from the Security
 Descriptor Definition Language the way ``ConvertSecurityDescriptorToStringSecurityDescriptor``
-does.
+does. The SDDL text itself (tables, atoms, grammar) is :mod:`regf.format.sddl` and the
+numeric codes :mod:`regf.format.secbits`; both are re-exported here.
 
 Layouts (MS-DTYP §2.4.2 SID, §2.4.4 ACE, §2.4.5 ACL, §2.4.6 SECURITY_DESCRIPTOR) are declared
 below in Construct and every parse goes through :func:`regf.format.codec.parse`, so hostile
@@ -21,11 +22,7 @@ byte-exact even for descriptors with slack in an ACL or an unusual part order. A
 
 from __future__ import annotations
 
-import re
-import uuid
-from collections.abc import Iterable
 from dataclasses import dataclass, field
-from enum import IntFlag
 from typing import Any
 
 from construct import (
@@ -43,6 +40,33 @@ from construct import (
 
 from ..errors import FormatError, InvalidArgumentError
 from .codec import build, parse
+
+# The numeric codes and the SDDL text live in their own modules; they are re-exported
+# here, so ``from regf.format.security import SdControl, from_sddl, ...`` keeps working.
+from .sddl import (
+    ACE_FLAG_NAMES,
+    ACE_TYPE_NAMES,
+    DEFAULT_SDDL,
+    RIGHTS_ALIASES,
+    SID_ALIASES,
+    ace_sddl,
+    acl_flags_sddl,
+    acl_revision,
+    guid_bytes,
+    guid_str,
+    parse_sddl,
+    parse_sid,
+    sid_sddl,
+)
+from .secbits import (
+    ACL_REVISION,
+    ACL_REVISION_DS,
+    OBJECT_ACE_TYPES,
+    SID_ACE_TYPES,
+    AceFlags,
+    AceType,
+    SdControl,
+)
 
 # ---------------------------------------------------------------------------------------
 # Construct declarations (MS-DTYP names in snake case).
@@ -108,228 +132,8 @@ ObjectAceBody = Struct(
 )
 
 # ---------------------------------------------------------------------------------------
-# Constants.
-# ---------------------------------------------------------------------------------------
-
-
-class SdControl(IntFlag):
-    """SECURITY_DESCRIPTOR_CONTROL bits."""
-
-    OWNER_DEFAULTED = 0x0001
-    GROUP_DEFAULTED = 0x0002
-    DACL_PRESENT = 0x0004
-    DACL_DEFAULTED = 0x0008
-    SACL_PRESENT = 0x0010
-    SACL_DEFAULTED = 0x0020
-    DACL_AUTO_INHERIT_REQ = 0x0100
-    SACL_AUTO_INHERIT_REQ = 0x0200
-    DACL_AUTO_INHERITED = 0x0400
-    SACL_AUTO_INHERITED = 0x0800
-    DACL_PROTECTED = 0x1000
-    SACL_PROTECTED = 0x2000
-    RM_CONTROL_VALID = 0x4000
-    SELF_RELATIVE = 0x8000
-
-
-class AceType:
-    """ACE type codes (ACE_HEADER.AceType)."""
-
-    ACCESS_ALLOWED = 0x00
-    ACCESS_DENIED = 0x01
-    SYSTEM_AUDIT = 0x02
-    SYSTEM_ALARM = 0x03
-    ACCESS_ALLOWED_COMPOUND = 0x04
-    ACCESS_ALLOWED_OBJECT = 0x05
-    ACCESS_DENIED_OBJECT = 0x06
-    SYSTEM_AUDIT_OBJECT = 0x07
-    SYSTEM_ALARM_OBJECT = 0x08
-    ACCESS_ALLOWED_CALLBACK = 0x09
-    ACCESS_DENIED_CALLBACK = 0x0A
-    ACCESS_ALLOWED_CALLBACK_OBJECT = 0x0B
-    ACCESS_DENIED_CALLBACK_OBJECT = 0x0C
-    SYSTEM_AUDIT_CALLBACK = 0x0D
-    SYSTEM_ALARM_CALLBACK = 0x0E
-    SYSTEM_AUDIT_CALLBACK_OBJECT = 0x0F
-    SYSTEM_ALARM_CALLBACK_OBJECT = 0x10
-    SYSTEM_MANDATORY_LABEL = 0x11
-    SYSTEM_RESOURCE_ATTRIBUTE = 0x12
-    SYSTEM_SCOPED_POLICY_ID = 0x13
-    SYSTEM_PROCESS_TRUST_LABEL = 0x14
-    SYSTEM_ACCESS_FILTER = 0x15
-
-
-class AceFlags(IntFlag):
-    """ACE_HEADER.AceFlags bits."""
-
-    OBJECT_INHERIT = 0x01
-    CONTAINER_INHERIT = 0x02
-    NO_PROPAGATE_INHERIT = 0x04
-    INHERIT_ONLY = 0x08
-    INHERITED = 0x10
-    CRITICAL = 0x20
-    SUCCESSFUL_ACCESS = 0x40
-    FAILED_ACCESS = 0x80
-
-
-#: Types whose body is mask + flags + optional GUIDs + SID (+ application data).
-OBJECT_ACE_TYPES = frozenset({0x05, 0x06, 0x07, 0x08, 0x0B, 0x0C, 0x0F, 0x10})
-#: Types whose body is mask + SID (+ application data). Other types are kept opaque.
-SID_ACE_TYPES = frozenset(
-    {0x00, 0x01, 0x02, 0x03, 0x09, 0x0A, 0x0D, 0x0E, 0x11, 0x12, 0x13, 0x14, 0x15}
-)
-
-ACL_REVISION = 2
-ACL_REVISION_DS = 4
-
-# ---------------------------------------------------------------------------------------
-# SDDL tables (the order of the tables is the order Windows emits).
-# ---------------------------------------------------------------------------------------
-
-#: Well-known SID aliases that are not relative to a domain.
-SID_ALIASES: dict[str, str] = {
-    "AA": "S-1-5-32-579",
-    "AC": "S-1-15-2-1",
-    "AN": "S-1-5-7",
-    "AO": "S-1-5-32-548",
-    "AS": "S-1-18-1",
-    "AU": "S-1-5-11",
-    "BA": "S-1-5-32-544",
-    "BG": "S-1-5-32-546",
-    "BO": "S-1-5-32-551",
-    "BU": "S-1-5-32-545",
-    "CG": "S-1-3-1",
-    "CO": "S-1-3-0",
-    "CY": "S-1-5-32-569",
-    "ED": "S-1-5-9",
-    "ER": "S-1-5-32-573",
-    "ES": "S-1-5-32-576",
-    "HA": "S-1-5-32-578",
-    "HI": "S-1-16-12288",
-    "IS": "S-1-5-32-568",
-    "IU": "S-1-5-4",
-    "LS": "S-1-5-19",
-    "LU": "S-1-5-32-559",
-    "LW": "S-1-16-4096",
-    "ME": "S-1-16-8192",
-    "MP": "S-1-16-8448",
-    "MS": "S-1-5-32-577",
-    "MU": "S-1-5-32-558",
-    "NO": "S-1-5-32-556",
-    "NS": "S-1-5-20",
-    "NU": "S-1-5-2",
-    "OW": "S-1-3-4",
-    "PO": "S-1-5-32-550",
-    "PS": "S-1-5-10",
-    "PU": "S-1-5-32-547",
-    "RA": "S-1-5-32-575",
-    "RC": "S-1-5-12",
-    "RD": "S-1-5-32-555",
-    "RE": "S-1-5-32-552",
-    "RM": "S-1-5-32-580",
-    "RU": "S-1-5-32-554",
-    "SI": "S-1-16-16384",
-    "SO": "S-1-5-32-549",
-    "SS": "S-1-18-2",
-    "SU": "S-1-5-6",
-    "SY": "S-1-5-18",
-    "WD": "S-1-1-0",
-    "WR": "S-1-5-33",
-}
-_SID_TO_ALIAS: dict[str, str] = {v: k for k, v in SID_ALIASES.items()}
-
-ACE_TYPE_NAMES: dict[int, str] = {
-    0x00: "A",
-    0x01: "D",
-    0x02: "AU",
-    0x03: "AL",
-    0x05: "OA",
-    0x06: "OD",
-    0x07: "OU",
-    0x08: "OL",
-    0x09: "XA",
-    0x0A: "XD",
-    0x0B: "ZA",
-    0x0D: "XU",
-    0x11: "ML",
-    0x12: "RA",
-    0x13: "SP",
-    0x14: "TL",
-    0x15: "FL",
-}
-_ACE_TYPE_CODES: dict[str, int] = {v: k for k, v in ACE_TYPE_NAMES.items()}
-
-#: ACE flag aliases in output order.
-ACE_FLAG_NAMES: tuple[tuple[str, int], ...] = (
-    ("OI", 0x01),
-    ("CI", 0x02),
-    ("NP", 0x04),
-    ("IO", 0x08),
-    ("ID", 0x10),
-    ("SA", 0x40),
-    ("FA", 0x80),
-    ("CR", 0x20),
-)
-
-#: Rights aliases matched against the whole mask, first match wins (Windows' table order).
-RIGHTS_ALIASES: tuple[tuple[str, int], ...] = (
-    ("GA", 0x10000000),
-    ("GR", 0x80000000),
-    ("GW", 0x40000000),
-    ("GX", 0x20000000),
-    ("RC", 0x00020000),
-    ("SD", 0x00010000),
-    ("WD", 0x00040000),
-    ("WO", 0x00080000),
-    ("RP", 0x00000010),
-    ("WP", 0x00000020),
-    ("CC", 0x00000001),
-    ("DC", 0x00000002),
-    ("LC", 0x00000004),
-    ("SW", 0x00000008),
-    ("LO", 0x00000080),
-    ("DT", 0x00000040),
-    ("CR", 0x00000100),
-    ("FA", 0x001F01FF),
-    ("FR", 0x00120089),
-    ("FW", 0x00120116),
-    ("FX", 0x001200A0),
-    ("KA", 0x000F003F),
-    ("KR", 0x00020019),
-    ("KW", 0x00020006),
-    ("KX", 0x00020019),
-)
-#: Single-bit aliases a mask with no whole-mask alias is spelled with (lowest bit first).
-_RIGHT_BITS: dict[int, str] = {
-    0x00000001: "CC",
-    0x00000002: "DC",
-    0x00000004: "LC",
-    0x00000008: "SW",
-    0x00000010: "RP",
-    0x00000020: "WP",
-    0x00000040: "DT",
-    0x00000080: "LO",
-    0x00000100: "CR",
-    0x00010000: "SD",
-    0x00020000: "RC",
-    0x00040000: "WD",
-    0x00080000: "WO",
-    0x10000000: "GA",
-    0x20000000: "GX",
-    0x40000000: "GW",
-    0x80000000: "GR",
-}
-#: Mandatory-label (ML) ACE rights.
-_LABEL_BITS: dict[int, str] = {0x1: "NR", 0x2: "NW", 0x4: "NX"}
-_RIGHTS_CODES: dict[str, int] = {
-    **{k: v for k, v in RIGHTS_ALIASES},
-    **{v: k for k, v in _LABEL_BITS.items()},
-}
-
-# ---------------------------------------------------------------------------------------
 # Records.
 # ---------------------------------------------------------------------------------------
-
-_SID_RE = re.compile(r"S-1-(0[xX][0-9A-Fa-f]+|[0-9]+)((?:-[0-9]+)*)\Z", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -356,19 +160,7 @@ class Sid:
 
         Raises :class:`~regf.errors.InvalidArgumentError` on a malformed string.
         """
-        alias = SID_ALIASES.get(text)
-        if alias is not None:
-            text = alias
-        m = _SID_RE.match(text)
-        if m is None:
-            raise InvalidArgumentError(f"not a SID string: {text!r}")
-        if len(text) > 512:  # 255 sub-authorities of 10 digits fit; also caps int() work
-            raise InvalidArgumentError(f"SID string too long: {text[:40]!r}...")
-        auth_text = m.group(1)
-        auth = int(auth_text[2:], 16) if auth_text[:2] in ("0x", "0X") else int(auth_text)
-        subs = tuple(int(s) for s in m.group(2).split("-")[1:])
-        if auth >= 1 << 48 or len(subs) > 255 or any(s >= 1 << 32 for s in subs):
-            raise InvalidArgumentError(f"SID out of range: {text!r}")
+        auth, subs = parse_sid(text)
         return cls(1, auth, subs)
 
     @property
@@ -400,21 +192,7 @@ class Sid:
     @property
     def sddl(self) -> str:
         """The SDDL alias when there is one, else the ``S-1-...`` string."""
-        text = str(self)
-        return _SID_TO_ALIAS.get(text, text)
-
-
-def _guid_str(raw: bytes | None) -> str | None:
-    return None if raw is None else str(uuid.UUID(bytes_le=bytes(raw)))
-
-
-def _guid_bytes(text: str | None) -> bytes | None:
-    if text is None:
-        return None
-    try:
-        return uuid.UUID(text).bytes_le
-    except ValueError:
-        raise InvalidArgumentError(f"not a GUID: {text!r}") from None
+        return sid_sddl(str(self))
 
 
 @dataclass(frozen=True)
@@ -448,8 +226,8 @@ class Ace:
                 {
                     "mask": self.mask,
                     "flags": obj_flags,
-                    "object_type": _guid_bytes(self.object_type),
-                    "inherited_object_type": _guid_bytes(self.inherited_object_type),
+                    "object_type": guid_bytes(self.object_type),
+                    "inherited_object_type": guid_bytes(self.inherited_object_type),
                     "sid": self.sid._container(),
                     "application_data": self.application_data,
                 },
@@ -473,13 +251,9 @@ class Ace:
     @property
     def sddl(self) -> str:
         """``(type;flags;rights;object_guid;inherit_object_guid;sid)``."""
-        kind = ACE_TYPE_NAMES.get(self.type, f"0x{self.type:x}")
-        flags = "".join(name for name, bit in ACE_FLAG_NAMES if self.flags & bit)
-        rights = _rights_sddl(self.mask, self.type)
         sid = self.sid.sddl if self.sid is not None else ""
-        return (
-            f"({kind};{flags};{rights};{self.object_type or ''};"
-            f"{self.inherited_object_type or ''};{sid})"
+        return ace_sddl(
+            self.type, self.flags, self.mask, self.object_type, self.inherited_object_type, sid
         )
 
 
@@ -599,37 +373,11 @@ class SecurityDescriptor:
         return "".join(out)
 
 
-# (flag text, DACL bit, SACL bit) in output order.
-_ACL_CONTROL_FLAGS: tuple[tuple[str, int, int], ...] = (
-    ("P", SdControl.DACL_PROTECTED, SdControl.SACL_PROTECTED),
-    ("AR", SdControl.DACL_AUTO_INHERIT_REQ, SdControl.SACL_AUTO_INHERIT_REQ),
-    ("AI", SdControl.DACL_AUTO_INHERITED, SdControl.SACL_AUTO_INHERITED),
-)
-
-
 def _acl_sddl(acl: Acl | None, control: int, *, dacl: bool) -> str:
-    flags = "".join(
-        text for text, dbit, sbit in _ACL_CONTROL_FLAGS if control & (dbit if dacl else sbit)
-    )
+    flags = acl_flags_sddl(control, dacl=dacl)
     if acl is None:
         return flags + "NO_ACCESS_CONTROL"
     return flags + acl.sddl
-
-
-def _rights_sddl(mask: int, ace_type: int) -> str:
-    """Spell ``mask`` as Windows does: whole-mask alias, else bit aliases, else hex."""
-    if mask == 0:
-        return ""
-    bits = _LABEL_BITS if ace_type == AceType.SYSTEM_MANDATORY_LABEL else None
-    if bits is None:
-        for name, value in RIGHTS_ALIASES:
-            if mask == value:
-                return name
-        bits = _RIGHT_BITS
-    names = [bits.get(1 << i) for i in range(32) if mask & (1 << i)]
-    if all(n is not None for n in names):
-        return "".join(n for n in names if n is not None)
-    return f"0x{mask:x}"
 
 
 # ---------------------------------------------------------------------------------------
@@ -662,8 +410,8 @@ def _parse_ace(data: bytes, off: int, end: int, base: int) -> tuple[Ace, int]:
             head.ace_flags,
             c.mask,
             Sid._from_container(c.sid),
-            _guid_str(c.object_type),
-            _guid_str(c.inherited_object_type),
+            guid_str(c.object_type),
+            guid_str(c.inherited_object_type),
             bytes(c.application_data),
         )
     elif ace_type in SID_ACE_TYPES:
@@ -733,83 +481,8 @@ def parse_descriptor(data: bytes | bytearray | memoryview, base: int = 0) -> Sec
 
 
 # ---------------------------------------------------------------------------------------
-# Parsing SDDL.
+# From SDDL (the grammar is :func:`regf.format.sddl.parse_sddl`).
 # ---------------------------------------------------------------------------------------
-
-_SDDL_SID_RE = re.compile(r"S-1-(?:0[xX][0-9A-Fa-f]{12}|[0-9]+)(?:-[0-9]+)*|[A-Z]{2}")
-_SDDL_ACE_RE = re.compile(r"\(([^()]*)\)")
-
-
-def _bad(text: str, pos: int, why: str) -> InvalidArgumentError:
-    return InvalidArgumentError(f"bad SDDL at character {pos} ({why}): {text!r}")
-
-
-def _parse_rights(text: str) -> int:
-    if not text:
-        return 0
-    if text[:2].lower() == "0x":
-        value = int(text[2:], 16) if re.fullmatch(r"[0-9A-Fa-f]+", text[2:]) else -1
-    elif re.fullmatch(r"[0-9]+", text):  # C strtoul base 0: leading 0 means octal
-        if len(text) > 12:  # longer than any 32-bit number (caps the int() work)
-            value = -1
-        elif text.startswith("0") and len(text) > 1:
-            value = int(text, 8) if re.fullmatch(r"[0-7]+", text) else -1
-        else:
-            value = int(text)
-    elif len(text) % 2 == 0 and all(
-        text[i : i + 2] in _RIGHTS_CODES for i in range(0, len(text), 2)
-    ):
-        value = 0
-        for i in range(0, len(text), 2):
-            value |= _RIGHTS_CODES[text[i : i + 2]]
-    else:
-        value = -1
-    if not 0 <= value < 1 << 32:
-        raise InvalidArgumentError(f"bad SDDL rights {text!r}")
-    return value
-
-
-def _parse_ace_flags(text: str) -> int:
-    codes = {name: bit for name, bit in ACE_FLAG_NAMES}
-    if len(text) % 2:
-        raise InvalidArgumentError(f"bad SDDL ACE flags {text!r}")
-    value = 0
-    for i in range(0, len(text), 2):
-        bit = codes.get(text[i : i + 2])
-        if bit is None:
-            raise InvalidArgumentError(f"bad SDDL ACE flags {text!r}")
-        value |= bit
-    return value
-
-
-def _parse_ace_sddl(text: str) -> Ace:
-    fields = text.split(";")
-    if len(fields) != 6:
-        raise InvalidArgumentError(f"SDDL ACE needs 6 fields: ({text})")
-    kind, flags, rights, obj, inh, sid = fields
-    if kind in _ACE_TYPE_CODES:
-        ace_type = _ACE_TYPE_CODES[kind]
-    elif re.fullmatch(r"0[xX][0-9A-Fa-f]{1,2}", kind):
-        ace_type = int(kind, 16)
-    else:
-        raise InvalidArgumentError(f"unknown SDDL ACE type {kind!r}")
-    if ace_type not in OBJECT_ACE_TYPES and ace_type not in SID_ACE_TYPES:
-        raise InvalidArgumentError(f"SDDL cannot express ACE type {kind!r}")
-    if (obj or inh) and ace_type not in OBJECT_ACE_TYPES:
-        raise InvalidArgumentError(f"GUIDs on a non-object ACE: ({text})")
-    guids = [_guid_str(_guid_bytes(g)) if g else None for g in (obj, inh)]
-    return Ace(
-        ace_type,
-        _parse_ace_flags(flags),
-        _parse_rights(rights),
-        Sid.parse(sid),
-        guids[0],
-        guids[1],
-    )
-
-
-def _acl_revision(aces: Iterable[Ace]) -> int:
-    return ACL_REVISION_DS if any(a.type in OBJECT_ACE_TYPES for a in aces) else ACL_REVISION
 
 
 def from_sddl(text: str) -> SecurityDescriptor:
@@ -821,56 +494,20 @@ def from_sddl(text: str) -> SecurityDescriptor:
     or ``S-1-...``. Conditional expressions and resource attributes are not supported.
     Raises :class:`~regf.errors.InvalidArgumentError` on anything else.
     """
-    s = text.strip()
-    pos = 0
-    owner = group = None
+    parts = parse_sddl(text)
     acls: dict[str, Acl | None] = {}
-    control = int(SdControl.SELF_RELATIVE)
-    seen: set[str] = set()
-    while pos < len(s):
-        tag = s[pos : pos + 2]
-        if tag not in ("O:", "G:", "D:", "S:") or tag in seen:
-            raise _bad(text, pos, "expected O:, G:, D: or S:")
-        seen.add(tag)
-        pos += 2
-        if tag in ("O:", "G:"):
-            m = _SDDL_SID_RE.match(s, pos)
-            if m is None:
-                raise _bad(text, pos, "expected a SID")
-            sid = Sid.parse(m.group(0))
-            pos = m.end()
-            if tag == "O:":
-                owner = sid
-            else:
-                group = sid
-            continue
-        dacl = tag == "D:"
-        present = SdControl.DACL_PRESENT if dacl else SdControl.SACL_PRESENT
-        control |= present
-        while True:
-            for flag, dbit, sbit in _ACL_CONTROL_FLAGS:
-                if s.startswith(flag, pos):
-                    control |= dbit if dacl else sbit
-                    pos += len(flag)
-                    break
-            else:
-                break
-        if s.startswith("NO_ACCESS_CONTROL", pos):
-            pos += len("NO_ACCESS_CONTROL")
+    for tag, aces in parts.acls.items():
+        if aces is None:
             acls[tag] = None
             continue
-        aces: list[Ace] = []
-        while pos < len(s) and s[pos] == "(":
-            m = _SDDL_ACE_RE.match(s, pos)
-            if m is None:
-                raise _bad(text, pos, "unterminated or nested ACE")
-            aces.append(_parse_ace_sddl(m.group(1)))
-            pos = m.end()
-        acls[tag] = Acl(_acl_revision(aces), tuple(aces))
-    return SecurityDescriptor(1, control, owner, group, acls.get("S:"), acls.get("D:"))
-
-
-DEFAULT_SDDL = "O:BAG:SYD:(A;CI;KA;;;BA)(A;CI;KA;;;SY)(A;CIIO;KA;;;CO)(A;CI;KR;;;BU)"
+        built = tuple(
+            Ace(a.type, a.flags, a.mask, Sid(1, *a.sid), a.object_type, a.inherited_object_type)
+            for a in aces
+        )
+        acls[tag] = Acl(acl_revision([a.type for a in built]), built)
+    owner = Sid(1, *parts.owner) if parts.owner is not None else None
+    group = Sid(1, *parts.group) if parts.group is not None else None
+    return SecurityDescriptor(1, parts.control, owner, group, acls.get("S:"), acls.get("D:"))
 
 
 def default_descriptor() -> SecurityDescriptor:

@@ -24,6 +24,7 @@ from .hive import Hive
 
 HBIN_HEADER_SIZE = HBIN_L.size
 _U32 = U32
+_HBIN_OFFSET, _HBIN_SIZE = HBIN_L.offset("offset"), HBIN_L.offset("size")
 _I32 = I32
 
 
@@ -90,18 +91,25 @@ def scan_bins(buf: Any, hbins_size: int) -> TilingStats:
             pos += PAGE  # try to resynchronise on the next page
             continue
         stats.bins += 1
-        rel = _U32.unpack_from(buf, pos + 4)[0]
+        rel = HBIN_L.field("offset").unpack_from(buf, pos)
         if rel != pos - BASE:
             problems.append(
-                Problem(pos + 4, f"hive bin offset field {rel:#x}, expected {pos - BASE:#x}")
+                Problem(
+                    pos + _HBIN_OFFSET, f"hive bin offset field {rel:#x}, expected {pos - BASE:#x}"
+                )
             )
-        size = _U32.unpack_from(buf, pos + 8)[0]
+        size = HBIN_L.field("size").unpack_from(buf, pos)
         if size == 0 or size % 4096:
-            problems.append(Problem(pos + 8, f"hive bin size {size:#x} is not a multiple of 4096"))
+            problems.append(
+                Problem(pos + _HBIN_SIZE, f"hive bin size {size:#x} is not a multiple of 4096")
+            )
             size = PAGE
         if pos + size > end:
             problems.append(
-                Problem(pos + 8, f"hive bin of size {size:#x} runs past the hive bins end {end:#x}")
+                Problem(
+                    pos + _HBIN_SIZE,
+                    f"hive bin of size {size:#x} runs past the hive bins end {end:#x}",
+                )
             )
             size = end - pos
         _scan_cells(buf, pos, size, stats)

@@ -131,16 +131,20 @@ class Hive:
 
     def _check_header(self, bb: BaseBlockInfo, size: int) -> None:
         if bb.major != 1:
-            raise UnsupportedVersionError(f"major version {bb.major} is not 1", 0x14)
+            raise UnsupportedVersionError(
+                f"major version {bb.major} is not 1", BASE_L.offset("major")
+            )
         if bb.minor < 3 or bb.minor > 6:
             if self.strict or bb.minor < 1:
                 raise UnsupportedVersionError(
-                    f"hive version 1.{bb.minor} is not supported (1.3 to 1.6 are)", 0x18
+                    f"hive version 1.{bb.minor} is not supported (1.3 to 1.6 are)",
+                    BASE_L.offset("minor"),
                 )
             self.warnings.append(f"version 1.{bb.minor} read as 1.3")
         if bb.file_type != FILE_TYPE_PRIMARY:
             raise UnsupportedVersionError(
-                f"file type {bb.file_type} is not a primary hive (a transaction log?)", 0x1C
+                f"file type {bb.file_type} is not a primary hive (a transaction log?)",
+                BASE_L.offset("file_type"),
             )
         # Cell indexes are 31 bits (bit 31 selects volatile storage, fmt §3), so the
         # stable bins of a hive stay below 2 GiB; a bigger declaration is damage.

@@ -64,6 +64,8 @@ from .spec import KeySpec, ValueSpec
 PAGE = 4096
 _CELL = CELL_L.struct
 _SD_CONTROL = layout(SecurityDescriptorHeader, "security descriptor").field("control")
+#: The whole base block (head and tail), for the sizes of its reserved fields.
+_BB = layout(S.BaseBlock, "base block")
 _VALUE_COMP_NAME = int(ValueFlags.COMP_NAME)
 HBIN_HEADER = S.HBIN_HEADER_SIZE
 BIG = S.BIG_DATA_SEGMENT  # 16344
@@ -518,7 +520,7 @@ def base_block(
         tm_id=bytes(16),
         guid_signature=b"rmtm",
         last_reorganized=0,
-        reserved1=bytes(0x1FC - 0xB0),
+        reserved1=bytes(_BB.field("head.reserved1").size),
         checksum=0,
     )
     block = bytearray(
@@ -526,7 +528,7 @@ def base_block(
             S.BaseBlock,
             dict(
                 head=head,
-                reserved2=bytes(0xFC8 - 0x200),
+                reserved2=bytes(_BB.field("reserved2").size),
                 thaw_tm_id=bytes(16),
                 thaw_rm_id=bytes(16),
                 thaw_log_id=bytes(16),

@@ -6,7 +6,9 @@ state back), and then turns each flush of a whole-file image into a new-format (
 entry followed, at once or later, by an in-place update of the primary file. At every
 moment the files on disk, read by any log-aware reader (regf, yarp, Windows), hold either
 the hive as of the last completed flush or as of the flush in progress, never a mixture.
-The model (:mod:`regf.model`) edits the image; the pager only copies pages of it.
+The model (:mod:`regf.model`) edits the image; the pager only copies pages of it. The
+file helpers it calls (log names, mapping, creating and emptying logs, laying down a new
+file) are in :mod:`.fileset`, its counters in :mod:`.flushstats`.
 
 NOTES ON THE DESIGN OF THE PAGER
 ================================
@@ -66,7 +68,8 @@ Protocol of one flush
    entry at offset 0 (cutting the file to that length if it had grown past the cap);
    otherwise *extend* the current run. fsync the log. (Both log files already exist:
    the first writer open or :meth:`Pager.create` lays out LOG1 and LOG2, empty, and
-   fsyncs their folder once, as Windows does; see :meth:`Pager._create_logs`.)
+   fsyncs their folder once, as Windows does; see
+   :func:`.fileset.create_missing_logs`.)
 3. ``S := S + 1``.
 4. Full flush (default, or a log-only flush whose run passed the cap): reconcile. If the
    primary was clean, the base block with Seq1 = ``S`` is fsynced on its own before any
@@ -240,7 +243,6 @@ import mmap
 import os
 import threading
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import (
@@ -250,38 +252,35 @@ from ..errors import (
     RecoveryError,
     SignatureError,
 )
-from ..format.constants import (
-    BASE,
-    FILE_TYPE_LOG_NEW,
-    FILE_TYPE_LOG_OLD,
-    FILE_TYPE_LOG_OLD_NT,
-    PAGE,
-)
+from ..format.constants import BASE, PAGE
 from . import discover, lock, recovery
 from .baseblock import (
-    FILE_TYPE,
     FLAGS,
     HBINS_SIZE,
-    MAX_HBINS,
     SECTOR,
     SEQ1,
     SEQ2,
     SEQ_MASK,
-    check_log_base_block,
     check_primary_head,
     get,
     log_base_block,
     next_seq,
-    not_older,
     seal,
     uncarried,
 )
 from .fileio import DEFAULT_OPS, FileHandle, FileOps
 from .files import check_regular_file, refuse_non_regular
+from .fileset import (
+    LOG_SUFFIXES,
+    LogPolicy,
+    create_missing_logs,
+    lay_down,
+    map_file,
+    neutralise_logs,
+    sibling_path,
+)
+from .flushstats import FlushStats
 from .logs import build_entry, page_runs
-
-#: Suffixes of the two logs the pager writes (dual-log scheme, fmt §6.1).
-LOG_SUFFIXES = (".LOG1", ".LOG2")
 
 
 class PagerState(enum.Enum):
@@ -309,75 +308,6 @@ TRANSITIONS: dict[tuple[PagerState, str], PagerState] = {
     (PagerState.FAILED, "close"): PagerState.CLOSED,
     (PagerState.CLOSED, "close"): PagerState.CLOSED,
 }
-
-
-@dataclass(frozen=True)
-class LogPolicy:
-    """How big a log file may grow before its run is reconciled (see "Log alternation")."""
-
-    #: Bytes of a log file after which its run is reconciled (and a longer file is cut
-    #: back when a run starts in it).
-    cap: int = 1 << 20
-
-
-@dataclass
-class FlushStats:
-    """What one :meth:`Pager.flush` (or :meth:`Pager.reconcile`) wrote."""
-
-    #: Sequence number of the entry written, None when nothing was logged.
-    sequence: int | None = None
-    #: 4 KiB pages in the entry, and page references (runs of contiguous pages).
-    pages: int = 0
-    references: int = 0
-    #: Log file written and the entry's offset and size in it.
-    log: Path | None = None
-    log_offset: int | None = None
-    entry_size: int = 0
-    #: True when this flush started a new run (wrote the log's base-block copy).
-    started_log: bool = False
-    #: True when the primary was reconciled (it is clean on disk afterwards).
-    reconciled: bool = False
-    log_bytes: int = 0
-    primary_bytes: int = 0
-    writes: int = 0
-    fsyncs: int = 0
-
-    @property
-    def bytes_written(self) -> int:
-        """Total bytes handed to pwrite, logs and primary together."""
-        return self.log_bytes + self.primary_bytes
-
-
-def sibling_path(hive: Path, suffix: str) -> Path:
-    """The existing sibling ``hive`` + ``suffix`` in any letter case, else the canonical name."""
-    want = (hive.name + suffix).casefold()
-    try:
-        names = sorted(os.listdir(hive.parent))
-    except OSError:
-        names = []
-    matches = [n for n in names if n.casefold() == want]
-    exact = hive.name + suffix
-    if exact in matches or not matches:
-        return hive.with_name(exact)
-    return hive.with_name(matches[0])
-
-
-def _mapped(h: FileHandle, stack: contextlib.ExitStack) -> bytes | mmap.mmap:
-    """The whole file behind ``h``, mapped read-only when it has a descriptor (closed by
-    ``stack``); a handle without one is read, up to the largest size a hive can have."""
-    size, fd = h.size(), h.fileno()
-    if fd is None or size == 0:
-        if size > BASE + MAX_HBINS:
-            raise FormatError(f"{h.path}: {size} bytes is larger than any hive", BASE)
-        return h.pread(size, 0)
-    m = mmap.mmap(fd, size, access=mmap.ACCESS_READ)
-
-    def close() -> None:
-        with contextlib.suppress(BufferError):  # a view may outlive us: GC closes it
-            m.close()
-
-    stack.callback(close)
-    return m
 
 
 # -- the pager -------------------------------------------------------------------------
@@ -507,12 +437,12 @@ class Pager:
             with contextlib.ExitStack() as maps:
                 # Recovery reads only the valid entries and copies only the final size
                 # of the primary: the files are mapped, not read.
-                disk = _mapped(primary, maps)
+                disk = map_file(primary, maps)
                 pairs = []
                 for lp in log_paths:
                     h = ops.open(lp)
                     maps.callback(h.close)
-                    pairs.append((str(lp), _mapped(h, maps)))
+                    pairs.append((str(lp), map_file(h, maps)))
                 image, report = recovery.recover(disk, pairs)
                 del pairs
                 hbins = check_primary_head(image, len(image))
@@ -527,8 +457,9 @@ class Pager:
         bb = bytes(seal(bytearray(image[:BASE]), seq, seq))
         image[:BASE] = bb
         pager = cls(p, ops, primary, hive_lock, bb, seq, size, policy)
-        pager._neutralise_logs()
-        pager._create_logs()
+        # Invariant 6: empty the logs no recovery may apply; alternate from the newest.
+        pager._cur = neutralise_logs(ops, p, pager.log_paths, pager._seq)
+        create_missing_logs(ops, p, pager.log_paths, pager._logs)
         return pager, image, report
 
     @staticmethod
@@ -554,64 +485,6 @@ class Pager:
         primary.pwrite(memoryview(image)[:BASE], 0)
         primary.fsync()
         return max(len(disk), BASE + hbins)
-
-    def _neutralise_logs(self) -> None:
-        """Invariant 6 at open: empty logs no correct recovery may apply; pick the next file.
-
-        Called with the primary clean on disk. A valid new-format log whose sequence is
-        not older than the primary's comes from a run whose flush never committed (the
-        process died between the log fsync and the dirty mark); left alone it could be
-        applied after a later run in the other file. A valid old-format log is stale
-        once the primary is clean, and Windows or a peer might prefer it over our runs.
-        """
-        newest: tuple[int, int] | None = None  # (sequence, index)
-        candidates = [(i, lp) for i, lp in enumerate(self.log_paths)]
-        single = sibling_path(self.path, ".LOG")
-        candidates.append((-1, single))
-        for i, lp in candidates:
-            if not self._ops.exists(lp):
-                continue
-            h = self._ops.open(lp)
-            try:
-                head = h.pread(SECTOR + 4, 0)
-                if len(head) < SECTOR + 4 or check_log_base_block(head[:SECTOR]) is not None:
-                    continue  # not a usable log: nothing can apply it
-                ftype, seq = get(head, FILE_TYPE), get(head, SEQ1)
-                stale_old = ftype in (FILE_TYPE_LOG_OLD, FILE_TYPE_LOG_OLD_NT)
-                uncommitted = ftype == FILE_TYPE_LOG_NEW and not_older(seq, self._seq)
-                if stale_old or uncommitted:
-                    h.truncate(0)
-                    h.fsync()
-                elif i >= 0 and (newest is None or not not_older(newest[0], seq)):
-                    newest = (seq, i)
-            finally:
-                h.close()
-        # Alternate: the next run goes to the file that does not hold the newest run.
-        self._cur = newest[1] if newest is not None else 1
-
-    def _create_logs(self) -> None:
-        """Create whichever of LOG1 and LOG2 is missing, empty, at the first writer open.
-
-        Windows creates both files of the dual-log scheme when it loads a hive, even
-        while one stays empty, and dual-log tools (yarp) refuse a dirty hive whose
-        second log file is missing: so a hive left dirty by ``flush(reconcile=False)``
-        always has both. An empty log is never applied by anyone. Doing it here also
-        takes the folder fsync for a new file out of the first flush.
-        """
-        created = False
-        try:
-            for i, lp in enumerate(self.log_paths):
-                if self._logs[i] is None and not self._ops.exists(lp):
-                    self._logs[i] = self._ops.open(lp, create=True)
-                    created = True
-            if created:
-                self._ops.fsync_dir(self.path.parent)
-        except BaseException:
-            for h in self._logs:
-                if h is not None:
-                    h.close()
-            self._logs = [None, None]
-            raise
 
     @classmethod
     def create(
@@ -639,57 +512,7 @@ class Pager:
             raise InvalidArgumentError(f"image is {len(image)} bytes, expected {BASE + hbins}")
         seq = max(get(image, SEQ1), get(image, SEQ2), 1)
         seal(image, seq, seq)
-        old_lock: lock.HiveLock | None = None
-        if ops.exists(p):
-            if not overwrite:
-                raise FileExistsError(f"{p} exists (pass overwrite=True to replace it)")
-            old_lock = lock.acquire(p)  # refuse to replace a hive another writer has
-        for suffix in LOG_SUFFIXES:
-            refuse_non_regular(sibling_path(p, suffix))
-        tmp = p.with_name(f".{p.name}.regf-new-{os.getpid()}")
-        logs: list[FileHandle | None] = [None, None]
-        handle = ops.open(tmp, create=True)
-        try:
-            hive_lock = lock.acquire(tmp, handle.fileno())
-        except BaseException:
-            handle.close()
-            ops.unlink(tmp)
-            if old_lock is not None:
-                old_lock.release()
-            raise
-        renamed = False
-        try:
-            handle.truncate(0)
-            handle.pwrite(image, 0)
-            handle.fsync()
-            ops.replace(tmp, p)
-            renamed = True
-            ops.fsync_dir(p.parent)
-            # Only now: until the rename, the old hive (maybe dirty) may need its logs.
-            # A crash before they are gone leaves a clean primary, which ignores them,
-            # and the next writer open empties any that could ever apply (invariant 6).
-            for suffix in (".LOG", *LOG_SUFFIXES):
-                ops.unlink(sibling_path(p, suffix))
-            # Both logs exist from the start, as Windows lays them out (see
-            # _create_logs); one folder fsync makes the removals and creations durable.
-            for i, suffix in enumerate(LOG_SUFFIXES):
-                logs[i] = ops.open(p.with_name(p.name + suffix), create=True)
-            ops.fsync_dir(p.parent)
-        except BaseException:
-            hive_lock.release()
-            handle.close()
-            for h in logs:
-                if h is not None:
-                    h.close()
-            if not renamed:
-                with contextlib.suppress(OSError):
-                    ops.unlink(tmp)
-            raise
-        finally:
-            if old_lock is not None:
-                old_lock.release()
-        handle.path = p
-        hive_lock.retarget(p)
+        handle, hive_lock, logs = lay_down(ops, p, image, overwrite)
         pager = cls(
             p,
             ops,
