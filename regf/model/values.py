@@ -17,6 +17,7 @@ if TYPE_CHECKING:
 
 _COMP_NAME = int(ValueFlags.COMP_NAME)  # an int: IntFlag operations are slow
 MAX_VALUE_SIZE = 256 * 1024 * 1024  # bounded allocation for hostile data sizes
+_TYPES: dict[int, ValueType] = {int(t): t for t in ValueType}
 
 
 class Value:
@@ -116,7 +117,10 @@ class Value:
     @property
     def type(self) -> ValueType:
         """REG_* type; unknown numbers are kept (e.g. ``REG_UNKNOWN_0x12``)."""
-        return ValueType(self.type_)
+        t = self.type_
+        # The members by number: ValueType(t) costs more than making the value.
+        m = _TYPES.get(t)
+        return m if m is not None else ValueType(t)
 
     @property
     def inline(self) -> bool:

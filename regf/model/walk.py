@@ -6,13 +6,17 @@ from __future__ import annotations
 
 import struct
 from collections.abc import Iterator
+from threading import get_ident
 from typing import Any
 
+from .._accel.codes import CELL_FIXED_SIZE
 from .._accel.pure import (
     K_CHILDREN_BAD,
     K_CYCLE,
     K_DEPTH,
+    K_LEAF,
     K_VALUES_BAD,
+    WALK_LEVEL,
     WALK_STRICT,
     WALK_VALUES,
     WalkCaps,
@@ -20,7 +24,8 @@ from .._accel.pure import (
 )
 from ..cells.nodes import name_of
 from ..cells.values import vk_name
-from ..format.constants import MAX_DEPTH
+from ..format.constants import BASE, HCELL_NIL, MAX_DEPTH
+from ..format.fast import NK_L
 from .keys import Key
 from .values import Value
 
@@ -206,4 +211,125 @@ WALK_CAPS = WalkCaps(
 )
 
 
-__all__ = ["WALK_CAPS", "walk_chunks", "walk_keys"]
+# ---- one key's subkeys in one batch (Key.subkeys() of a read-only hive) ---------------
+
+#: The nk's stable subkey count and list, read in one call (the leaf test of subkeys()).
+_SUBKEY_HEAD = NK_L.pick("subkey_count", "subkey_list")
+_NK_AT = BASE + CELL_FIXED_SIZE
+#: Statuses a child record may carry in a one-level batch: K_DEPTH only says that its
+#: own subkeys were not looked at (max depth 1), K_LEAF that it has none, K_VALUES_BAD
+#: that its values take the checked path. Anything else (K_CYCLE: the list names its key
+#: or one nk twice) sends the whole call to the checked decoder.
+_CHILD_OK = K_DEPTH | K_LEAF | K_VALUES_BAD
+
+
+class BatchScratch:
+    """A read-only hive's walker for :func:`subkeys_batch`, its buffers bound once: the
+    ``visited`` bitmap (all zero between calls: each call clears the bits it set) and
+    the state. ``owner``: the thread that may use it (the state is not shared)."""
+
+    __slots__ = ("call", "owner", "state", "visited")
+
+    def __init__(self, image: Any, binder: Any) -> None:
+        self.owner = get_ident()
+        self.visited = bytearray((image.hbins_size >> 6) + 1)
+        self.state = new_walk_state()
+        self.call = binder(
+            image.buf, BASE, image.hbins_size, image.bitmap(), self.visited, self.state,
+            WALK_CAPS,
+        )  # fmt: skip
+
+
+def subkeys_batch(hive: Any, k: Key, scratch: BatchScratch) -> list[Key] | None:
+    """``k``'s subkeys, each with its values prefilled, from one-level walker calls
+    (start ``k`` at depth 0, max depth 1, without ``k``'s own values: one call per 256
+    subkeys), or None when the walker flags anything (bad list, cycle, a child among
+    ``k``'s ancestors): the caller then takes the checked decoder, which raises or
+    records exactly as before.
+
+    The walker makes every check the checked decoder makes (cells in range and
+    allocated, signatures, names inside cells; strict: no two equal neighbouring
+    names), so the keys and values are the same (tests/test_subkeys_batch.py)."""
+    image = hive.image
+    cell = k._cell
+    buf = image.buf
+    count, lst = _SUBKEY_HEAD.unpack_from(buf, _NK_AT + cell)
+    if count == 0 or lst == HCELL_NIL:
+        return []
+    chain = (*k._anc, cell)
+    path = k.path
+    minor = image.minor
+    call = scratch.call
+    flags = WALK_VALUES | WALK_LEVEL | (WALK_STRICT if image.strict else 0)
+    visited = scratch.visited
+    state = scratch.state
+    state[0:4] = b"\0\0\0\0"  # WALK_START: the only word read before it is written
+    knew = Key.__new__
+    vnew = Value.__new__
+    unpack = struct.unpack
+    out: list[Key] = []
+    first = True
+    while True:
+        ch = call(cell, 0, 1, flags, minor)
+        cells = ch.key_cell
+        for c in cells:
+            visited[c >> 6] = 0  # only this call's bits were set
+        if ch.rc < 0:
+            return None
+        statuses = ch.key_status
+        nvals = ch.key_nvals
+        if ch.name_nul:
+            knames = [name_of(buf, c) for c in cells]
+            vnames = [vk_name(buf, c) for c in ch.val_cell]
+        else:
+            knames = ch.knames.decode("utf-16-le", "surrogatepass").split("\0")
+            vnames = ch.vnames.decode("utf-16-le", "surrogatepass").split("\0")
+        lo = vi = 0
+        if first:
+            # The start key's own record (no values: WALK_NO_START_VALUES); its
+            # subkey list must have passed the walker's checks.
+            first = False
+            if statuses[0]:
+                return None
+            lo = 1
+        rows = ch.val_type
+        vstat = ch.val_status
+        raws = unpack(ch.fmt, ch.data)
+        vcells = ch.val_cell
+        for i in range(lo, len(cells)):
+            c = cells[i]
+            st = statuses[i]
+            if st & ~_CHILD_OK or c in chain:
+                return None
+            kk = knew(Key)
+            kk._hive = hive
+            kk._cell = c
+            kk._vol = False
+            kk.name = knames[i]
+            kk.parent_path = path
+            kk._anc = chain
+            # A leaf's subkeys() is answered without a call (handed out once).
+            kk._subs = [] if st & K_LEAF else None
+            nv = nvals[i]
+            if nv:
+                vals: list[Value] = []
+                append = vals.append
+                for j in range(vi, vi + nv):
+                    v = vnew(Value)
+                    v._image = image
+                    v.index = vcells[j]
+                    v.name = vnames[j]
+                    v.type_ = rows[j]
+                    if not vstat[j]:
+                        v.raw = raws[j]
+                    append(v)
+                kk._vals = vals
+                vi += nv
+            else:
+                kk._vals = None if st & K_VALUES_BAD else []
+            out.append(kk)
+        if ch.rc == 0:
+            return out
+
+
+__all__ = ["WALK_CAPS", "BatchScratch", "subkeys_batch", "walk_chunks", "walk_keys"]
