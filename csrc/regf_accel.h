@@ -139,8 +139,8 @@ uint64_t regf_bin_chain_end(const uint8_t *bins, size_t hbins_size, size_t start
  * unsound nk, or with REGF_WALK_STRICT two neighbours whose names are equal
  * case-insensitively; not expanded, and the call returns right after this record),
  * REGF_K_VALUES_BAD (its value list or a vk fails a check, or its values do not fit in
- * an empty chunk: no value records). REGF_WALK_LEVEL (Key.subkeys(): one level below
- * a key whose values the caller has, max_depth = base_depth + 1): the start key's values
+ * an empty chunk: no value records). REGF_WALK_LEVEL (Key.subkeys(): the levels below
+ * a key whose values the caller has, max_depth = base_depth + 2): the start key's values
  * are not emitted (key_nvals 0, never REGF_K_VALUES_BAD), and a key not expanded for
  * REGF_K_DEPTH whose nk has no stable subkeys (count 0 or list HCELL_NIL) also gets
  * REGF_K_LEAF. visited (required) has one bit per cell like

@@ -186,7 +186,9 @@ def test_threads_share_a_hive() -> None:
 # The walker in one-level mode: C == pure, chunk by chunk
 
 
-def level_chunks(binder: Any, hive: Hive, cell: int, flags: int, caps: WalkCaps) -> list[Any]:
+def level_chunks(
+    binder: Any, hive: Hive, cell: int, flags: int, caps: WalkCaps, levels: int = 1
+) -> list[Any]:
     image = hive.image
     visited = bytearray((image.hbins_size >> 6) + 1)
     state = pure.new_walk_state()
@@ -194,7 +196,7 @@ def level_chunks(binder: Any, hive: Hive, cell: int, flags: int, caps: WalkCaps)
                   visited, state, caps)  # fmt: skip
     out = []
     for _ in range(image.hbins_size // 8 + 16):
-        ch = call(cell, 0, 1, flags, image.minor)
+        ch = call(cell, 0, levels, flags, image.minor)
         out.append((ch, bytes(state)))
         if ch.rc != 1:
             return out
@@ -204,8 +206,10 @@ def level_chunks(binder: Any, hive: Hive, cell: int, flags: int, caps: WalkCaps)
 @skip_c
 @SETTINGS
 @given(hive_bytes(), st.one_of(_caps, st.just(TINY), st.just(WALK_CAPS)), st.booleans(),
-       st.integers(0, 30))  # fmt: skip
-def test_level_walker_c_same_as_pure(data: bytes, caps: WalkCaps, strict: bool, pick: int) -> None:
+       st.integers(0, 30), st.integers(1, 3))  # fmt: skip
+def test_level_walker_c_same_as_pure(
+    data: bytes, caps: WalkCaps, strict: bool, pick: int, levels: int
+) -> None:
     h = _open(data, strict)
     if h is None:
         return
@@ -214,14 +218,20 @@ def test_level_walker_c_same_as_pure(data: bytes, caps: WalkCaps, strict: bool, 
         return
     cell = [h.base_block.root_cell, *cells][pick % (len(cells) + 1)]
     flags = LEVEL | (pure.WALK_STRICT if strict else 0)
-    a = level_chunks(pure.walk_binder, h, cell, flags, caps)
-    b = level_chunks(_c().walk_binder, h, cell, flags, caps)
+    a = level_chunks(pure.walk_binder, h, cell, flags, caps, levels)
+    b = level_chunks(_c().walk_binder, h, cell, flags, caps, levels)
     assert a == b
     if a[0][0].rc >= 0:
         keys = normalized(h, a)
-        # One level: the start key (no values) then depth-1 keys, never expanded.
+        # The start key (no values), then keys down to ``levels``; only the deepest
+        # carry K_DEPTH, and K_LEAF only with it.
         assert keys[0][1] == 0 and keys[0][4] == []
-        assert all(k[1] == 1 and k[2] & pure.K_DEPTH for k in keys[1:] if k[2] != pure.K_CYCLE)
+        for rec in keys[1:]:
+            d, s = rec[1], rec[2]
+            assert 1 <= d <= levels
+            if not s & pure.K_CYCLE:
+                assert bool(s & pure.K_DEPTH) == (d == levels)
+            assert not s & pure.K_LEAF or s & pure.K_DEPTH
 
 
 def test_level_flag_marks_leaves_only_in_level_mode() -> None:

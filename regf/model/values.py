@@ -18,6 +18,7 @@ if TYPE_CHECKING:
 _COMP_NAME = int(ValueFlags.COMP_NAME)  # an int: IntFlag operations are slow
 MAX_VALUE_SIZE = 256 * 1024 * 1024  # bounded allocation for hostile data sizes
 _TYPES: dict[int, ValueType] = {int(t): t for t in ValueType}
+_TYPES_MAX = 4096  # a hostile hive's random types are not all kept
 
 
 class Value:
@@ -120,7 +121,11 @@ class Value:
         t = self.type_
         # The members by number: ValueType(t) costs more than making the value.
         m = _TYPES.get(t)
-        return m if m is not None else ValueType(t)
+        if m is None:
+            m = ValueType(t)
+            if len(_TYPES) < _TYPES_MAX:  # device types (0x10, 0x12, ...): a few per hive
+                _TYPES[t] = m
+        return m
 
     @property
     def inline(self) -> bool:

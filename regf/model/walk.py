@@ -216,11 +216,18 @@ WALK_CAPS = WalkCaps(
 #: The nk's stable subkey count and list, read in one call (the leaf test of subkeys()).
 _SUBKEY_HEAD = NK_L.pick("subkey_count", "subkey_list")
 _NK_AT = BASE + CELL_FIXED_SIZE
-#: Statuses a child record may carry in a one-level batch: K_DEPTH only says that its
-#: own subkeys were not looked at (max depth 1), K_LEAF that it has none, K_VALUES_BAD
-#: that its values take the checked path. Anything else (K_CYCLE: the list names its key
-#: or one nk twice) sends the whole call to the checked decoder.
-_CHILD_OK = K_DEPTH | K_LEAF | K_VALUES_BAD
+#: Levels one subkeys() batch decodes below its key: the children (which the caller
+#: gets) and the grandchildren (prefilled as each child's answer to subkeys(), as the
+#: natural recursive walk asks for next), which halves the walker calls.
+LEVELS = 2
+#: Statuses a grandchild record may carry: K_DEPTH only says that its own subkeys were
+#: not looked at, K_LEAF that it has none, K_VALUES_BAD that its values take the checked
+#: path. A child may carry K_VALUES_BAD and K_CHILDREN_BAD (its own list is left to its
+#: own subkeys()). Anything else (K_CYCLE: an entry naming a key visited in this batch,
+#: the key itself or a duplicate) sends the call (a child) or that child's prefill (a
+#: grandchild) to the checked decoder.
+_GRAND_OK = K_DEPTH | K_LEAF | K_VALUES_BAD
+_CHILD_OK = K_VALUES_BAD | K_CHILDREN_BAD
 
 
 class BatchScratch:
@@ -241,11 +248,12 @@ class BatchScratch:
 
 
 def subkeys_batch(hive: Any, k: Key, scratch: BatchScratch) -> list[Key] | None:
-    """``k``'s subkeys, each with its values prefilled, from one-level walker calls
-    (start ``k`` at depth 0, max depth 1, without ``k``'s own values: one call per 256
-    subkeys), or None when the walker flags anything (bad list, cycle, a child among
-    ``k``'s ancestors): the caller then takes the checked decoder, which raises or
-    records exactly as before.
+    """``k``'s subkeys, each with its values and its own subkeys prefilled, from walker
+    calls two levels deep (start ``k`` at depth 0, max depth :data:`LEVELS`, without
+    ``k``'s own values: one call per 256 records), or None when the walker flags a child
+    (bad list, cycle, duplicate) or a child is among ``k``'s ancestors: the caller then
+    takes the checked decoder, which raises or records exactly as before. A child whose
+    own subkeys are flagged gets no prefill (its subkeys() asks again).
 
     The walker makes every check the checked decoder makes (cells in range and
     allocated, signatures, names inside cells; strict: no two equal neighbouring
@@ -268,9 +276,15 @@ def subkeys_batch(hive: Any, k: Key, scratch: BatchScratch) -> list[Key] | None:
     vnew = Value.__new__
     unpack = struct.unpack
     out: list[Key] = []
+    # The child whose subkeys are being collected, its list (None: no prefill), its
+    # path and its descendants' ancestor chain.
+    cur: Key | None = None
+    subs: list[Key] | None = None
+    cpath = ""
+    cchain = chain
     first = True
     while True:
-        ch = call(cell, 0, 1, flags, minor)
+        ch = call(cell, 0, LEVELS, flags, minor)
         cells = ch.key_cell
         for c in cells:
             visited[c >> 6] = 0  # only this call's bits were set
@@ -278,6 +292,7 @@ def subkeys_batch(hive: Any, k: Key, scratch: BatchScratch) -> list[Key] | None:
             return None
         statuses = ch.key_status
         nvals = ch.key_nvals
+        depths = ch.key_depth
         if ch.name_nul:
             knames = [name_of(buf, c) for c in cells]
             vnames = [vk_name(buf, c) for c in ch.val_cell]
@@ -286,8 +301,8 @@ def subkeys_batch(hive: Any, k: Key, scratch: BatchScratch) -> list[Key] | None:
             vnames = ch.vnames.decode("utf-16-le", "surrogatepass").split("\0")
         lo = vi = 0
         if first:
-            # The start key's own record (no values: WALK_NO_START_VALUES); its
-            # subkey list must have passed the walker's checks.
+            # The start key's own record (no values: WALK_LEVEL); its subkey list must
+            # have passed the walker's checks.
             first = False
             if statuses[0]:
                 return None
@@ -299,18 +314,39 @@ def subkeys_batch(hive: Any, k: Key, scratch: BatchScratch) -> list[Key] | None:
         for i in range(lo, len(cells)):
             c = cells[i]
             st = statuses[i]
-            if st & ~_CHILD_OK or c in chain:
-                return None
-            kk = knew(Key)
+            nv = nvals[i]
+            if depths[i] == 1:
+                if st & ~_CHILD_OK or c in chain:
+                    return None
+                if cur is not None:
+                    cur._subs = subs
+                kk = cur = knew(Key)
+                name = knames[i]
+                kk.parent_path = path
+                cpath = kk._path = name if path == "" else path + "\\" + name
+                kk._anc = chain
+                cchain = (*chain, c)
+                subs = None if st & K_CHILDREN_BAD else []
+                out.append(kk)
+            else:
+                if subs is None:
+                    vi += nv  # this child gets no prefill: skip its subkeys
+                    continue
+                if st & ~_GRAND_OK or c in chain:
+                    subs = None
+                    vi += nv
+                    continue
+                kk = knew(Key)
+                name = knames[i]
+                kk.parent_path = cpath
+                kk._anc = cchain
+                # A leaf's subkeys() is answered without a call (handed out once).
+                kk._subs = [] if st & K_LEAF else None
+                subs.append(kk)
             kk._hive = hive
             kk._cell = c
             kk._vol = False
-            kk.name = knames[i]
-            kk.parent_path = path
-            kk._anc = chain
-            # A leaf's subkeys() is answered without a call (handed out once).
-            kk._subs = [] if st & K_LEAF else None
-            nv = nvals[i]
+            kk.name = name
             if nv:
                 vals: list[Value] = []
                 append = vals.append
@@ -327,9 +363,10 @@ def subkeys_batch(hive: Any, k: Key, scratch: BatchScratch) -> list[Key] | None:
                 vi += nv
             else:
                 kk._vals = None if st & K_VALUES_BAD else []
-            out.append(kk)
         if ch.rc == 0:
+            if cur is not None:
+                cur._subs = subs
             return out
 
 
-__all__ = ["WALK_CAPS", "BatchScratch", "subkeys_batch", "walk_chunks", "walk_keys"]
+__all__ = ["LEVELS", "WALK_CAPS", "BatchScratch", "subkeys_batch", "walk_chunks", "walk_keys"]
