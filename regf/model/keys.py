@@ -147,6 +147,7 @@ class Key:
         k._vol = vol
         k._cell = cell
         k._dep = depth
+        k._subs = None  # never prefilled (and no __getattr__ round trip per subkeys())
         return k
 
     def __getattr__(self, attr: str) -> Any:
