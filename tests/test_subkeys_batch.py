@@ -38,7 +38,7 @@ from regf._accel.pure import WalkCaps
 from regf.format.constants import BASE
 from regf.model.hive import Hive
 from regf.model.spec import KeySpec, ValueSpec
-from regf.model.walk import WALK_CAPS
+from regf.model.walk import LEVELS, WALK_CAPS, BatchScratch
 
 LEVEL = pure.WALK_VALUES | pure.WALK_LEVEL
 
@@ -100,19 +100,24 @@ def _modes() -> list[Any]:
     return modes
 
 
+#: Batch depths tried: one level, and the default's neighbours.
+_LEVELS = sorted({1, 2, LEVELS, LEVELS + 1})
+
+
 def natural_walks(data: bytes, strict: bool, limit: int = 400) -> list[Any]:
     outs = []
     for binder in _modes():
-        h = _open(data, strict)
-        if h is None:
-            return []
-        h._batch_binder = binder
-        h._scratch = None
-        try:
-            _ = h.root
-        except regf.RegfError:
-            return []
-        outs.append(natural(h, limit))
+        for levels in _LEVELS if binder is not None else [0]:
+            h = _open(data, strict)
+            if h is None:
+                return []
+            h._batch_binder = binder
+            h._scratch = None if binder is None else BatchScratch(h.image, binder, levels)
+            try:
+                _ = h.root
+            except regf.RegfError:
+                return []
+            outs.append(natural(h, limit))
     return outs
 
 
@@ -139,7 +144,7 @@ def test_sound_hive_every_mode_and_batches(strict: bool) -> None:
 
     data = serialize(_tree(), minor=5)
     outs = natural_walks(data, strict, 10_000)
-    assert len(outs) == len(_modes())
+    assert len(outs) == 1 + (len(_modes()) - 1) * len(_LEVELS)
     assert all(o == outs[0] for o in outs[1:])
     keys, res, probs = outs[0]
     assert res == "ok" and probs == []
@@ -285,3 +290,30 @@ def test_corpus_natural_walk_same_as_checked(corpus: Path) -> None:
                 except regf.RegfError as e:
                     outs.append(("root", type(e).__name__, str(e)))
             assert all(o == outs[0] for o in outs[1:]), (path, strict)
+
+
+def _deep_hive(tmp_path: Path) -> bytes:
+    """ROOT\\P\\Q\\R\\{S, T} and ROOT\\P\\Q\\U, with values here and there."""
+    path = tmp_path / "deep.hiv"
+    with regf.create(path) as hive:
+        for p in ("P\\Q\\R\\S", "P\\Q\\R\\T", "P\\Q\\U", "P\\V"):
+            hive.create_key(p).set_value("x", p)
+    return path.read_bytes()
+
+
+_PARENTS = ["P", "P\\Q", "P\\Q\\R"]
+_TARGETS = [None, "P", "P\\Q", "P\\Q\\R", "P\\Q\\R\\T", "P\\Q\\U", "P\\V"]
+
+
+@pytest.mark.parametrize("parent", _PARENTS)
+@pytest.mark.parametrize("target", _TARGETS)
+def test_patched_entries_at_every_depth(tmp_path: Path, parent: str, target: str | None) -> None:
+    """A list entry below the batch's first level naming the root, an ancestor, the key
+    itself, a sibling (duplicate) or a key elsewhere: every mode shows the same (the
+    prefill of the key owning that list must be dropped, not just the entry)."""
+    from test_cycles import _point_at
+
+    data = _point_at(_deep_hive(tmp_path), parent, target)
+    for strict in (True, False):
+        outs = natural_walks(data, strict, 10_000)
+        assert outs and all(o == outs[0] for o in outs[1:]), (parent, target, strict)

@@ -217,9 +217,9 @@ WALK_CAPS = WalkCaps(
 _SUBKEY_HEAD = NK_L.pick("subkey_count", "subkey_list")
 _NK_AT = BASE + CELL_FIXED_SIZE
 #: Levels one subkeys() batch decodes below its key: the children (which the caller
-#: gets) and the grandchildren (prefilled as each child's answer to subkeys(), as the
-#: natural recursive walk asks for next), which halves the walker calls.
-LEVELS = 2
+#: gets) and two more (prefilled as each key's answer to subkeys(), as the natural
+#: recursive walk asks for next): a third of the walker calls of a one-level batch.
+LEVELS = 3
 #: Statuses a grandchild record may carry: K_DEPTH only says that its own subkeys were
 #: not looked at, K_LEAF that it has none, K_VALUES_BAD that its values take the checked
 #: path. A child may carry K_VALUES_BAD and K_CHILDREN_BAD (its own list is left to its
@@ -235,10 +235,11 @@ class BatchScratch:
     ``visited`` bitmap (all zero between calls: each call clears the bits it set) and
     the state. ``owner``: the thread that may use it (the state is not shared)."""
 
-    __slots__ = ("call", "owner", "state", "visited")
+    __slots__ = ("call", "levels", "owner", "state", "visited")
 
-    def __init__(self, image: Any, binder: Any) -> None:
+    def __init__(self, image: Any, binder: Any, levels: int = 0) -> None:
         self.owner = get_ident()
+        self.levels = levels or LEVELS
         self.visited = bytearray((image.hbins_size >> 6) + 1)
         self.state = new_walk_state()
         self.call = binder(
@@ -248,12 +249,13 @@ class BatchScratch:
 
 
 def subkeys_batch(hive: Any, k: Key, scratch: BatchScratch) -> list[Key] | None:
-    """``k``'s subkeys, each with its values and its own subkeys prefilled, from walker
-    calls two levels deep (start ``k`` at depth 0, max depth :data:`LEVELS`, without
-    ``k``'s own values: one call per 256 records), or None when the walker flags a child
-    (bad list, cycle, duplicate) or a child is among ``k``'s ancestors: the caller then
-    takes the checked decoder, which raises or records exactly as before. A child whose
-    own subkeys are flagged gets no prefill (its subkeys() asks again).
+    """``k``'s subkeys, each with its values and its subtree down to ``scratch.levels``
+    levels below ``k`` prefilled (each key's answer to subkeys(), what the natural
+    recursive walk asks for next), from walker calls that skip ``k``'s own values (one
+    call per 256 records); or None when the walker flags a child (bad list, cycle,
+    duplicate) or a child is among ``k``'s ancestors: the caller then takes the checked
+    decoder, which raises or records exactly as before. A deeper key whose own subkeys
+    are flagged gets no prefill (its subkeys() asks again).
 
     The walker makes every check the checked decoder makes (cells in range and
     allocated, signatures, names inside cells; strict: no two equal neighbouring
@@ -265,7 +267,7 @@ def subkeys_batch(hive: Any, k: Key, scratch: BatchScratch) -> list[Key] | None:
     if count == 0 or lst == HCELL_NIL:
         return []
     chain = (*k._anc, cell)
-    path = k.path
+    levels = scratch.levels
     minor = image.minor
     call = scratch.call
     flags = WALK_VALUES | WALK_LEVEL | (WALK_STRICT if image.strict else 0)
@@ -276,15 +278,16 @@ def subkeys_batch(hive: Any, k: Key, scratch: BatchScratch) -> list[Key] | None:
     vnew = Value.__new__
     unpack = struct.unpack
     out: list[Key] = []
-    # The child whose subkeys are being collected, its list (None: no prefill), its
-    # path and its descendants' ancestor chain.
-    cur: Key | None = None
-    subs: list[Key] | None = None
-    cpath = ""
-    cchain = chain
+    # Per depth d: the key being filled (its subkeys still coming), the list of its
+    # subkeys (None: no prefill), its path and its children's ancestor chain. Depth 0
+    # is ``k``; its list is ``out``, which must be complete.
+    curs: list[Key | None] = [None] * (levels + 1)
+    lists: list[list[Key] | None] = [out] + [None] * levels
+    paths = [k.path] * (levels + 1)
+    chains = [chain] * (levels + 1)
     first = True
     while True:
-        ch = call(cell, 0, LEVELS, flags, minor)
+        ch = call(cell, 0, levels, flags, minor)
         cells = ch.key_cell
         for c in cells:
             visited[c >> 6] = 0  # only this call's bits were set
@@ -315,34 +318,38 @@ def subkeys_batch(hive: Any, k: Key, scratch: BatchScratch) -> list[Key] | None:
             c = cells[i]
             st = statuses[i]
             nv = nvals[i]
-            if depths[i] == 1:
-                if st & ~_CHILD_OK or c in chain:
+            d = depths[i]
+            # Depth-first order: every key at depth >= d has all its subkeys now.
+            for dd in range(d, levels):
+                kd = curs[dd]
+                if kd is not None:
+                    kd._subs = lists[dd]
+                    curs[dd] = None
+            parent = lists[d - 1]
+            deepest = d == levels
+            if parent is None or st & ~(_GRAND_OK if deepest else _CHILD_OK) or c in chain:
+                if d == 1:
                     return None
-                if cur is not None:
-                    cur._subs = subs
-                kk = cur = knew(Key)
-                name = knames[i]
-                kk.parent_path = path
-                cpath = kk._path = name if path == "" else path + "\\" + name
-                kk._anc = chain
-                cchain = (*chain, c)
-                subs = None if st & K_CHILDREN_BAD else []
-                out.append(kk)
-            else:
-                if subs is None:
-                    vi += nv  # this child gets no prefill: skip its subkeys
-                    continue
-                if st & ~_GRAND_OK or c in chain:
-                    subs = None
-                    vi += nv
-                    continue
-                kk = knew(Key)
-                name = knames[i]
-                kk.parent_path = cpath
-                kk._anc = cchain
+                if parent is not None:
+                    lists[d - 1] = None  # the parent gets no prefill
+                if not deepest:
+                    lists[d] = None  # nor does anything below this record
+                vi += nv
+                continue
+            kk = knew(Key)
+            name = knames[i]
+            pp = paths[d - 1]
+            kk.parent_path = pp
+            kk._anc = chains[d - 1]
+            if deepest:
                 # A leaf's subkeys() is answered without a call (handed out once).
                 kk._subs = [] if st & K_LEAF else None
-                subs.append(kk)
+            else:
+                curs[d] = kk
+                lists[d] = None if st & K_CHILDREN_BAD else []
+                paths[d] = kk._path = name if pp == "" else pp + "\\" + name
+                chains[d] = (*chains[d - 1], c)
+            parent.append(kk)
             kk._hive = hive
             kk._cell = c
             kk._vol = False
@@ -364,8 +371,10 @@ def subkeys_batch(hive: Any, k: Key, scratch: BatchScratch) -> list[Key] | None:
             else:
                 kk._vals = None if st & K_VALUES_BAD else []
         if ch.rc == 0:
-            if cur is not None:
-                cur._subs = subs
+            for dd in range(1, levels):
+                kd = curs[dd]
+                if kd is not None:
+                    kd._subs = lists[dd]
             return out
 
 
