@@ -310,21 +310,33 @@ def subkeys_batch(hive: Any, k: Key, scratch: BatchScratch) -> list[Key] | None:
             if statuses[0]:
                 return None
             lo = 1
-        rows = ch.val_type
-        vstat = ch.val_status
-        raws = unpack(ch.fmt, ch.data)
-        vcells = ch.val_cell
+        # All values of the chunk in one flat loop, then cut per key (as walk_chunks).
+        vals: list[Value] = []
+        append = vals.append
+        for vc, vn, vt, vs, rw in zip(
+            ch.val_cell, vnames, ch.val_type, ch.val_status, unpack(ch.fmt, ch.data),
+            strict=False,
+        ):  # fmt: skip
+            v = vnew(Value)
+            v._image = image
+            v.index = vc
+            v.name = vn
+            v.type_ = vt
+            if not vs:
+                v.raw = rw
+            append(v)
         for i in range(lo, len(cells)):
             c = cells[i]
             st = statuses[i]
             nv = nvals[i]
             d = depths[i]
-            # Depth-first order: every key at depth >= d has all its subkeys now.
-            for dd in range(d, levels):
-                kd = curs[dd]
-                if kd is not None:
-                    kd._subs = lists[dd]
-                    curs[dd] = None
+            if d < levels:
+                # Depth-first order: every key at depth >= d has all its subkeys now.
+                for dd in range(d, levels):
+                    kd = curs[dd]
+                    if kd is not None:
+                        kd._subs = lists[dd]
+                        curs[dd] = None
             parent = lists[d - 1]
             deepest = d == levels
             if parent is None or st & ~(_GRAND_OK if deepest else _CHILD_OK) or c in chain:
@@ -355,18 +367,7 @@ def subkeys_batch(hive: Any, k: Key, scratch: BatchScratch) -> list[Key] | None:
             kk._vol = False
             kk.name = name
             if nv:
-                vals: list[Value] = []
-                append = vals.append
-                for j in range(vi, vi + nv):
-                    v = vnew(Value)
-                    v._image = image
-                    v.index = vcells[j]
-                    v.name = vnames[j]
-                    v.type_ = rows[j]
-                    if not vstat[j]:
-                        v.raw = raws[j]
-                    append(v)
-                kk._vals = vals
+                kk._vals = vals[vi : vi + nv]
                 vi += nv
             else:
                 kk._vals = None if st & K_VALUES_BAD else []
