@@ -11,7 +11,10 @@ hivex has no "create hive", so both start from an empty hive (regf writes one wi
 ``regf.create`` first; hivex opens that same empty file for writing) and add the keys:
 hivex with node_add_child + node_set_values + commit, regf with create_key + set_value
 (raw 4-byte REG_DWORD data) and the save on close -- once with ``set_values`` (one call
-per key, like hivex's node_set_values) and once with ``set_value`` (one call per value).
+per key, like hivex's node_set_values) and once with ``set_value`` (one call per value),
+and once more with ``set_value`` followed by ``save_as`` (issue 15 item 2: the build then
+a compact copy; the hive itself is discarded). hivex runs both ways too: node_set_values
+per key, and node_set_value once per value (issue 15 item 3's reference for set_value).
 Both build their names and items the same way. Each side runs in its own process and
 times itself from its first call to the file being written.
 
@@ -63,7 +66,11 @@ for i in range(nkeys):
     vals = [{"key": "value%02d" % j, "t": 4, "value": (n + j).to_bytes(4, "little")}
             for j in range(nvals)]
     n += nvals
-    h.node_set_values(node, vals)
+    if sys.argv[7] == "1":
+        for v in vals:  # one call per value (issue 15 item 3's reference)
+            h.node_set_value(node, v)
+    else:
+        h.node_set_values(node, vals)
 h.commit(out)
 print(time.perf_counter() - t0)
 """
@@ -84,8 +91,11 @@ def _rss_kib(field: str) -> int:
     return 0
 
 
-def child(out: str, nkeys: int, nvals: int, nparents: int, bulk: bool) -> None:
-    """Build and save with regf in this process; print JSON (seconds, peak growth)."""
+def child(out: str, nkeys: int, nvals: int, nparents: int, mode: int) -> None:
+    """Build and save with regf in this process; print JSON (seconds, peak growth).
+    ``mode``: 1 set_values, 0 set_value per value (both saved on close), 2 set_value
+    per value then ``save_as(out)`` (the hive itself is discarded)."""
+    bulk = mode == 1
     import regf
 
     dword = regf.REG_DWORD
@@ -101,7 +111,7 @@ def child(out: str, nkeys: int, nvals: int, nparents: int, bulk: bool) -> None:
     os.fsync = timed_fsync
     base = _rss_kib("VmRSS")
     t0 = time.perf_counter()
-    with regf.create(out) as hive:
+    with regf.create(out + ".unsaved" if mode == 2 else out) as hive:
         root = hive.root
         # the names are built as the hivex side builds them (%-formatting, noqa UP031)
         parents = [root.create_key("parent%03d" % p) for p in range(nparents)] or [root]  # noqa: UP031
@@ -117,16 +127,19 @@ def child(out: str, nkeys: int, nvals: int, nparents: int, bulk: bool) -> None:
                 for j in range(nvals):
                     key.set_value("value%02d" % j, (n + j).to_bytes(4, "little"), dword)  # noqa: UP031
             n += nvals
+        if mode == 2:
+            hive.save_as(out)
+            hive.discard()
     seconds = time.perf_counter() - t0
     peak = max(0, _rss_kib("VmHWM") - base) * 1024
     print(json.dumps({"seconds": seconds, "peak": peak, "backend": regf.BACKEND,
                       "fsync": synced[0]}))  # fmt: skip
 
 
-def _regf_run(out: Path, args: argparse.Namespace, nparents: int, bulk: bool) -> dict[str, Any]:
+def _regf_run(out: Path, args: argparse.Namespace, nparents: int, mode: int) -> dict[str, Any]:
     r = subprocess.run(
         [sys.executable, __file__, "--child", str(out), str(args.keys), str(args.values),
-         str(nparents), str(int(bulk))],
+         str(nparents), str(mode)],
         capture_output=True, text=True, check=True,
     )  # fmt: skip
     res: dict[str, Any] = json.loads(r.stdout)
@@ -134,12 +147,15 @@ def _regf_run(out: Path, args: argparse.Namespace, nparents: int, bulk: bool) ->
 
 
 def _hivex_run(
-    empty: Path, out: Path, args: argparse.Namespace, nparents: int, same: bool
+    empty: Path, out: Path, args: argparse.Namespace, nparents: int, same: bool,
+    per_value: bool = False,
 ) -> float | str:
-    """hivex's seconds, or why it could not run. ``same``: under this interpreter."""
+    """hivex's seconds, or why it could not run. ``same``: under this interpreter;
+    ``per_value``: node_set_value once per value instead of node_set_values."""
     r = subprocess.run(
         [sys.executable if same else SYSTEM_PYTHON, "-c", HIVEX, str(empty), str(out),
-         str(args.keys), str(args.values), str(nparents), str(int(same))],
+         str(args.keys), str(args.values), str(nparents), str(int(same)),
+         str(int(per_value))],
         capture_output=True, text=True, check=False,
     )  # fmt: skip
     if r.returncode != 0:
@@ -159,28 +175,28 @@ def run_layout(d: Path, empty: Path, layout: str, args: argparse.Namespace) -> f
     print(f"[{layout}] {shape} keys x {args.values} values, best of {args.runs} runs")
     out = d / f"regf-{layout}-set_values.hiv"
     hx_out = d / f"hivex-{layout}.hiv"
-    names = ("set_values", "set_value", "hivex", "hivex_sys")
+    names = ("set_values", "set_value", "save_as", "hivex", "hivex_value", "hivex_sys")
     sides: dict[str, list[float]] = {k: [] for k in names}
     notes: dict[str, str] = {}
     last: dict[str, dict[str, Any]] = {}
     same_python = os.path.realpath(sys.executable) == os.path.realpath(SYSTEM_PYTHON)
     for _ in range(args.runs):
-        for bulk, how in ((True, "set_values"), (False, "set_value")):
+        for mode, how in ((1, "set_values"), (0, "set_value"), (2, "save_as")):
             if sides[how] and min(sides[how]) > 10:
                 continue
-            res = last[how] = _regf_run(d / f"regf-{layout}-{how}.hiv", args, nparents, bulk)
+            res = last[how] = _regf_run(d / f"regf-{layout}-{how}.hiv", args, nparents, mode)
             sides[how].append(res["seconds"])
-        for key, same in (("hivex", True), ("hivex_sys", False)):
+        for key, same in (("hivex", True), ("hivex_value", True), ("hivex_sys", False)):
             if key in notes or (sides[key] and min(sides[key]) > 10):
                 continue
             if key == "hivex_sys" and same_python:
                 continue
-            t = _hivex_run(empty, hx_out, args, nparents, same)
+            t = _hivex_run(empty, hx_out, args, nparents, same, key == "hivex_value")
             if isinstance(t, str):
                 notes[key] = t
             else:
                 sides[key].append(t)
-    for how in ("set_values", "set_value"):
+    for how in ("set_values", "set_value", "save_as"):
         res = last[how]
         size = (d / f"regf-{layout}-{how}.hiv").stat().st_size
         print(f"  regf ({res['backend']}, {how}): best {min(sides[how]):.3f} s "
@@ -193,6 +209,9 @@ def run_layout(d: Path, empty: Path, layout: str, args: argparse.Namespace) -> f
     else:
         print(f"  hivex (node_set_values, this Python): best {min(sides['hivex']):.3f} s "
               f"(runs {_times(sides['hivex'])}), {hx_out.stat().st_size} bytes")
+    if sides["hivex_value"]:
+        print(f"  hivex (node_set_value per value, this Python): best "
+              f"{min(sides['hivex_value']):.3f} s (runs {_times(sides['hivex_value'])})")
     if sides["hivex_sys"]:
         print(f"  hivex (node_set_values, {SYSTEM_PYTHON}): best {min(sides['hivex_sys']):.3f} s "
               f"(runs {_times(sides['hivex_sys'])})")
@@ -207,6 +226,14 @@ def run_layout(d: Path, empty: Path, layout: str, args: argparse.Namespace) -> f
     # three significant digits: the flat layout's ratios are far below 0.01
     print(f"  ratio regf/hivex ({which}): {ratio:.3g}x with set_values (target <= 1.0), "
           f"{min(sides['set_value']) / t_hx:.3g}x with set_value per value")  # fmt: skip
+    if sides["hivex_value"]:
+        # issue 15 items 2 and 3: one regf set_value per value against one hivex
+        # node_set_value per value; the build then save_as against node_set_values.
+        t_hv = min(sides["hivex_value"])
+        print(f"  ratio regf set_value / hivex node_set_value (both per value): "
+              f"{min(sides['set_value']) / t_hv:.3g}x (target <= 1.0)")
+        print(f"  ratio regf set_value + save_as / hivex node_set_values + commit: "
+              f"{min(sides['save_as']) / t_hx:.3g}x (target <= 1.0)")  # fmt: skip
     if sides["hivex"] and sides["hivex_sys"]:
         print(f"  ratio against hivex under {SYSTEM_PYTHON} (a different interpreter build "
               f"for the Python parts): {min(sides['set_values']) / min(sides['hivex_sys']):.3g}x")
@@ -221,7 +248,7 @@ def run_layout(d: Path, empty: Path, layout: str, args: argparse.Namespace) -> f
 
 def main() -> None:
     if len(sys.argv) > 1 and sys.argv[1] == "--child":
-        child(sys.argv[2], *map(int, sys.argv[3:6]), bulk=sys.argv[6] == "1")
+        child(sys.argv[2], *map(int, sys.argv[3:6]), mode=int(sys.argv[6]))
         return
     ap = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     ap.add_argument("--keys", type=int, default=20000)

@@ -139,7 +139,11 @@ uint64_t regf_bin_chain_end(const uint8_t *bins, size_t hbins_size, size_t start
  * unsound nk, or with REGF_WALK_STRICT two neighbours whose names are equal
  * case-insensitively; not expanded, and the call returns right after this record),
  * REGF_K_VALUES_BAD (its value list or a vk fails a check, or its values do not fit in
- * an empty chunk: no value records). visited (required) has one bit per cell like
+ * an empty chunk: no value records). REGF_WALK_LEVEL (Key.subkeys(): the levels below
+ * a key whose values the caller has, max_depth = base_depth + 2): the start key's values
+ * are not emitted (key_nvals 0, never REGF_K_VALUES_BAD), and a key not expanded for
+ * REGF_K_DEPTH whose nk has no stable subkeys (count 0 or list HCELL_NIL) also gets
+ * REGF_K_LEAF. visited (required) has one bit per cell like
  * cellmap, is set for every key visited, and may be shared by several walks.
  *
  * state: REGF_WALK_STATE_WORDS u32, zeroed before the first call. Negative returns:
@@ -149,10 +153,12 @@ uint64_t regf_bin_chain_end(const uint8_t *bins, size_t hbins_size, size_t start
  */
 #define REGF_WALK_STRICT 1u
 #define REGF_WALK_VALUES 2u
+#define REGF_WALK_LEVEL 4u
 #define REGF_K_CYCLE 1u
 #define REGF_K_DEPTH 2u
 #define REGF_K_CHILDREN_BAD 4u
 #define REGF_K_VALUES_BAD 8u
+#define REGF_K_LEAF 16u
 #define REGF_V_SLOW 1u
 #define REGF_WALK_START 0u
 #define REGF_WALK_RUNNING 1u

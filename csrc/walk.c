@@ -184,6 +184,7 @@ typedef struct {
     uint32_t flags;
     uint32_t minor;
     uint32_t max_depth;
+    uint32_t base_depth;
     uint64_t list_limit;
     const uint16_t *upcase; /* regf_upcase_table() */
     regf_walk_out *o;
@@ -452,7 +453,8 @@ static int visit(walker *w, uint32_t c, uint32_t depth, int *push)
     if ((w->visited[q >> 3] >> (q & 7)) & 1) {
         status = REGF_K_CYCLE;
     } else {
-        if (w->flags & REGF_WALK_VALUES) {
+        if ((w->flags & REGF_WALK_VALUES) &&
+            !((w->flags & REGF_WALK_LEVEL) && depth == w->base_depth)) {
             rc = emit_values(w, k);
             if (rc < 0 && o->nkeys > 0) {
                 /* No room: end the chunk; this key starts the next one. */
@@ -475,6 +477,9 @@ static int visit(walker *w, uint32_t c, uint32_t depth, int *push)
         w->visited[q >> 3] |= (uint8_t)(1u << (q & 7));
         if (depth >= w->max_depth) {
             status |= REGF_K_DEPTH;
+            if ((w->flags & REGF_WALK_LEVEL) && (rd32(k + REGF_NK_SUBKEY_COUNT) == 0 ||
+                                                 rd32(k + REGF_NK_SUBKEY_LIST) == REGF_HCELL_NIL))
+                status |= REGF_K_LEAF;
         } else if (rd32(k + REGF_NK_SUBKEY_COUNT) != 0 &&
                    rd32(k + REGF_NK_SUBKEY_LIST) != REGF_HCELL_NIL) {
             if (children_ok(w, rd32(k + REGF_NK_SUBKEY_LIST)))
@@ -576,6 +581,7 @@ int regf_walk(const uint8_t *bins, size_t hbins_size, const uint8_t *cellmap,
     w.flags = flags;
     w.minor = minor;
     w.max_depth = max_depth;
+    w.base_depth = base_depth;
     /* The reader's strict list decoder allows at most hbins_size / 8 entries, its
      * forensic one 2^20: the walker accepts no more than either. */
     w.upcase = regf_upcase_table();

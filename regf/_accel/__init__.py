@@ -38,6 +38,7 @@ if _impl is None:
         scan_cells,
         sort_key,
         upcase,
+        walk_binder,
         walk_code,
     )
 else:
@@ -51,6 +52,7 @@ else:
     leaf_cells = _impl.leaf_cells
     bin_chain_end = _impl.bin_chain_end
     walk_code = _impl.walk_code
+    walk_binder = _impl.walk_binder
 
 __all__ = [
     "BACKEND",
@@ -64,5 +66,6 @@ __all__ = [
     "scan_cells",
     "sort_key",
     "upcase",
+    "walk_binder",
     "walk_code",
 ]

@@ -7,6 +7,7 @@ selector in ``regf._accel`` decides whether that is fatal.
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from sys import byteorder
 from typing import Any
 
@@ -228,3 +229,77 @@ def walk_code(
         ffi.buffer(out.fmt, out.fmt_len)[:],
         int(out.name_nul),
     )
+
+
+def walk_binder(
+    buf: _Buffer,
+    offset: int,
+    hbins_size: int,
+    cellmap: _Buffer,
+    visited: bytearray,
+    state: bytearray,
+    caps: pure.WalkCaps = pure.DEFAULT_CAPS,
+) -> Callable[[int, int, int, int, int], pure.WalkChunk]:
+    """:func:`walk_code` with its buffers bound once (the bins are ``buf[offset :
+    offset + hbins_size]``): ``f(start_cell, base_depth, max_depth, flags, minor)``
+    makes the same call (same results as :func:`pure.walk_binder`) without converting
+    the buffers again -- Key.subkeys() calls it once per key. The buffers must keep
+    their sizes while ``f`` lives; one thread at a time (the state is shared).
+
+    A memoryview argument is converted on every call instead: a memoryview that the
+    cyclic GC clears while a cffi buffer still exports it crashes the interpreter
+    (its ``tp_clear`` drops the managed buffer regardless of exports)."""
+    if len(state) < 4 * pure.WALK_STATE_WORDS:
+        raise ValueError("walk state buffer too small")
+    if offset < 0 or len(buf) < offset + hbins_size:
+        raise ValueError("bins shorter than hbins_size")
+    if min(caps) < 0:
+        raise ValueError("negative capacity")
+    if any(isinstance(b, memoryview) for b in (buf, cellmap, visited, state)):
+
+        def slow(start_cell: int, base_depth: int, max_depth: int, flags: int, minor: int) -> Any:
+            with memoryview(buf) as mv, mv[offset : offset + hbins_size] as bins:
+                return walk_code(
+                    bins, hbins_size, cellmap, visited, start_cell, base_depth, max_depth,
+                    flags, minor, state, caps,
+                )  # fmt: skip
+
+        return slow
+    c_buf = ffi.from_buffer("uint8_t[]", buf)
+    c_bins = c_buf + offset  # a plain pointer: c_buf (below) keeps the buffer exported
+    c_map = ffi.from_buffer("uint8_t[]", cellmap)
+    n_map = len(cellmap)
+    c_vis = ffi.from_buffer("uint8_t[]", visited)
+    n_vis = len(visited)
+    c_state = ffi.from_buffer("uint32_t[]", state, require_writable=True)
+    walk = lib.regf_walk
+    unpack = ffi.unpack
+    buffer = ffi.buffer
+    chunk = pure.WalkChunk
+
+    def call(
+        start_cell: int, base_depth: int, max_depth: int, flags: int, minor: int, _keep: Any = c_buf
+    ) -> Any:
+        out = _walk_out(caps)
+        rc = walk(
+            c_bins, hbins_size, c_map, n_map, c_vis, n_vis, start_cell, base_depth,
+            max_depth, flags, minor, c_state, out,
+        )  # fmt: skip
+        nk, nv = out.nkeys, out.nvals
+        return chunk(
+            rc,
+            unpack(out.key_cell, nk),
+            unpack(out.key_depth, nk),
+            unpack(out.key_status, nk),
+            unpack(out.key_nvals, nk),
+            unpack(out.val_cell, nv),
+            unpack(out.val_type, nv),
+            unpack(out.val_status, nv),
+            buffer(out.knames, out.knames_len)[:],
+            buffer(out.vnames, out.vnames_len)[:],
+            buffer(out.data, out.data_len)[:],
+            buffer(out.fmt, out.fmt_len)[:],
+            int(out.name_nul),
+        )
+
+    return call  # its closure and default keep the converted buffers and sources alive

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import struct
 from array import array
+from collections.abc import Callable
 from sys import byteorder
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from ..errors import CellError, FormatError, SignatureError, StructureError, TruncatedError
 
@@ -41,6 +42,7 @@ from .codes import (
     K_CHILDREN_BAD,
     K_CYCLE,
     K_DEPTH,
+    K_LEAF,
     K_VALUES_BAD,
     KEY_COMP_NAME,
     KEY_PREDEF_HANDLE,
@@ -96,6 +98,7 @@ from .codes import (
     WALK_E_START,
     WALK_FRAME_WORDS,
     WALK_HEAD_WORDS,
+    WALK_LEVEL,
     WALK_MAX_FRAMES,
     WALK_MIN_NAMES,
     WALK_RUNNING,
@@ -493,6 +496,7 @@ class _Walker:
         self.flags = flags
         self.minor = minor
         self.max_depth = max_depth
+        self.base_depth = 0
         self.list_limit = min(total // 8, _MAX_LIST_ENTRIES)
         self.caps = caps
         self.key_cell: list[int] = []
@@ -714,7 +718,9 @@ class _Walker:
         if (self.visited[q >> 3] >> (q & 7)) & 1:
             status = K_CYCLE
         else:
-            if self.flags & WALK_VALUES:
+            if self.flags & WALK_VALUES and not (
+                self.flags & WALK_LEVEL and depth == self.base_depth
+            ):
                 rc = self.emit_values(k)
                 if rc < 0 and self.key_cell:
                     # No room: end the chunk; this key starts the next one.
@@ -727,6 +733,10 @@ class _Walker:
             self.visited[q >> 3] |= 1 << (q & 7)
             if depth >= self.max_depth:
                 status |= K_DEPTH
+                if self.flags & WALK_LEVEL and (
+                    self.u32(k + NK_SUBKEY_COUNT) == 0 or self.u32(k + NK_SUBKEY_LIST) == HCELL_NIL
+                ):
+                    status |= K_LEAF
             elif self.u32(k + NK_SUBKEY_COUNT) != 0 and self.u32(k + NK_SUBKEY_LIST) != HCELL_NIL:
                 if self.children_ok(self.u32(k + NK_SUBKEY_LIST)):
                     push = True
@@ -811,6 +821,7 @@ def walk_code(
     ``rc`` is 1 (call again), 0 (done) or a negative WALK_E_* code (nothing emitted)."""
     words = memoryview(state).cast("I")
     w = _Walker(bins, hbins_size, cellmap, visited, flags, minor, max_depth, caps)
+    w.base_depth = base_depth
     if (
         hbins_size > MAX_HBINS_SIZE
         or visited is None
@@ -863,12 +874,44 @@ def walk_code(
     return w.chunk(0)
 
 
+def walk_binder(
+    buf: _Buffer,
+    offset: int,
+    hbins_size: int,
+    cellmap: _Buffer,
+    visited: bytearray,
+    state: bytearray,
+    caps: WalkCaps = DEFAULT_CAPS,
+) -> Callable[[int, int, int, int, int], WalkChunk]:
+    """:func:`walk_code` with its buffers bound: ``f(start_cell, base_depth, max_depth,
+    flags, minor)`` is ``walk_code(bins, hbins_size, cellmap, visited, start_cell,
+    base_depth, max_depth, flags, minor, state, caps)`` with ``bins = buf[offset :
+    offset + hbins_size]`` (the C twin converts the buffers once, not on every call)."""
+    if len(state) < 4 * WALK_STATE_WORDS:
+        raise ValueError("walk state buffer too small")
+    if offset < 0 or len(buf) < offset + hbins_size:
+        raise ValueError("bins shorter than hbins_size")
+    if min(caps) < 0:
+        raise ValueError("negative capacity")
+
+    bins = memoryview(buf)[offset : offset + hbins_size]
+
+    def call(start_cell: int, base_depth: int, max_depth: int, flags: int, minor: int) -> Any:
+        return walk_code(
+            bins, hbins_size, cellmap, visited, start_cell, base_depth, max_depth, flags,
+            minor, state, caps,
+        )  # fmt: skip
+
+    return call
+
+
 __all__ = [
     "DEFAULT_CAPS",
     "HBINS_FILE_OFFSET",
     "K_CHILDREN_BAD",
     "K_CYCLE",
     "K_DEPTH",
+    "K_LEAF",
     "K_VALUES_BAD",
     "LEAF_E_LEAF_CELL",
     "LEAF_E_LEAF_COUNT",
@@ -897,6 +940,7 @@ __all__ = [
     "WALK_RUNNING",
     "WALK_START",
     "WALK_STATE_WORDS",
+    "WALK_LEVEL",
     "WALK_STRICT",
     "WALK_VALUES",
     "WalkCaps",
@@ -914,5 +958,6 @@ __all__ = [
     "scan_error",
     "sort_key",
     "upcase",
+    "walk_binder",
     "walk_code",
 ]

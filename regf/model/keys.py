@@ -77,8 +77,9 @@ class Key:
     ``_vol`` (a volatile key of an editable hive); ``_anc`` (the cell indexes of the
     ancestors, root first: a subkey list entry pointing at one of them is a cycle);
     read-only keys also carry ``name``, ``parent_path``, ``_f`` (unpacked nk head),
-    ``_path`` and ``_vals`` (values prefilled by the walk); editable ones ``_dep`` (depth
-    below the root, -1 until known).
+    ``_path``, ``_vals`` (values prefilled by the walk or by ``subkeys()``) and ``_subs``
+    (an empty list when ``subkeys()`` saw the key has none); editable ones ``_dep``
+    (depth below the root, -1 until known).
     """
 
     __slots__ = (
@@ -89,6 +90,7 @@ class Key:
         "_f",
         "_hive",
         "_path",
+        "_subs",
         "_vals",
         "_vol",
         "name",
@@ -98,6 +100,7 @@ class Key:
     _f: tuple[Any, ...]
     _path: str
     _vals: list[Value] | None
+    _subs: list[Key] | None
     _anc: tuple[int, ...]
     _dep: int
     _hive: KeyStore
@@ -121,6 +124,7 @@ class Key:
             self._anc = anc
         self.parent_path = parent_path
         self._vals = None
+        self._subs = None
         # The checks of HiveImage.cell and of the nk itself, inline: this runs once per
         # key of every natural walk.
         image = hive.image
@@ -143,6 +147,7 @@ class Key:
         k._vol = vol
         k._cell = cell
         k._dep = depth
+        k._subs = None  # never prefilled (and no __getattr__ round trip per subkeys())
         return k
 
     def __getattr__(self, attr: str) -> Any:
@@ -150,6 +155,8 @@ class Key:
         # or the lazily filled slots of a read-only key made by the walk.
         if attr == "_hive":
             raise AttributeError(attr)
+        if attr == "_subs":
+            return None  # nothing prefilled (handles, keys of hive.walk())
         hive = self._hive
         if not hive.writable:
             if attr == "_path":  # the common one, inline: once per key of a walk
@@ -319,6 +326,12 @@ class Key:
         """Subkeys in stored (Windows-sorted) order; an editable hive's volatile subkeys
         follow (sorted), as Windows enumerates them. A list entry pointing back at an
         ancestor raises StructureError (forensic mode: skipped and recorded)."""
+        subs = self._subs
+        if subs is not None:
+            # Prefilled (an empty list: the batch that made this key saw it has no
+            # subkeys): handed out once, like values().
+            self._subs = None
+            return subs
         return self._hive._key_subkeys(self)
 
     def iter_subkeys(self) -> Iterator[Key]:

@@ -17,6 +17,8 @@ if TYPE_CHECKING:
 
 _COMP_NAME = int(ValueFlags.COMP_NAME)  # an int: IntFlag operations are slow
 MAX_VALUE_SIZE = 256 * 1024 * 1024  # bounded allocation for hostile data sizes
+_TYPES: dict[int, ValueType] = {int(t): t for t in ValueType}
+_TYPES_MAX = 4096  # a hostile hive's random types are not all kept
 
 
 class Value:
@@ -116,7 +118,14 @@ class Value:
     @property
     def type(self) -> ValueType:
         """REG_* type; unknown numbers are kept (e.g. ``REG_UNKNOWN_0x12``)."""
-        return ValueType(self.type_)
+        t = self.type_
+        # The members by number: ValueType(t) costs more than making the value.
+        m = _TYPES.get(t)
+        if m is None:
+            m = ValueType(t)
+            if len(_TYPES) < _TYPES_MAX:  # device types (0x10, 0x12, ...): a few per hive
+                _TYPES[t] = m
+        return m
 
     @property
     def inline(self) -> bool:

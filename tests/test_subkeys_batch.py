@@ -1,0 +1,319 @@
+"""Key.subkeys() through one-level walker batches (issue 15 item 1).
+
+On the C backend a read-only hive answers ``key.subkeys()`` with walker calls limited to
+one level (``WALK_LEVEL``): the children's names, cells and values come in one batch,
+and a child without subkeys is marked (``K_LEAF``) so its own ``subkeys()`` needs no
+call. Anything the walker flags sends the call to the checked decoder. These tests
+prove that the natural recursive walk sees exactly what the checked decoder shows
+(keys, values, every field, errors with their offsets, recorded problems), driven by
+the C walker and by its pure twin, on random and mutated hives and on the corpus; and
+that the C and pure walkers agree chunk by chunk in that mode.
+"""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from test_walk import (
+    C_SKIPPED,
+    SETTINGS,
+    TINY,
+    _allocated,
+    _c,
+    _caps,
+    _open,
+    hive_bytes,
+    normalized,
+    skip_c,
+)
+
+import regf
+from regf._accel import pure
+from regf._accel.pure import WalkCaps
+from regf.format.constants import BASE
+from regf.model.hive import Hive
+from regf.model.spec import KeySpec, ValueSpec
+from regf.model.walk import LEVELS, WALK_CAPS, BatchScratch
+
+LEVEL = pure.WALK_VALUES | pure.WALK_LEVEL
+
+
+class _Stop(Exception):
+    """The natural walk went past its bound (the same point in every mode)."""
+
+
+def natural(hive: Hive, limit: int = 400) -> tuple[list[Any], Any, list[Any]]:
+    """The user's recursive loop, recording everything it shows: each key's fields and
+    values (raw or the error reading it), each subkeys() error, the recorded problems.
+    Bounded (duplicate list entries can make the tree exponential), identically in
+    every mode because every mode yields the same keys in the same order."""
+    out: list[Any] = []
+    seen = [0]
+
+    def err(e: regf.RegfError) -> tuple[Any, ...]:
+        return ("E", type(e).__name__, str(e), e.offset)
+
+    def visit(k: regf.Key, depth: int) -> None:
+        seen[0] += 1
+        if seen[0] > limit or depth > 40:
+            raise _Stop
+        vs: Any = []
+        try:
+            for v in k.values():
+                try:
+                    raw: Any = v.raw
+                except regf.RegfError as e:
+                    raw = err(e)
+                vs.append((v.index, v.name, int(v.type), raw, v.data_size, v.data_cell, v.flags))
+        except regf.RegfError as e:
+            vs = err(e)
+        out.append((k.index, k.name, k.path, k.parent_path, k.last_written_raw, vs))
+        try:
+            subs = k.subkeys()
+        except regf.RegfError as e:
+            out.append(err(e))
+            return
+        for s in subs:
+            visit(s, depth + 1)
+
+    res: Any = "ok"
+    try:
+        visit(hive.root, 0)
+    except _Stop:
+        res = "stopped"
+    except regf.RegfError as e:
+        res = err(e)
+    probs = [(type(e).__name__, str(e), e.offset) for e in hive.problems]
+    return out, res, probs
+
+
+def _modes() -> list[Any]:
+    """The checked decoder (None), the pure twin's batches and (C) the C batches."""
+    modes: list[Any] = [None, pure.walk_binder]
+    if not C_SKIPPED:
+        modes.append(_c().walk_binder)
+    return modes
+
+
+#: Batch depths tried: one level, and the default's neighbours.
+_LEVELS = sorted({1, 2, LEVELS, LEVELS + 1})
+
+
+def natural_walks(data: bytes, strict: bool, limit: int = 400) -> list[Any]:
+    outs = []
+    for binder in _modes():
+        for levels in _LEVELS if binder is not None else [0]:
+            h = _open(data, strict)
+            if h is None:
+                return []
+            h._batch_binder = binder
+            h._scratch = None if binder is None else BatchScratch(h.image, binder, levels)
+            try:
+                _ = h.root
+            except regf.RegfError:
+                return []
+            outs.append(natural(h, limit))
+    return outs
+
+
+@SETTINGS
+@given(hive_bytes(), st.booleans())
+def test_natural_walk_same_as_checked(data: bytes, strict: bool) -> None:
+    outs = natural_walks(data, strict)
+    assert all(o == outs[0] for o in outs[1:])
+
+
+def _tree() -> KeySpec:
+    vals = [ValueSpec(f"v{i}", i % 12, bytes(range(i))) for i in range(7)]
+    vals.append(ValueSpec("big", 3, b"\x02" * 70_000))  # over the walker's copy limit
+    kids = [
+        KeySpec(f"k{i:03d}", values=vals[: i % 8], subkeys=[KeySpec("leaf")] if i % 3 else [])
+        for i in range(300)  # more than one batch (256 keys) under one parent
+    ]
+    return KeySpec("ROOT", values=vals[:2], subkeys=[KeySpec("P", subkeys=kids), KeySpec("Q")])
+
+
+@pytest.mark.parametrize("strict", [True, False])
+def test_sound_hive_every_mode_and_batches(strict: bool) -> None:
+    from regf.model.serialize import serialize
+
+    data = serialize(_tree(), minor=5)
+    outs = natural_walks(data, strict, 10_000)
+    assert len(outs) == 1 + (len(_modes()) - 1) * len(_LEVELS)
+    assert all(o == outs[0] for o in outs[1:])
+    keys, res, probs = outs[0]
+    assert res == "ok" and probs == []
+    assert len(keys) == 1 + 2 + 300 + 200  # root, P, Q, the k's, their leaves
+
+
+def test_leaf_answer_handed_out_once() -> None:
+    """A leaf's prefilled answer is a fresh list each time (the caller owns it)."""
+    from regf.model.serialize import serialize
+
+    with regf.open(serialize(_tree(), minor=5)) as hive:
+        (p, _q) = hive.root.subkeys()
+        kids = p.subkeys()
+        k0 = kids[0]  # i = 0: no subkeys
+        a = k0.subkeys()
+        a.append(k0)  # the caller's list
+        assert k0.subkeys() == []
+        assert [s.name for s in kids[1].subkeys()] == ["leaf"]
+        assert [v.name for v in kids[3].values()] == ["v0", "v1", "v2"]
+        assert [v.name for v in kids[3].values()] == ["v0", "v1", "v2"]  # read again
+
+
+def test_threads_share_a_hive() -> None:
+    """Concurrent natural walks of one hive (each thread gets its own walker state)."""
+    from regf.model.serialize import serialize
+
+    with regf.open(serialize(_tree(), minor=5)) as hive:
+        want = natural(hive, limit=10_000)
+        got: list[Any] = []
+
+        def run() -> None:
+            for _ in range(3):
+                got.append(natural(hive, limit=10_000))
+
+        ts = [threading.Thread(target=run) for _ in range(3)]
+        for t in ts:
+            t.start()
+        for t in ts:
+            t.join()
+        assert len(got) == 9 and all(g == want for g in got)
+
+
+# ---------------------------------------------------------------------------------------
+# The walker in one-level mode: C == pure, chunk by chunk
+
+
+def level_chunks(
+    binder: Any, hive: Hive, cell: int, flags: int, caps: WalkCaps, levels: int = 1
+) -> list[Any]:
+    image = hive.image
+    visited = bytearray((image.hbins_size >> 6) + 1)
+    state = pure.new_walk_state()
+    call = binder(image.buf, BASE, image.hbins_size, image.bitmap(),
+                  visited, state, caps)  # fmt: skip
+    out = []
+    for _ in range(image.hbins_size // 8 + 16):
+        ch = call(cell, 0, levels, flags, image.minor)
+        out.append((ch, bytes(state)))
+        if ch.rc != 1:
+            return out
+    raise AssertionError("walker did not finish")
+
+
+@skip_c
+@SETTINGS
+@given(hive_bytes(), st.one_of(_caps, st.just(TINY), st.just(WALK_CAPS)), st.booleans(),
+       st.integers(0, 30), st.integers(1, 3))  # fmt: skip
+def test_level_walker_c_same_as_pure(
+    data: bytes, caps: WalkCaps, strict: bool, pick: int, levels: int
+) -> None:
+    h = _open(data, strict)
+    if h is None:
+        return
+    cells = _allocated(data)
+    if not cells:
+        return
+    cell = [h.base_block.root_cell, *cells][pick % (len(cells) + 1)]
+    flags = LEVEL | (pure.WALK_STRICT if strict else 0)
+    a = level_chunks(pure.walk_binder, h, cell, flags, caps, levels)
+    b = level_chunks(_c().walk_binder, h, cell, flags, caps, levels)
+    assert a == b
+    if a[0][0].rc >= 0:
+        keys = normalized(h, a)
+        # The start key (no values), then keys down to ``levels``; only the deepest
+        # carry K_DEPTH, and K_LEAF only with it.
+        assert keys[0][1] == 0 and keys[0][4] == []
+        for rec in keys[1:]:
+            d, s = rec[1], rec[2]
+            assert 1 <= d <= levels
+            if not s & pure.K_CYCLE:
+                assert bool(s & pure.K_DEPTH) == (d == levels)
+            assert not s & pure.K_LEAF or s & pure.K_DEPTH
+
+
+def test_level_flag_marks_leaves_only_in_level_mode() -> None:
+    from regf.model.serialize import serialize
+
+    with regf.open(serialize(_tree(), minor=5)) as hive:
+        p = hive.root.subkeys()[0]
+        for binder in _modes()[1:]:
+            for flags, leaf_bits in ((LEVEL, True), (pure.WALK_VALUES, False)):
+                ch = level_chunks(binder, hive, p.index, flags, WALK_CAPS)[0][0]
+                st_ = ch.key_status
+                leaves = [bool(s & pure.K_LEAF) for s in st_[1:]]
+                if leaf_bits:
+                    assert leaves == [i % 3 == 0 for i in range(len(leaves))]
+                    assert ch.key_nvals[0] == 0  # the start key's values are skipped
+                else:
+                    assert not any(leaves)
+
+
+def test_binder_refuses_bad_arguments() -> None:
+    for binder in _modes()[1:]:
+        with pytest.raises(ValueError):
+            binder(b"\0" * 8, 0, 16, b"", bytearray(1), pure.new_walk_state())
+        with pytest.raises(ValueError):
+            binder(b"\0" * 64, 0, 16, b"", bytearray(1), bytearray(4))
+
+
+def _small_primaries(corpus: Path, limit: int) -> list[Path]:
+    import oracles
+
+    prim = [p for p in oracles.corpus_files(corpus) if oracles.is_primary(p)]
+    prim.sort(key=lambda p: p.stat().st_size)
+    return prim[:limit]
+
+
+@skip_c
+def test_corpus_natural_walk_same_as_checked(corpus: Path) -> None:
+    """The corpus's 12 smallest primary hives, strict and forensic."""
+    for path in _small_primaries(corpus, 12):
+        data = path.read_bytes()
+        for strict in (True, False):
+            outs = []
+            for binder in (None, _c().walk_binder):
+                h = _open(data, strict)
+                if h is None:
+                    break
+                h._batch_binder = binder
+                h._scratch = None
+                try:
+                    outs.append(natural(h, limit=100_000))
+                except regf.RegfError as e:
+                    outs.append(("root", type(e).__name__, str(e)))
+            assert all(o == outs[0] for o in outs[1:]), (path, strict)
+
+
+def _deep_hive(tmp_path: Path) -> bytes:
+    """ROOT\\P\\Q\\R\\{S, T} and ROOT\\P\\Q\\U, with values here and there."""
+    path = tmp_path / "deep.hiv"
+    with regf.create(path) as hive:
+        for p in ("P\\Q\\R\\S", "P\\Q\\R\\T", "P\\Q\\U", "P\\V"):
+            hive.create_key(p).set_value("x", p)
+    return path.read_bytes()
+
+
+_PARENTS = ["P", "P\\Q", "P\\Q\\R"]
+_TARGETS = [None, "P", "P\\Q", "P\\Q\\R", "P\\Q\\R\\T", "P\\Q\\U", "P\\V"]
+
+
+@pytest.mark.parametrize("parent", _PARENTS)
+@pytest.mark.parametrize("target", _TARGETS)
+def test_patched_entries_at_every_depth(tmp_path: Path, parent: str, target: str | None) -> None:
+    """A list entry below the batch's first level naming the root, an ancestor, the key
+    itself, a sibling (duplicate) or a key elsewhere: every mode shows the same (the
+    prefill of the key owning that list must be dropped, not just the entry)."""
+    from test_cycles import _point_at
+
+    data = _point_at(_deep_hive(tmp_path), parent, target)
+    for strict in (True, False):
+        outs = natural_walks(data, strict, 10_000)
+        assert outs and all(o == outs[0] for o in outs[1:]), (parent, target, strict)
