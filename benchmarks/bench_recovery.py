@@ -60,9 +60,13 @@ def main() -> int:
         regf_runs.append(_regf(hive))
         regipy_runs.append(_regipy(hive))
     (t_regf, p_regf), (t_regipy, p_regipy) = min(regf_runs), min(regipy_runs)
-    print(f"runs: {runs} each, best shown; regf all: "
-          + ", ".join(f"{t * 1000:.1f}" for t, _ in regf_runs) + " ms; regipy all: "
-          + ", ".join(f"{t * 1000:.1f}" for t, _ in regipy_runs) + " ms")
+    print(
+        f"runs: {runs} each, best shown; regf all: "
+        + ", ".join(f"{t * 1000:.1f}" for t, _ in regf_runs)
+        + " ms; regipy all: "
+        + ", ".join(f"{t * 1000:.1f}" for t, _ in regipy_runs)
+        + " ms"
+    )
     print(f"regf   ({BACKEND} backend): {t_regf * 1000:8.1f} ms, {p_regf} pages")
     print(f"regipy              : {t_regipy * 1000:8.1f} ms, {p_regipy} pages")
     print(f"ratio regipy/regf   : {t_regipy / t_regf:8.1f}x")

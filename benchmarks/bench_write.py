@@ -147,7 +147,11 @@ def _regf_run(out: Path, args: argparse.Namespace, nparents: int, mode: int) -> 
 
 
 def _hivex_run(
-    empty: Path, out: Path, args: argparse.Namespace, nparents: int, same: bool,
+    empty: Path,
+    out: Path,
+    args: argparse.Namespace,
+    nparents: int,
+    same: bool,
     per_value: bool = False,
 ) -> float | str:
     """hivex's seconds, or why it could not run. ``same``: under this interpreter;
@@ -207,14 +211,20 @@ def run_layout(d: Path, empty: Path, layout: str, args: argparse.Namespace) -> f
     if not sides["hivex"]:
         print("  hivex under this Python: unavailable:", notes.get("hivex"))
     else:
-        print(f"  hivex (node_set_values, this Python): best {min(sides['hivex']):.3f} s "
-              f"(runs {_times(sides['hivex'])}), {hx_out.stat().st_size} bytes")
+        print(
+            f"  hivex (node_set_values, this Python): best {min(sides['hivex']):.3f} s "
+            f"(runs {_times(sides['hivex'])}), {hx_out.stat().st_size} bytes"
+        )
     if sides["hivex_value"]:
-        print(f"  hivex (node_set_value per value, this Python): best "
-              f"{min(sides['hivex_value']):.3f} s (runs {_times(sides['hivex_value'])})")
+        print(
+            f"  hivex (node_set_value per value, this Python): best "
+            f"{min(sides['hivex_value']):.3f} s (runs {_times(sides['hivex_value'])})"
+        )
     if sides["hivex_sys"]:
-        print(f"  hivex (node_set_values, {SYSTEM_PYTHON}): best {min(sides['hivex_sys']):.3f} s "
-              f"(runs {_times(sides['hivex_sys'])})")
+        print(
+            f"  hivex (node_set_values, {SYSTEM_PYTHON}): best {min(sides['hivex_sys']):.3f} s "
+            f"(runs {_times(sides['hivex_sys'])})"
+        )
     elif "hivex_sys" in notes:
         print(f"  hivex under {SYSTEM_PYTHON}: unavailable:", notes["hivex_sys"])
     ref = sides["hivex"] or sides["hivex_sys"]
@@ -230,13 +240,17 @@ def run_layout(d: Path, empty: Path, layout: str, args: argparse.Namespace) -> f
         # issue 15 items 2 and 3: one regf set_value per value against one hivex
         # node_set_value per value; the build then save_as against node_set_values.
         t_hv = min(sides["hivex_value"])
-        print(f"  ratio regf set_value / hivex node_set_value (both per value): "
-              f"{min(sides['set_value']) / t_hv:.3g}x (target <= 1.0)")
+        print(
+            f"  ratio regf set_value / hivex node_set_value (both per value): "
+            f"{min(sides['set_value']) / t_hv:.3g}x (target <= 1.0)"
+        )
         print(f"  ratio regf set_value + save_as / hivex node_set_values + commit: "
               f"{min(sides['save_as']) / t_hx:.3g}x (target <= 1.0)")  # fmt: skip
     if sides["hivex"] and sides["hivex_sys"]:
-        print(f"  ratio against hivex under {SYSTEM_PYTHON} (a different interpreter build "
-              f"for the Python parts): {min(sides['set_values']) / min(sides['hivex_sys']):.3g}x")
+        print(
+            f"  ratio against hivex under {SYSTEM_PYTHON} (a different interpreter build "
+            f"for the Python parts): {min(sides['set_values']) / min(sides['hivex_sys']):.3g}x"
+        )
     import regf
 
     with regf.open(out) as a, regf.open(hx_out) as b:

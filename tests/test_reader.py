@@ -198,7 +198,11 @@ def test_regipy_ntuser_header_facts(corpus: Path) -> None:
     with regf.open(corpus / "mkorman90__regipy/regipy_tests/data/NTUSER.DAT") as h:
         bb = h.base_block
         assert (bb.seq1, bb.seq2, bb.minor, bb.root_cell, bb.hbins_size) == (
-            749, 749, 3, 32, 733184,
+            749,
+            749,
+            3,
+            32,
+            733184,
         )
         assert bb.last_written_raw == 129782982453388850 and bb.checksum == 476614345
         assert bb.file_name.endswith("\\C:\\Users\\vibranium\\ntuser.dat")
@@ -221,8 +225,13 @@ def test_regipy_ntuser_header_facts(corpus: Path) -> None:
                 counts[v.type.name] = counts.get(v.type.name, 0) + 1
         assert sum(counts.values()) == 4094
         assert counts == {
-            "REG_BINARY": 531, "REG_DWORD": 1336, "REG_EXPAND_SZ": 93, "REG_MULTI_SZ": 303,
-            "REG_NONE": 141, "REG_QWORD": 54, "REG_SZ": 1636,
+            "REG_BINARY": 531,
+            "REG_DWORD": 1336,
+            "REG_EXPAND_SZ": 93,
+            "REG_MULTI_SZ": 303,
+            "REG_NONE": 141,
+            "REG_QWORD": 54,
+            "REG_SZ": 1636,
         }
 
 

@@ -60,11 +60,13 @@ _names = st.text(
     max_size=6,
 )
 _raws = st.integers(0, 19).flatmap(
-    lambda r: st.integers(16340, 16400).map(bytes)  # around the big-data threshold
-    if r == 0
-    else st.just(b"\x01" * 65537)  # above the walker's copy limit
-    if r == 1
-    else st.binary(max_size=12)
+    lambda r: (
+        st.integers(16340, 16400).map(bytes)  # around the big-data threshold
+        if r == 0
+        else st.just(b"\x01" * 65537)  # above the walker's copy limit
+        if r == 1
+        else st.binary(max_size=12)
+    )
 )
 _values = st.lists(st.builds(ValueSpec, _names, st.integers(0, 12), _raws), max_size=4)
 

@@ -258,8 +258,12 @@ def test_set_values_raw_tuples_check_every_item(tmp_path: Path) -> None:
                   ("d", wide, regf.REG_DWORD), ("e", 5, regf.REG_DWORD), ("f", b"")),
                  timestamp=FT)  # fmt: skip
     assert [(v.name, v.raw) for v in k.values()] == [
-        ("a", b"\1\0\0\0"), ("b", b"xy"), ("c", b"z"), ("d", bytes(wide)),
-        ("e", b"\5\0\0\0"), ("f", b""),
+        ("a", b"\1\0\0\0"),
+        ("b", b"xy"),
+        ("c", b"z"),
+        ("d", bytes(wide)),
+        ("e", b"\5\0\0\0"),
+        ("f", b""),
     ]
     hive.close()
 
@@ -722,8 +726,7 @@ def test_hivex_reads_written_hive(tmp_path: Path) -> None:
         hive.create_key(r"Software\Old")
         hive.rename_key(r"Software\Old", "New")
     got = {
-        tuple(path.split("\\")) if path else (): vals
-        for path, _cls, vals in oracles.walk_hivex(p)
+        tuple(path.split("\\")) if path else (): vals for path, _cls, vals in oracles.walk_hivex(p)
     }
     mine = {path: sorted(vals) for path, (_cls, vals) in reopen(p).items()}
     assert got == mine

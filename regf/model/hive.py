@@ -155,8 +155,7 @@ class Hive:
         # stable bins of a hive stay below 2 GiB; a bigger declaration is damage.
         if bb.hbins_size % PAGE or not PAGE <= bb.hbins_size < VOLATILE_BIT:
             err = FormatError(
-                f"hive bins size {bb.hbins_size:#x} is not a positive multiple of 4096 "
-                "below 2 GiB",
+                f"hive bins size {bb.hbins_size:#x} is not a positive multiple of 4096 below 2 GiB",
                 BASE_L.offset("hbins_size"),
             )
             if self.strict:
