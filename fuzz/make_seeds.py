@@ -65,7 +65,10 @@ def reg_text(h: rs.GeneratedHive) -> list[bytes]:
     text = "\r\n".join(lines) + "\r\n"
     return [
         b"\xff\xfe" + text.encode("utf-16-le", "surrogatepass"),
-        text.encode("utf-8", "surrogateescape"),
+        # Names may hold lone surrogates (valid in a hive's UTF-16): surrogatepass keeps
+        # them as 3-byte sequences, which is exactly the kind of input the importer must
+        # reject cleanly (surrogateescape only covers U+DC80..U+DCFF and raised here).
+        text.encode("utf-8", "surrogatepass"),
     ]
 
 
