@@ -34,10 +34,11 @@ from ..errors import (
     UnsupportedVersionError,
     ValueNotFoundError,
 )
-from ..format.constants import BASE, FILE_TYPE_PRIMARY, HCELL_NIL, MAX_DEPTH, PAGE, VOLATILE_BIT
+from ..format.constants import BASE, FILE_TYPE_PRIMARY, HCELL_NIL, MAX_DEPTH, VOLATILE_BIT
 from ..format.fast import BASE_L, I32, SK, u32_array
 from ..format.structs import SK_FIXED_SIZE, VK_FIXED_SIZE
 from ..storage import discover, recovery
+from ..storage.baseblock import hbins_size_ok
 from ..storage.files import HiveSource
 from . import paths as _paths
 from .baseblock import BaseBlockInfo, parse_base_block
@@ -151,9 +152,7 @@ class Hive:
                 f"file type {bb.file_type} is not a primary hive (a transaction log?)",
                 BASE_L.offset("file_type"),
             )
-        # Cell indexes are 31 bits (bit 31 selects volatile storage, fmt §3), so the
-        # stable bins of a hive stay below 2 GiB; a bigger declaration is damage.
-        if bb.hbins_size % PAGE or not PAGE <= bb.hbins_size < VOLATILE_BIT:
+        if not hbins_size_ok(bb.hbins_size):  # the storage layer's rule (2 GiB cap)
             err = FormatError(
                 f"hive bins size {bb.hbins_size:#x} is not a positive multiple of 4096 below 2 GiB",
                 BASE_L.offset("hbins_size"),

@@ -41,6 +41,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from .._accel import checksum, name_hash, sort_key
+from ..cells.sublists import lf_hint  # re-exported: the lf hint has one definition
 from ..errors import InvalidArgumentError
 from ..format import structs as S
 from ..format.codec import build
@@ -118,22 +119,6 @@ def encode_name(name: str) -> tuple[bytes, bool]:
         return name.encode("latin-1"), True
     except UnicodeEncodeError:
         return _utf16(name), False
-
-
-def lf_hint(name: str) -> bytes:
-    """The ``lf`` hint: first up-to-4 code units as Latin-1 bytes, zero padded (fmt §4.2).
-
-    Like ReactOS, bytes are filled from the end and filling stops at the first code unit
-    (from the right) that is not Latin-1, leaving it and every earlier byte 0.
-    """
-    units = _utf16(name)
-    chars = [int.from_bytes(units[i : i + 2], "little") for i in range(0, len(units), 2)][:4]
-    out = bytearray(4)
-    for i in range(len(chars) - 1, -1, -1):
-        if chars[i] > 0xFF:
-            break
-        out[i] = chars[i]
-    return bytes(out)
 
 
 # ---------------------------------------------------------------------------------------

@@ -38,6 +38,13 @@ _HALF = 0x80000000
 #: larger one is damage, never something to allocate memory for.
 MAX_HBINS = 0x80000000
 
+
+def hbins_size_ok(hbins: int) -> bool:
+    """A hive-bins size is a positive multiple of 4096 below :data:`MAX_HBINS` (cell
+    indexes are 31 bits: bit 31 selects volatile storage, fmt §3)."""
+    return PAGE <= hbins < MAX_HBINS and not hbins % PAGE
+
+
 SEQ1: FieldView = BASE_L.field("seq1")
 SEQ2: FieldView = BASE_L.field("seq2")
 LAST_WRITTEN: FieldView = BASE_L.field("last_written")
@@ -139,7 +146,7 @@ def check_primary_head(head: Any, file_size: int) -> int:
             "file format or clustering factor is not 1", FILE_FORMAT.offset
         )
     hbins = get(head, HBINS_SIZE)
-    if hbins < PAGE or hbins % PAGE or hbins >= MAX_HBINS:
+    if not hbins_size_ok(hbins):
         raise FormatError(
             f"hive bins size {hbins:#x} is not a positive multiple of 4096 below 2 GiB",
             HBINS_SIZE.offset,
@@ -177,7 +184,7 @@ def check_log_base_block(head: Any) -> str | None:
     if bb["clustering"] != 1:
         return f"clustering factor {bb['clustering']} != 1"
     hbins = bb["hbins_size"]
-    if hbins < PAGE or hbins % PAGE or hbins >= MAX_HBINS:
+    if not hbins_size_ok(hbins):
         return f"hive bins size {hbins:#x} not a positive multiple of 4096 below 2 GiB"
     return None
 
@@ -222,6 +229,7 @@ __all__ = [
     "LAST_WRITTEN",
     "MAJOR",
     "MAX_HBINS",
+    "hbins_size_ok",
     "MINOR",
     "OLD_LOG_FIELDS",
     "ROOT_CELL",
