@@ -30,6 +30,41 @@ from .keys import Key
 from .values import Value
 
 
+def _chunk_names(ch: Any, buf: Any) -> tuple[list[str], list[str]]:
+    """The key and value names of a walker chunk, in record order."""
+    if ch.name_nul:
+        # A name holds U+0000 itself: the chunk cannot be split on NUL.
+        return (
+            [name_of(buf, c) for c in ch.key_cell],
+            [vk_name(buf, c) for c in ch.val_cell],
+        )
+    return (
+        ch.knames.decode("utf-16-le", "surrogatepass").split("\0"),
+        ch.vnames.decode("utf-16-le", "surrogatepass").split("\0"),
+    )
+
+
+def _chunk_values(ch: Any, image: Any, vnames: list[str]) -> list[Value]:
+    """Every value record of a walker chunk as a :class:`Value`, in one flat loop (raw
+    data filled unless the walker left it to the checked path)."""
+    vnew = Value.__new__
+    vals: list[Value] = []
+    append = vals.append
+    for vc, vn, vt, vs, rw in zip(
+        ch.val_cell, vnames, ch.val_type, ch.val_status, struct.unpack(ch.fmt, ch.data),
+        strict=False,
+    ):  # fmt: skip
+        v = vnew(Value)
+        v._image = image
+        v.index = vc
+        v.name = vn
+        v.type_ = vt
+        if not vs:
+            v.raw = rw
+        append(v)
+    return vals
+
+
 def walk_keys(
     hive: Any, key: Key | str | None, base: int, visited: bytearray | None, limit: int = -1
 ) -> Iterator[Key]:
@@ -82,8 +117,6 @@ def walk_chunks(
     cellmap = image.bitmap()
     minor = image.minor
     knew = Key.__new__
-    vnew = Value.__new__
-    unpack = struct.unpack
     # Walkers in progress (innermost last) and, above each, the subkeys still to walk
     # (a (key, depth) pair becomes a walker when it reaches the top).
     stack: list[Any] = [(start, base)]
@@ -119,33 +152,10 @@ def walk_chunks(
             continue
         if ch.rc == 0:
             stack.pop()
-        if ch.name_nul:
-            # A name holds U+0000 itself: the chunk cannot be split on NUL.
-            knames = [name_of(image.buf, c) for c in ch.key_cell]
-            vnames = [vk_name(image.buf, c) for c in ch.val_cell]
-        else:
-            knames = ch.knames.decode("utf-16-le", "surrogatepass").split("\0")
-            vnames = ch.vnames.decode("utf-16-le", "surrogatepass").split("\0")
-        # All values of the chunk at once (one flat loop); chunks are kept small so
-        # that few objects are alive at a time and the cyclic GC stays asleep.
-        vals: list[Value] = []
-        append = vals.append
-        for vc, vn, vt, vs, rw in zip(
-            ch.val_cell,
-            vnames,
-            ch.val_type,
-            ch.val_status,
-            unpack(ch.fmt, ch.data),
-            strict=False,
-        ):
-            v = vnew(Value)
-            v._image = image
-            v.index = vc
-            v.name = vn
-            v.type_ = vt
-            if not vs:
-                v.raw = rw
-            append(v)
+        knames, vnames = _chunk_names(ch, image.buf)
+        # All values of the chunk at once; chunks are kept small so that few objects
+        # are alive at a time and the cyclic GC stays asleep.
+        vals = _chunk_values(ch, image, vnames)
         vi = 0
         kz = zip(ch.key_cell, ch.key_depth, ch.key_status, ch.key_nvals, knames, strict=False)
         k = wstart
@@ -275,8 +285,6 @@ def subkeys_batch(hive: Any, k: Key, scratch: BatchScratch) -> list[Key] | None:
     state = scratch.state
     state[0:4] = b"\0\0\0\0"  # WALK_START: the only word read before it is written
     knew = Key.__new__
-    vnew = Value.__new__
-    unpack = struct.unpack
     out: list[Key] = []
     # Per depth d: the key being filled (its subkeys still coming), the list of its
     # subkeys (None: no prefill), its path and its children's ancestor chain. Depth 0
@@ -296,12 +304,7 @@ def subkeys_batch(hive: Any, k: Key, scratch: BatchScratch) -> list[Key] | None:
         statuses = ch.key_status
         nvals = ch.key_nvals
         depths = ch.key_depth
-        if ch.name_nul:
-            knames = [name_of(buf, c) for c in cells]
-            vnames = [vk_name(buf, c) for c in ch.val_cell]
-        else:
-            knames = ch.knames.decode("utf-16-le", "surrogatepass").split("\0")
-            vnames = ch.vnames.decode("utf-16-le", "surrogatepass").split("\0")
+        knames, vnames = _chunk_names(ch, buf)
         lo = vi = 0
         if first:
             # The start key's own record (no values: WALK_LEVEL); its subkey list must
@@ -311,20 +314,7 @@ def subkeys_batch(hive: Any, k: Key, scratch: BatchScratch) -> list[Key] | None:
                 return None
             lo = 1
         # All values of the chunk in one flat loop, then cut per key (as walk_chunks).
-        vals: list[Value] = []
-        append = vals.append
-        for vc, vn, vt, vs, rw in zip(
-            ch.val_cell, vnames, ch.val_type, ch.val_status, unpack(ch.fmt, ch.data),
-            strict=False,
-        ):  # fmt: skip
-            v = vnew(Value)
-            v._image = image
-            v.index = vc
-            v.name = vn
-            v.type_ = vt
-            if not vs:
-                v.raw = rw
-            append(v)
+        vals = _chunk_values(ch, image, vnames)
         for i in range(lo, len(cells)):
             c = cells[i]
             st = statuses[i]
