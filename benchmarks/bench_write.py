@@ -13,8 +13,10 @@ hivex with node_add_child + node_set_values + commit, regf with create_key + set
 (raw 4-byte REG_DWORD data) and the save on close -- once with ``set_values`` (one call
 per key, like hivex's node_set_values) and once with ``set_value`` (one call per value),
 and once more with ``set_value`` followed by ``save_as`` (issue 15 item 2: the build then
-a compact copy; the hive itself is discarded). hivex runs both ways too: node_set_values
-per key, and node_set_value once per value (issue 15 item 3's reference for set_value).
+the copy users get from ``save_as(path)``, the image with free cells zeroed; the hive
+itself is discarded), the same with ``set_values``, and with ``save_as(path,
+compact=True)`` (the re-packed copy). hivex runs both ways too: node_set_values per key,
+and node_set_value once per value (issue 15 item 3's reference for set_value).
 Both build their names and items the same way. Each side runs in its own process and
 times itself from its first call to the file being written.
 
@@ -94,8 +96,9 @@ def _rss_kib(field: str) -> int:
 def child(out: str, nkeys: int, nvals: int, nparents: int, mode: int) -> None:
     """Build and save with regf in this process; print JSON (seconds, peak growth).
     ``mode``: 1 set_values, 0 set_value per value (both saved on close), 2 set_value
-    per value then ``save_as(out)`` (the hive itself is discarded)."""
-    bulk = mode == 1
+    per value then ``save_as(out)``, 3 the same with ``compact=True``, 4 set_values then
+    ``save_as(out)`` (the hive itself is discarded in 2-4)."""
+    bulk = mode in (1, 4)
     import regf
 
     dword = regf.REG_DWORD
@@ -111,7 +114,7 @@ def child(out: str, nkeys: int, nvals: int, nparents: int, mode: int) -> None:
     os.fsync = timed_fsync
     base = _rss_kib("VmRSS")
     t0 = time.perf_counter()
-    with regf.create(out + ".unsaved" if mode == 2 else out) as hive:
+    with regf.create(out + ".unsaved" if mode >= 2 else out) as hive:
         root = hive.root
         # the names are built as the hivex side builds them (%-formatting, noqa UP031)
         parents = [root.create_key("parent%03d" % p) for p in range(nparents)] or [root]  # noqa: UP031
@@ -127,8 +130,8 @@ def child(out: str, nkeys: int, nvals: int, nparents: int, mode: int) -> None:
                 for j in range(nvals):
                     key.set_value("value%02d" % j, (n + j).to_bytes(4, "little"), dword)  # noqa: UP031
             n += nvals
-        if mode == 2:
-            hive.save_as(out)
+        if mode >= 2:
+            hive.save_as(out, compact=mode == 3)
             hive.discard()
     seconds = time.perf_counter() - t0
     peak = max(0, _rss_kib("VmHWM") - base) * 1024
@@ -179,13 +182,17 @@ def run_layout(d: Path, empty: Path, layout: str, args: argparse.Namespace) -> f
     print(f"[{layout}] {shape} keys x {args.values} values, best of {args.runs} runs")
     out = d / f"regf-{layout}-set_values.hiv"
     hx_out = d / f"hivex-{layout}.hiv"
-    names = ("set_values", "set_value", "save_as", "hivex", "hivex_value", "hivex_sys")
+    names = ("set_values", "set_value", "save_as", "save_as_values", "save_as_compact",
+             "hivex", "hivex_value", "hivex_sys")  # fmt: skip
     sides: dict[str, list[float]] = {k: [] for k in names}
     notes: dict[str, str] = {}
     last: dict[str, dict[str, Any]] = {}
     same_python = os.path.realpath(sys.executable) == os.path.realpath(SYSTEM_PYTHON)
     for _ in range(args.runs):
-        for mode, how in ((1, "set_values"), (0, "set_value"), (2, "save_as")):
+        for mode, how in (
+            (1, "set_values"), (0, "set_value"), (2, "save_as"), (4, "save_as_values"),
+            (3, "save_as_compact"),
+        ):  # fmt: skip
             if sides[how] and min(sides[how]) > 10:
                 continue
             res = last[how] = _regf_run(d / f"regf-{layout}-{how}.hiv", args, nparents, mode)
@@ -200,7 +207,7 @@ def run_layout(d: Path, empty: Path, layout: str, args: argparse.Namespace) -> f
                 notes[key] = t
             else:
                 sides[key].append(t)
-    for how in ("set_values", "set_value", "save_as"):
+    for how in ("set_values", "set_value", "save_as", "save_as_values", "save_as_compact"):
         res = last[how]
         size = (d / f"regf-{layout}-{how}.hiv").stat().st_size
         print(f"  regf ({res['backend']}, {how}): best {min(sides[how]):.3f} s "
@@ -244,8 +251,11 @@ def run_layout(d: Path, empty: Path, layout: str, args: argparse.Namespace) -> f
             f"  ratio regf set_value / hivex node_set_value (both per value): "
             f"{min(sides['set_value']) / t_hv:.3g}x (target <= 1.0)"
         )
-        print(f"  ratio regf set_value + save_as / hivex node_set_values + commit: "
-              f"{min(sides['save_as']) / t_hx:.3g}x (target <= 1.0)")  # fmt: skip
+        print(f"  ratio regf set_value + save_as / hivex node_set_value + commit (per value): "
+              f"{min(sides['save_as']) / t_hv:.3g}x (target <= 1.0); with compact=True "
+              f"{min(sides['save_as_compact']) / t_hv:.3g}x")  # fmt: skip
+    print(f"  ratio regf set_values + save_as / hivex node_set_values + commit: "
+          f"{min(sides['save_as_values']) / t_hx:.3g}x (target <= 1.0)")  # fmt: skip
     if sides["hivex"] and sides["hivex_sys"]:
         print(
             f"  ratio against hivex under {SYSTEM_PYTHON} (a different interpreter build "

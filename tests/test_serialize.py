@@ -859,7 +859,7 @@ def test_rebuild_nt_hive_testhive_through_writer(tmp_path: Path) -> None:
             key = ed.create_key(path, class_name=cls) if path else ed.root
             for name, vtype, raw in vals:
                 key.set_value(name, raw, vtype)
-        ed.save_as(compact)
+        ed.save_as(compact, compact=True)
     theirs = _offreg_layout(orig)
     ours = _offreg_layout(compact.read_bytes())
     assert Counter(ours["lists"]) == Counter(theirs["lists"])

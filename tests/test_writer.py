@@ -681,8 +681,9 @@ def full(hive: Any) -> dict[str, Any]:
 
 
 @pytest.mark.corpus
+@pytest.mark.parametrize("compact", [False, True], ids=["image", "compact"])
 @pytest.mark.parametrize("rel", CORPUS_HIVES)
-def test_corpus_round_trip(corpus: Path, rel: str, tmp_path: Path) -> None:
+def test_corpus_round_trip(corpus: Path, rel: str, tmp_path: Path, compact: bool) -> None:
     src = corpus / rel
     if not src.exists():
         pytest.skip(f"{rel} not in the corpus")
@@ -695,7 +696,7 @@ def test_corpus_round_trip(corpus: Path, rel: str, tmp_path: Path) -> None:
         with open_editable(src, in_place=False) as ed:
             assert full(ed) == want
             out = tmp_path / "copy.hiv"
-            ed.save_as(out)
+            ed.save_as(out, compact=compact)
     with regf.open(out) as h2:
         assert check_hive(h2) == []
         assert h2.version == (1, minor)
@@ -1109,3 +1110,41 @@ def serialize_minimal() -> bytes:
     from regf.model.spec import KeySpec
 
     return serialize(KeySpec("R"), timestamp=FT)
+
+
+def test_save_as_default_is_the_image_with_free_cells_zeroed(tmp_path: Path) -> None:
+    """save_as() writes the hive as it stands (one copy of the image, what hivex's commit
+    writes) with every free cell zeroed: a deleted key or value does not survive in the
+    copy, although the live image still holds it (checked first, so the test can fail)."""
+    marker, gone = b"SECRET-MARKER-" * 8, "GoneKeyMarker"
+    out, packed = tmp_path / "copy.hiv", tmp_path / "compact.hiv"
+    with regf.create(tmp_path / "h.hiv") as hive:
+        a = hive.create_key("A")
+        a.set_value("keep", "kept")
+        a.set_value("secret", marker)
+        hive.create_key(f"A\\{gone}").set_value("v", 1)
+        a.delete_value("secret")
+        hive.delete_key(f"A\\{gone}")
+        image = hive.image_bytes()
+        assert marker in image and gone.encode() in image
+        hive.save_as(out)
+        hive.save_as(packed, compact=True)
+        live = hive.allocator.free_cells()
+    data = out.read_bytes()
+    assert len(data) == len(image)
+    assert marker not in data and gone.encode() not in data
+    # outside the base block, only free cells' contents differ from the image
+    diff = [i for i in range(4096, len(data)) if data[i] != image[i]]
+    assert diff, "the deleted cells should have been zeroed"
+    assert all(any(4096 + c + 4 <= i < 4096 + c + size for c, size in live.items()) for i in diff)
+    with regf.open(out) as h:
+        assert check_hive(h) == [] and flat(h) == {
+            (): (None, []),
+            ("A",): (None, [("keep", 1, "kept\0".encode("utf-16-le"))]),
+        }
+        found = regf.scan_deleted(h)
+        assert not [r for r in found.keys if r.name == gone]
+        assert not [r for r in found.values if r.name == "secret"]
+    with regf.open(packed) as h:
+        assert check_hive(h) == [] and flat(h) == reopen(out)
+    assert len(packed.read_bytes()) <= len(data)

@@ -113,7 +113,7 @@ def write_both(tmp: Path, ops: list[Op], minor: int = 5) -> tuple[Flat, list[Pat
     apply(hive, ops)
     assert structure_problems(hive) == []
     want = flat(hive)
-    hive.save_as(compact)
+    hive.save_as(compact, compact=True)
     hive.close()
     for p in (image, compact):
         with regf.open(p) as h:
@@ -459,7 +459,7 @@ def test_thousands_of_subkeys_read_by_every_peer(tmp_path: Path) -> None:
         assert isinstance(hive, EditHive)
         assert structure_problems(hive) == []
         want = flat(hive)
-        hive.save_as(compact)
+        hive.save_as(compact, compact=True)
     assert len(want) == 2 + 2700
     for path in (image, compact):
         check_all_peers(want, path)

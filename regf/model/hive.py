@@ -306,7 +306,7 @@ class Hive:
         """Editable hives only (ReadOnlyError here)."""
         raise self._read_only("flush")
 
-    def save_as(self, path: Any) -> None:
+    def save_as(self, path: Any, **kwargs: Any) -> None:
         """Editable hives only (ReadOnlyError here)."""
         raise self._read_only("save")
 

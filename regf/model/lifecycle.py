@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Self, cast
@@ -23,8 +24,8 @@ from ..cells import values as cellvalues
 from ..cells.alloc import CellAllocatorAPI as Alloc
 from ..errors import HiveStateError, InvalidArgumentError
 from ..format.constants import BASE, HCELL_NIL
-from ..format.fast import BASE_L, HBIN_L, NK
-from ..storage.files import write_new_file
+from ..format.fast import BASE_L, CELL_L, HBIN_L, NK
+from ..storage.files import Chunk, write_new_file
 from ..storage.flush import FlushStats, Pager
 from ..storage.recovery import RecoveryReport
 from .autoflush import AutoFlusher
@@ -32,6 +33,9 @@ from .handles import HandleTable
 from .keyops import DROP_FLAGS, Timestamp, to_filetime
 from .serialize import now_filetime, serialize
 from .spec import KeySpec, ValueSpec
+
+#: Bytes copied per step when saving the image (the save's whole extra memory).
+_WINDOW = 1 << 20
 
 
 class EditableHiveBase:
@@ -174,8 +178,15 @@ class EditableHiveBase:
         ts = to_filetime(timestamp)
         return serialize(self.to_spec(), minor=self.minor, timestamp=ts, file_name=self.file_name)
 
-    def save_as(self, path: str | os.PathLike[str]) -> None:
-        """Write a compact, clean copy of the hive to ``path`` (atomically).
+    def save_as(self, path: str | os.PathLike[str], *, compact: bool = False) -> None:
+        """Write a clean copy of the hive to ``path`` (atomically).
+
+        By default the copy is the hive as it stands (what hivex's commit and Windows'
+        ``REG_NO_COMPRESSION`` save write): the bins byte for byte behind a clean base
+        block, with every free cell zeroed so nothing deleted survives in the copy (slack
+        inside live cells is kept). It costs one copy of the image. ``compact=True``
+        re-packs the stable tree instead (:meth:`to_bytes`: no free space, names and
+        lists rewritten; several seconds on a 10 MB hive).
 
         Refuses (HiveStateError) to overwrite the file the hive was opened from: writing
         back in place is the flush's job.
@@ -187,27 +198,65 @@ class EditableHiveBase:
             raise HiveStateError(
                 f"save_as({str(dest)!r}) would overwrite the file this hive was opened from ({how})"
             )
-        write_new_file(dest, self.to_bytes())
+        if compact:
+            write_new_file(dest, self.to_bytes())
+        else:
+            # Written window by window under the mutex: no copy of the whole image, so
+            # the save costs one pass over the bytes and 1 MiB of memory.
+            with self._mutex:
+                write_new_file(dest, self._image_chunks(now_filetime(), True))
         if self.target is not None and same_file(dest, self.target):
             self._modified = False
 
-    def image_bytes(self, *, timestamp: Timestamp = None) -> bytes:
+    def image_bytes(self, *, timestamp: Timestamp = None, scrub: bool = False) -> bytes:
         """The hive file as it stands, uncompacted: the image's bins byte for byte (free
         cells and all) behind a clean base block (Seq1 = Seq2, the bins' size, the
         checksum). What ZwSaveKeyEx(REG_NO_COMPRESSION) writes for a hive root. The
-        image itself is not changed."""
+        image itself is not changed. ``scrub=True`` zeroes every free cell's contents
+        (its size field stays: the bins still parse), so no deleted key or value can be
+        recovered from the copy."""
         with self._mutex:
             self._check_open()
-            end = BASE + self._alloc.hbins_size
-            out = bytearray(self._image[:end])
+            # each chunk is copied: the generator reuses its window buffer
+            return b"".join([bytes(c) for c in self._image_chunks(to_filetime(timestamp), scrub)])
+
+    def _image_chunks(self, timestamp: int, scrub: bool) -> Iterator[Chunk]:
+        """:meth:`image_bytes` in pieces: a patched copy of the base block, then the bins
+        through one reused window buffer (free cells' contents zeroed there when
+        ``scrub``), so saving needs no copy of the whole image. The caller holds the
+        mutex until the generator is done; no view of the image outlives a step."""
+        end = BASE + self._alloc.hbins_size
+        img = self._image
+        head = bytearray(img[:BASE])
         # Seq2 may lag Seq1 in memory between a flush's two writes: a clean copy has the
         # newer number in both (fmt §1).
-        seq = BASE_L.field("seq1").unpack_from(out)
-        BASE_L.field("seq2").pack_into(out, 0, seq)
-        BASE_L.field("hbins_size").pack_into(out, 0, end - BASE)
-        BASE_L.field("last_written").pack_into(out, 0, to_filetime(timestamp))
-        BASE_L.field("checksum").pack_into(out, 0, checksum(out[: BASE_L.offset("checksum")]))
-        return bytes(out)
+        BASE_L.field("seq2").pack_into(head, 0, BASE_L.field("seq1").unpack_from(head))
+        BASE_L.field("hbins_size").pack_into(head, 0, end - BASE)
+        BASE_L.field("last_written").pack_into(head, 0, timestamp)
+        BASE_L.field("checksum").pack_into(head, 0, checksum(head[: BASE_L.offset("checksum")]))
+        yield head
+        # Volatile keys live in their own space, so the stable image's free cells (and
+        # slack inside live cells, kept) are where deleted data can hide.
+        free = list(self._alloc.free_cells().items()) if scrub else []
+        zeros = bytes(max((size for _c, size in free), default=0))
+        window = bytearray(_WINDOW)
+        i = 0
+        for lo in range(BASE, end, _WINDOW):
+            hi = min(lo + _WINDOW, end)
+            with memoryview(img) as whole:
+                window[: hi - lo] = whole[lo:hi]
+            while i < len(free):
+                cell, size = free[i]
+                first, stop = BASE + cell + CELL_L.size, BASE + cell + size
+                if first >= hi:
+                    break
+                a, b = max(first, lo), min(stop, hi)
+                if a < b:
+                    window[a - lo : b - lo] = zeros[: b - a]
+                if stop > hi:  # the cell goes on in the next window
+                    break
+                i += 1
+            yield window if hi - lo == _WINDOW else window[: hi - lo]
 
     def _write_image(self, dest: Path) -> None:
         """Write the image itself as a clean primary: Seq1 = Seq2 = previous + 1, base

@@ -10,6 +10,7 @@ mutex themselves (see :mod:`regf.model.autoflush`).
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from time import time_ns
 from typing import Any
 
 from ..cells import valuebatch
@@ -19,7 +20,7 @@ from ..errors import InvalidArgumentError, ValueNotFoundError
 from ..format.constants import BASE, ValueType
 from ..format.fast import VK
 from .keyops import Timestamp, editing, to_filetime
-from .serialize import now_filetime
+from .serialize import EPOCH_FILETIME, now_filetime
 from .values import Value
 
 _STRING_TYPES = (ValueType.REG_SZ, ValueType.REG_EXPAND_SZ)
@@ -27,6 +28,9 @@ _STRING_TYPES = (ValueType.REG_SZ, ValueType.REG_EXPAND_SZ)
 #: Classes of items (tuple), data (bytes) and of a type taken as they are by
 #: set_values' bulk check.
 RAW_TYPES = frozenset({tuple, bytes, int, ValueType})
+
+#: Classes of an explicit type that the fast path takes as they are.
+_FAST_TYPE_CLASSES = frozenset({int, ValueType})
 
 #: Longest value name (characters) given to the C set_value (csrc/alloc.h REGF_SV_MAX_UNITS).
 FAST_NAME = 255
@@ -98,29 +102,38 @@ def snapshot(buf: Any, vk: int, vtype: int, raw: bytes) -> Value:
     )
 
 
-def set_value(key: Any, name: str, data: object, type: int | None, timestamp: Timestamp) -> Value:
-    """``Key.set_value``: create or replace the value ``name`` of ``key``."""
+def set_value(
+    key: Any, name: str, data: object, type: int | None = None, *, timestamp: Timestamp = None
+) -> Value:
+    """Create or replace the value ``name`` ("" is the default value); ``Key.set_value``.
+
+    ``data`` is raw bytes (stored as is, type ``type`` or REG_BINARY) or a Python
+    value converted by :func:`encode_value`. Replacing keeps the existing value's name
+    case and position. The key's last written time becomes ``timestamp`` (default now).
+    """
     with key._hive._mutex:  # SELF_LOCKED: see regf.model.autoflush
         hive = editing(key)
-        a = hive._space(key._vol)
-        tc = type.__class__
+        a = hive._alloc if not key._vol else hive._space(True)
         if (
             data.__class__ is bytes
-            and (tc is int or tc is ValueType)
             and name.__class__ is str
-            and type is not None
-            and 0 <= type <= 0xFFFFFFFF
-            and isinstance(data, bytes)
+            and type.__class__ in _FAST_TYPE_CLASSES  # not bool, not None
+            and 0 <= type <= 0xFFFFFFFF  # type: ignore[operator]
             and len(data) <= cellvalues.BIG
             and len(name) <= FAST_NAME
         ):
-            # Raw bytes of an explicit type (what bulk writers and .reg import pass):
-            # straight to the C allocator's set_value when it has one (the Python
-            # function below is its specification and runs whenever C declines).
+            # Raw bytes of an explicit type (what bulk writers, .reg import and most
+            # callers pass): straight to the C allocator's set_value when it has one (the
+            # Python function below is its specification and runs whenever C declines).
+            # This is the per-value cost of a build, so it is kept to the bare calls.
             fast = getattr(a, "set_value_fast", None)
             if fast is not None:
-                vt = int(type)
-                ft = now_filetime() if timestamp is None else to_filetime(timestamp)
+                vt = type if type.__class__ is int else int(type)  # type: ignore[arg-type]
+                ft = (
+                    EPOCH_FILETIME + time_ns() // 100
+                    if timestamp is None
+                    else to_filetime(timestamp)
+                )
                 vk = fast(key._cell, name, vt, data, ft)
                 if vk >= CREATED:
                     # a new value: its name is the one given (no read back on the bulk path)

@@ -10,13 +10,15 @@ import contextlib
 import mmap
 import os
 import stat
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import BinaryIO
 
 from ..errors import FileKindError, TruncatedError
 
 Source = str | os.PathLike[str] | bytes | bytearray | memoryview | BinaryIO
+#: One piece of a file being written.
+Chunk = bytes | bytearray | memoryview
 
 
 class HiveSource:
@@ -136,9 +138,11 @@ def read_file(path: str | os.PathLike[str]) -> bytes:
     return Path(path).read_bytes()
 
 
-def write_new_file(path: str | os.PathLike[str], data: bytes | bytearray) -> None:
+def write_new_file(path: str | os.PathLike[str], data: Chunk | Iterable[Chunk]) -> None:
     """Write ``data`` to ``path`` atomically: temp file, fsync, rename, fsync the folder.
 
+    ``data`` may be an iterable of buffers written one after the other, each before
+    the next is asked for (a hive saved window by window, with no copy of its image).
     A crash leaves either the old file (or none) or the complete new one, never a torn
     hive.
     """
@@ -146,10 +150,12 @@ def write_new_file(path: str | os.PathLike[str], data: bytes | bytearray) -> Non
     tmp = target.with_name(f".{target.name}.regf-tmp-{os.getpid()}")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
     try:
-        view = memoryview(data)
-        while view:
-            n = os.write(fd, view)
-            view = view[n:]
+        for part in [data] if isinstance(data, bytes | bytearray | memoryview) else data:
+            with memoryview(part) as whole:
+                view = whole.cast("B")
+                while view:
+                    n = os.write(fd, view)
+                    view = view[n:]
         os.fsync(fd)
     except BaseException:
         os.close(fd)
