@@ -453,3 +453,21 @@ def test_flush_reconciles_a_dirty_hive(base: Path) -> None:
     assert value(base, "Soft\\Foo", "v") == (1, "flushed to the log only\0".encode("utf-16-le"))
     again = ok("flush", str(base))
     assert "clean, nothing to reconcile" in again.output
+
+
+def test_output_is_scrubbed_image_or_compact(base: Path, tmp_path: Path) -> None:
+    """``-o OUT`` writes the hive as it stands with free cells zeroed (a deleted value's
+    data is gone from OUT); ``--compact`` re-packs it: no free cell but the bins' tails,
+    and the same keys and values either way."""
+    marker = "SECRET-MARKER-" * 8
+    with_secret, plain, packed = (tmp_path / n for n in ("s.hiv", "p.hiv", "c.hiv"))
+    ok("set", str(base), "Soft\\Foo", "secret", marker, "-o", str(with_secret))
+    assert marker.encode("utf-16-le") in with_secret.read_bytes()
+    ok("rmval", str(with_secret), "Soft\\Foo", "secret", "-o", str(plain))
+    ok("rmval", str(with_secret), "Soft\\Foo", "secret", "-o", str(packed), "--compact")
+    for out in (plain, packed):
+        assert marker.encode("utf-16-le") not in out.read_bytes()
+        assert walk(out) == walk(base)
+        with regf.open(out) as h:
+            assert check_hive(h) == []
+    assert len(packed.read_bytes()) <= len(plain.read_bytes())

@@ -184,7 +184,8 @@ def _save(hive: EditHive, hive_path: str, output: str | None) -> None:
         hive.flush()
         return
     _check_output(hive_path, output)
-    hive.save_as(output)
+    ctx = click.get_current_context(silent=True)
+    hive.save_as(output, compact=bool(ctx and ctx.meta.get("regf.compact")))
 
 
 def _decode_utf16(data: bytes, codec: str, skip: int) -> str:
@@ -279,8 +280,20 @@ _force_flag = click.option(
 )  # fmt: skip
 
 
+def _remember_compact(ctx: click.Context, _param: click.Parameter, value: bool) -> bool:
+    ctx.meta["regf.compact"] = value
+    return value
+
+
+_compact_flag = click.option(
+    "--compact", is_flag=True, expose_value=False, callback=_remember_compact,
+    help="With -o: re-pack OUT (no free space, every cell rewritten) instead of writing "
+    "the hive as it stands with its free cells zeroed.",
+)  # fmt: skip
+
+
 def _out_option(func: Callable[..., None]) -> Callable[..., None]:
-    func = _force_flag(func)
+    func = _compact_flag(_force_flag(func))
     return click.option(
         "-o", "--output", default=None, type=click.Path(dir_okay=False),
         help="Write the result to OUT as a new hive and leave HIVE untouched (default: edit "
