@@ -54,9 +54,11 @@ Saving and opening:
   (its lock is released when it is collected). Volatile keys are never written. Bytes and file
   object sources, and ``open_editable(path, in_place=False)``, give a detached copy in
   memory that never writes to its source (save it with :meth:`EditHive.save_as`).
-* :meth:`EditHive.save_as` (and :meth:`EditHive.to_bytes`) write a compact, clean copy
-  (walk -> :class:`~regf.model.spec.KeySpec` -> :func:`~regf.model.serialize.serialize`)
-  without volatile keys, and never overwrite the file the hive was opened from.
+* :meth:`EditHive.save_as` writes a clean copy without volatile keys: the image as it
+  stands with its free cells zeroed, or (``compact=True``, and :meth:`EditHive.to_bytes`)
+  a compact one (walk -> :class:`~regf.model.spec.KeySpec` ->
+  :func:`~regf.model.serialize.serialize`); it never overwrites the file the hive was
+  opened from.
 
 Names compare case-insensitively with Windows' rules (:func:`regf._accel.upcase`); a key
 keeps the case it was created with. Timestamps are FILETIMEs (100 ns ticks since 1601):
