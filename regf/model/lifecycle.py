@@ -24,7 +24,7 @@ from ..cells.alloc import CellAllocatorAPI as Alloc
 from ..errors import HiveStateError, InvalidArgumentError
 from ..format.constants import BASE, HCELL_NIL
 from ..format.fast import BASE_L, HBIN_L, NK
-from ..storage.files import write_new_file
+from ..storage.atomic import write_new_file
 from ..storage.flush import FlushStats, Pager
 from ..storage.recovery import RecoveryReport
 from .autoflush import AutoFlusher

@@ -10,7 +10,6 @@ import contextlib
 import mmap
 import os
 import stat
-from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO
 
@@ -134,54 +133,3 @@ def read_file(path: str | os.PathLike[str]) -> bytes:
     """Whole file contents. Used for logs found by :func:`.discover.find_logs` (regular
     files only) and for ``.reg`` input, which may legitimately be a pipe."""
     return Path(path).read_bytes()
-
-
-def write_new_file(path: str | os.PathLike[str], data: bytes | bytearray) -> None:
-    """Write ``data`` to ``path`` atomically: temp file, fsync, rename, fsync the folder.
-
-    A crash leaves either the old file (or none) or the complete new one, never a torn
-    hive.
-    """
-    target = Path(path)
-    tmp = target.with_name(f".{target.name}.regf-tmp-{os.getpid()}")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
-    try:
-        view = memoryview(data)
-        while view:
-            n = os.write(fd, view)
-            view = view[n:]
-        os.fsync(fd)
-    except BaseException:
-        os.close(fd)
-        tmp.unlink(missing_ok=True)
-        raise
-    os.close(fd)
-    os.replace(tmp, target)
-    dfd = os.open(target.parent, os.O_RDONLY)
-    try:
-        os.fsync(dfd)
-    finally:
-        os.close(dfd)
-
-
-@contextlib.contextmanager
-def atomic_output(path: str | os.PathLike[str]) -> Iterator[BinaryIO]:
-    """A binary file that replaces ``path`` only if the ``with`` block succeeds.
-
-    Writes go to a temporary file beside ``path``; on success it is fsynced and renamed
-    over ``path``, on failure it is removed, so an interrupted export never leaves a
-    half-written file under the real name.
-    """
-    target = Path(path)
-    tmp = target.with_name(f".{target.name}.regf-tmp-{os.getpid()}")
-    fh = open(tmp, "wb")  # noqa: SIM115 - closed below on both paths
-    try:
-        yield fh
-        fh.flush()
-        os.fsync(fh.fileno())
-    except BaseException:
-        fh.close()
-        tmp.unlink(missing_ok=True)
-        raise
-    fh.close()
-    os.replace(tmp, target)
