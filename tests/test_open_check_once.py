@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from crashio import CrashOps
 
 import regf
 from regf.format.constants import BASE, PAGE
@@ -178,3 +179,34 @@ def test_dirty_hive_damaged_by_its_log_is_refused_without_a_byte_changed(
         assert h.recovery is not None
     with regf.open(path, recover=False) as h:
         assert not h.dirty and not full_check(h).ok
+
+
+# -- the storage hook itself -----------------------------------------------------------
+
+
+@pytest.mark.parametrize("dirty", [False, True])
+def test_pager_validate_runs_once_before_any_write(tmp_path: Path, dirty: bool) -> None:
+    path = tmp_path / "h.hiv"
+    if dirty:
+        _dirty_hive(path, damage=False)
+    else:
+        path.write_bytes(_sound_hive()[0])
+    before = _files(tmp_path)
+    ops = CrashOps()  # crash_at=None: counts every write, fsync, truncate, unlink
+    seen: list[tuple[int, bytes]] = []
+
+    def refuse(image: bytearray) -> None:
+        seen.append((ops.count, bytes(image)))
+        raise regf.DamagedHiveError("refused by the test", 0)
+
+    with pytest.raises(regf.DamagedHiveError, match="refused by the test"):
+        Pager.open(path, io=ops, validate=refuse)
+    assert len(seen) == 1 and seen[0][0] == 0 and ops.count == 0
+    assert _files(tmp_path) == before
+    # The hook saw the image the pager goes on to edit (recovered when dirty), and the
+    # lock was released: the same open without the hook succeeds and returns it.
+    pager, image, report = Pager.open(path, io=ops, validate=lambda im: seen.append((0, b"")))
+    with pager:
+        assert (report is not None) == dirty
+        assert image[BASE:] == seen[0][1][BASE:]
+    assert ops.count > 0  # and then wrote (the recovery back, the missing logs)
