@@ -15,6 +15,7 @@ import pytest
 from crashio import CrashOps
 
 import regf
+from regf._accel import checksum
 from regf.format.constants import BASE, PAGE
 from regf.format.fast import BASE_L, CELL_L
 from regf.model import check
@@ -210,3 +211,38 @@ def test_pager_validate_runs_once_before_any_write(tmp_path: Path, dirty: bool) 
         assert (report is not None) == dirty
         assert image[BASE:] == seen[0][1][BASE:]
     assert ops.count > 0  # and then wrote (the recovery back, the missing logs)
+
+
+# -- a file the writer refuses before the check: the reader's (more precise) error ------
+
+
+def _set(data: bytes, offset: int, raw: bytes, *, fix_checksum: bool = True) -> bytes:
+    buf = bytearray(data)
+    buf[offset : offset + len(raw)] = raw
+    if fix_checksum:
+        BASE_L.field("checksum").pack_into(buf, 0, checksum(bytes(buf[:508])))
+    return bytes(buf)
+
+
+_MANGLE = {
+    "truncated": lambda d: d[:5000],
+    "signature": lambda d: _set(d, 0, b"XXXX"),
+    "major 9": lambda d: _set(d, BASE_L.offset("major"), b"\x09"),
+    "major 9, bad checksum": lambda d: _set(d, BASE_L.offset("major"), b"\x09", fix_checksum=False),
+    "minor 9": lambda d: _set(d, BASE_L.offset("minor"), b"\x09"),
+    "bins past the end": lambda d: _set(d, BASE_L.offset("hbins_size"), b"\x00\x00\x10\x00"),
+}
+
+
+@pytest.mark.filterwarnings("ignore:hive is dirty")  # the read-only open's, expected
+@pytest.mark.parametrize("how", sorted(_MANGLE))
+def test_r_plus_refuses_a_bad_file_with_the_readers_error(tmp_path: Path, how: str) -> None:
+    path = tmp_path / "h.hiv"
+    path.write_bytes(_MANGLE[how](_sound_hive()[0]))
+    before = _files(tmp_path)
+    with pytest.raises(regf.RegfError) as ro:
+        regf.open(path)
+    with pytest.raises(regf.RegfError) as rw:
+        regf.open(path, mode="r+")
+    assert (type(rw.value), str(rw.value)) == (type(ro.value), str(ro.value))
+    assert _files(tmp_path) == before

@@ -9,13 +9,20 @@ from pathlib import Path
 from typing import Any, Literal, cast, overload
 
 from ..cells.alloc import CellAllocatorAPI as Alloc
-from ..errors import HiveStateError, InvalidArgumentError, RegfError, StructureError
+from ..errors import (
+    FormatError,
+    HiveStateError,
+    InvalidArgumentError,
+    RecoveryError,
+    RegfError,
+    StructureError,
+)
 from ..format.constants import BASE
 from ..storage.fileio import FileOps
 from ..storage.files import Source, read_source
 from ..storage.flush import LogPolicy, Pager
 from .baseblock import parse_base_block
-from .check import refuse_damaged, refuse_damaged_image
+from .check import refuse_damaged, refuse_damaged_file, refuse_damaged_image
 from .edithive import EditHive
 from .hive import Hive
 
@@ -161,15 +168,31 @@ def open_editable(
             raise InvalidArgumentError("logs= cannot be given for in-place editing")
         if not strict:
             raise InvalidArgumentError("in-place editing is always strict (strict=False)")
-        return _open_in_place(
-            Path(cast("str | os.PathLike[str]", source)),
-            recover=recover,
-            validate=None if repair else refuse_damaged_image,
-            allocator=allocator,
-            autoflush=autoflush,
-            io=io,
-            log_policy=log_policy,
-        )
+        path = Path(cast("str | os.PathLike[str]", source))
+        checked: list[bool] = []
+
+        def validate(image: bytearray) -> None:
+            checked.append(True)
+            refuse_damaged_image(image)
+
+        try:
+            return _open_in_place(
+                path,
+                recover=recover,
+                validate=None if repair else validate,
+                allocator=allocator,
+                autoflush=autoflush,
+                io=io,
+                log_policy=log_policy,
+            )
+        except (FormatError, RecoveryError):
+            if not repair and not checked:
+                # The writer refused the file before the check ran. Raise what the
+                # reader says about it, as before the check moved into the writer's
+                # read: it names e.g. a bad version rather than the checksum it breaks.
+                # A second read, but only of a file that is refused anyway.
+                refuse_damaged_file(path, recover=recover)
+            raise
     if autoflush is not None:
         raise InvalidArgumentError("autoflush needs in-place editing (a copy has no file)")
     reader = open_hive(source, mode="r", strict=strict, recover=recover, logs=logs)
