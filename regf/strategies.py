@@ -54,7 +54,7 @@ from .format.structs import BIG_DATA_SEGMENT
 from .model.fuzz import LOG_MUTATIONS, MUTATIONS, Mutation, mutate_labelled, mutate_log
 from .model.serialize import serialize
 from .model.spec import KeySpec, ValueSpec
-from .storage.files import write_new_file
+from .storage.atomic import write_new_file
 from .storage.logbuild import DirtySet, LogFormat, dirty_set
 
 #: Longest key name regf's writer (and Windows) accepts, in UTF-16 code units.

@@ -20,6 +20,7 @@ import click
 import regf
 from regf.errors import KeyNotFoundError, RegfError
 from regf.model import paths
+from regf.storage.atomic import TEMP_MARK
 
 #: Global flags that may also be written after the subcommand (``regf info H --forensic``).
 GLOBAL_FLAGS = ("--no-recover", "--forensic", "--repair")
@@ -30,7 +31,7 @@ _CURRENT_FILE: contextvars.ContextVar[str | None] = contextvars.ContextVar(
 )
 
 # Names of atomic_output / write_new_file temporaries: ".NAME.regf-tmp-PID".
-_TMP_NAME = re.compile(r"^\.(?P<name>.+)\.regf-tmp-\d+$")
+_TMP_NAME = re.compile(rf"^\.(?P<name>.+){re.escape(TEMP_MARK)}\d+$")
 
 
 @dataclass

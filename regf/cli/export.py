@@ -11,7 +11,7 @@ from typing import IO, Any
 import click
 
 from regf.model.regexport import REGEDIT5_HEADER, reg_value_line
-from regf.storage.files import atomic_output
+from regf.storage.atomic import atomic_output
 
 from ._common import (
     check_output,

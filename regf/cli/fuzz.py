@@ -7,7 +7,7 @@ import os
 import click
 
 from regf.model.fuzz import MUTATIONS, generate, mutate
-from regf.storage.files import write_new_file
+from regf.storage.atomic import write_new_file
 
 
 @click.command()

@@ -8,7 +8,7 @@ import click
 
 import regf
 from regf.model.check import full_check
-from regf.storage.files import write_new_file
+from regf.storage.atomic import write_new_file
 
 from ._common import CliError, check_output, force_option, get_options, set_current_file
 

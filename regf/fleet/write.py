@@ -1,10 +1,12 @@
 """Atomic, idempotent partition writes: ``OUT/<table>/<hive_id>.parquet``.
 
-Each partition is written to a hidden temp name in its table folder and moved into place
-with ``os.replace``, so a reader (or a worker killed mid-write) never leaves or sees a
-torn file, and a task that runs twice (Dask re-runs the tasks of a lost worker) replaces
-its own files instead of adding rows. Temp names never end in ``.parquet``, so globs
-over the dataset do not see them; :func:`sweep` removes those a dead worker left.
+Each partition is written by pyarrow to a hidden temp name in its table folder and moved
+into place by :func:`regf.storage.atomic.replace_atomically` (fsync, rename, fsync the
+folder), so a reader (or a worker killed mid-write) never leaves or sees a torn file,
+and a task that runs twice (Dask re-runs the tasks of a lost worker) replaces its own
+files instead of adding rows. Temp names are unique per write (two threads of one worker
+may write the same partition) and never end in ``.parquet``, so globs over the dataset
+do not see them; :func:`sweep` removes those a dead worker left.
 """
 
 from __future__ import annotations
@@ -15,6 +17,8 @@ from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.parquet as pq
+
+from regf.storage.atomic import replace_atomically
 
 from .schema import SCHEMAS
 
@@ -29,15 +33,13 @@ def partition_path(out: str | os.PathLike[str], table: str, hive_id: str) -> Pat
 def write_partition(out: str | os.PathLike[str], table: str, hive_id: str, data: pa.Table) -> Path:
     """Write one partition atomically (temp file in the same folder, then rename)."""
     final = partition_path(out, table, hive_id)
-    final.parent.mkdir(parents=True, exist_ok=True)
-    tmp = final.parent / f".{hive_id}.{uuid.uuid4().hex}{TMP_SUFFIX}"
-    try:
+
+    def write(tmp: Path) -> None:
         pq.write_table(data, tmp, compression="zstd")
-        os.replace(tmp, final)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    return final
+
+    return replace_atomically(
+        final, write, temp_name=f".{hive_id}.{uuid.uuid4().hex}{TMP_SUFFIX}", parents=True
+    )
 
 
 def write_hive(out: str | os.PathLike[str], hive_id: str, tables: dict[str, pa.Table]) -> None:

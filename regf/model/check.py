@@ -19,7 +19,7 @@ from typing import Any
 from ..errors import DamagedHiveError, RegfError
 from ..format.constants import BASE, DATA_INLINE, HCELL_NIL, PAGE
 from ..format.fast import BASE_L, HBIN_L, I32, U32
-from ..storage.files import read_source
+from ..storage.files import HiveSource, read_source
 from .hive import Hive
 
 HBIN_HEADER_SIZE = HBIN_L.size
@@ -365,13 +365,15 @@ def refuse_damaged(hive: Any, what: str = "hive") -> None:
 
 
 def refuse_damaged_file(path: Any, *, recover: bool = True) -> None:
-    """:func:`refuse_damaged` for a hive file, read (and recovered) in memory only, before
-    a writer opens it: nothing is locked or written. A file that cannot even be opened
-    strictly is refused with the reader's error."""
+    """:func:`refuse_damaged` for a hive file, read (and recovered) in memory only. A file
+    that cannot even be opened strictly is refused with the reader's error.
+
+    ``mode="r+"`` checks the writer's own image (:func:`refuse_damaged_image`); it calls
+    this only after the writer refused a file before the check could run, because the
+    reader names some faults more precisely (the version before the dirty state).
+    """
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # a dirty hive's warning: the writer decides
-        # A file that cannot even be opened strictly raises the reader's own typed error
-        # (with its offset), as the writer's open would.
         src = read_source(path)
         try:
             reader = Hive(src, strict=True, recover=recover, logs=None)
@@ -383,7 +385,25 @@ def refuse_damaged_file(path: Any, *, recover: bool = True) -> None:
             refuse_damaged(reader)
     finally:
         reader.close()
-        reader._source.close()  # release the mapping now, before the writer opens
+        reader._source.close()  # release the mapping now
+
+
+def refuse_damaged_image(image: bytes | bytearray) -> None:
+    """:func:`refuse_damaged` for a whole-file image a writer has read (and recovered) in
+    memory: the ``validate`` hook of :meth:`regf.storage.flush.Pager.open`, run before
+    the pager writes anything, so the file and its logs are read once. A base block or
+    root the strict reader refuses raises the reader's own typed error (with its offset).
+    """
+    # A private copy for the reader: the pager's bytearray grows as the hive is edited,
+    # and a buffer export the reader (or the C walker) kept would make that fail.
+    src = HiveSource(bytes(image), None)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # dirty marks: the pager has already recovered
+        reader = Hive(src, strict=True, recover=False)
+    try:
+        refuse_damaged(reader)
+    finally:
+        reader.close()
 
 
 __all__ = [
@@ -397,6 +417,7 @@ __all__ = [
     "quick_sound",
     "refuse_damaged",
     "refuse_damaged_file",
+    "refuse_damaged_image",
     "scan_bins",
     "value_problems",
     "walk_problems",

@@ -25,7 +25,7 @@ from ..cells.alloc import CellAllocatorAPI as Alloc
 from ..errors import HiveStateError, InvalidArgumentError
 from ..format.constants import BASE, HCELL_NIL
 from ..format.fast import BASE_L, CELL_L, HBIN_L, NK
-from ..storage.files import Chunk, write_new_file
+from ..storage.atomic import Chunk, write_new_file
 from ..storage.flush import FlushStats, Pager
 from ..storage.recovery import RecoveryReport
 from .autoflush import AutoFlusher

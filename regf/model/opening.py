@@ -9,13 +9,20 @@ from pathlib import Path
 from typing import Any, Literal, cast, overload
 
 from ..cells.alloc import CellAllocatorAPI as Alloc
-from ..errors import HiveStateError, InvalidArgumentError, RegfError, StructureError
+from ..errors import (
+    FormatError,
+    HiveStateError,
+    InvalidArgumentError,
+    RecoveryError,
+    RegfError,
+    StructureError,
+)
 from ..format.constants import BASE
 from ..storage.fileio import FileOps
 from ..storage.files import Source, read_source
 from ..storage.flush import LogPolicy, Pager
 from .baseblock import parse_base_block
-from .check import refuse_damaged, refuse_damaged_file
+from .check import refuse_damaged, refuse_damaged_file, refuse_damaged_image
 from .edithive import EditHive
 from .hive import Hive
 
@@ -135,9 +142,10 @@ def open_editable(
     """Open a hive for editing (``regf.open(..., mode="r+")``).
 
     The whole hive gets ``regf check``'s check first (:func:`~regf.model.check.full_check`,
-    after any log recovery, in memory): a hive that fails it raises
-    :class:`~regf.errors.DamagedHiveError` naming the first problem and its offset, and
-    nothing is locked or written. ``repair=True`` skips that check, to edit (fix) a
+    after any log recovery, in memory; in place, on the pager's one read of the file,
+    under its lock): a hive that fails it raises :class:`~regf.errors.DamagedHiveError`
+    naming the first problem and its offset, and nothing is written (the lock is
+    released). ``repair=True`` skips that check, to edit (fix) a
     damaged hive on purpose.
 
     ``in_place`` (default: True when ``source`` is a path) edits the file itself through
@@ -160,16 +168,31 @@ def open_editable(
             raise InvalidArgumentError("logs= cannot be given for in-place editing")
         if not strict:
             raise InvalidArgumentError("in-place editing is always strict (strict=False)")
-        if not repair:
-            refuse_damaged_file(source, recover=recover)
-        return _open_in_place(
-            Path(cast("str | os.PathLike[str]", source)),
-            recover=recover,
-            allocator=allocator,
-            autoflush=autoflush,
-            io=io,
-            log_policy=log_policy,
-        )
+        path = Path(cast("str | os.PathLike[str]", source))
+        checked: list[bool] = []
+
+        def validate(image: bytearray) -> None:
+            checked.append(True)
+            refuse_damaged_image(image)
+
+        try:
+            return _open_in_place(
+                path,
+                recover=recover,
+                validate=None if repair else validate,
+                allocator=allocator,
+                autoflush=autoflush,
+                io=io,
+                log_policy=log_policy,
+            )
+        except (FormatError, RecoveryError):
+            if not repair and not checked:
+                # The writer refused the file before the check ran. Raise what the
+                # reader says about it, as before the check moved into the writer's
+                # read: it names e.g. a bad version rather than the checksum it breaks.
+                # A second read, but only of a file that is refused anyway.
+                refuse_damaged_file(path, recover=recover)
+            raise
     if autoflush is not None:
         raise InvalidArgumentError("autoflush needs in-place editing (a copy has no file)")
     reader = open_hive(source, mode="r", strict=strict, recover=recover, logs=logs)
@@ -202,12 +225,18 @@ def _open_in_place(
     path: Path,
     *,
     recover: bool,
+    validate: Callable[[bytearray], None] | None,
     allocator: Callable[[bytearray], Alloc] | None,
     autoflush: float | None,
     io: FileOps | None,
     log_policy: LogPolicy | None,
 ) -> EditHive:
-    pager, image, report = Pager.open(path, io=io, log_policy=log_policy, recover=recover)
+    # The check runs inside Pager.open on the pager's own read (and recovery) of the
+    # file, under the lock and before the first write: one read, and a refused dirty
+    # hive keeps its logs and its unrecovered primary.
+    pager, image, report = Pager.open(
+        path, io=io, log_policy=log_policy, recover=recover, validate=validate
+    )
     try:
         bb = parse_base_block(image)
         hive = EditHive(

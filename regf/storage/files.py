@@ -10,15 +10,12 @@ import contextlib
 import mmap
 import os
 import stat
-from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import BinaryIO
 
 from ..errors import FileKindError, TruncatedError
 
 Source = str | os.PathLike[str] | bytes | bytearray | memoryview | BinaryIO
-#: One piece of a file being written.
-Chunk = bytes | bytearray | memoryview
 
 
 class HiveSource:
@@ -136,58 +133,3 @@ def read_file(path: str | os.PathLike[str]) -> bytes:
     """Whole file contents. Used for logs found by :func:`.discover.find_logs` (regular
     files only) and for ``.reg`` input, which may legitimately be a pipe."""
     return Path(path).read_bytes()
-
-
-def write_new_file(path: str | os.PathLike[str], data: Chunk | Iterable[Chunk]) -> None:
-    """Write ``data`` to ``path`` atomically: temp file, fsync, rename, fsync the folder.
-
-    ``data`` may be an iterable of buffers written one after the other, each before
-    the next is asked for (a hive saved window by window, with no copy of its image).
-    A crash leaves either the old file (or none) or the complete new one, never a torn
-    hive.
-    """
-    target = Path(path)
-    tmp = target.with_name(f".{target.name}.regf-tmp-{os.getpid()}")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
-    try:
-        for part in [data] if isinstance(data, bytes | bytearray | memoryview) else data:
-            with memoryview(part) as whole:
-                view = whole.cast("B")
-                while view:
-                    n = os.write(fd, view)
-                    view = view[n:]
-        os.fsync(fd)
-    except BaseException:
-        os.close(fd)
-        tmp.unlink(missing_ok=True)
-        raise
-    os.close(fd)
-    os.replace(tmp, target)
-    dfd = os.open(target.parent, os.O_RDONLY)
-    try:
-        os.fsync(dfd)
-    finally:
-        os.close(dfd)
-
-
-@contextlib.contextmanager
-def atomic_output(path: str | os.PathLike[str]) -> Iterator[BinaryIO]:
-    """A binary file that replaces ``path`` only if the ``with`` block succeeds.
-
-    Writes go to a temporary file beside ``path``; on success it is fsynced and renamed
-    over ``path``, on failure it is removed, so an interrupted export never leaves a
-    half-written file under the real name.
-    """
-    target = Path(path)
-    tmp = target.with_name(f".{target.name}.regf-tmp-{os.getpid()}")
-    fh = open(tmp, "wb")  # noqa: SIM115 - closed below on both paths
-    try:
-        yield fh
-        fh.flush()
-        os.fsync(fh.fileno())
-    except BaseException:
-        fh.close()
-        tmp.unlink(missing_ok=True)
-        raise
-    fh.close()
-    os.replace(tmp, target)

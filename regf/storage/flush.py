@@ -184,7 +184,8 @@ Each is named in a test ``tests/test_flush.py::test_invariant_<n>_...``.
     a file: only a pager writes, and only through :mod:`.fileio`. A pager never opens a
     hive file that has no write permission bit, even when the process (root) could
     write it, and never writes when its open fails (``recover=False`` on a dirty hive,
-    a file that is not a hive).
+    a file that is not a hive, an image the ``validate`` hook of :meth:`Pager.open`
+    refuses: it runs on the in-memory image before the first write).
 
 States
 ------
@@ -368,6 +369,7 @@ class Pager:
         io: FileOps | None = None,
         log_policy: LogPolicy | None = None,
         recover: bool = True,
+        validate: Callable[[bytearray], None] | None = None,
     ) -> tuple[Pager, bytearray, recovery.RecoveryReport | None]:
         """Open an existing hive for writing: lock, recover if dirty, reconcile.
 
@@ -383,6 +385,12 @@ class Pager:
         A file without any write permission bit raises PermissionError before anything
         is opened for writing, even for root (which the kernel would let write): a
         read-only hive, such as a shared evidence file, is never changed.
+
+        ``validate`` (the model's whole-hive check: storage cannot import it) is called
+        once with the image, read and recovered in memory, after the lock is taken and
+        before the first write: an exception it raises propagates with the lock released
+        and not a byte of the hive or its logs written (a dirty hive's recovery is not
+        written back). It must not keep a reference to the image.
         """
         ops = io if io is not None else DEFAULT_OPS
         p = Path(path)
@@ -399,7 +407,7 @@ class Pager:
             raise
         try:
             pager, image, report = cls._load(
-                p, ops, primary, hive_lock, log_policy or LogPolicy(), recover
+                p, ops, primary, hive_lock, log_policy or LogPolicy(), recover, validate
             )
         except BaseException:
             hive_lock.release()
@@ -416,6 +424,7 @@ class Pager:
         hive_lock: lock.HiveLock,
         policy: LogPolicy,
         recover: bool = True,
+        validate: Callable[[bytearray], None] | None = None,
     ) -> tuple[Pager, bytearray, recovery.RecoveryReport | None]:
         # Only the base block is read first, then exactly what it declares: a hive
         # padded to gigabytes (or a sparse 10 GB file) costs its declared size, and an
@@ -446,6 +455,10 @@ class Pager:
                 image, report = recovery.recover(disk, pairs)
                 del pairs
                 hbins = check_primary_head(image, len(image))
+                if validate is not None:
+                    # Judged before the write-back: a refused hive stays as it was,
+                    # still dirty, its logs untouched (the recovery lives only here).
+                    validate(image)
                 size = cls._write_back(primary, disk, image, hbins)
                 del disk
         else:
@@ -453,6 +466,8 @@ class Pager:
             image = bytearray(primary.pread(BASE + hbins, 0))
             if len(image) != BASE + hbins:  # the file shrank under us
                 raise FormatError(f"{p}: file ends before its hive bins", len(image))
+            if validate is not None:
+                validate(image)  # before neutralise_logs, the first write of a clean open
         seq = get(image, SEQ1)
         bb = bytes(seal(bytearray(image[:BASE]), seq, seq))
         image[:BASE] = bb
