@@ -53,6 +53,13 @@ def test_replace_atomically_writes_beside_then_renames_durably(
     assert sorted(p.name for p in target_dir.iterdir()) == ["f.bin"]
 
 
+def test_not_durable_renames_without_fsync(tmp_path: Path, fsyncs: list[str]) -> None:
+    # Derived data (fleet partitions): the rename only, still never a torn file.
+    out = replace_atomically(tmp_path / "g.bin", lambda t: t.write_bytes(b"x"), durable=False)
+    assert out.read_bytes() == b"x" and fsyncs == ["replace"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["g.bin"]
+
+
 @pytest.mark.parametrize("fail_at", ["write", "fsync", "replace"])
 def test_replace_atomically_failure_keeps_the_old_file_and_no_temporary(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fail_at: str

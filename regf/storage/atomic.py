@@ -48,18 +48,20 @@ def fsync_path(path: Path, *, directory: bool = False) -> None:
         os.close(fd)
 
 
-def _install(tmp: Path, target: Path) -> None:
-    """fsync the complete ``tmp``, rename it over ``target``, fsync the folder. The
-    temporary is removed when this fails before the rename."""
+def _install(tmp: Path, target: Path, durable: bool = True) -> None:
+    """fsync the complete ``tmp`` (if ``durable``), rename it over ``target``, fsync the
+    folder (if ``durable``). The temporary is removed when this fails before the rename."""
     try:
-        fsync_path(tmp)
+        if durable:
+            fsync_path(tmp)
         os.replace(tmp, target)
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
-    # The new directory entry must be durable too: without this a power cut may bring
-    # back the old file (or none) although the call returned.
-    fsync_path(target.parent, directory=True)
+    if durable:
+        # The new directory entry must be durable too: without this a power cut may
+        # bring back the old file (or none) although the call returned.
+        fsync_path(target.parent, directory=True)
 
 
 def replace_atomically(
@@ -68,6 +70,7 @@ def replace_atomically(
     *,
     temp_name: str | None = None,
     parents: bool = False,
+    durable: bool = True,
 ) -> Path:
     """Create or replace ``path`` with the file ``write(tmp)`` writes; return the path.
 
@@ -75,7 +78,10 @@ def replace_atomically(
     default ``.NAME.regf-tmp-PID``) and must have closed it when it returns. The
     temporary is then fsynced and renamed over ``path`` and the folder fsynced. Any
     exception from ``write`` or the fsync removes the temporary and propagates, leaving
-    ``path`` as it was. ``parents`` creates missing folders first.
+    ``path`` as it was. ``parents`` creates missing folders first. ``durable=False``
+    skips both fsyncs: the file still appears whole or not at all to other processes
+    and survives this one being killed, but not a power cut (for derived data that is
+    re-created by running again).
     """
     target = Path(path)
     if parents:
@@ -86,7 +92,7 @@ def replace_atomically(
     except BaseException:
         tmp.unlink(missing_ok=True)  # also what a failed writer left half-written
         raise
-    _install(tmp, target)
+    _install(tmp, target, durable)
     return target
 
 
