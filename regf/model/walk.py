@@ -10,7 +10,7 @@ from threading import get_ident
 from typing import Any
 
 from .._accel.codes import CELL_FIXED_SIZE
-from .._accel.pure import (
+from .._accel.purewalk import (
     K_CHILDREN_BAD,
     K_CYCLE,
     K_DEPTH,
