@@ -32,19 +32,8 @@ def _generator() -> ModuleType:
 gen = _generator()
 
 
-def _header_pairs() -> dict[int, int]:
-    """The pairs csrc/upcase_table.h gives C, read back from its text."""
-    out: dict[int, int] = {}
-    for line in (ROOT / gen.HEADER).read_text(encoding="utf-8").splitlines():
-        line = line.strip()
-        if line.startswith("{0x"):
-            src, dst = line.strip("{},").split(",")
-            out[int(src, 16)] = int(dst, 16)
-    return out
-
-
 def test_python_and_c_tables_agree() -> None:
-    pairs = _header_pairs()
+    pairs = gen.read_header()
     assert len(pairs) > 900
     assert pairs == UPCASE
 
@@ -91,6 +80,10 @@ def test_stale_file_is_reported(tmp_path: Path) -> None:
     changed = dict(UPCASE)
     changed[0x0061] = 0x0042
     assert gen.stale(changed, tmp_path) == [gen.PY, gen.HEADER]
+
+
+def test_check_without_tsv_compares_the_files(tmp_path: Path) -> None:
+    assert gen.main(["--check", str(tmp_path / "missing.tsv")]) == 0
 
 
 def test_table_matches_windows_tsv() -> None:
