@@ -1,4 +1,5 @@
-"""C backend: thin cffi wrappers over ``csrc/regf_accel.h`` with pure.py's signatures.
+"""C backend: thin cffi wrappers over ``csrc/regf_accel.h`` with the signatures of
+pure.py and purewalk.py.
 
 Importing this module raises ImportError when the extension was not built; the backend
 selector in ``regf._accel`` decides whether that is fatal.
@@ -133,7 +134,7 @@ def bin_chain_end(bins: _Buffer, hbins_size: int, start: int = 0) -> int:
     return int(lib.regf_bin_chain_end(ffi.from_buffer("uint8_t[]", bins), hbins_size, start))
 
 
-# ---- tree walk (regf_walk; twin: purewalk.walk_code) -------------------------------------
+# ---- tree walk (regf_walk; twin: purewalk.walk_code) ------------------------------
 
 # Output buffers need no zeroing: the C side writes every word and byte it reports.
 _raw_new = ffi.new_allocator(should_clear_after_alloc=False)
