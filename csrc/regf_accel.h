@@ -4,8 +4,9 @@
  * decoding, bin chain, tree walk). This header is also the cffi cdef (build_accel.py):
  * keep it to declarations and valued object-like #defines.
  *
- * Every function has a pure-Python twin in regf/_accel/pure.py with identical results,
- * including error codes; tests/test_accel.py checks the parity with hypothesis.
+ * Every function has a pure-Python twin in regf/_accel/pure.py (regf_walk: purewalk.py)
+ * with identical results, including error codes; tests/test_accel.py and
+ * tests/test_walk.py check the parity with hypothesis.
  * All multi-byte fields are read little-endian byte by byte, so the code is correct on
  * any host byte order and never performs unaligned loads. UTF-16 code units passed as
  * uint16_t arrays are in host order.

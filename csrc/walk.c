@@ -2,7 +2,8 @@
  * Reading the hive bins fast: the cell scan (regf_scan_cells), the subkey-list decoder
  * (regf_leaf_cells), the hbin chain check used after recovery (regf_bin_chain_end) and
  * the resumable tree walk (regf_walk). See regf_accel.h for each contract; the Python
- * twins are in regf/_accel/pure.py. Every field offset comes from layout.h.
+ * twins are in regf/_accel/pure.py and (regf_walk) purewalk.py. Every field offset
+ * comes from layout.h.
  */
 #include "regf_accel.h"
 

@@ -33,14 +33,14 @@ from test_walk import (
 )
 
 import regf
-from regf._accel import pure
-from regf._accel.pure import WalkCaps
+from regf._accel import purewalk
+from regf._accel.purewalk import WalkCaps
 from regf.format.constants import BASE
 from regf.model.hive import Hive
 from regf.model.spec import KeySpec, ValueSpec
 from regf.model.walk import LEVELS, WALK_CAPS, BatchScratch
 
-LEVEL = pure.WALK_VALUES | pure.WALK_LEVEL
+LEVEL = purewalk.WALK_VALUES | purewalk.WALK_LEVEL
 
 
 class _Stop(Exception):
@@ -94,7 +94,7 @@ def natural(hive: Hive, limit: int = 400) -> tuple[list[Any], Any, list[Any]]:
 
 def _modes() -> list[Any]:
     """The checked decoder (None), the pure twin's batches and (C) the C batches."""
-    modes: list[Any] = [None, pure.walk_binder]
+    modes: list[Any] = [None, purewalk.walk_binder]
     if not C_SKIPPED:
         modes.append(_c().walk_binder)
     return modes
@@ -196,7 +196,7 @@ def level_chunks(
 ) -> list[Any]:
     image = hive.image
     visited = bytearray((image.hbins_size >> 6) + 1)
-    state = pure.new_walk_state()
+    state = purewalk.new_walk_state()
     call = binder(image.buf, BASE, image.hbins_size, image.bitmap(),
                   visited, state, caps)  # fmt: skip
     out = []
@@ -222,8 +222,8 @@ def test_level_walker_c_same_as_pure(
     if not cells:
         return
     cell = [h.base_block.root_cell, *cells][pick % (len(cells) + 1)]
-    flags = LEVEL | (pure.WALK_STRICT if strict else 0)
-    a = level_chunks(pure.walk_binder, h, cell, flags, caps, levels)
+    flags = LEVEL | (purewalk.WALK_STRICT if strict else 0)
+    a = level_chunks(purewalk.walk_binder, h, cell, flags, caps, levels)
     b = level_chunks(_c().walk_binder, h, cell, flags, caps, levels)
     assert a == b
     if a[0][0].rc >= 0:
@@ -234,9 +234,9 @@ def test_level_walker_c_same_as_pure(
         for rec in keys[1:]:
             d, s = rec[1], rec[2]
             assert 1 <= d <= levels
-            if not s & pure.K_CYCLE:
-                assert bool(s & pure.K_DEPTH) == (d == levels)
-            assert not s & pure.K_LEAF or s & pure.K_DEPTH
+            if not s & purewalk.K_CYCLE:
+                assert bool(s & purewalk.K_DEPTH) == (d == levels)
+            assert not s & purewalk.K_LEAF or s & purewalk.K_DEPTH
 
 
 def test_level_flag_marks_leaves_only_in_level_mode() -> None:
@@ -245,10 +245,10 @@ def test_level_flag_marks_leaves_only_in_level_mode() -> None:
     with regf.open(serialize(_tree(), minor=5)) as hive:
         p = hive.root.subkeys()[0]
         for binder in _modes()[1:]:
-            for flags, leaf_bits in ((LEVEL, True), (pure.WALK_VALUES, False)):
+            for flags, leaf_bits in ((LEVEL, True), (purewalk.WALK_VALUES, False)):
                 ch = level_chunks(binder, hive, p.index, flags, WALK_CAPS)[0][0]
                 st_ = ch.key_status
-                leaves = [bool(s & pure.K_LEAF) for s in st_[1:]]
+                leaves = [bool(s & purewalk.K_LEAF) for s in st_[1:]]
                 if leaf_bits:
                     assert leaves == [i % 3 == 0 for i in range(len(leaves))]
                     assert ch.key_nvals[0] == 0  # the start key's values are skipped
@@ -259,7 +259,7 @@ def test_level_flag_marks_leaves_only_in_level_mode() -> None:
 def test_binder_refuses_bad_arguments() -> None:
     for binder in _modes()[1:]:
         with pytest.raises(ValueError):
-            binder(b"\0" * 8, 0, 16, b"", bytearray(1), pure.new_walk_state())
+            binder(b"\0" * 8, 0, 16, b"", bytearray(1), purewalk.new_walk_state())
         with pytest.raises(ValueError):
             binder(b"\0" * 64, 0, 16, b"", bytearray(1), bytearray(4))
 

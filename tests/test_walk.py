@@ -29,8 +29,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import regf
-from regf._accel import pure
-from regf._accel.pure import WalkCaps, WalkChunk
+from regf._accel import pure, purewalk
+from regf._accel.purewalk import WalkCaps, WalkChunk
 from regf.cells.nodes import name_of
 from regf.cells.values import vk_name
 from regf.format.constants import BASE, MAX_DEPTH
@@ -44,7 +44,7 @@ SETTINGS = settings(
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large], deadline=None
 )
 #: One key per chunk and room for almost no values: every resumption path is taken.
-TINY = WalkCaps(keys=1, vals=1, knames=pure.WALK_MIN_NAMES, vnames=8, data=4, fmt=6)
+TINY = WalkCaps(keys=1, vals=1, knames=purewalk.WALK_MIN_NAMES, vnames=8, data=4, fmt=6)
 
 
 def _c() -> ModuleType:
@@ -142,15 +142,15 @@ def run_walk(
     mod: Any,
     hive: Hive,
     *,
-    caps: WalkCaps = pure.DEFAULT_CAPS,
-    flags: int = pure.WALK_VALUES | pure.WALK_STRICT,
+    caps: WalkCaps = purewalk.DEFAULT_CAPS,
+    flags: int = purewalk.WALK_VALUES | purewalk.WALK_STRICT,
     start: int | None = None,
     max_depth: int = MAX_DEPTH,
 ) -> list[WalkChunk]:
     """Every chunk of one walk (bounded: a walker that never finishes fails the test)."""
     image = hive.image
     visited = bytearray((image.hbins_size >> 6) + 1)
-    state = pure.new_walk_state()
+    state = purewalk.new_walk_state()
     cell = hive.base_block.root_cell if start is None else start
     out = []
     for _ in range(4 * (image.hbins_size // 8) + 16):
@@ -193,7 +193,7 @@ _caps = st.builds(
     WalkCaps,
     st.integers(1, 6),
     st.integers(0, 12),
-    st.integers(pure.WALK_MIN_NAMES, pure.WALK_MIN_NAMES + 64),
+    st.integers(purewalk.WALK_MIN_NAMES, purewalk.WALK_MIN_NAMES + 64),
     st.integers(0, 300),
     st.integers(0, 100_000),
     st.integers(0, 80),
@@ -208,14 +208,14 @@ def test_parity_c_pure_mutated(data: bytes, caps: WalkCaps, flags: int) -> None:
     if hive is None:
         return
     c = run_walk(_c(), hive, caps=caps, flags=flags)
-    p = run_walk(pure, hive, caps=caps, flags=flags)
+    p = run_walk(purewalk, hive, caps=caps, flags=flags)
     assert c == p
     # And from an arbitrary cell (usually not an nk: E_START), with a shallow limit.
     cells = _allocated(data)
     if cells:
         start = cells[len(data) % len(cells)]
         kw: dict[str, Any] = {"caps": caps, "flags": flags, "start": start, "max_depth": 2}
-        assert run_walk(_c(), hive, **kw) == run_walk(pure, hive, **kw)
+        assert run_walk(_c(), hive, **kw) == run_walk(purewalk, hive, **kw)
 
 
 @skip_c
@@ -228,8 +228,8 @@ def test_parity_hostile_state(data: bytes, words: bytes, flags: int) -> None:
         return
     image = hive.image
     results = []
-    for mod in (_c(), pure):
-        state = bytearray(words) + pure.new_walk_state()[len(words) :]
+    for mod in (_c(), purewalk):
+        state = bytearray(words) + purewalk.new_walk_state()[len(words) :]
         visited = bytearray((image.hbins_size >> 6) + 1)
         ch = mod.walk_code(
             image.bins_view(), image.hbins_size, image.bitmap(), visited,
@@ -258,8 +258,8 @@ def test_resumption_tiny_chunks(data: bytes, caps: WalkCaps) -> None:
         # in an empty chunk has them flagged for the checked path instead.
         assert [k[:2] for k in got] == [k[:2] for k in ref]
         for a, b in zip(got, ref, strict=True):
-            if a[2] & pure.K_VALUES_BAD and not b[2] & pure.K_VALUES_BAD:
-                assert a[2] & ~pure.K_VALUES_BAD == b[2] and a[4] == []
+            if a[2] & purewalk.K_VALUES_BAD and not b[2] & purewalk.K_VALUES_BAD:
+                assert a[2] & ~purewalk.K_VALUES_BAD == b[2] and a[4] == []
             else:
                 assert a == b
 
@@ -269,7 +269,7 @@ def test_walk_arguments_refused() -> None:
     hive = _open(data, strict=True)
     assert hive is not None
     image = hive.image
-    mods = [pure] if C_SKIPPED else [pure, _c()]
+    mods = [purewalk] if C_SKIPPED else [purewalk, _c()]
     for mod in mods:
 
         def call(mod: Any = mod, **kw: Any) -> int:
@@ -278,8 +278,8 @@ def test_walk_arguments_refused() -> None:
                 "start_cell": hive.base_block.root_cell,
                 "base_depth": 0,
                 "max_depth": MAX_DEPTH,
-                "state": pure.new_walk_state(),
-                "caps": pure.DEFAULT_CAPS,
+                "state": purewalk.new_walk_state(),
+                "caps": purewalk.DEFAULT_CAPS,
             }
             args.update(kw)
             ch = mod.walk_code(
@@ -290,17 +290,17 @@ def test_walk_arguments_refused() -> None:
             return int(ch.rc)
 
         assert call() == 0
-        assert call(visited=bytearray(1)) == pure.WALK_E_ARGS
-        assert call(base_depth=3, max_depth=2) == pure.WALK_E_ARGS
-        assert call(max_depth=pure.WALK_MAX_FRAMES) == pure.WALK_E_ARGS
-        assert call(caps=WalkCaps(keys=0)) == pure.WALK_E_ARGS
-        assert call(caps=WalkCaps(knames=pure.WALK_MIN_NAMES - 1)) == pure.WALK_E_ARGS
-        assert call(caps=WalkCaps(data=pure.WALK_CAP_MAX + 1)) == pure.WALK_E_ARGS
-        bad_state = pure.new_walk_state()
+        assert call(visited=bytearray(1)) == purewalk.WALK_E_ARGS
+        assert call(base_depth=3, max_depth=2) == purewalk.WALK_E_ARGS
+        assert call(max_depth=purewalk.WALK_MAX_FRAMES) == purewalk.WALK_E_ARGS
+        assert call(caps=WalkCaps(keys=0)) == purewalk.WALK_E_ARGS
+        assert call(caps=WalkCaps(knames=purewalk.WALK_MIN_NAMES - 1)) == purewalk.WALK_E_ARGS
+        assert call(caps=WalkCaps(data=purewalk.WALK_CAP_MAX + 1)) == purewalk.WALK_E_ARGS
+        bad_state = purewalk.new_walk_state()
         bad_state[0] = 7
-        assert call(state=bad_state) == pure.WALK_E_ARGS
-        assert call(start_cell=hive.base_block.root_cell + 8) == pure.WALK_E_START
-        assert call(start_cell=0xFFFFFFFF) == pure.WALK_E_START
+        assert call(state=bad_state) == purewalk.WALK_E_ARGS
+        assert call(start_cell=hive.base_block.root_cell + 8) == purewalk.WALK_E_START
+        assert call(start_cell=0xFFFFFFFF) == purewalk.WALK_E_START
 
 
 # ---------------------------------------------------------------------------------------
@@ -342,7 +342,7 @@ def three_walks(data: bytes, strict: bool, with_pure: bool = True) -> list[Any]:
     outs = []
     makers = [lambda h: h._walk_keys(h.root, 0, _fresh_visited(h))]
     if with_pure:
-        makers.append(lambda h: h._walk_chunks(h.root, 0, _fresh_visited(h), pure.walk_code))
+        makers.append(lambda h: h._walk_chunks(h.root, 0, _fresh_visited(h), purewalk.walk_code))
     if not C_SKIPPED:
         makers.append(lambda h: h._walk_chunks(h.root, 0, _fresh_visited(h), _c().walk_code))
     for make in makers:
@@ -451,8 +451,8 @@ def test_corpus_parity_c_pure(corpus: Path) -> None:
         hive = _open(path.read_bytes(), strict=False)
         if hive is None:
             continue
-        for flags in (pure.WALK_VALUES | pure.WALK_STRICT, pure.WALK_VALUES):
-            assert run_walk(_c(), hive, flags=flags) == run_walk(pure, hive, flags=flags), path
+        for flags in (purewalk.WALK_VALUES | purewalk.WALK_STRICT, purewalk.WALK_VALUES):
+            assert run_walk(_c(), hive, flags=flags) == run_walk(purewalk, hive, flags=flags), path
         n += 1
     assert n > 10
 
@@ -463,15 +463,15 @@ def test_corpus_resumption(corpus: Path) -> None:
         hive = _open(path.read_bytes(), strict=False)
         if hive is None:
             continue
-        whole = run_walk(_c(), hive, flags=pure.WALK_VALUES)
+        whole = run_walk(_c(), hive, flags=purewalk.WALK_VALUES)
         if whole[0][0].rc < 0:
             continue  # damaged root
         ref = normalized(hive, whole)
-        caps = WalkCaps(keys=3, vals=5, knames=pure.WALK_MIN_NAMES, vnames=200, data=5000)
-        got = normalized(hive, run_walk(_c(), hive, caps=caps, flags=pure.WALK_VALUES))
+        caps = WalkCaps(keys=3, vals=5, knames=purewalk.WALK_MIN_NAMES, vnames=200, data=5000)
+        got = normalized(hive, run_walk(_c(), hive, caps=caps, flags=purewalk.WALK_VALUES))
         assert [k[:2] for k in got] == [k[:2] for k in ref], path
         for a, b in zip(got, ref, strict=True):
-            assert a == b or (a[2] & pure.K_VALUES_BAD and a[4] == []), path
+            assert a == b or (a[2] & purewalk.K_VALUES_BAD and a[4] == []), path
 
 
 def test_corpus_reader_walk_same_as_checked_walk(corpus: Path) -> None:

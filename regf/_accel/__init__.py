@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 from types import ModuleType
 
-from . import pure
+from . import pure, purewalk
 from .pure import REGISTRY_SEED
 
 _choice = os.environ.get("REGF_BACKEND", "auto").strip().lower() or "auto"
@@ -38,9 +38,8 @@ if _impl is None:
         scan_cells,
         sort_key,
         upcase,
-        walk_binder,
-        walk_code,
     )
+    from .purewalk import walk_binder, walk_code
 else:
     BACKEND = "c"
     checksum = _impl.checksum
@@ -63,6 +62,7 @@ __all__ = [
     "marvin32",
     "name_hash",
     "pure",
+    "purewalk",
     "scan_cells",
     "sort_key",
     "upcase",

@@ -1,4 +1,5 @@
-"""C backend: thin cffi wrappers over ``csrc/regf_accel.h`` with pure.py's signatures.
+"""C backend: thin cffi wrappers over ``csrc/regf_accel.h`` with the signatures of
+pure.py and purewalk.py.
 
 Importing this module raises ImportError when the extension was not built; the backend
 selector in ``regf._accel`` decides whether that is fatal.
@@ -11,7 +12,7 @@ from collections.abc import Callable
 from sys import byteorder
 from typing import Any
 
-from . import pure
+from . import pure, purewalk
 from ._regf_c import ffi, lib
 from .codes import BASE_CHECKSUM, PAGE
 from .pure import (
@@ -133,7 +134,7 @@ def bin_chain_end(bins: _Buffer, hbins_size: int, start: int = 0) -> int:
     return int(lib.regf_bin_chain_end(ffi.from_buffer("uint8_t[]", bins), hbins_size, start))
 
 
-# ---- tree walk (regf_walk; twin: pure.walk_code) -------------------------------------
+# ---- tree walk (regf_walk; twin: purewalk.walk_code) ------------------------------
 
 # Output buffers need no zeroing: the C side writes every word and byte it reports.
 _raw_new = ffi.new_allocator(should_clear_after_alloc=False)
@@ -143,7 +144,7 @@ _raw_new = ffi.new_allocator(should_clear_after_alloc=False)
 _tls = threading.local()
 
 
-def _walk_out(caps: pure.WalkCaps) -> Any:
+def _walk_out(caps: purewalk.WalkCaps) -> Any:
     cached = getattr(_tls, "walk_out", None)
     if cached is not None and cached[0] == caps:
         return cached[1]
@@ -163,7 +164,7 @@ def _walk_out(caps: pure.WalkCaps) -> Any:
         ("fmt", caps.fmt, "char[]"),
     ):
         # Capacities above the C limit are refused by the call; allocate no more.
-        arr = _raw_new(ctype, max(1, min(n, pure.WALK_CAP_MAX + 1)))
+        arr = _raw_new(ctype, max(1, min(n, purewalk.WALK_CAP_MAX + 1)))
         keep.append(arr)
         setattr(out, field, arr)
     out.key_cap, out.val_cap = caps.keys, caps.vals
@@ -185,10 +186,10 @@ def walk_code(
     flags: int,
     minor: int,
     state: bytearray,
-    caps: pure.WalkCaps = pure.DEFAULT_CAPS,
-) -> pure.WalkChunk:
-    """One ``regf_walk`` call; same contract and results as :func:`pure.walk_code`."""
-    if len(state) < 4 * pure.WALK_STATE_WORDS:
+    caps: purewalk.WalkCaps = purewalk.DEFAULT_CAPS,
+) -> purewalk.WalkChunk:
+    """One ``regf_walk`` call; same contract and results as :func:`purewalk.walk_code`."""
+    if len(state) < 4 * purewalk.WALK_STATE_WORDS:
         raise ValueError("walk state buffer too small")
     if len(bins) < hbins_size:
         raise ValueError("bins shorter than hbins_size")
@@ -214,7 +215,7 @@ def walk_code(
     )
     nk, nv = out.nkeys, out.nvals
     unpack = ffi.unpack
-    return pure.WalkChunk(
+    return purewalk.WalkChunk(
         rc,
         unpack(out.key_cell, nk),
         unpack(out.key_depth, nk),
@@ -238,18 +239,18 @@ def walk_binder(
     cellmap: _Buffer,
     visited: bytearray,
     state: bytearray,
-    caps: pure.WalkCaps = pure.DEFAULT_CAPS,
-) -> Callable[[int, int, int, int, int], pure.WalkChunk]:
+    caps: purewalk.WalkCaps = purewalk.DEFAULT_CAPS,
+) -> Callable[[int, int, int, int, int], purewalk.WalkChunk]:
     """:func:`walk_code` with its buffers bound once (the bins are ``buf[offset :
     offset + hbins_size]``): ``f(start_cell, base_depth, max_depth, flags, minor)``
-    makes the same call (same results as :func:`pure.walk_binder`) without converting
+    makes the same call (same results as :func:`purewalk.walk_binder`) without converting
     the buffers again -- Key.subkeys() calls it once per key. The buffers must keep
     their sizes while ``f`` lives; one thread at a time (the state is shared).
 
     A memoryview argument is converted on every call instead: a memoryview that the
     cyclic GC clears while a cffi buffer still exports it crashes the interpreter
     (its ``tp_clear`` drops the managed buffer regardless of exports)."""
-    if len(state) < 4 * pure.WALK_STATE_WORDS:
+    if len(state) < 4 * purewalk.WALK_STATE_WORDS:
         raise ValueError("walk state buffer too small")
     if offset < 0 or len(buf) < offset + hbins_size:
         raise ValueError("bins shorter than hbins_size")
@@ -275,7 +276,7 @@ def walk_binder(
     walk = lib.regf_walk
     unpack = ffi.unpack
     buffer = ffi.buffer
-    chunk = pure.WalkChunk
+    chunk = purewalk.WalkChunk
 
     def call(
         start_cell: int, base_depth: int, max_depth: int, flags: int, minor: int, _keep: Any = c_buf

@@ -98,7 +98,7 @@ from .._accel.codes import CREATED as CREATED
 from .._accel.codes import SV_FALLBACK as _SV_FALLBACK
 from ..errors import CellError, FormatError, InvalidArgumentError
 from ..format.constants import BASE
-from ..format.fast import HBIN, I32, U32
+from ..format.fast import CELL_HEADER, HBIN, I32, U32
 
 # The specification and what both twins share (re-exported: callers import them here).
 from .pyalloc import (
@@ -224,7 +224,7 @@ class CCellAllocator:
             size = self._check_live(index)
             return InvalidArgumentError(
                 f"write of {length} bytes at {offset_in_data} overflows cell {index:#x} "
-                f"({size - 4} data bytes)"
+                f"({size - CELL_HEADER} data bytes)"
             )
         if code == _E_NOMEM:
             return MemoryError("cell allocator out of memory")
@@ -479,11 +479,11 @@ class CCellAllocator:
     def read(self, index: int) -> bytes:
         """The data of allocated cell ``index`` (its whole capacity)."""
         size = self._check_live(index)
-        return bytes(self.image[BASE + index + 4 : BASE + index + size])
+        return bytes(self.image[BASE + index + CELL_HEADER : BASE + index + size])
 
     def capacity(self, index: int) -> int:
         """Data bytes the allocated cell ``index`` can hold (its size minus 4)."""
-        return self._check_live(index) - 4
+        return self._check_live(index) - CELL_HEADER
 
     def _pages(self, clear: int) -> set[int]:
         n = _lib.regf_alloc_ndirty(self._a)

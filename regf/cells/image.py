@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Protocol
 
 from ..errors import CellError, FormatError
 from ..format.constants import BASE, HCELL_NIL, VOLATILE_BIT
-from ..format.fast import HBIN, HBIN_L, I32
+from ..format.fast import CELL_HEADER, HBIN, HBIN_L, I32
 
 if sys.version_info >= (3, 12):
     from collections.abc import Buffer as _StdBuffer
@@ -190,9 +190,9 @@ class HiveImage:
         # rejects NIL, volatile (bit 31) and misaligned indexes in one test.
         if not index & 0x80000007 and index < self.hbins_size and (bm[q >> 3] >> (q & 7)) & 1:
             (size,) = I32.unpack_from(self.buf, BASE + index)
-            cap = -size - 4
+            cap = -size - CELL_HEADER
             if cap >= min_size:
-                return BASE + index + 4, cap
+                return BASE + index + CELL_HEADER, cap
         return self._cell_slow(index, what, min_size)
 
     def _cell_slow(self, index: int, what: str, min_size: int) -> tuple[int, int]:
@@ -200,7 +200,7 @@ class HiveImage:
         off = BASE + index
         if index == HCELL_NIL or index & VOLATILE_BIT:
             raise CellError(f"{what}: no stored cell (index {index:#x})", None)
-        if index % 8 or index + 4 > self.hbins_size:
+        if index % 8 or index + CELL_HEADER > self.hbins_size:
             raise CellError(f"{what}: cell index {index:#x} out of range or misaligned", off)
         (size,) = I32.unpack_from(self.buf, off)
         if size >= 0:
@@ -211,9 +211,9 @@ class HiveImage:
             raise CellError(f"{what}: cell {index:#x} is not inside a valid bin", off)
         if size < 8 or size % 8 or index + size > end:
             raise CellError(f"{what}: cell {index:#x} has bad size {size:#x}", off)
-        if size - 4 < min_size:
+        if size - CELL_HEADER < min_size:
             raise CellError(
-                f"{what}: cell {index:#x} too small ({size - 4} < {min_size} bytes)", off
+                f"{what}: cell {index:#x} too small ({size - CELL_HEADER} < {min_size} bytes)", off
             )
         raise CellError(f"{what}: index {index:#x} is not the start of a cell", off)
 

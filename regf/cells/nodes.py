@@ -21,7 +21,7 @@ from typing import Any
 
 from ..errors import CellError, SignatureError
 from ..format.constants import BASE, HCELL_NIL, KeyFlags
-from ..format.fast import NK, NK_L, U16, U32, U64
+from ..format.fast import CELL_HEADER, NK, NK_L, U16, U32, U64
 from ..format.structs import NK_FIXED_SIZE
 from .alloc import CellAllocatorAPI as Alloc
 
@@ -87,16 +87,16 @@ def decode_key_name(raw: bytes | bytearray, compressed: bool) -> str:
 
 def head(buf: bytearray, nk: int) -> tuple[object, ...]:
     """The unpacked fixed part of ``nk`` (field order of :data:`regf.format.fast.NK`)."""
-    return NK.unpack_from(buf, BASE + nk + 4)
+    return NK.unpack_from(buf, BASE + nk + CELL_HEADER)
 
 
 def check_nk(alloc: Alloc, nk: int) -> None:
     """Raise unless ``nk`` is an allocated cell holding a key node with its whole name."""
     cap = alloc.capacity(nk)
     buf = alloc.image
-    start = BASE + nk + 4
+    start = BASE + nk + CELL_HEADER
     if cap < NK_FIXED_SIZE:
-        raise CellError(f"key cell {nk:#x} is too small for a key node", start - 4)
+        raise CellError(f"key cell {nk:#x} is too small for a key node", start - CELL_HEADER)
     if buf[start : start + 2] != b"nk":
         raise SignatureError(f"cell {nk:#x} is not an nk", start)
     if NK_FIXED_SIZE + _U16.unpack_from(buf, start + NK_NAME_LEN)[0] > cap:
@@ -106,7 +106,7 @@ def check_nk(alloc: Alloc, nk: int) -> None:
 def name_of(buf: Any, nk: int) -> str:
     """The name of key node ``nk`` (already checked) in ``buf``, a writer's image or a
     reader's buffer (bytes, mmap or memoryview)."""
-    start = BASE + nk + 4
+    start = BASE + nk + CELL_HEADER
     (n,) = _U16.unpack_from(buf, start + NK_NAME_LEN)
     raw = bytes(buf[start + NK_NAME : start + NK_NAME + n])
     if buf[start + NK_FLAGS] & COMP_NAME:
@@ -116,23 +116,23 @@ def name_of(buf: Any, nk: int) -> str:
 
 def class_of(buf: bytearray, nk: int) -> str | None:
     """The class string of ``nk`` or None (length 0, or a NIL/0 class cell, fmt §4.7)."""
-    start = BASE + nk + 4
+    start = BASE + nk + CELL_HEADER
     (cell,) = _U32.unpack_from(buf, start + NK_CLASS)
     (length,) = _U16.unpack_from(buf, start + NK_CLASS_LEN)
     if not length or cell in (HCELL_NIL, 0):
         return None
-    at = BASE + cell + 4
+    at = BASE + cell + CELL_HEADER
     return decode_key_name(buf[at : at + length], False)
 
 
 def u32(buf: bytearray, nk: int, off: int) -> int:
     """The u32 field at ``off`` of ``nk``'s data."""
-    return int(_U32.unpack_from(buf, BASE + nk + 4 + off)[0])
+    return int(_U32.unpack_from(buf, BASE + nk + CELL_HEADER + off)[0])
 
 
 def counts(buf: bytearray, nk: int) -> tuple[int, int, int, int]:
     """(stable count, volatile count, stable list, volatile list) of ``nk``."""
-    return _COUNTS.unpack_from(buf, BASE + nk + 4)
+    return _COUNTS.unpack_from(buf, BASE + nk + CELL_HEADER)
 
 
 # ---------------------------------------------------------------------------------------
@@ -216,7 +216,7 @@ def new_nk(
 def raise_maxima(alloc: Alloc, nk: int, name_bytes: int, class_bytes: int) -> None:
     """Raise ``nk``'s MaxNameLen (low 16 bits of +0x34 only) and MaxClassLen (fmt §5.2)."""
     buf = alloc.image
-    start = BASE + nk + 4
+    start = BASE + nk + CELL_HEADER
     (cur,) = _U16.unpack_from(buf, start + NK_MAX_NAME)
     if name_bytes > cur:
         alloc.write(nk, NK_MAX_NAME, _U16.pack(min(name_bytes, 0xFFFF)))
@@ -238,7 +238,7 @@ def touch_parent(
     the last written time, optionally the stable (count, list) pair, and the
     MaxNameLen (low 16 bits of +0x34 only) / MaxClassLen high-water marks."""
     buf = alloc.image
-    start = BASE + nk + 4
+    start = BASE + nk + CELL_HEADER
     part = bytearray(buf[start + NK_LAST_WRITTEN : start + NK_MAX_CLASS + 4])
     base = NK_LAST_WRITTEN
     _Q.pack_into(part, 0, timestamp)
@@ -271,7 +271,7 @@ def rename_nk(alloc: Alloc, nk: int, new_name: str) -> int:
     stored, compressed = encode_key_name(new_name)
     new: int = alloc.realloc(nk, NK_FIXED_SIZE + len(stored))
     buf = alloc.image
-    start = BASE + new + 4
+    start = BASE + new + CELL_HEADER
     (flags,) = _U16.unpack_from(buf, start + NK_FLAGS)
     flags = (flags & ~COMP_NAME) | (COMP_NAME if compressed else 0)
     alloc.write(new, NK_FLAGS, _U16.pack(flags))
@@ -289,7 +289,7 @@ def set_class(alloc: Alloc, nk: int, class_raw: bytes) -> None:
     the old one is freed (realloc semantics, fmt §8.1).
     """
     buf = alloc.image
-    start = BASE + nk + 4
+    start = BASE + nk + CELL_HEADER
     (old,) = _U32.unpack_from(buf, start + NK_CLASS)
     (old_len,) = _U16.unpack_from(buf, start + NK_CLASS_LEN)
     has_old = old_len != 0 and old not in (HCELL_NIL, 0)
@@ -314,7 +314,7 @@ def free_nk(alloc: Alloc, nk: int) -> None:
     """Free ``nk``'s class cell and the node itself (lists, values and sk are the
     caller's: they are released first)."""
     buf = alloc.image
-    start = BASE + nk + 4
+    start = BASE + nk + CELL_HEADER
     (cls,) = _U32.unpack_from(buf, start + NK_CLASS)
     (cls_len,) = _U16.unpack_from(buf, start + NK_CLASS_LEN)
     if cls_len and cls not in (HCELL_NIL, 0):

@@ -13,7 +13,7 @@ from typing import NamedTuple
 
 from ..errors import CellError, FormatError, InvalidArgumentError
 from ..format.constants import BASE, PAGE
-from ..format.fast import BASE_L, HBIN, HBIN_L, I32
+from ..format.fast import BASE_L, CELL_HEADER, HBIN, HBIN_L, I32
 
 #: Base-block offset of the hive-bins data size (fmt §1.1).
 HBINS_SIZE_OFFSET = BASE_L.offset("hbins_size")
@@ -43,7 +43,7 @@ class AllocStats(NamedTuple):
 
 def cell_total(payload_len: int) -> int:
     """Cell size for ``payload_len`` data bytes: ``round8(4 + n)``, at least 8 (fmt §3)."""
-    return max(MIN_CELL, (payload_len + 4 + 7) & ~7)
+    return max(MIN_CELL, (payload_len + CELL_HEADER + 7) & ~7)
 
 
 def size_class(size: int) -> int:
@@ -258,9 +258,9 @@ class PyCellAllocator:
         else:
             total = size
         self._set_size(start, -total)
-        data = BASE + start + 4
-        self.image[data : data + total - 4] = bytes(total - 4)
-        self._touch(data, total - 4)
+        data = BASE + start + CELL_HEADER
+        self.image[data : data + total - CELL_HEADER] = bytes(total - CELL_HEADER)
+        self._touch(data, total - CELL_HEADER)
         return start
 
     def _check_live(self, index: int) -> int:
@@ -315,31 +315,31 @@ class PyCellAllocator:
         if cell_total(payload_len) <= size:
             return index
         new = self.alloc(payload_len)
-        src = BASE + index + 4
-        self.write(new, 0, bytes(self.image[src : src + size - 4]))
+        src = BASE + index + CELL_HEADER
+        self.write(new, 0, bytes(self.image[src : src + size - CELL_HEADER]))
         self.free(index)
         return new
 
     def write(self, index: int, offset_in_data: int, data: bytes | bytearray) -> None:
         """Write ``data`` into cell ``index`` at ``offset_in_data``; mark the pages dirty."""
         size = self._check_live(index)
-        if offset_in_data < 0 or offset_in_data + len(data) > size - 4:
+        if offset_in_data < 0 or offset_in_data + len(data) > size - CELL_HEADER:
             raise InvalidArgumentError(
                 f"write of {len(data)} bytes at {offset_in_data} overflows cell {index:#x} "
-                f"({size - 4} data bytes)"
+                f"({size - CELL_HEADER} data bytes)"
             )
-        at = BASE + index + 4 + offset_in_data
+        at = BASE + index + CELL_HEADER + offset_in_data
         self.image[at : at + len(data)] = data
         self._touch(at, len(data))
 
     def read(self, index: int) -> bytes:
         """The data of allocated cell ``index`` (its whole capacity)."""
         size = self._check_live(index)
-        return bytes(self.image[BASE + index + 4 : BASE + index + size])
+        return bytes(self.image[BASE + index + CELL_HEADER : BASE + index + size])
 
     def capacity(self, index: int) -> int:
         """Data bytes the allocated cell ``index`` can hold (its size minus 4)."""
-        return self._check_live(index) - 4
+        return self._check_live(index) - CELL_HEADER
 
     # -- inspection --------------------------------------------------------------------
 

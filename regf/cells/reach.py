@@ -13,7 +13,7 @@ from __future__ import annotations
 from ..format.constants import BASE, DATA_INLINE, HCELL_NIL, KeyFlags
 from ..format.fast import (
     BASE_L,
-    CELL_L,
+    CELL_HEADER,
     DB,
     HBIN_L,
     I32,
@@ -21,6 +21,7 @@ from ..format.fast import (
     NK,
     U32,
     VK,
+    cell_sig,
     u32_array,
 )
 from ..format.structs import BIG_DATA_SEGMENT
@@ -32,15 +33,15 @@ _I32 = I32
 _MINOR_OFFSET = BASE_L.offset("minor")
 #: A list's count, and its first element from the cell's start (size field, head).
 _COUNT = LIST_HEAD_L.field("count")
-_FIRST = CELL_L.size + LIST_HEAD_L.size
+_FIRST = CELL_HEADER + LIST_HEAD_L.size
 
 
 def _list_cells(buf: bytes | bytearray, cell: int) -> list[int]:
     """The subkey list cell and, for an ``ri``, its leaves."""
-    sig = bytes(buf[BASE + cell + 4 : BASE + cell + 6])
+    sig = cell_sig(buf, cell)
     if sig != b"ri":
         return [cell]
-    count = _COUNT.unpack_from(buf, BASE + cell + CELL_L.size)
+    count = _COUNT.unpack_from(buf, BASE + cell + CELL_HEADER)
     return [cell, *u32_array(count).unpack_from(buf, BASE + cell + _FIRST)]
 
 
@@ -59,7 +60,7 @@ def reachable_cells(
     out: dict[int, str] = {}
     for nk in keys:
         out[nk] = "nk"
-        f = NK.unpack_from(buf, BASE + nk + 4)
+        f = NK.unpack_from(buf, BASE + nk + CELL_HEADER)
         flags, sub_count, sub_list = f[1], f[7], f[9]
         v_count, v_list, sk, cls, cls_len = f[11], f[12], f[13], f[14], f[23]
         out[sk] = "sk"
@@ -71,17 +72,17 @@ def reachable_cells(
         if flags & _PREDEF or not v_count or v_list == HCELL_NIL:
             continue
         out[v_list] = "value list"
-        for vk in u32_array(v_count).unpack_from(buf, BASE + v_list + 4):
+        for vk in u32_array(v_count).unpack_from(buf, BASE + v_list + CELL_HEADER):
             out[vk] = "vk"
-            _sig, _nl, size, data, _t, _fl, _sp = VK.unpack_from(buf, BASE + vk + 4)
+            _sig, _nl, size, data, _t, _fl, _sp = VK.unpack_from(buf, BASE + vk + CELL_HEADER)
             if size & DATA_INLINE or size == 0 or data == HCELL_NIL:
                 continue
-            at = BASE + data + 4
+            at = BASE + data + CELL_HEADER
             if minor >= 4 and size > BIG_DATA_SEGMENT and buf[at : at + 2] == b"db":
                 _s, count, seg_list = DB.unpack_from(buf, at)
                 out[data] = "db"
                 out[seg_list] = "segment list"
-                for seg in u32_array(count).unpack_from(buf, BASE + seg_list + 4):
+                for seg in u32_array(count).unpack_from(buf, BASE + seg_list + CELL_HEADER):
                     out[seg] = "segment"
             else:
                 out[data] = "data"

@@ -49,7 +49,7 @@ from typing import NamedTuple
 from .._accel import leaf_cells
 from ..errors import CellError, FormatError, InvalidArgumentError, SignatureError, StructureError
 from ..format.constants import BASE, HCELL_NIL
-from ..format.fast import BASE_L, I32, NK, NK_L, SK, SK_L, U32
+from ..format.fast import BASE_L, CELL_HEADER, I32, NK, NK_L, SK, SK_L, U32, cell_sig
 from ..format.security import parse_descriptor
 from ..format.structs import NK_FIXED_SIZE, SK_FIXED_SIZE
 from .values import CellAllocator
@@ -102,9 +102,9 @@ class SkCache:
 def _sk_start(alloc: CellAllocator, sk: int) -> int:
     """File offset of the data of sk cell ``sk`` (checked: live, big enough, signature)."""
     cap = alloc.capacity(sk)
-    start = BASE + sk + 4
+    start = BASE + sk + CELL_HEADER
     if cap < SK_FIXED_SIZE:
-        raise CellError(f"security cell {sk:#x} is too small", start - 4)
+        raise CellError(f"security cell {sk:#x} is too small", start - CELL_HEADER)
     if alloc.image[start : start + 2] != b"sk":
         raise SignatureError(f"cell {sk:#x} is not an sk", start)
     (length,) = _U32.unpack_from(alloc.image, start + SK_DESC_LEN)
@@ -156,7 +156,7 @@ def key_security(alloc: CellAllocator, nk: int) -> bytes:
 def _nk_sk(alloc: CellAllocator, nk: int) -> int:
     if alloc.capacity(nk) < NK_FIXED_SIZE:
         raise CellError(f"key cell {nk:#x} is too small for a key node", BASE + nk)
-    start = BASE + nk + 4
+    start = BASE + nk + CELL_HEADER
     if alloc.image[start : start + 2] != b"nk":
         raise SignatureError(f"cell {nk:#x} is not an nk", start)
     return int(_U32.unpack_from(alloc.image, start + NK_SECURITY)[0])
@@ -335,13 +335,13 @@ def iter_key_cells(
             seen.add(nk)
             if (
                 nk & 7
-                or nk + 4 + NK_FIXED_SIZE > hbins_size
-                or buf[BASE + nk + 4 : BASE + nk + 6] != b"nk"
+                or nk + CELL_HEADER + NK_FIXED_SIZE > hbins_size
+                or cell_sig(buf, nk) != b"nk"
             ):
                 problems.append((None, f"key cell {nk:#x} is not an nk"))
                 continue
             keys.append(nk)
-            f = NK.unpack_from(buf, BASE + nk + 4)
+            f = NK.unpack_from(buf, BASE + nk + CELL_HEADER)
             count, lst = f[7], f[9]
             if count == 0 or lst == HCELL_NIL:
                 continue
@@ -368,18 +368,18 @@ def check_security(
     problems.extend(walk_problems)
     refs: dict[int, int] = {}
     for nk in keys:
-        (sk,) = _U32.unpack_from(buf, BASE + nk + 4 + NK_SECURITY)
+        (sk,) = _U32.unpack_from(buf, BASE + nk + CELL_HEADER + NK_SECURITY)
         refs[sk] = refs.get(sk, 0) + 1
 
     def sk_fields(sk: int) -> tuple[int, int, int] | None:
-        if sk & 7 or sk + 4 + SK_FIXED_SIZE > hbins_size:
+        if sk & 7 or sk + CELL_HEADER + SK_FIXED_SIZE > hbins_size:
             return None
         (size,) = _I32.unpack_from(buf, BASE + sk)
-        start = BASE + sk + 4
-        if size > -(4 + SK_FIXED_SIZE) or buf[start : start + 2] != b"sk":
+        start = BASE + sk + CELL_HEADER
+        if size > -(CELL_HEADER + SK_FIXED_SIZE) or buf[start : start + 2] != b"sk":
             return None
         _sig, _r, flink, blink, count, length = SK.unpack_from(buf, start)
-        if SK_FIXED_SIZE + length > -size - 4:
+        if SK_FIXED_SIZE + length > -size - CELL_HEADER:
             return None
         return flink, blink, count
 
@@ -388,7 +388,7 @@ def check_security(
             problems.append((None, f"{n} key(s) point at {sk:#x}, which is not a valid sk"))
     if root not in keys:
         return problems
-    (start_sk,) = _U32.unpack_from(buf, BASE + root + 4 + NK_SECURITY)
+    (start_sk,) = _U32.unpack_from(buf, BASE + root + CELL_HEADER + NK_SECURITY)
     if sk_fields(start_sk) is None:
         return problems
     ring: list[int] = []
@@ -408,7 +408,7 @@ def check_security(
         elif count != refs.get(cur, 0):
             problems.append(
                 (
-                    BASE + cur + 4 + SK_REFCOUNT,
+                    BASE + cur + CELL_HEADER + SK_REFCOUNT,
                     f"sk {cur:#x}: reference count {count}, {refs.get(cur, 0)} key(s) use it",
                 )
             )
@@ -416,14 +416,14 @@ def check_security(
         if nxt is not None and nxt[1] != cur:
             problems.append(
                 (
-                    BASE + flink + 4 + SK_BLINK,
+                    BASE + flink + CELL_HEADER + SK_BLINK,
                     f"sk {flink:#x}: blink {nxt[1]:#x}, but {cur:#x} links to it",
                 )
             )
         if flink == start_sk:
             break
         if flink in seen:
-            problems.append((BASE + cur + 4 + SK_FLINK, f"sk ring loops at {flink:#x}"))
+            problems.append((BASE + cur + CELL_HEADER + SK_FLINK, f"sk ring loops at {flink:#x}"))
             break
         cur = flink
     for sk in refs:

@@ -45,6 +45,7 @@ from .._accel import name_hash, sort_key
 from ..errors import CellError, SignatureError, StructureError
 from ..format.constants import BASE, HCELL_NIL, MAX_LEAF_LF, MAX_LEAF_LH
 from ..format.fast import (
+    CELL_HEADER,
     CELL_L,
     HASH_ELEM_L,
     I32,
@@ -121,7 +122,7 @@ def name_key(name: str) -> Key:
 def check_entry(buf: bytearray, nk: int) -> None:
     """Raise unless list entry ``nk`` can be a key node: aligned, its fixed part and name
     inside the image, signature ``nk``. (Lists of a loaded hive are untrusted.)"""
-    start = BASE + nk + 4
+    start = BASE + nk + CELL_HEADER
     if nk & 0x80000007 or start + NK_NAME > len(buf):
         raise CellError(f"subkey list entry {nk:#x} out of range or misaligned", None)
     if buf[start : start + 2] != b"nk":
@@ -132,7 +133,7 @@ def check_entry(buf: bytearray, nk: int) -> None:
 
 def nk_key(buf: bytearray, nk: int) -> Key:
     """Sort key of the name stored in key node ``nk`` (checked by :func:`check_entry`)."""
-    start = BASE + nk + 4
+    start = BASE + nk + CELL_HEADER
     if nk & 0x80000007 or start + NK_NAME > len(buf) or buf[start : start + 2] != b"nk":
         check_entry(buf, nk)
     (n,) = _U16.unpack_from(buf, start + NK_NAME_LEN)
@@ -153,14 +154,14 @@ def _head(buf: bytearray, cell: int, hbins_size: int) -> tuple[bytes, int, int]:
     if cell & 7 or cell + _FIRST > hbins_size:
         raise CellError(f"subkey list index {cell:#x} out of range or misaligned", None)
     (size,) = _I32.unpack_from(buf, BASE + cell)
-    start = BASE + cell + 4
+    start = BASE + cell + CELL_HEADER
     sig, count = _HEAD.unpack_from(buf, start)
     es = ENTRY.get(sig)
     if size >= 0 or cell - size > hbins_size:
-        raise CellError(f"subkey list cell {cell:#x} is free or too large", start - 4)
+        raise CellError(f"subkey list cell {cell:#x} is free or too large", start - CELL_HEADER)
     if es is None:
         raise SignatureError(f"subkey list {cell:#x}: unknown signature {sig!r}", start)
-    if 4 + count * es > -size - 4:
+    if 4 + count * es > -size - CELL_HEADER:
         raise StructureError(f"subkey list {cell:#x}: count {count} exceeds its cell", start)
     return sig, count, es
 
@@ -482,7 +483,9 @@ def _read_list(image: HiveImage, cell: int, out: list[Any], hashes: bool, in_roo
     first = start + _ELEMS
     if sig == RI:
         if in_root:
-            raise StructureError(f"index root {cell:#x} nested in an index root", start - 4)
+            raise StructureError(
+                f"index root {cell:#x} nested in an index root", start - CELL_HEADER
+            )
         if _ELEMS + ENTRY[RI] * count > cap:
             raise StructureError(f"index root {cell:#x}: count {count} exceeds its cell", start)
         for leaf in u32_array(count).unpack_from(buf, first):

@@ -71,6 +71,7 @@ from ..errors import CellError, InvalidArgumentError, SignatureError, StructureE
 from ..format.constants import BASE, DATA_INLINE, HCELL_NIL, MAX_VALUE_NAME
 from ..format.fast import (
     BASE_L,
+    CELL_HEADER,
     CELL_L,
     DB,
     DB_L,
@@ -80,6 +81,7 @@ from ..format.fast import (
     U64,
     VK,
     VK_L,
+    cell_sig,
     u32_array,
 )
 from ..format.structs import BIG_DATA_SEGMENT, NK_FIXED_SIZE, VK_FIXED_SIZE
@@ -197,9 +199,9 @@ def _live(buf: bytearray, limit: int, idx: int, min_cap: int, what: str) -> int:
     if idx & 7 or idx + 8 > limit:
         raise CellError(f"{what} cell index {idx:#x} out of range or misaligned", None)
     (size,) = _I32.unpack_from(buf, BASE + idx)
-    if size > -(4 + min_cap) or idx - size > limit:
+    if size > -(CELL_HEADER + min_cap) or idx - size > limit:
         raise CellError(f"{what} cell {idx:#x} is free, too small or too long", BASE + idx)
-    return BASE + idx + 4
+    return BASE + idx + CELL_HEADER
 
 
 def _check_nk(alloc: CellAllocator, nk: int) -> None:
@@ -242,7 +244,7 @@ def _decode_name(raw: bytes | bytearray, flags: int) -> str:
 
 def vk_name(buf: Any, vk: int) -> str:
     """The stored name of vk cell ``vk`` (already checked: fmt §4.3)."""
-    start = BASE + vk + 4
+    start = BASE + vk + CELL_HEADER
     name_len, flags = _VK_NAME.unpack_from(buf, start)
     raw = bytes(buf[start + VK_FIXED_SIZE : start + VK_FIXED_SIZE + name_len])
     return _decode_name(raw, flags)
@@ -287,7 +289,7 @@ def _check_args(name: object, vtype: object, raw: object, minor: int) -> bytes:
 
 
 def _list(buf: bytearray, limit: int, nk: int) -> list[int]:
-    count, vlist = _VCOUNT_LIST.unpack_from(buf, BASE + nk + 4 + NK_VALUE_COUNT)
+    count, vlist = _VCOUNT_LIST.unpack_from(buf, BASE + nk + CELL_HEADER + NK_VALUE_COUNT)
     if count == 0 or vlist == HCELL_NIL:
         return []
     start = _live(buf, limit, vlist, 4 * count, "value list")
@@ -326,7 +328,7 @@ def _find(alloc: CellAllocator, nk: int, name: str) -> tuple[int, int, list[int]
             if vk & 7 or vk + 8 > limit:
                 _vk_start(alloc, vk, limit)
             (size,) = unpack_size(buf, BASE + vk)
-            start = BASE + vk + 4
+            start = BASE + vk + CELL_HEADER
             if size > _MIN_VK_SIZE or vk - size > limit or buf[start : start + 2] != b"vk":
                 _vk_start(alloc, vk, limit)
             name_len, flags = unpack(buf, start)
@@ -367,17 +369,17 @@ def _is_db(alloc: CellAllocator, size: int, data: int, minor: int) -> bool:
     alloc.capacity(data)
     # Some writers (hivex) store big values in one plain cell: trust the signature, as
     # the reader does.
-    return alloc.image[BASE + data + 4 : BASE + data + 6] == b"db"
+    return cell_sig(alloc.image, data) == b"db"
 
 
 def _db_parts(alloc: CellAllocator, db: int) -> tuple[int, list[int]]:
     """``(segment list cell, segment cells)`` of a db record, every cell checked."""
     if alloc.capacity(db) < DB.size:
         raise CellError(f"big data cell {db:#x} is too small", BASE + db)
-    _sig, count, seg_list = DB.unpack_from(alloc.image, BASE + db + 4)
+    _sig, count, seg_list = DB.unpack_from(alloc.image, BASE + db + CELL_HEADER)
     if 4 * count > alloc.capacity(seg_list):
         raise StructureError(f"big data segment list {seg_list:#x} is too small", BASE + db)
-    segs = list(u32_array(count).unpack_from(alloc.image, BASE + seg_list + 4))
+    segs = list(u32_array(count).unpack_from(alloc.image, BASE + seg_list + CELL_HEADER))
     for s in segs:
         alloc.capacity(s)
     return seg_list, segs
@@ -402,7 +404,7 @@ def read_value(alloc: CellAllocator, vk: int, minor: int | None = None) -> Value
         left = size
         for s in segs:
             take = min(left, BIG, alloc.capacity(s))
-            parts.append(bytes(buf[BASE + s + 4 : BASE + s + 4 + take]))
+            parts.append(bytes(buf[BASE + s + CELL_HEADER : BASE + s + CELL_HEADER + take]))
             left -= take
             if left <= 0:
                 break
@@ -412,7 +414,7 @@ def read_value(alloc: CellAllocator, vk: int, minor: int | None = None) -> Value
     else:
         if size > alloc.capacity(data):
             raise CellError(f"data cell of vk {vk:#x} is shorter than {size}", BASE + data)
-        raw = bytes(buf[BASE + data + 4 : BASE + data + 4 + size])
+        raw = bytes(buf[BASE + data + CELL_HEADER : BASE + data + CELL_HEADER + size])
     return ValueRecord(name, vtype, raw, vk)
 
 
@@ -603,12 +605,12 @@ def _set_value_py(
     _pos, vk, cells = _find(alloc, nk, name)
     n = len(data)
     if vk != HCELL_NIL:
-        start = BASE + vk + 4
+        start = BASE + vk + CELL_HEADER
         old_size, old_data, _old_type = _VK_DATA.unpack_from(buf, start + VK_DATA_SIZE)
         size, field = _store_data(alloc, data, old_size, old_data, minor)
         alloc.write(vk, VK_DATA_SIZE, _VK_DATA.pack(size, field, vtype))
         count = len(cells)
-        vlist = _U32.unpack_from(buf, BASE + nk + 4 + NK_VALUE_LIST)[0]
+        vlist = _U32.unpack_from(buf, BASE + nk + CELL_HEADER + NK_VALUE_LIST)[0]
     else:
         stored, flags = encode_value_name(name)
         vk = alloc.alloc(VK_FIXED_SIZE + len(stored))
@@ -623,13 +625,13 @@ def _set_value_py(
             # not trusted (nothing says the cell is still ours).
             vlist = alloc.alloc(4)
         else:
-            (vlist,) = _U32.unpack_from(buf, BASE + nk + 4 + NK_VALUE_LIST)
+            (vlist,) = _U32.unpack_from(buf, BASE + nk + CELL_HEADER + NK_VALUE_LIST)
             vlist = alloc.realloc(vlist, value_list_bytes(count + 1))
         alloc.write(vlist, 4 * count, _U32.pack(vk))
         count += 1
     # nk +0x04..+0x44 in one write: timestamp, count, list, and the maxima (high-water
     # marks in UTF-16 bytes / data bytes, fmt §5.2).
-    at = BASE + nk + 4
+    at = BASE + nk + CELL_HEADER
     blob = bytearray(buf[at + NK_LAST_WRITTEN : at + NK_MAX_VALUE_DATA + 4])
     _Q.pack_into(blob, 0, timestamp)
     _VCOUNT_LIST.pack_into(blob, NK_VALUE_COUNT - NK_LAST_WRITTEN, count, vlist)
@@ -669,9 +671,9 @@ def delete_value(alloc: CellAllocator, nk: int, name: str, *, timestamp: int | N
     minor = hive_minor(alloc)
     buf = alloc.image
     _free_vk(alloc, vk, minor)
-    (vlist,) = _U32.unpack_from(buf, BASE + nk + 4 + NK_VALUE_LIST)
+    (vlist,) = _U32.unpack_from(buf, BASE + nk + CELL_HEADER + NK_VALUE_LIST)
     rest = cells[:pos] + cells[pos + 1 :]
-    at = BASE + nk + 4
+    at = BASE + nk + CELL_HEADER
     # nk value count .. max value data rewritten in one write (count, list, maxima).
     mid = bytearray(buf[at + NK_VALUE_COUNT : at + NK_MAX_VALUE_DATA + 4])
     if rest:
@@ -699,7 +701,7 @@ def free_values(alloc: CellAllocator, nk: int) -> None:
     cells = value_cells(alloc, nk)
     for vk in cells:
         _free_vk(alloc, vk, minor)
-    (vlist,) = _U32.unpack_from(alloc.image, BASE + nk + 4 + NK_VALUE_LIST)
+    (vlist,) = _U32.unpack_from(alloc.image, BASE + nk + CELL_HEADER + NK_VALUE_LIST)
     if vlist != HCELL_NIL and cells:
         alloc.free(vlist)
     alloc.write(nk, NK_VALUE_COUNT, _VCOUNT_LIST.pack(0, HCELL_NIL))

@@ -14,10 +14,10 @@ from dfwinreg import errors as dfwinreg_errors
 from dfwinreg import regf as dfwinreg_regf
 
 import regf
-from regf.format.fast import CELL_L
+from regf.format.fast import CELL_HEADER
 
-#: pyregf (and so dfwinreg) reports the offset of the nk/vk record, after its cell size.
-CELL_HEADER = CELL_L.size
+# pyregf (and so dfwinreg) reports the offset of the nk/vk record, after its cell size
+# (CELL_HEADER bytes).
 _STRING_TYPES = frozenset((definitions.REG_SZ, definitions.REG_EXPAND_SZ, definitions.REG_LINK))
 _INTEGER_SIZES = {
     definitions.REG_DWORD: 4,

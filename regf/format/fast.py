@@ -10,8 +10,10 @@ whole-head ``struct.Struct`` and ``XX_FIELDS`` its field names, kept for existin
 from __future__ import annotations
 
 import struct
+from typing import Any
 
 from . import structs as S
+from .constants import BASE
 from .layout import Layout, layout
 
 #: nk up to and including class_length (the name follows at ``NK.size`` = 0x4C).
@@ -30,6 +32,12 @@ PAGE_REF_L: Layout = layout(S.PageReference, "page reference")
 HASH_ELEM_L: Layout = layout(S.HashLeafElement, "lh element")
 FAST_ELEM_L: Layout = layout(S.FastLeafElement, "lf element")
 CELL_L: Layout = layout(S.CellHeader, "cell")
+#: Bytes before a cell's payload: its i32 size field (fmt §3). Cell index ``c`` is the
+#: size field at file offset ``BASE + c``; the record (nk, vk, ...) starts at
+#: ``BASE + c + CELL_HEADER``, and a cell of ``size`` bytes holds ``size - CELL_HEADER``.
+CELL_HEADER: int = CELL_L.size
+#: Every cell record's signature (nk, vk, sk, lf, lh, li, ri, db) is this long.
+SIG_SIZE: int = NK_L.field("signature").size
 
 NK = NK_L.struct
 VK = VK_L.struct
@@ -67,3 +75,11 @@ def u32_array(count: int) -> struct.Struct:
         if count < 4096:
             _U32_ARRAYS[count] = st
     return st
+
+
+def cell_sig(buf: Any, cell: int) -> bytes:
+    """The signature of the record in cell ``cell`` (``b"nk"``, ``b"db"``, ...), read
+    from a hive file image ``buf``; short when ``buf`` ends first. Not for per-cell hot
+    loops (a call each): those add :data:`CELL_HEADER` themselves."""
+    at = BASE + cell + CELL_HEADER
+    return bytes(buf[at : at + SIG_SIZE])

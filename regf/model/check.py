@@ -19,7 +19,7 @@ from typing import Any
 from .. import _accel
 from ..errors import DamagedHiveError, RegfError
 from ..format.constants import BASE, DATA_INLINE, HCELL_NIL, PAGE
-from ..format.fast import BASE_L, HBIN_L, I32, U32
+from ..format.fast import BASE_L, CELL_HEADER, HBIN_L, I32, U32
 from ..storage.files import HiveSource, read_source
 from .hive import Hive
 
@@ -124,7 +124,7 @@ def _scan_cells(buf: Any, bin_start: int, bin_size: int, stats: TilingStats) -> 
     bin_end = bin_start + bin_size
     cell = bin_start + HBIN_HEADER_SIZE
     while cell < bin_end:
-        if cell + 4 > bin_end:
+        if cell + CELL_HEADER > bin_end:
             stats.problems.append(Problem(cell, "cell size field crosses the hive bin end"))
             return
         raw = _I32.unpack_from(buf, cell)[0]

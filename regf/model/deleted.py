@@ -39,7 +39,7 @@ from typing import Any
 
 from ..format.constants import BASE, DATA_INLINE, HCELL_NIL, KeyFlags
 from ..format.fast import (
-    CELL_L,
+    CELL_HEADER,
     DB_L,
     HBIN_L,
     I32,
@@ -49,6 +49,7 @@ from ..format.fast import (
     U16,
     U32,
     VK,
+    cell_sig,
 )
 from ..format.structs import BIG_DATA_SEGMENT, NK_FIXED_SIZE, VK_FIXED_SIZE
 from .decode import decode
@@ -60,8 +61,8 @@ _U16 = U16
 _U32 = U32
 _DB = DB_L.struct
 #: A list's count, and its first element, from the cell's start (size field, head).
-_LIST_COUNT = CELL_L.size + LIST_HEAD_L.offset("count")
-_LIST_FIRST = CELL_L.size + LIST_HEAD_L.size
+_LIST_COUNT = CELL_HEADER + LIST_HEAD_L.offset("count")
+_LIST_FIRST = CELL_HEADER + LIST_HEAD_L.size
 
 # Plausibility bounds (fmt §9; the same order of magnitude yarp's scanner uses).
 MAX_KEY_NAME_BYTES = 2 * 255  # Windows limits key names to 255 characters
@@ -151,12 +152,12 @@ class _Live:
 
     def cap(self, cell: int) -> int:
         """Data capacity of an allocated cell, or -1 (free, out of range, misaligned)."""
-        if cell == HCELL_NIL or cell & 0x80000007 or cell + 4 > self.limit:
+        if cell == HCELL_NIL or cell & 0x80000007 or cell + CELL_HEADER > self.limit:
             return -1
         size = int(_I32.unpack_from(self.buf, BASE + cell)[0])
         if size >= 0 or -size > self.limit - cell:
             return -1
-        return -size - 4
+        return -size - CELL_HEADER
 
     def mark(self, cell: int, used: int) -> bool:
         cap = self.cap(cell)
@@ -167,7 +168,7 @@ class _Live:
 
     def add_key(self, cell: int, path: str) -> None:
         buf = self.buf
-        f = NK.unpack_from(buf, BASE + cell + 4)
+        f = NK.unpack_from(buf, BASE + cell + CELL_HEADER)
         self.nk_paths[cell] = path
         self.mark(cell, NK_FIXED_SIZE + f[22])
         if f[23] and f[14] != HCELL_NIL:
@@ -180,19 +181,19 @@ class _Live:
             self.value_lists.append((f[12], count, path))
             cap = self.cap(f[12])
             for i in range(min(count, cap // 4)):
-                (vk,) = _U32.unpack_from(buf, BASE + f[12] + 4 + 4 * i)
+                (vk,) = _U32.unpack_from(buf, BASE + f[12] + CELL_HEADER + 4 * i)
                 self._mark_value(vk)
 
     def _sk_len(self, sk: int) -> int:
         if self.cap(sk) < SK_L.size:
             return 0
-        return int(SK_L.field("descriptor_length").unpack_from(self.buf, BASE + sk + 4))
+        return int(SK_L.field("descriptor_length").unpack_from(self.buf, BASE + sk + CELL_HEADER))
 
     def _mark_list(self, cell: int, nested: bool) -> None:
         cap = self.cap(cell)
         if cap < 4:
             return
-        sig = bytes(self.buf[BASE + cell + 4 : BASE + cell + 6])
+        sig = cell_sig(self.buf, cell)
         (n,) = _U16.unpack_from(self.buf, BASE + cell + _LIST_COUNT)
         step = {b"li": 4, b"ri": 4, b"lf": 8, b"lh": 8}.get(sig)
         if step is None:
@@ -206,7 +207,7 @@ class _Live:
     def _mark_value(self, vk: int) -> None:
         if self.cap(vk) < VK_FIXED_SIZE:
             return
-        _s, name_len, size, data, _t, _fl, _sp = VK.unpack_from(self.buf, BASE + vk + 4)
+        _s, name_len, size, data, _t, _fl, _sp = VK.unpack_from(self.buf, BASE + vk + CELL_HEADER)
         self.mark(vk, VK_FIXED_SIZE + name_len)
         if size & DATA_INLINE:
             return
@@ -214,20 +215,20 @@ class _Live:
         if length == 0:
             return
         if length > BIG_DATA_SEGMENT and self.minor >= 4 and self._is_db(data):
-            _sig, count, seglist = _DB.unpack_from(self.buf, BASE + data + 4)
+            _sig, count, seglist = _DB.unpack_from(self.buf, BASE + data + CELL_HEADER)
             self.mark(data, _DB.size)
             if self.mark(seglist, 4 * count):
                 cap = self.cap(seglist)
                 remaining = length
                 for i in range(min(count, cap // 4)):
-                    (seg,) = _U32.unpack_from(self.buf, BASE + seglist + 4 + 4 * i)
+                    (seg,) = _U32.unpack_from(self.buf, BASE + seglist + CELL_HEADER + 4 * i)
                     self.mark(seg, min(remaining, BIG_DATA_SEGMENT))
                     remaining -= BIG_DATA_SEGMENT
             return
         self.mark(data, length)
 
     def _is_db(self, cell: int) -> bool:
-        return self.cap(cell) >= _DB.size and self.buf[BASE + cell + 4 : BASE + cell + 6] == b"db"
+        return self.cap(cell) >= _DB.size and cell_sig(self.buf, cell) == b"db"
 
 
 # ---------------------------------------------------------------------------------------
@@ -244,7 +245,7 @@ def _regions(hive: Any, live: _Live, out: DeletedRecords) -> list[tuple[int, int
     buf, regions = live.buf, []
     for start, end in hive.image.bins():
         off = start + HBIN_L.size
-        while off + 4 <= end:
+        while off + CELL_HEADER <= end:
             (size,) = _I32.unpack_from(buf, BASE + off)
             n = -size if size < 0 else size
             if n < 8 or n & 7 or off + n > end:
@@ -257,7 +258,7 @@ def _regions(hive: Any, live: _Live, out: DeletedRecords) -> list[tuple[int, int
                 regions.append((off, off + n, "unreferenced"))
                 out.unreferenced_cells.append(BASE + off)
             else:
-                slack = off + 4 + live.used[off]
+                slack = off + CELL_HEADER + live.used[off]
                 slack += -slack & 7
                 if slack < off + n:
                     regions.append((slack, off + n, "slack"))
@@ -265,7 +266,7 @@ def _regions(hive: Any, live: _Live, out: DeletedRecords) -> list[tuple[int, int
     tail = len(buf) - BASE
     if tail > live.limit:
         # Starts 4 bytes early: a record's signature may be the first tail bytes.
-        regions.append((live.limit - 4, tail, "tail"))
+        regions.append((live.limit - CELL_HEADER, tail, "tail"))
     return regions
 
 
@@ -274,7 +275,7 @@ def _candidates(buf: Any, regions: list[tuple[int, int, str]]) -> Iterator[tuple
     8-aligned cell starts + 4 inside bins, at any even offset in the tail."""
     starts = [r[0] for r in regions]
     for m in re.finditer(rb"(?=(nk|vk))", bytes(buf[BASE:])):
-        p = m.start() - 4
+        p = m.start() - CELL_HEADER
         if p < 0:
             continue
         i = bisect_right(starts, p) - 1
@@ -303,12 +304,12 @@ def _plausible_name(raw: bytes, compressed: bool) -> str | None:
 
 def _nk_record(buf: Any, p: int) -> tuple[Any, str] | None:
     limit = len(buf) - BASE  # a remnant may lie past the bins (the tail)
-    at = BASE + p + 4
-    if p + 4 + NK_FIXED_SIZE > limit:
+    at = BASE + p + CELL_HEADER
+    if p + CELL_HEADER + NK_FIXED_SIZE > limit:
         return None
     f = NK.unpack_from(buf, at)
     name_len = f[22]
-    if not 0 < name_len <= MAX_KEY_NAME_BYTES or p + 4 + NK_FIXED_SIZE + name_len > limit:
+    if not 0 < name_len <= MAX_KEY_NAME_BYTES or p + CELL_HEADER + NK_FIXED_SIZE + name_len > limit:
         return None
     if not _FT_1970 <= f[2] <= _FT_2100:
         return None
@@ -326,11 +327,11 @@ def _nk_record(buf: Any, p: int) -> tuple[Any, str] | None:
 
 def _vk_record(buf: Any, live: _Live, p: int, source: str) -> DeletedValue | None:
     limit = len(buf) - BASE
-    at = BASE + p + 4
-    if p + 4 + VK_FIXED_SIZE > limit:
+    at = BASE + p + CELL_HEADER
+    if p + CELL_HEADER + VK_FIXED_SIZE > limit:
         return None
     _sig, name_len, size, data, vtype, flags, _sp = VK.unpack_from(buf, at)
-    if name_len > MAX_VALUE_NAME_BYTES or p + 4 + VK_FIXED_SIZE + name_len > limit:
+    if name_len > MAX_VALUE_NAME_BYTES or p + CELL_HEADER + VK_FIXED_SIZE + name_len > limit:
         return None
     if flags & ~_VK_KNOWN_FLAGS:
         return None
@@ -357,35 +358,35 @@ def _value_data(buf: Any, live: _Live, size: int, data: int) -> tuple[bytes | No
     if length > MAX_VALUE_SIZE:
         return None, False
     big = length > BIG_DATA_SEGMENT and live.minor >= 4 and _stale_cap(live, data) >= _DB.size
-    if big and buf[BASE + data + 4 : BASE + data + 6] == b"db":
+    if big and cell_sig(buf, data) == b"db":
         return _big_data(buf, live, data, length), False
     if data in live.used or _stale_cap(live, data) < length:
         return None, False  # reused by a live record, or too small to hold it
-    return bytes(buf[BASE + data + 4 : BASE + data + 4 + length]), False
+    return bytes(buf[BASE + data + CELL_HEADER : BASE + data + CELL_HEADER + length]), False
 
 
 def _stale_cap(live: _Live, cell: int) -> int:
     """Capacity of a cell whether allocated or free (a freed cell keeps its size)."""
-    if cell & 7 or cell + 4 > live.limit:
+    if cell & 7 or cell + CELL_HEADER > live.limit:
         return -1
     (size,) = _I32.unpack_from(live.buf, BASE + cell)
     n = abs(size)
-    return n - 4 if 8 <= n <= live.limit - cell else -1
+    return n - CELL_HEADER if 8 <= n <= live.limit - cell else -1
 
 
 def _big_data(buf: Any, live: _Live, db: int, length: int) -> bytes | None:
-    _sig, count, seglist = _DB.unpack_from(buf, BASE + db + 4)
+    _sig, count, seglist = _DB.unpack_from(buf, BASE + db + CELL_HEADER)
     if db in live.used or count * BIG_DATA_SEGMENT < length:
         return None
     if _stale_cap(live, seglist) < 4 * count:
         return None
     parts, remaining = [], length
     for i in range(count):
-        (seg,) = _U32.unpack_from(buf, BASE + seglist + 4 + 4 * i)
+        (seg,) = _U32.unpack_from(buf, BASE + seglist + CELL_HEADER + 4 * i)
         take = min(remaining, BIG_DATA_SEGMENT)
         if seg in live.used or _stale_cap(live, seg) < take:
             return None
-        parts.append(bytes(buf[BASE + seg + 4 : BASE + seg + 4 + take]))
+        parts.append(bytes(buf[BASE + seg + CELL_HEADER : BASE + seg + CELL_HEADER + take]))
         remaining -= take
         if remaining <= 0:
             break
@@ -446,7 +447,7 @@ def scan_deleted(hive: Any) -> DeletedRecords:
         cap = _stale_cap(live, vlist)
         remnants = []
         for i in range(count, max(count, cap // 4)):
-            (vk,) = _U32.unpack_from(buf, BASE + vlist + 4 + 4 * i)
+            (vk,) = _U32.unpack_from(buf, BASE + vlist + CELL_HEADER + 4 * i)
             v = vks.get(vk)
             if v is not None and v.owner is None:
                 v.owner = path
@@ -504,7 +505,7 @@ def _listed_values(
         return []
     out = []
     for i in range(count):
-        (vk,) = _U32.unpack_from(buf, BASE + vlist + 4 + 4 * i)
+        (vk,) = _U32.unpack_from(buf, BASE + vlist + CELL_HEADER + 4 * i)
         v = vks.get(vk)
         if v is not None:
             out.append(v)

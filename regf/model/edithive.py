@@ -89,7 +89,7 @@ from ..errors import (
     ValueNotFoundError,
 )
 from ..format.constants import BASE, HCELL_NIL, MAX_DEPTH, VOLATILE_BIT, KeyFlags
-from ..format.fast import BASE_L, NK, SK, VK
+from ..format.fast import BASE_L, CELL_HEADER, NK, SK, VK
 from ..format.structs import SK_FIXED_SIZE
 from ..storage.flush import Pager
 from ..storage.recovery import RecoveryReport
@@ -530,7 +530,7 @@ class EditHive(EditableHiveBase):
         self._live(k)
         vol, cell = k._vol, k._cell
         if attr == "_f":
-            return NK.unpack_from(self._space(vol).image, BASE + cell + 4)
+            return NK.unpack_from(self._space(vol).image, BASE + cell + CELL_HEADER)
         if attr == "name":
             return nodes.name_of(self._space(vol).image, cell)
         if attr == "_path":
@@ -619,7 +619,9 @@ class EditHive(EditableHiveBase):
         a = self._space(k._vol)
         buf = a.image
         return [
-            Value.snapshot(r.name, r.type, r.raw, r.cell, VK.unpack_from(buf, BASE + r.cell + 4))
+            Value.snapshot(
+                r.name, r.type, r.raw, r.cell, VK.unpack_from(buf, BASE + r.cell + CELL_HEADER)
+            )
             for r in cellvalues.iter_values(a, k._cell, self.minor)
         ]
 
@@ -632,7 +634,9 @@ class EditHive(EditableHiveBase):
         if vk is None:
             raise ValueNotFoundError(f"no value {name!r} in {k.path!r}")
         r = cellvalues.read_value(a, vk, self.minor)
-        return Value.snapshot(r.name, r.type, r.raw, vk, VK.unpack_from(a.image, BASE + vk + 4))
+        return Value.snapshot(
+            r.name, r.type, r.raw, vk, VK.unpack_from(a.image, BASE + vk + CELL_HEADER)
+        )
 
     def _key_security_raw(self, k: Key) -> bytes:
         self._live(k)

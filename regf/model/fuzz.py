@@ -32,6 +32,7 @@ from ..errors import InvalidArgumentError
 from ..format.constants import BASE, ValueType
 from ..format.fast import (
     BASE_L,
+    CELL_HEADER,
     DB_L,
     HBIN_L,
     HVLE_L,
@@ -39,10 +40,12 @@ from ..format.fast import (
     LIST_HEAD_L,
     NK_L,
     PAGE_REF_L,
+    SIG_SIZE,
     SK_L,
     U16,
     U32,
     VK_L,
+    cell_sig,
 )
 from ..format.structs import HVLE_HEADER_SIZE
 from .serialize import serialize
@@ -208,7 +211,7 @@ def _cells(buf: bytearray) -> _Cells:
                 break
             if size < 0:
                 every.append(off)
-                by_sig.setdefault(bytes(buf[BASE + off + 4 : BASE + off + 6]), []).append(off)
+                by_sig.setdefault(cell_sig(buf, off), []).append(off)
             off += n
     return _Cells(by_sig, every, image.hbins_size)
 
@@ -258,7 +261,7 @@ def _m_cell_size(rng: random.Random, buf: bytearray, cells: _Cells) -> _Mut:
     if c is None:
         return None
     v = rng.choice((0, 1, 4, 8, -4, -8, -0x7FFFFFF8, 0x7FFFFFF8, -(cells.hbins_size + 8)))
-    sig = bytes(buf[BASE + c + 4 : BASE + c + 6]).decode("latin-1")
+    sig = cell_sig(buf, c).decode("latin-1")
     return _put(buf, BASE + c, _I32, v, "cell_size", f"cell.size of {sig!r} cell {c:#x}")
 
 
@@ -271,7 +274,7 @@ def _m_cell_index(rng: random.Random, buf: bytearray, cells: _Cells) -> _Mut:
     c = _pick(rng, cells, b"nk", b"vk", b"lh", b"lf", b"li", b"ri", b"db", b"sk")
     if c is None:
         return None
-    at = BASE + c + 4
+    at = BASE + c + CELL_HEADER
     sig = bytes(buf[at : at + 2])
     if sig == b"nk":
         name = rng.choice(_NK_INDEX_FIELDS)
@@ -297,7 +300,7 @@ def _m_count(rng: random.Random, buf: bytearray, cells: _Cells) -> _Mut:
     c = _pick(rng, cells, b"nk", b"lh", b"lf", b"li", b"ri", b"db")
     if c is None:
         return None
-    at = BASE + c + 4
+    at = BASE + c + CELL_HEADER
     if buf[at : at + 2] == b"nk":
         name = rng.choice(_NK_COUNT_FIELDS)
         f = at + NK_L.offset(name)
@@ -315,7 +318,7 @@ def _m_name_len(rng: random.Random, buf: bytearray, cells: _Cells) -> _Mut:
     c = _pick(rng, cells, b"nk", b"vk")
     if c is None:
         return None
-    at = BASE + c + 4
+    at = BASE + c + CELL_HEADER
     is_nk = buf[at : at + 2] == b"nk"
     f = at + (NK_L.offset("name_length") if is_nk else VK_L.offset("name_length"))
     v = rng.choice((*_INTERESTING_U16, 0x4C, 0x1FF))
@@ -327,9 +330,10 @@ def _m_signature(rng: random.Random, buf: bytearray, cells: _Cells) -> _Mut:
     if c is None:
         return None
     sig = rng.choice((b"nk", b"vk", b"lh", b"lf", b"li", b"ri", b"db", b"sk", b"\0\0"))
-    old = bytes(buf[BASE + c + 4 : BASE + c + 6])
-    buf[BASE + c + 4 : BASE + c + 6] = sig
-    return Mutation("signature", BASE + c + 4, f"signature of cell {c:#x}", f"{old!r} -> {sig!r}")
+    old = cell_sig(buf, c)
+    at = BASE + c + CELL_HEADER
+    buf[at : at + SIG_SIZE] = sig
+    return Mutation("signature", at, f"signature of cell {c:#x}", f"{old!r} -> {sig!r}")
 
 
 def _m_data_size(rng: random.Random, buf: bytearray, cells: _Cells) -> _Mut:
@@ -337,7 +341,7 @@ def _m_data_size(rng: random.Random, buf: bytearray, cells: _Cells) -> _Mut:
     if c is None:
         return None
     v = rng.choice((0, 5, 16344, 16345, 0x7FFFFFFF, 0x80000000, 0x80000005, 0xFFFFFFFF))
-    at = BASE + c + 4 + VK_L.offset("data_size")
+    at = BASE + c + CELL_HEADER + VK_L.offset("data_size")
     return _put(buf, at, _U32, v, "data_size", f"vk.data_size of {c:#x}")
 
 

@@ -35,7 +35,7 @@ from ..errors import (
     ValueNotFoundError,
 )
 from ..format.constants import BASE, FILE_TYPE_PRIMARY, HCELL_NIL, MAX_DEPTH, VOLATILE_BIT
-from ..format.fast import BASE_L, I32, SK, u32_array
+from ..format.fast import BASE_L, CELL_HEADER, I32, SK, u32_array
 from ..format.structs import SK_FIXED_SIZE, VK_FIXED_SIZE
 from ..storage import discover, recovery
 from ..storage.baseblock import hbins_size_ok
@@ -342,7 +342,7 @@ class Hive:
         start, cap = image.cell(cell, "class name")
         if length > cap:
             if image.strict:
-                raise CellError(f"class of {k.path!r} longer than its cell", start - 4)
+                raise CellError(f"class of {k.path!r} longer than its cell", start - CELL_HEADER)
             length = cap
         return decode_name(bytes(image.buf[start : start + length]), False)
 
@@ -446,7 +446,7 @@ class Hive:
         start, cap = image.cell(lst, "value list")
         if 4 * count > cap:
             err = StructureError(
-                f"value list of {k.path!r}: count {count} exceeds its cell", start - 4
+                f"value list of {k.path!r}: count {count} exceeds its cell", start - CELL_HEADER
             )
             if image.strict:
                 raise err
@@ -469,9 +469,9 @@ class Hive:
                 q = c >> 3
                 # Inline copy of HiveImage.cell's fast path; cell() explains failures.
                 if not c & _BAD_INDEX and c < limit and (bm[q >> 3] >> (q & 7)) & 1:
-                    cap = -unpack(buf, BASE + c)[0] - 4
+                    cap = -unpack(buf, BASE + c)[0] - CELL_HEADER
                     if cap >= VK_FIXED_SIZE:
-                        res.append(at(image, c, BASE + c + 4, cap))
+                        res.append(at(image, c, BASE + c + CELL_HEADER, cap))
                         continue
                 start, cap = cell(c, "value", VK_FIXED_SIZE)
                 res.append(at(image, c, start, cap))

@@ -25,7 +25,7 @@ from typing import Any, Protocol
 from ..cells.nodes import decode_key_name as decode_name
 from ..errors import CellError, KeyNotFoundError, RegfError, SignatureError
 from ..format.constants import BASE, KeyFlags
-from ..format.fast import NK_L
+from ..format.fast import CELL_HEADER, NK_L
 from . import keyops, valueops
 from .keyops import DROP_FLAGS, Timestamp
 from .spec import KeySpec
@@ -167,7 +167,7 @@ class Key:
                 return p
             if attr == "_f":
                 # The walker checked this nk (cell, signature, name inside the cell).
-                f = self._f = _NK.unpack_from(hive.image.buf, BASE + self._cell + 4)
+                f = self._f = _NK.unpack_from(hive.image.buf, BASE + self._cell + CELL_HEADER)
                 return f
         return hive._key_attr(self, attr)
 

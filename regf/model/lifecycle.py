@@ -24,7 +24,7 @@ from ..cells import values as cellvalues
 from ..cells.alloc import CellAllocatorAPI as Alloc
 from ..errors import HiveStateError, InvalidArgumentError
 from ..format.constants import BASE, HCELL_NIL
-from ..format.fast import BASE_L, CELL_L, HBIN_L, NK
+from ..format.fast import BASE_L, CELL_HEADER, HBIN_L, NK
 from ..storage.atomic import Chunk, write_new_file
 from ..storage.flush import FlushStats, Pager
 from ..storage.recovery import RecoveryReport
@@ -135,7 +135,7 @@ class EditableHiveBase:
         sds: dict[int, bytes] = {}
 
         def node(cell: int) -> KeySpec:
-            f = NK.unpack_from(buf, BASE + cell + 4)
+            f = NK.unpack_from(buf, BASE + cell + CELL_HEADER)
             sk = f[13]
             sd = sds.get(sk)
             if sd is None:
@@ -247,7 +247,7 @@ class EditableHiveBase:
                 window[: hi - lo] = whole[lo:hi]
             while i < len(free):
                 cell, size = free[i]
-                first, stop = BASE + cell + CELL_L.size, BASE + cell + size
+                first, stop = BASE + cell + CELL_HEADER, BASE + cell + size
                 if first >= hi:
                     break
                 a, b = max(first, lo), min(stop, hi)

@@ -56,7 +56,7 @@ from ..format.constants import (
     KeyFlags,
     ValueFlags,
 )
-from ..format.fast import BASE_L, CELL_L, DB, HBIN, LIST_HEAD, NK, SK, VK
+from ..format.fast import BASE_L, CELL_HEADER, CELL_L, DB, HBIN, LIST_HEAD, NK, SK, VK
 from ..format.layout import layout
 from ..format.pack import hint_array, pair_array, u32_array
 from ..format.security import SdControl, SecurityDescriptorHeader, default_descriptor
@@ -247,7 +247,7 @@ class _Bins:
 
     def alloc(self, payload: int, data: bytes | None = None) -> int:
         """Reserve a cell for ``payload`` bytes and return its cell index."""
-        size = (4 + payload + 7) & ~7  # fmt §3: cells are 8-aligned, size included
+        size = (CELL_HEADER + payload + 7) & ~7  # fmt §3: cells are 8-aligned, size included
         for i in self.open:
             b = self.bins[i]
             if b[2] + size <= b[0] + b[1]:
@@ -264,7 +264,7 @@ class _Bins:
         if data is None:
             self.pending.add(idx)
         else:
-            self.out[idx + 4 : idx + 4 + len(data)] = data
+            self.out[idx + CELL_HEADER : idx + CELL_HEADER + len(data)] = data
         return idx
 
     def _new_bin(self, cell_size: int) -> int:
@@ -279,10 +279,10 @@ class _Bins:
 
     def set(self, idx: int, data: bytes) -> None:
         """Supply the payload of a previously allocated cell."""
-        if 4 + len(data) > self.sizes[idx]:  # pragma: no cover - internal bug guard
+        if CELL_HEADER + len(data) > self.sizes[idx]:  # pragma: no cover - internal bug guard
             raise AssertionError(f"payload of {len(data)} bytes overflows cell {idx:#x}")
         self.pending.discard(idx)
-        self.out[idx + 4 : idx + 4 + len(data)] = data
+        self.out[idx + CELL_HEADER : idx + CELL_HEADER + len(data)] = data
 
     @property
     def total(self) -> int:

@@ -18,7 +18,7 @@ from ..cells import values as cellvalues
 from ..cells.alloc import CREATED
 from ..errors import InvalidArgumentError, ValueNotFoundError
 from ..format.constants import BASE, ValueType
-from ..format.fast import VK
+from ..format.fast import CELL_HEADER, VK
 from .keyops import Timestamp, editing, to_filetime
 from .serialize import EPOCH_FILETIME, now_filetime
 from .values import Value
@@ -98,7 +98,7 @@ def encode_value(data: object, vtype: int | None = None) -> tuple[int, bytes]:
 def snapshot(buf: Any, vk: int, vtype: int, raw: bytes) -> Value:
     """The :class:`Value` just stored in vk cell ``vk`` (its stored name's case)."""
     return Value.snapshot(
-        cellvalues.vk_name(buf, vk), vtype, raw, vk, VK.unpack_from(buf, BASE + vk + 4)
+        cellvalues.vk_name(buf, vk), vtype, raw, vk, VK.unpack_from(buf, BASE + vk + CELL_HEADER)
     )
 
 

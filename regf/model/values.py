@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 from ..cells.nodes import decode_key_name as decode_name
 from ..errors import CellError, FormatError, SignatureError, StructureError
 from ..format.constants import BASE, DATA_INLINE, HCELL_NIL, VOLATILE_BIT, ValueFlags, ValueType
-from ..format.fast import DB, I32, U32, VK
+from ..format.fast import CELL_HEADER, DB, I32, U32, VK
 from ..format.structs import BIG_DATA_SEGMENT, VK_FIXED_SIZE
 from .decode import decode
 from .spec import ValueSpec
@@ -105,7 +105,7 @@ class Value:
             # The walk checked this vk already (signature and name inside the cell).
             _sig, _nl, self.data_size, self.data_cell, _t, self.flags, _sp = VK.unpack_from(
                 self._image.buf,
-                BASE + self.index + 4,
+                BASE + self.index + CELL_HEADER,
             )
             return getattr(self, attr)
         raise AttributeError(f"{type(self).__name__!r} object has no attribute {attr!r}")
@@ -160,14 +160,15 @@ class Value:
         bm = image.bitmap()
         # Inline copy of HiveImage.cell's fast path (this is the hottest read).
         if not c & (VOLATILE_BIT | 7) and c < image.hbins_size and (bm[q >> 3] >> (q & 7)) & 1:
-            start = BASE + c + 4
-            cap = -I32.unpack_from(image.buf, BASE + c)[0] - 4
+            start = BASE + c + CELL_HEADER
+            cap = -I32.unpack_from(image.buf, BASE + c)[0] - CELL_HEADER
         else:
             start, cap = image.cell(c, "value data")
         if cap < length:
             if image.strict:
                 raise CellError(
-                    f"value {self.name!r}: data cell holds {cap} of {length} bytes", start - 4
+                    f"value {self.name!r}: data cell holds {cap} of {length} bytes",
+                    start - CELL_HEADER,
                 )
             length = cap
         return bytes(image.buf[start : start + length])
@@ -179,7 +180,7 @@ class Value:
         needed = -(-length // BIG_DATA_SEGMENT)
         if count < needed and image.strict:
             raise StructureError(
-                f"big data: {count} segments cannot hold {length} bytes", start - 4
+                f"big data: {count} segments cannot hold {length} bytes", start - CELL_HEADER
             )
         lstart, _ = image.cell(seg_list, "big data segment list", 4 * count)
         parts: list[bytes] = []
@@ -199,7 +200,7 @@ class Value:
         data = b"".join(parts)
         if len(data) < length and image.strict:
             raise StructureError(
-                f"big data: segments hold {len(data)} of {length} bytes", start - 4
+                f"big data: segments hold {len(data)} of {length} bytes", start - CELL_HEADER
             )
         return data
 

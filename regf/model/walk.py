@@ -9,8 +9,7 @@ from collections.abc import Iterator
 from threading import get_ident
 from typing import Any
 
-from .._accel.codes import CELL_FIXED_SIZE
-from .._accel.pure import (
+from .._accel.purewalk import (
     K_CHILDREN_BAD,
     K_CYCLE,
     K_DEPTH,
@@ -25,7 +24,7 @@ from .._accel.pure import (
 from ..cells.nodes import name_of
 from ..cells.values import vk_name
 from ..format.constants import BASE, HCELL_NIL, MAX_DEPTH
-from ..format.fast import NK_L
+from ..format.fast import CELL_HEADER, NK_L
 from .keys import Key
 from .values import Value
 
@@ -225,7 +224,7 @@ WALK_CAPS = WalkCaps(
 
 #: The nk's stable subkey count and list, read in one call (the leaf test of subkeys()).
 _SUBKEY_HEAD = NK_L.pick("subkey_count", "subkey_list")
-_NK_AT = BASE + CELL_FIXED_SIZE
+_NK_AT = BASE + CELL_HEADER
 #: Levels one subkeys() batch decodes below its key: the children (which the caller
 #: gets) and two more (prefilled as each key's answer to subkeys(), as the natural
 #: recursive walk asks for next): a third of the walker calls of a one-level batch.

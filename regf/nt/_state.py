@@ -1,6 +1,7 @@
 """What the function modules of :class:`~regf.nt.registry.Registry` see of it.
 
-``registry.py`` delegates its calls to function modules (:mod:`~regf.nt.hives`,
+``registry.py`` (and :mod:`~regf.nt.zwcalls`, its mixin of delegating Zw* calls)
+delegates its calls to function modules (:mod:`~regf.nt.hives`,
 :mod:`~regf.nt.keyapi`, :mod:`~regf.nt.keyops`, :mod:`~regf.nt.keyquery`,
 :mod:`~regf.nt.notifycalls`, :mod:`~regf.nt.opencreate`, :mod:`~regf.nt.seccalls`,
 :mod:`~regf.nt.valuecalls`), passing itself. They annotate that argument with

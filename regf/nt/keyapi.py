@@ -70,7 +70,10 @@ def _label(file: object) -> str:
 
 
 def save_key(reg: RegistryState, handle: int, file: FileArg, fmt: int) -> None:
-    """ZwSaveKeyEx (see :meth:`Registry.ZwSaveKeyEx`)."""
+    """ZwSaveKey(Ex): save the key's stable subtree as a hive to ``file`` (a new path,
+    or a binary file object) in format ``fmt``: REG_STANDARD_FORMAT (1.3, ZwSaveKey's),
+    REG_LATEST_FORMAT (1.5) or REG_NO_COMPRESSION (hive roots only: the hive's bins as
+    they are, uncompacted)."""
     with reg._lock:
         if fmt not in _FORMATS:
             raise _fail(S.STATUS_INVALID_PARAMETER, f"bad save format {fmt!r} (one of 1, 2, 4)")
@@ -163,7 +166,9 @@ def _read_in(file: FileArg) -> Any:
 
 
 def restore_key(reg: RegistryState, handle: int, file: FileArg, flags: int) -> None:
-    """ZwRestoreKey (see :meth:`Registry.ZwRestoreKey`)."""
+    """ZwRestoreKey: replace the key's values and subtree by the hive in ``file``; open
+    handles below it make this STATUS_CANNOT_DELETE unless REG_FORCE_RESTORE (they then
+    get STATUS_KEY_DELETED); REG_WHOLE_HIVE_VOLATILE restores as volatile keys."""
     legal = C.REG_FORCE_RESTORE | C.REG_WHOLE_HIVE_VOLATILE
     if isinstance(flags, bool) or not isinstance(flags, int) or flags & ~legal:
         raise _fail(S.STATUS_INVALID_PARAMETER, f"bad restore flags {flags!r}")
@@ -265,7 +270,9 @@ def replace_key(
     handle: int,
     old_file: str | os.PathLike[str],
 ) -> None:
-    """ZwReplaceKey (see :meth:`Registry.ZwReplaceKey`)."""
+    """ZwReplaceKey: make ``new_file`` the hive file of the loaded hive whose root
+    ``handle`` is, keeping the current file as ``old_file``; the running hive is not
+    written any more and the next load of that file name gets the new hive."""
     with reg._lock:
         entry = reg._entry("ZwReplaceKey", handle, 0)
         _privilege(reg, SE_RESTORE_PRIVILEGE, "ZwReplaceKey")
@@ -313,7 +320,9 @@ def _align4(n: int) -> int:
 def query_multiple_values(
     reg: RegistryState, handle: int, names: list[str], length: int | None
 ) -> tuple[list[dict[str, int]], bytes]:
-    """ZwQueryMultipleValueKey (see :meth:`Registry.ZwQueryMultipleValueKey`)."""
+    """ZwQueryMultipleValueKey: the values ``names`` at once, as (KEY_VALUE_ENTRY list,
+    value buffer); each entry's DataOffset points into the buffer (data ULONG-aligned).
+    A ``length`` below the data size gives STATUS_BUFFER_OVERFLOW with result_length."""
     if not isinstance(names, list | tuple) or not all(isinstance(n, str) for n in names):
         raise _fail(S.STATUS_INVALID_PARAMETER, "value names must be a list of str")
     with reg._lock:
@@ -377,7 +386,9 @@ _SET_SIZES = {
 
 
 def set_information_key(reg: RegistryState, handle: int, info_class: int, data: bytes) -> None:
-    """ZwSetInformationKey (see :meth:`Registry.ZwSetInformationKey`)."""
+    """ZwSetInformationKey: set KeyWriteTimeInformation (a FILETIME), the Wow64 /
+    control / debug flags, the virtualization bits or the handle's tags; needs
+    KEY_SET_VALUE, exact sizes (STATUS_INFO_LENGTH_MISMATCH)."""
     try:
         cls = C.KEY_SET_INFORMATION_CLASS(info_class)
     except ValueError:
@@ -441,8 +452,9 @@ def set_information_key(reg: RegistryState, handle: int, info_class: int, data: 
 
 
 def query_key_name(reg: RegistryState, handle: int, length: int | None) -> str:
-    """ZwQueryObject(ObjectNameInformation) on a key handle: the object manager asks
-    the configuration manager for the name (RegNtPreQueryKeyName)."""
+    """ZwQueryObject(ObjectNameInformation) on a key handle: the key's full name. The
+    object manager asks the configuration manager for it, through the
+    RegNtPre/PostQueryKeyName notifications."""
     with reg._lock:
         length = check_length(length)
         entry = reg._entry("ZwQueryObject", handle, 0)

@@ -29,7 +29,16 @@ def notify_change_key(
     timeout: float | None,
     apc: Callable[[NTSTATUS], object] | None,
 ) -> NotifyRequest:
-    """ZwNotifyChangeKey (see :meth:`Registry.ZwNotifyChangeKey`)."""
+    """ZwNotifyChangeKey: ask to be told of changes to the key (and its subtree with
+    ``watch_tree``) matching ``completion_filter`` (REG_NOTIFY_CHANGE_* bits); needs
+    KEY_NOTIFY.
+
+    Returns a :class:`~regf.nt.notify.NotifyRequest`: pending (STATUS_PENDING) until a
+    matching change completes it with STATUS_NOTIFY_ENUM_DIR; ``apc`` is called then.
+    ``asynchronous=False`` waits for it (up to ``timeout`` seconds). Changes made while
+    no request is pending are coalesced into the next request, which completes at once.
+    See :mod:`regf.nt.notify`.
+    """
     if (
         isinstance(completion_filter, bool)
         or not isinstance(completion_filter, int)

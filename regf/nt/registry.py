@@ -34,19 +34,7 @@ from ..errors import (
 from ..format.constants import ValueType
 from ..model.edithive import EditHive
 from . import constants as C
-from . import (
-    hives,
-    keyapi,
-    keyops,
-    keyquery,
-    notify,
-    notifycalls,
-    opencreate,
-    seccalls,
-    store,
-    valuecalls,
-)
-from . import infoclass as I
+from . import hives, notify, notifycalls, opencreate, store
 from ._state import _Handle
 from .access import Token
 from .callbacks import (
@@ -60,6 +48,7 @@ from .flusher import LazyFlusher
 from .namespace import HiveMount, Kcb, KeyObject, Namespace
 from .status import NT_SUCCESS, NTSTATUS, NtStatusError
 from .verifier import Verifier, Violation
+from .zwcalls import ZwCalls
 
 S = NTSTATUS
 #: Symbolic links followed while resolving one name before giving up (the object
@@ -73,12 +62,10 @@ def _fail(status: NTSTATUS, message: str = "") -> NtStatusError:
     return NtStatusError(status, message)
 
 
-_check_length = I.check_length
-
-
-class Registry:
+class Registry(ZwCalls):
     """A configuration manager: hives loaded into ``\\REGISTRY``, handles, Zw* calls,
-    filter callbacks, a lazy flusher and an optional handle verifier.
+    filter callbacks, a lazy flusher and an optional handle verifier. The Zw* calls
+    that only delegate are inherited from :class:`~regf.nt.zwcalls.ZwCalls`.
 
     Args:
         lazy_flush: seconds between background flushes of dirty hives (Windows flushes
@@ -145,22 +132,7 @@ class Registry:
         flags: int = 0,
         desired_access: int = 0,
     ) -> None:
-        """NtLoadKey / NtLoadKeyEx: make the hive ``source`` appear at ``object_path``.
-
-        ``source`` is a hive file (opened with ``regf.open(path, mode="r+")``: its writer
-        lock is held while it is loaded, a dirty hive is recovered first, and flushes go
-        through its ``.LOG1``/``.LOG2``; a missing file is created empty when
-        ``create_new`` and written whole on each flush) or an already open ``EditHive`` (left
-        open on unload; do not edit it directly while it is loaded: the registry caches
-        its keys). ``object_path`` must name a free key below a key of the master hive,
-        e.g. ``\\Registry\\Machine\\SOFTWARE``.
-
-        ``flags``: REG_OPEN_READ_ONLY loads a copy that is never written (changes get
-        STATUS_ACCESS_DENIED); REG_NO_LAZY_FLUSH leaves the hive to explicit ZwFlushKey
-        calls. A file that cannot be written (permissions, read-only file system) is
-        loaded read-only, unless ``desired_access`` asks for a write right: then
-        STATUS_ACCESS_DENIED.
-        """
+        """NtLoadKey / NtLoadKeyEx: mount a hive; see :func:`regf.nt.hives.load_hive`."""
         hives.load_hive(
             self,
             object_path,
@@ -182,19 +154,14 @@ class Registry:
             }
 
     def unload_hive(self, object_path: str, *, force: bool = False) -> None:
-        """NtUnloadKey: flush the hive at ``object_path`` and take it out of the namespace.
-
-        Open handles to its keys make this fail with STATUS_CANNOT_DELETE unless
-        ``force`` (then those handles get STATUS_KEY_DELETED from now on).
-        """
+        """NtUnloadKey: flush and unmount a hive; see :func:`regf.nt.hives.unload_hive`."""
         hives.unload_hive(self, object_path, force=force)
 
     def _mount_at(self, object_path: str) -> HiveMount:
         return hives.mount_at(self, object_path)
 
     def flush_all(self) -> None:
-        """Flush every dirty hive now (what the lazy flusher does: hives loaded with
-        REG_NO_LAZY_FLUSH are left to ZwFlushKey)."""
+        """Flush every dirty hive now; see :func:`regf.nt.hives.flush_all`."""
         hives.flush_all(self)
 
     def _lazy_flush(self) -> None:
@@ -204,10 +171,7 @@ class Registry:
         hives.flush_mount(self, mount)
 
     def close(self) -> None:
-        """Stop the lazy flusher, flush every dirty hive and unload everything.
-
-        Raises the first flush failure (NtStatusError) after closing everything else.
-        """
+        """Flush and unload everything, stop the flusher; see :func:`regf.nt.hives.close`."""
         hives.close(self)
 
     @property
@@ -595,92 +559,7 @@ class Registry:
         )
 
     # ===================================================================================
-    # Values
-    # ===================================================================================
-
-    def ZwSetValueKey(
-        self,
-        handle: int,
-        name: str | None,
-        type: int,
-        data: bytes | bytearray | memoryview | None,
-        *,
-        title_index: int = 0,
-    ) -> None:
-        """Create or replace the value ``name`` (None or "" is the default value) with
-        ``data`` stored exactly as given (for REG_*SZ types include the terminator)."""
-        valuecalls.set_value_key(self, handle, name, type, data, title_index=title_index)
-
-    def ZwDeleteValueKey(self, handle: int, name: str | None) -> None:
-        """Delete the value ``name`` (STATUS_OBJECT_NAME_NOT_FOUND if there is none)."""
-        valuecalls.delete_value_key(self, handle, name)
-
-    def ZwQueryValueKey(
-        self,
-        handle: int,
-        name: str | None,
-        info_class: int,
-        length: int | None = None,
-    ) -> I.InfoStruct:
-        """The value ``name`` as a KEY_VALUE_*_INFORMATION structure.
-
-        With ``length`` the buffer protocol applies: STATUS_BUFFER_TOO_SMALL (no data) or
-        STATUS_BUFFER_OVERFLOW (partial data in the error's ``info``), both with
-        ``result_length``.
-        """
-        return valuecalls.query_value_key(self, handle, name, info_class, length)
-
-    def ZwEnumerateValueKey(
-        self,
-        handle: int,
-        index: int,
-        info_class: int,
-        length: int | None = None,
-    ) -> I.InfoStruct:
-        """The ``index``-th value (stored order); STATUS_NO_MORE_ENTRIES past the end."""
-        return valuecalls.enumerate_value_key(self, handle, index, info_class, length)
-
-    # ===================================================================================
-    # Keys: query, enumerate, delete, rename, flush, close
-    # ===================================================================================
-
-    def ZwQueryKey(self, handle: int, info_class: int, length: int | None = None) -> I.InfoStruct:
-        """Information about the key as a KEY_*_INFORMATION structure (Basic, Node, Full,
-        Name, Cached); ``length`` follows the buffer protocol (see ZwQueryValueKey)."""
-        return keyquery.query_key(self, handle, info_class, length)
-
-    def ZwEnumerateKey(
-        self, handle: int, index: int, info_class: int, length: int | None = None
-    ) -> I.InfoStruct:
-        """The ``index``-th subkey (stable ones in Windows order, then volatile ones) as
-        KEY_BASIC/NODE/FULL_INFORMATION; STATUS_NO_MORE_ENTRIES past the end."""
-        return keyquery.enumerate_key(self, handle, index, info_class, length)
-
-    def ZwDeleteKey(self, handle: int) -> None:
-        """Delete the key (STATUS_CANNOT_DELETE while it has subkeys or is a hive root).
-        The handle stays open (close it); other calls on it get STATUS_KEY_DELETED."""
-        keyops.delete_key(self, handle)
-
-    def ZwRenameKey(self, handle: int, new_name: str) -> None:
-        """Rename the key to ``new_name`` (a name, not a path). STATUS_CANNOT_DELETE if a
-        sibling already has that name (including the key itself in other case),
-        STATUS_ACCESS_DENIED for hive roots and master-hive keys."""
-        keyops.rename_key(self, handle, new_name)
-
-    def ZwFlushKey(self, handle: int) -> None:
-        """Write the key's whole hive to disk now (returns when it is written).
-
-        A hive file loaded from disk is flushed in place as Windows does: its dirty pages
-        become one log entry in ``.LOG1``/``.LOG2``, then the primary is reconciled.
-
-        A key of the master hive (``\\Registry``, ``\\Registry\\Machine``, ...) flushes
-        every loaded hive: the whole registry. A hive that cannot be flushed gives
-        STATUS_REGISTRY_IO_FAILED.
-        """
-        keyops.flush_key(self, handle)
-
-    # ===================================================================================
-    # The rest of the key API (regf/nt/keyapi.py)
+    # Load, unload, close (the delegating Zw* calls are in regf/nt/zwcalls.py)
     # ===================================================================================
 
     def ZwLoadKey(self, target: str, source: str | os.PathLike[str]) -> None:
@@ -716,85 +595,6 @@ class Registry:
             raise _fail(S.STATUS_PRIVILEGE_NOT_HELD, "ZwUnloadKey needs SeRestorePrivilege")
         self.unload_hive(target)
 
-    def ZwSaveKey(self, handle: int, file: keyapi.FileArg) -> None:
-        """Save the key's stable subtree as a hive (standard format, 1.3) to ``file``
-        (a new path, or a binary file object)."""
-        keyapi.save_key(self, handle, file, C.REG_STANDARD_FORMAT)
-
-    def ZwSaveKeyEx(self, handle: int, file: keyapi.FileArg, format: int) -> None:
-        """Save as REG_STANDARD_FORMAT (1.3), REG_LATEST_FORMAT (1.5) or
-        REG_NO_COMPRESSION (hive roots only: the hive's bins as they are, uncompacted)."""
-        keyapi.save_key(self, handle, file, format)
-
-    def ZwRestoreKey(self, handle: int, file: keyapi.FileArg, flags: int = 0) -> None:
-        """Replace the key's values and subtree by the hive in ``file``; open handles
-        below it make this STATUS_CANNOT_DELETE unless REG_FORCE_RESTORE (they then get
-        STATUS_KEY_DELETED); REG_WHOLE_HIVE_VOLATILE restores as volatile keys."""
-        keyapi.restore_key(self, handle, file, flags)
-
-    def ZwReplaceKey(
-        self,
-        new_file: str | os.PathLike[str],
-        handle: int,
-        old_file: str | os.PathLike[str],
-    ) -> None:
-        """Make ``new_file`` the hive file of the loaded hive whose root ``handle`` is,
-        keeping the current file as ``old_file``; the running hive is not written any
-        more and the next load of that file name gets the new hive."""
-        keyapi.replace_key(self, new_file, handle, old_file)
-
-    def ZwQueryMultipleValueKey(
-        self, handle: int, names: list[str], length: int | None = None
-    ) -> tuple[list[dict[str, int]], bytes]:
-        """The values ``names`` at once: (KEY_VALUE_ENTRY list, value buffer); each
-        entry's DataOffset points into the buffer (data ULONG-aligned). A ``length``
-        below the data size gives STATUS_BUFFER_OVERFLOW with result_length."""
-        return keyapi.query_multiple_values(self, handle, names, length)
-
-    def ZwSetInformationKey(self, handle: int, info_class: int, data: bytes) -> None:
-        """Set KeyWriteTimeInformation (a FILETIME), the Wow64 / control / debug flags,
-        the virtualization bits or the handle's tags; needs KEY_SET_VALUE, exact sizes
-        (STATUS_INFO_LENGTH_MISMATCH)."""
-        keyapi.set_information_key(self, handle, info_class, data)
-
-    def ZwQueryObject(
-        self, handle: int, info_class: int = C.ObjectNameInformation, length: int | None = None
-    ) -> str:
-        """ZwQueryObject(ObjectNameInformation): the key's full name, through the
-        RegNtPre/PostQueryKeyName notifications."""
-        if info_class != C.ObjectNameInformation:
-            raise _fail(S.STATUS_INVALID_INFO_CLASS, f"class {info_class!r} is not supported")
-        return keyapi.query_key_name(self, handle, length)
-
-    def ZwNotifyChangeKey(
-        self,
-        handle: int,
-        completion_filter: int,
-        watch_tree: bool = False,
-        *,
-        asynchronous: bool = True,
-        timeout: float | None = None,
-        apc: Callable[[NTSTATUS], object] | None = None,
-    ) -> notify.NotifyRequest:
-        """Ask to be told of changes to the key (and its subtree with ``watch_tree``)
-        matching ``completion_filter`` (REG_NOTIFY_CHANGE_* bits); needs KEY_NOTIFY.
-
-        Returns a :class:`~regf.nt.notify.NotifyRequest`: pending (STATUS_PENDING) until
-        a matching change completes it with STATUS_NOTIFY_ENUM_DIR; ``apc`` is called
-        then. ``asynchronous=False`` waits for it (up to ``timeout`` seconds). Changes
-        made while no request is pending are coalesced into the next request, which
-        completes at once. See :mod:`regf.nt.notify`.
-        """
-        return notifycalls.notify_change_key(
-            self,
-            handle,
-            completion_filter,
-            watch_tree,
-            asynchronous=asynchronous,
-            timeout=timeout,
-            apc=apc,
-        )
-
     def ZwClose(self, handle: int) -> None:
         """Close a handle (works on handles to deleted keys; cannot be blocked)."""
         with self._lock:
@@ -815,29 +615,6 @@ class Registry:
                 for reg, context in self._callbacks.drop_object(obj):
                     cleanup = _ContextCleanup(Object=obj, ObjectContext=context)
                     reg.call(N.RegNtCallbackObjectContextCleanup, cleanup)
-
-    # ===================================================================================
-    # Security
-    # ===================================================================================
-
-    def ZwQuerySecurityObject(
-        self, handle: int, security_information: int, length: int | None = None
-    ) -> bytes:
-        """The key's security descriptor (self-relative) with the parts selected by
-        ``security_information`` (OWNER/GROUP/DACL/SACL/LABEL_SECURITY_INFORMATION).
-        A ``length`` below the size gives STATUS_BUFFER_TOO_SMALL with result_length
-        (the LengthNeeded of ZwQuerySecurityObject)."""
-        return seccalls.query_security(self, handle, security_information, length)
-
-    def ZwSetSecurityObject(
-        self, handle: int, security_information: int, security_descriptor: bytes
-    ) -> None:
-        """Replace the parts of the key's descriptor selected by ``security_information``
-        with those of ``security_descriptor`` (self-relative bytes);
-        PROTECTED_/UNPROTECTED_DACL/SACL_SECURITY_INFORMATION set or clear
-        SE_DACL/SACL_PROTECTED. With a token, a new owner must be one of its SIDs
-        (STATUS_INVALID_OWNER) unless it holds SeRestorePrivilege."""
-        seccalls.set_security(self, handle, security_information, security_descriptor)
 
     def __repr__(self) -> str:
         return f"<Registry {len(self._mounts)} hive(s), {len(self._handles)} handle(s)>"

@@ -64,7 +64,10 @@ def _check_info(which: object, valid: int) -> int:
 
 
 def query_security(reg: RegistryState, handle: int, which: int, length: int | None) -> bytes:
-    """ZwQuerySecurityObject (see :meth:`Registry.ZwQuerySecurityObject`)."""
+    """ZwQuerySecurityObject: the key's security descriptor (self-relative) with the
+    parts selected by ``which`` (OWNER/GROUP/DACL/SACL/LABEL_SECURITY_INFORMATION). A
+    ``length`` below the size gives STATUS_BUFFER_TOO_SMALL with result_length (the
+    LengthNeeded of ZwQuerySecurityObject)."""
     with reg._lock:
         which = _check_info(which, VALID_QUERY)
         need = 0
@@ -102,7 +105,11 @@ def query_security(reg: RegistryState, handle: int, which: int, length: int | No
 
 
 def set_security(reg: RegistryState, handle: int, which: int, security_descriptor: bytes) -> None:
-    """ZwSetSecurityObject (see :meth:`Registry.ZwSetSecurityObject`)."""
+    """ZwSetSecurityObject: replace the parts of the key's descriptor selected by
+    ``which`` with those of ``security_descriptor`` (self-relative bytes);
+    PROTECTED_/UNPROTECTED_DACL/SACL_SECURITY_INFORMATION set or clear
+    SE_DACL/SACL_PROTECTED. With a token, a new owner must be one of its SIDs
+    (STATUS_INVALID_OWNER) unless it holds SeRestorePrivilege."""
     with reg._lock:
         which = _check_info(which, VALID_SET)
         need = 0
