@@ -592,23 +592,16 @@ def test_clean_real_hive_with_new_log_ignored() -> None:
 
 
 @corpus
-@pytest.mark.parametrize("read_max", [64 << 20, 0], ids=["read", "mapped"])
-def test_mapped_recovery_equals_copy(read_max: int, monkeypatch: pytest.MonkeyPatch) -> None:
-    # recover_files() reads the primary into memory once (READ_IMAGE_MAX and below) or
-    # recovers into a copy-on-write mapping of it (above): the same bytes as the
-    # in-memory copy either way, and the file is untouched.
-    import mmap
-
-    from regf.storage import recovery
+def test_mapped_recovery_equals_copy() -> None:
+    # recover_files() recovers into a copy-on-write mapping of the primary: same bytes
+    # as the in-memory copy, and the file is untouched.
     from regf.storage.recovery import recover_files
 
-    monkeypatch.setattr(recovery, "READ_IMAGE_MAX", read_max)
     path = _regipy("SYSTEM_B")
     before = hashlib.sha256(path.read_bytes()).hexdigest()
     want, _ = recover(path.read_bytes(), _logs(*find_logs(path)))
     with open(path, "rb") as fh:
         got, report = recover_files(fh.read(), find_logs(path), path)
-    assert isinstance(got, bytearray if read_max else mmap.mmap)
     assert bytes(got) == bytes(want) and report.pages_applied == 315
     assert hashlib.sha256(path.read_bytes()).hexdigest() == before
 

@@ -103,10 +103,6 @@ Image = bytearray | mmap.mmap
 #: primary's bytes (zero beyond its end), that recovery may modify.
 ImageFactory = Callable[[Primary, int], Image]
 
-#: Largest recovered image read into memory whole; bigger ones are copy-on-write
-#: mappings of the primary file, so memory grows by the rewritten pages only.
-READ_IMAGE_MAX = 64 << 20
-
 #: Most hive-bins bytes recovery zero-fills (then turns into dummy bins) past everything
 #: the primary and the applied log data hold (see ``_check_growth``).
 MAX_ZERO_GROWTH = 16 << 20
@@ -247,31 +243,22 @@ def recover_files(
 ) -> tuple[Image, RecoveryReport]:
     """:func:`recover` with logs given as paths (mapped, never written).
 
-    With ``primary_path`` (the file ``primary`` was read from), the image is read from
-    that file with one ``readinto`` (up to :data:`READ_IMAGE_MAX` bytes), or is a
-    private copy-on-write mapping of it (larger hives): only the pages the logs rewrite
-    are then copied, instead of the whole hive. Nothing is ever written to any file
-    (``mmap.ACCESS_COPY``).
+    With ``primary_path`` (the file ``primary`` was read from), the recovered image is a
+    private copy-on-write mapping of that file when it fits in it: only the pages the
+    logs rewrite are copied, instead of the whole hive. Nothing is ever written to any
+    file (``mmap.ACCESS_COPY``).
     """
     factory = None
     if primary_path is not None:
         path = primary_path
 
         def factory(prim: Primary, size: int) -> Image:
-            with open(path, "rb", buffering=0) as fh:
-                if 0 < size <= os.fstat(fh.fileno()).st_size:
-                    if size <= READ_IMAGE_MAX:
-                        # Measured on SYSTEM_B (12 MiB, 315 pages rewritten): one read
-                        # into fresh memory beats a private mapping, whose write faults
-                        # and later read faults (the reader touches every bin) cost more.
-                        image = bytearray(size)
-                        if fh.readinto(image) == size and image[:SECTOR] == prim[:SECTOR]:
-                            return image
-                    else:
-                        m = mmap.mmap(fh.fileno(), size, access=mmap.ACCESS_COPY)
-                        if m[:SECTOR] == prim[:SECTOR]:  # the file we checked, still
-                            return m
-                        m.close()
+            with open(path, "rb") as fh:
+                if size <= os.fstat(fh.fileno()).st_size and size > 0:
+                    m = mmap.mmap(fh.fileno(), size, access=mmap.ACCESS_COPY)
+                    if m[:SECTOR] == prim[:SECTOR]:  # same file as the primary we checked
+                        return m
+                    m.close()
             return _copy_image(prim, size)
 
     with mapped_logs(log_paths) as logs:
