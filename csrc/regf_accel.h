@@ -147,6 +147,16 @@ uint64_t regf_bin_chain_end(const uint8_t *bins, size_t hbins_size, size_t start
  * REGF_K_LEAF. visited (required) has one bit per cell like
  * cellmap, is set for every key visited, and may be shared by several walks.
  *
+ * REGF_WALK_GROUPS (Key.subkeys() of the natural recursive walk) changes the order: a
+ * key's children are emitted together, as one group (its first record carries
+ * REGF_K_GROUP), before the walk descends into the first of them that has subkeys; the
+ * groups come in the order a recursive walk asks for them (pre-order of their parents).
+ * A record gets a group later iff its status has none of REGF_K_LEAF (no subkeys, or a
+ * sound list with no entries; set on every such key in this mode), REGF_K_CYCLE,
+ * REGF_K_DEPTH and REGF_K_CHILDREN_BAD. While a group is pending its parent's visited bit
+ * of unit c/8 + 1 (inside the nk cell, never a cell start) is set as the expansion mark.
+ * state[2] holds the top frame's mode (emitting its group, or descending).
+ *
  * state: REGF_WALK_STATE_WORDS u32, zeroed before the first call. Negative returns:
  * REGF_WALK_E_ARGS (caps below the minimums or above 2^30, hbins_size too big, depth
  * range beyond REGF_WALK_MAX_FRAMES, visited missing or too short, state words out of
@@ -155,16 +165,18 @@ uint64_t regf_bin_chain_end(const uint8_t *bins, size_t hbins_size, size_t start
 #define REGF_WALK_STRICT 1u
 #define REGF_WALK_VALUES 2u
 #define REGF_WALK_LEVEL 4u
+#define REGF_WALK_GROUPS 8u
 #define REGF_K_CYCLE 1u
 #define REGF_K_DEPTH 2u
 #define REGF_K_CHILDREN_BAD 4u
 #define REGF_K_VALUES_BAD 8u
 #define REGF_K_LEAF 16u
+#define REGF_K_GROUP 32u
 #define REGF_V_SLOW 1u
 #define REGF_WALK_START 0u
 #define REGF_WALK_RUNNING 1u
 #define REGF_WALK_DONE 2u
-#define REGF_WALK_HEAD_WORDS 2
+#define REGF_WALK_HEAD_WORDS 3
 #define REGF_WALK_FRAME_WORDS 3
 #define REGF_WALK_MAX_FRAMES 514
 #define REGF_WALK_STATE_WORDS (REGF_WALK_HEAD_WORDS + REGF_WALK_FRAME_WORDS * REGF_WALK_MAX_FRAMES)

@@ -389,7 +389,7 @@ static int leaf_shape(const uint8_t *l, uint64_t cap, uint64_t *n, uint64_t *es)
 /* Check a whole subkey list at least as strictly as the reader's subkeys() does: list
  * and leaf cells, signatures (no ri inside an ri), counts, every nk, the entry limit, and
  * (strict) duplicate neighbours. 1 = sound. */
-static int children_ok(const walker *w, uint32_t list)
+static int children_ok(const walker *w, uint32_t list, uint64_t *entries)
 {
     uint64_t cap, n, es, total = 0, i, j, outer, lcap;
     const uint8_t *l = wcell(w, list, REGF_LIST_FIXED_SIZE, &cap), *leaf, *prev = NULL, *k;
@@ -426,6 +426,7 @@ static int children_ok(const walker *w, uint32_t list)
             prev = k;
         }
     }
+    *entries = total;
     return 1;
 }
 
@@ -483,10 +484,15 @@ static int visit(walker *w, uint32_t c, uint32_t depth, int *push)
                 status |= REGF_K_LEAF;
         } else if (rd32(k + REGF_NK_SUBKEY_COUNT) != 0 &&
                    rd32(k + REGF_NK_SUBKEY_LIST) != REGF_HCELL_NIL) {
-            if (children_ok(w, rd32(k + REGF_NK_SUBKEY_LIST)))
+            uint64_t entries = 0;
+            if (!children_ok(w, rd32(k + REGF_NK_SUBKEY_LIST), &entries))
+                status |= REGF_K_CHILDREN_BAD;
+            else if (entries != 0 || !(w->flags & REGF_WALK_GROUPS))
                 *push = 1;
             else
-                status |= REGF_K_CHILDREN_BAD;
+                status |= REGF_K_LEAF; /* a sound list with no entries: a group of none */
+        } else if (w->flags & REGF_WALK_GROUPS) {
+            status |= REGF_K_LEAF;
         }
     }
     o->key_cell[o->nkeys] = c;
@@ -551,6 +557,96 @@ static void frame_next(const walker *w, uint32_t *f)
     }
 }
 
+/* The expansion mark of a grouped walk: the visited bit of unit c/8 + 1, which lies
+ * inside c's own nk cell (at least 0x50 bytes), so no cell start ever uses it. */
+static int mark_op(uint8_t *visited, uint32_t c, int op)
+{
+    uint64_t u = ((uint64_t)c >> 3) + 1;
+    uint8_t bit = (uint8_t)(1u << (u & 7));
+    int was = (visited[u >> 3] & bit) != 0;
+    if (op > 0)
+        visited[u >> 3] |= bit;
+    else if (op < 0)
+        visited[u >> 3] &= (uint8_t)~bit;
+    return was;
+}
+
+/* REGF_WALK_GROUPS: the top frame is in one of three modes (state[2]): its key's
+ * children are being emitted (the first not yet, or some already), or they all are
+ * and the frame descends into the marked ones, each emitting its own group first. */
+#define GROUP_DESCEND 0u
+#define GROUP_FIRST 1u
+#define GROUP_MORE 2u
+
+static int walk_groups(walker *w, uint32_t start_cell, uint32_t *state)
+{
+    uint32_t *frames = state + REGF_WALK_HEAD_WORDS, child, *f;
+    int push, rc;
+    if (state[0] == REGF_WALK_START) {
+        const uint8_t *k = wnk(w, start_cell);
+        if (k == NULL)
+            return REGF_WALK_E_START;
+        rc = visit(w, start_cell, w->base_depth, &push);
+        if (rc != 1 && rc != 2)
+            return REGF_WALK_E_ARGS; /* cannot happen: an empty chunk holds any one key */
+        state[0] = REGF_WALK_RUNNING;
+        state[1] = 0;
+        state[2] = GROUP_DESCEND;
+        if (push) {
+            frames[0] = rd32(k + REGF_NK_SUBKEY_LIST);
+            frames[1] = frames[2] = 0;
+            state[1] = 1;
+            state[2] = GROUP_FIRST;
+        }
+        if (rc == 2)
+            return 1;
+    }
+    while (state[1] > 0) {
+        f = frames + REGF_WALK_FRAME_WORDS * (state[1] - 1);
+        if (state[2] != GROUP_DESCEND) {
+            if (!frame_peek(w, f, &child)) {
+                /* The group is complete: walk the same list again, descending. */
+                f[1] = f[2] = 0;
+                state[2] = GROUP_DESCEND;
+                continue;
+            }
+            rc = visit(w, child, w->base_depth + state[1], &push);
+            if (rc == 0)
+                return 1;
+            if (rc != 3 && state[2] == GROUP_FIRST) {
+                w->o->key_status[w->o->nkeys - 1] |= REGF_K_GROUP;
+                state[2] = GROUP_MORE;
+            }
+            if (push)
+                mark_op(w->visited, child, 1);
+            frame_next(w, f);
+            if (rc == 2)
+                return 1;
+            continue;
+        }
+        if (!frame_peek(w, f, &child)) {
+            state[1]--;
+            continue;
+        }
+        frame_next(w, f);
+        /* Only a marked child is expanded (a cycle or a duplicate never is), once. */
+        if (state[1] < REGF_WALK_MAX_FRAMES && (child & 7u) == 0 &&
+            (uint64_t)child + REGF_NK_FIXED_SIZE + REGF_CELL_FIXED_SIZE <= w->total &&
+            mark_op(w->visited, child, -1)) {
+            const uint8_t *k = wnk(w, child);
+            if (k == NULL)
+                continue;
+            f = frames + REGF_WALK_FRAME_WORDS * state[1];
+            f[0] = rd32(k + REGF_NK_SUBKEY_LIST);
+            f[1] = f[2] = 0;
+            state[1]++;
+            state[2] = GROUP_FIRST;
+        }
+    }
+    state[0] = REGF_WALK_DONE;
+    return 0;
+}
+
 int regf_walk(const uint8_t *bins, size_t hbins_size, const uint8_t *cellmap,
               size_t cellmap_len, uint8_t *visited, size_t visited_len, uint32_t start_cell,
               uint32_t base_depth, uint32_t max_depth, uint32_t flags, uint32_t minor,
@@ -572,7 +668,7 @@ int regf_walk(const uint8_t *bins, size_t hbins_size, const uint8_t *cellmap,
         out->knames_cap > REGF_WALK_CAP_MAX || out->vnames_cap > REGF_WALK_CAP_MAX ||
         out->data_cap > REGF_WALK_CAP_MAX || out->fmt_cap > REGF_WALK_CAP_MAX)
         return REGF_WALK_E_ARGS;
-    if (state[0] > REGF_WALK_DONE || state[1] > REGF_WALK_MAX_FRAMES)
+    if (state[0] > REGF_WALK_DONE || state[1] > REGF_WALK_MAX_FRAMES || state[2] > GROUP_MORE)
         return REGF_WALK_E_ARGS;
     w.bins = bins;
     w.total = hbins_size;
@@ -591,6 +687,8 @@ int regf_walk(const uint8_t *bins, size_t hbins_size, const uint8_t *cellmap,
     w.o = out;
     if (state[0] == REGF_WALK_DONE)
         return 0;
+    if (flags & REGF_WALK_GROUPS)
+        return walk_groups(&w, start_cell, state);
     if (state[0] == REGF_WALK_START) {
         if (wnk(&w, start_cell) == NULL)
             return REGF_WALK_E_START;

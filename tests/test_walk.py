@@ -202,7 +202,7 @@ _caps = st.builds(
 
 @skip_c
 @SETTINGS
-@given(hive_bytes(), _caps, st.integers(0, 3))
+@given(hive_bytes(), _caps, st.integers(0, 15))
 def test_parity_c_pure_mutated(data: bytes, caps: WalkCaps, flags: int) -> None:
     hive = _open(data, strict=False)
     if hive is None:
@@ -220,7 +220,7 @@ def test_parity_c_pure_mutated(data: bytes, caps: WalkCaps, flags: int) -> None:
 
 @skip_c
 @SETTINGS
-@given(hive_bytes(), st.binary(min_size=8, max_size=64), st.integers(0, 3))
+@given(hive_bytes(), st.binary(min_size=8, max_size=64), st.integers(0, 15))
 def test_parity_hostile_state(data: bytes, words: bytes, flags: int) -> None:
     """Garbage state words (frames pointing anywhere): same answer, no crash."""
     hive = _open(data, strict=False)
@@ -451,7 +451,13 @@ def test_corpus_parity_c_pure(corpus: Path) -> None:
         hive = _open(path.read_bytes(), strict=False)
         if hive is None:
             continue
-        for flags in (purewalk.WALK_VALUES | purewalk.WALK_STRICT, purewalk.WALK_VALUES):
+        groups = purewalk.WALK_VALUES | purewalk.WALK_LEVEL | purewalk.WALK_GROUPS
+        for flags in (
+            purewalk.WALK_VALUES | purewalk.WALK_STRICT,
+            purewalk.WALK_VALUES,
+            groups | purewalk.WALK_STRICT,
+            groups,
+        ):
             assert run_walk(_c(), hive, flags=flags) == run_walk(purewalk, hive, flags=flags), path
         n += 1
     assert n > 10

@@ -240,12 +240,13 @@ def walk_binder(
     visited: bytearray,
     state: bytearray,
     caps: purewalk.WalkCaps = purewalk.DEFAULT_CAPS,
-) -> Callable[[int, int, int, int, int], purewalk.WalkChunk]:
+) -> Callable[..., purewalk.WalkChunk]:
     """:func:`walk_code` with its buffers bound once (the bins are ``buf[offset :
-    offset + hbins_size]``): ``f(start_cell, base_depth, max_depth, flags, minor)``
-    makes the same call (same results as :func:`purewalk.walk_binder`) without converting
-    the buffers again -- Key.subkeys() calls it once per key. The buffers must keep
-    their sizes while ``f`` lives; one thread at a time (the state is shared).
+    offset + hbins_size]``): ``f(start_cell, base_depth, max_depth, flags, minor,
+    keys=0)`` makes the same call (``keys`` > 0: at most that many key records; same
+    results as :func:`purewalk.walk_binder`) without converting the buffers again --
+    Key.subkeys() streams call it once per chunk. The buffers must keep their sizes
+    while ``f`` lives; one thread at a time (the state is shared).
 
     A memoryview argument is converted on every call instead: a memoryview that the
     cyclic GC clears while a cffi buffer still exports it crashes the interpreter
@@ -258,11 +259,14 @@ def walk_binder(
         raise ValueError("negative capacity")
     if any(isinstance(b, memoryview) for b in (buf, cellmap, visited, state)):
 
-        def slow(start_cell: int, base_depth: int, max_depth: int, flags: int, minor: int) -> Any:
+        def slow(
+            start_cell: int, base_depth: int, max_depth: int, flags: int, minor: int,
+            keys: int = 0,
+        ) -> Any:  # fmt: skip
             with memoryview(buf) as mv, mv[offset : offset + hbins_size] as bins:
                 return walk_code(
                     bins, hbins_size, cellmap, visited, start_cell, base_depth, max_depth,
-                    flags, minor, state, caps,
+                    flags, minor, state, purewalk.fewer_keys(caps, keys),
                 )  # fmt: skip
 
         return slow
@@ -279,9 +283,12 @@ def walk_binder(
     chunk = purewalk.WalkChunk
 
     def call(
-        start_cell: int, base_depth: int, max_depth: int, flags: int, minor: int, _keep: Any = c_buf
-    ) -> Any:
+        start_cell: int, base_depth: int, max_depth: int, flags: int, minor: int,
+        keys: int = 0, _keep: Any = c_buf,
+    ) -> Any:  # fmt: skip
         out = _walk_out(caps)
+        # The buffers are sized for caps.keys; a call may ask for fewer records.
+        out.key_cap = keys if 0 < keys < caps.keys else caps.keys
         rc = walk(
             c_bins, hbins_size, c_map, n_map, c_vis, n_vis, start_cell, base_depth,
             max_depth, flags, minor, c_state, out,

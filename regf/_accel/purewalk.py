@@ -27,6 +27,7 @@ from .codes import (
     K_CHILDREN_BAD,
     K_CYCLE,
     K_DEPTH,
+    K_GROUP,
     K_LEAF,
     K_VALUES_BAD,
     KEY_COMP_NAME,
@@ -63,6 +64,7 @@ from .codes import (
     WALK_E_ARGS,
     WALK_E_START,
     WALK_FRAME_WORDS,
+    WALK_GROUPS,
     WALK_HEAD_WORDS,
     WALK_LEVEL,
     WALK_MAX_FRAMES,
@@ -314,16 +316,17 @@ class _Walker:
         n = self.u16(off + LIST_COUNT)
         return (n, es) if LIST_FIXED_SIZE + n * es <= cap else None
 
-    def children_ok(self, lst: int) -> bool:
+    def children_ok(self, lst: int) -> int:
+        """Entries of a sound subkey list (checked as C's children_ok), or -1."""
         cap = self.cell(lst, LIST_FIXED_SIZE)
         if cap < 0:
-            return False
+            return -1
         lo = lst + CELL_FIXED_SIZE
         is_ri = self.sig(lo) == RI_SIG
         if is_ri:
             outer = self.u16(lo + LIST_COUNT)
             if LIST_FIXED_SIZE + RI_ELEM_SIZE * outer > cap:
-                return False
+                return -1
         else:
             outer = 1
         total = 0
@@ -334,27 +337,27 @@ class _Walker:
                 leaf = self.u32(lo + LIST_FIXED_SIZE + RI_ELEM_SIZE * j)
                 lcap = self.cell(leaf, LIST_FIXED_SIZE)
                 if lcap < 0:
-                    return False
+                    return -1
                 loff = leaf + CELL_FIXED_SIZE
             else:
                 loff, lcap = lo, cap
             shape = self.leaf_shape(loff, lcap)
             if shape is None:
-                return False
+                return -1
             n, es = shape
             total += n
             if total > self.list_limit:
-                return False
+                return -1
             for i in range(n):
                 k = self.nk(self.u32(loff + LIST_FIXED_SIZE + i * es))
                 if k < 0:
-                    return False
+                    return -1
                 if strict:
                     cur = self.name_key(k)
                     if prev is not None and cur == prev:
-                        return False
+                        return -1
                     prev = cur
-        return True
+        return total
 
     def visit(self, c: int, depth: int) -> tuple[int, bool]:
         """(1 emitted / 0 no room / 2 emitted and end the chunk / 3 not an nk: skip,
@@ -398,10 +401,15 @@ class _Walker:
                 ):
                     status |= K_LEAF
             elif self.u32(k + NK_SUBKEY_COUNT) != 0 and self.u32(k + NK_SUBKEY_LIST) != HCELL_NIL:
-                if self.children_ok(self.u32(k + NK_SUBKEY_LIST)):
+                entries = self.children_ok(self.u32(k + NK_SUBKEY_LIST))
+                if entries < 0:
+                    status |= K_CHILDREN_BAD
+                elif entries or not self.flags & WALK_GROUPS:
                     push = True
                 else:
-                    status |= K_CHILDREN_BAD
+                    status |= K_LEAF  # a sound list with no entries: a group of none
+            elif self.flags & WALK_GROUPS:
+                status |= K_LEAF
         self.key_cell.append(c)
         self.key_depth.append(depth)
         self.key_status.append(status)
@@ -464,6 +472,90 @@ class _Walker:
             f[2] = 0
 
 
+# REGF_WALK_GROUPS: the top frame's mode (state word 2), as in C.
+_GROUP_DESCEND, _GROUP_FIRST, _GROUP_MORE = 0, 1, 2
+
+
+def _mark_op(visited: bytearray, c: int, op: int) -> bool:
+    """Read the expansion mark of nk ``c`` (the visited bit of unit c/8 + 1, inside its
+    own cell), then set it (op > 0) or clear it (op < 0); as C's mark_op."""
+    u = (c >> 3) + 1
+    bit = 1 << (u & 7)
+    was = bool(visited[u >> 3] & bit)
+    if op > 0:
+        visited[u >> 3] |= bit
+    elif op < 0:
+        visited[u >> 3] &= ~bit & 0xFF
+    return was
+
+
+def _walk_groups(w: _Walker, words: memoryview, start_cell: int, base_depth: int) -> WalkChunk:
+    """The REGF_WALK_GROUPS order (C: walk_groups): each key's children as one group,
+    then the descent into the marked ones, each emitting its own group first."""
+    hw, fw = WALK_HEAD_WORDS, WALK_FRAME_WORDS
+    if words[0] == WALK_START:
+        k = w.nk(start_cell)
+        if k < 0:
+            return w.chunk(WALK_E_START)
+        rc, push = w.visit(start_cell, base_depth)
+        if rc not in (1, 2):  # pragma: no cover - an empty chunk holds any one key
+            return w.chunk(WALK_E_ARGS)
+        words[0] = WALK_RUNNING
+        words[1] = 0
+        words[2] = _GROUP_DESCEND
+        if push:
+            words[hw : hw + fw] = array("I", [w.u32(k + NK_SUBKEY_LIST), 0, 0])
+            words[1] = 1
+            words[2] = _GROUP_FIRST
+        if rc == 2:
+            return w.chunk(1)
+    while words[1] > 0:
+        at = hw + fw * (words[1] - 1)
+        frame = list(words[at : at + fw])
+        if words[2] != _GROUP_DESCEND:
+            child = w.frame_peek(frame)
+            if child is None:
+                # The group is complete: walk the same list again, descending.
+                words[at + 1] = words[at + 2] = 0
+                words[2] = _GROUP_DESCEND
+                continue
+            rc, push = w.visit(child, base_depth + words[1])
+            if rc == 0:
+                return w.chunk(1)
+            if rc != 3 and words[2] == _GROUP_FIRST:
+                w.key_status[-1] |= K_GROUP
+                words[2] = _GROUP_MORE
+            if push:
+                _mark_op(w.visited, child, 1)
+            w.frame_next(frame)
+            words[at : at + fw] = array("I", frame)
+            if rc == 2:
+                return w.chunk(1)
+            continue
+        child = w.frame_peek(frame)
+        if child is None:
+            words[1] -= 1
+            continue
+        w.frame_next(frame)
+        words[at : at + fw] = array("I", frame)
+        # Only a marked child is expanded (a cycle or a duplicate never is), once.
+        if (
+            words[1] < WALK_MAX_FRAMES
+            and child & 7 == 0
+            and child + NK_FIXED_SIZE + CELL_FIXED_SIZE <= w.total
+            and _mark_op(w.visited, child, -1)
+        ):
+            k = w.nk(child)
+            if k < 0:
+                continue
+            at = hw + fw * words[1]
+            words[at : at + fw] = array("I", [w.u32(k + NK_SUBKEY_LIST), 0, 0])
+            words[1] += 1
+            words[2] = _GROUP_FIRST
+    words[0] = WALK_DONE
+    return w.chunk(0)
+
+
 def walk_code(
     bins: _Buffer,
     hbins_size: int,
@@ -493,11 +585,14 @@ def walk_code(
         or max(caps) > WALK_CAP_MAX
         or words[0] > WALK_DONE
         or words[1] > WALK_MAX_FRAMES
+        or words[2] > _GROUP_MORE
     ):
         return w.chunk(WALK_E_ARGS)
     hw, fw = WALK_HEAD_WORDS, WALK_FRAME_WORDS
     if words[0] == WALK_DONE:
         return w.chunk(0)
+    if flags & WALK_GROUPS:
+        return _walk_groups(w, words, start_cell, base_depth)
     if words[0] == WALK_START:
         k = w.nk(start_cell)
         if k < 0:
@@ -534,6 +629,11 @@ def walk_code(
     return w.chunk(0)
 
 
+def fewer_keys(caps: WalkCaps, keys: int) -> WalkCaps:
+    """``caps`` with at most ``keys`` key records (0: unchanged)."""
+    return caps._replace(keys=keys) if 0 < keys < caps.keys else caps
+
+
 def walk_binder(
     buf: _Buffer,
     offset: int,
@@ -542,11 +642,12 @@ def walk_binder(
     visited: bytearray,
     state: bytearray,
     caps: WalkCaps = DEFAULT_CAPS,
-) -> Callable[[int, int, int, int, int], WalkChunk]:
+) -> Callable[..., WalkChunk]:
     """:func:`walk_code` with its buffers bound: ``f(start_cell, base_depth, max_depth,
-    flags, minor)`` is ``walk_code(bins, hbins_size, cellmap, visited, start_cell,
-    base_depth, max_depth, flags, minor, state, caps)`` with ``bins = buf[offset :
-    offset + hbins_size]`` (the C twin converts the buffers once, not on every call)."""
+    flags, minor, keys=0)`` is ``walk_code(bins, hbins_size, cellmap, visited,
+    start_cell, base_depth, max_depth, flags, minor, state, caps)`` with ``bins =
+    buf[offset : offset + hbins_size]`` (the C twin converts the buffers once, not on
+    every call); ``keys`` > 0 allows at most that many key records."""
     if len(state) < 4 * WALK_STATE_WORDS:
         raise ValueError("walk state buffer too small")
     if offset < 0 or len(buf) < offset + hbins_size:
@@ -556,10 +657,12 @@ def walk_binder(
 
     bins = memoryview(buf)[offset : offset + hbins_size]
 
-    def call(start_cell: int, base_depth: int, max_depth: int, flags: int, minor: int) -> Any:
+    def call(
+        start_cell: int, base_depth: int, max_depth: int, flags: int, minor: int, keys: int = 0
+    ) -> Any:
         return walk_code(
             bins, hbins_size, cellmap, visited, start_cell, base_depth, max_depth, flags,
-            minor, state, caps,
+            minor, state, fewer_keys(caps, keys),
         )  # fmt: skip
 
     return call
@@ -570,6 +673,7 @@ __all__ = [
     "K_CHILDREN_BAD",
     "K_CYCLE",
     "K_DEPTH",
+    "K_GROUP",
     "K_LEAF",
     "K_VALUES_BAD",
     "V_SLOW",
@@ -579,6 +683,7 @@ __all__ = [
     "WALK_E_ARGS",
     "WALK_E_START",
     "WALK_FRAME_WORDS",
+    "WALK_GROUPS",
     "WALK_HEAD_WORDS",
     "WALK_LEVEL",
     "WALK_MAX_FRAMES",
@@ -591,6 +696,7 @@ __all__ = [
     "WalkCaps",
     "WalkChunk",
     "new_walk_state",
+    "fewer_keys",
     "walk_binder",
     "walk_code",
 ]
