@@ -1,9 +1,10 @@
-"""Key.subkeys() through one-level walker batches (issue 15 item 1).
+"""Key.subkeys() through the grouped walker stream (issue 15 item 1).
 
-On the C backend a read-only hive answers ``key.subkeys()`` with walker calls limited to
-one level (``WALK_LEVEL``): the children's names, cells and values come in one batch,
-and a child without subkeys is marked (``K_LEAF``) so its own ``subkeys()`` needs no
-call. Anything the walker flags sends the call to the checked decoder. These tests
+On the C backend a read-only hive answers ``key.subkeys()`` from a walker stream in
+``WALK_GROUPS`` order (regf/model/substream.py): each key's children come as one group,
+names, cells and values, in the order the recursive walk asks for them, and a child
+without subkeys is marked (``K_LEAF``) so its own ``subkeys()`` needs no call. Anything
+the walker flags sends the call to the checked decoder. These tests
 prove that the natural recursive walk sees exactly what the checked decoder shows
 (keys, values, every field, errors with their offsets, recorded problems), driven by
 the C walker and by its pure twin, on random and mutated hives and on the corpus; and
@@ -35,10 +36,11 @@ from test_walk import (
 import regf
 from regf._accel import purewalk
 from regf._accel.purewalk import WalkCaps
-from regf.format.constants import BASE
+from regf.format.constants import BASE, MAX_DEPTH
 from regf.model.hive import Hive
 from regf.model.spec import KeySpec, ValueSpec
-from regf.model.walk import LEVELS, WALK_CAPS, BatchScratch
+from regf.model.substream import SubkeyStream
+from regf.model.walk import WALK_CAPS
 
 LEVEL = purewalk.WALK_VALUES | purewalk.WALK_LEVEL
 
@@ -100,19 +102,20 @@ def _modes() -> list[Any]:
     return modes
 
 
-#: Batch depths tried: one level, and the default's neighbours.
-_LEVELS = sorted({1, 2, LEVELS, LEVELS + 1})
+#: Stream read-ahead tried (first chunk, largest chunk, in key records): one record at
+#: a time (every group spans chunks), small, and the default.
+_LEVELS = [(1, 1), (2, 5), (32, 256)]
 
 
 def natural_walks(data: bytes, strict: bool, limit: int = 400) -> list[Any]:
     outs = []
     for binder in _modes():
-        for levels in _LEVELS if binder is not None else [0]:
+        for levels in _LEVELS if binder is not None else [(0, 0)]:
             h = _open(data, strict)
             if h is None:
                 return []
             h._batch_binder = binder
-            h._scratch = None if binder is None else BatchScratch(h.image, binder, levels)
+            h._scratch = None if binder is None else SubkeyStream(h, binder, *levels)
             try:
                 _ = h.root
             except regf.RegfError:
@@ -317,3 +320,103 @@ def test_patched_entries_at_every_depth(tmp_path: Path, parent: str, target: str
     for strict in (True, False):
         outs = natural_walks(data, strict, 10_000)
         assert outs and all(o == outs[0] for o in outs[1:]), (parent, target, strict)
+
+
+# ---------------------------------------------------------------------------------------
+# The grouped order itself, scattered calls, and the stream's clean-up
+
+
+def _groups(binder: Any, hive: Hive, caps: WalkCaps) -> list[tuple[int, list[int]]]:
+    """The groups of a WALK_GROUPS walk from the root, each as (parent cell, child
+    cells), the parents found the way the stream finds them (a stack)."""
+    flags = LEVEL | purewalk.WALK_GROUPS | purewalk.WALK_STRICT
+    recs = normalized(hive, level_chunks(binder, hive, hive.base_block.root_cell, flags,
+                                         caps, MAX_DEPTH))  # fmt: skip
+    no_group = purewalk.K_LEAF | purewalk.K_CYCLE | purewalk.K_DEPTH | purewalk.K_CHILDREN_BAD
+    stack = [recs[0][0]]
+    out: list[tuple[int, list[int]]] = []
+    kids: list[int] = []
+    for c, _d, st_, _n, _v in recs[1:]:
+        if st_ & purewalk.K_GROUP:
+            stack.extend(reversed(kids))
+            kids = []
+            out.append((stack.pop(), []))
+        out[-1][1].append(c)
+        if not st_ & no_group:
+            kids.append(c)
+    return out
+
+
+@pytest.mark.parametrize("caps", [TINY, WALK_CAPS], ids=["one-record-chunks", "default"])
+def test_groups_are_each_keys_subkeys_in_walk_order(caps: WalkCaps) -> None:
+    """Every group is one key's whole subkey list, the groups in the pre-order of their
+    parents (the order a recursive walk asks), whatever the chunk borders."""
+    from regf.model.serialize import serialize
+
+    with regf.open(serialize(_tree(), minor=5)) as hive:
+        want = []
+        for k in hive.walk():
+            subs = hive._key_subkeys(k, False)
+            if subs:
+                want.append((k.index, [s.index for s in subs]))
+        for binder in _modes()[1:]:
+            assert _groups(binder, hive, caps) == want
+
+
+def _bfs(hive: Hive) -> list[Any]:
+    """Subkeys asked level by level (never the order the stream expects)."""
+    out: list[Any] = []
+    level = [hive.root]
+    while level:
+        nxt = []
+        for k in level:
+            subs = k.subkeys()
+            out.append((k.path, [(s.name, s.index, [v.name for v in s.values()]) for s in subs]))
+            nxt.extend(subs)
+        level = nxt
+    return out
+
+
+@pytest.mark.parametrize("strict", [True, False])
+def test_scattered_calls_same_as_checked(strict: bool) -> None:
+    """Breadth-first calls restart the stream at every key; the answers stay the checked
+    decoder's, and so does a repeated or out-of-order call."""
+    from regf.model.serialize import serialize
+
+    data = serialize(_tree(), minor=5)
+    outs = []
+    for binder in _modes():
+        for levels in _LEVELS if binder is not None else [(0, 0)]:
+            h = _open(data, strict)
+            assert h is not None
+            h._batch_binder = binder
+            h._scratch = None if binder is None else SubkeyStream(h, binder, *levels)
+            p = h.root.subkeys()[0]
+            kids = p.subkeys()
+            again = [k.name for k in p.subkeys()]  # p's answer was handed out: asked again
+            late = [s.name for s in kids[4].subkeys()]  # a later sibling first
+            early = [s.name for s in kids[1].subkeys()]
+            outs.append((_bfs(h), again, late, early))
+    assert all(o == outs[0] for o in outs[1:])
+
+
+@skip_c
+def test_stream_leaves_visited_clean() -> None:
+    """Between streams every visited bit and expansion mark is clear again (a restart
+    must not see the previous stream's keys as cycles)."""
+    from regf.model.serialize import serialize
+
+    with regf.open(serialize(_tree(), minor=5)) as hive:
+        sc = SubkeyStream(hive, _c().walk_binder, 2, 4)
+        hive._scratch = sc
+        p = hive.root.subkeys()[0]
+        kids = p.subkeys()
+        assert any(sc.visited)
+        kids[7].subkeys()  # a later key: the stream reads ahead to its group
+        assert [k.name for k in p.subkeys()] == [k.name for k in kids]  # a restart at p
+        sc._clear()
+        assert not any(sc.visited)
+        # And after a whole walk, over a large number of chunks.
+        natural(hive, limit=10_000)
+        sc._clear()
+        assert not any(sc.visited)

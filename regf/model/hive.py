@@ -43,8 +43,9 @@ from ..storage.files import HiveSource
 from . import paths as _paths
 from .baseblock import BaseBlockInfo, parse_base_block
 from .keys import Key
+from .substream import SubkeyStream
 from .values import Value, decode_name
-from .walk import BatchScratch, subkeys_batch, walk_chunks, walk_keys
+from .walk import walk_chunks, walk_keys
 
 #: Bits no cell index of the stable storage has: the volatile bit and misalignment.
 _BAD_INDEX = VOLATILE_BIT | 7
@@ -101,10 +102,10 @@ class Hive:
         self.image = HiveImage(buf, bb.hbins_size, bb.minor, strict)
         self.buf = buf
         self._root: Key | None = None
-        # Key.subkeys() through one-level walker calls (C only: the pure walker is the
+        # Key.subkeys() through a grouped walker stream (C only: the pure walker is the
         # spec, slower than the checked decoder; tests set it to compare the two).
         self._batch_binder: Any = _accel.walk_binder if _accel.BACKEND == "c" else None
-        self._scratch: BatchScratch | None = None
+        self._scratch: SubkeyStream | None = None
 
     # -- opening -----------------------------------------------------------------------
 
@@ -346,9 +347,9 @@ class Hive:
             length = cap
         return decode_name(bytes(image.buf[start : start + length]), False)
 
-    def _batch_scratch(self) -> BatchScratch:
-        """The first thread's walker is kept; another thread gets one per call."""
-        sc = BatchScratch(self.image, self._batch_binder)
+    def _batch_scratch(self) -> SubkeyStream:
+        """The first thread's stream is kept; another thread gets one per call."""
+        sc = SubkeyStream(self, self._batch_binder)
         if self._scratch is None:
             self._scratch = sc
         return sc
@@ -358,12 +359,12 @@ class Hive:
         it is a cycle (StructureError, or skipped and recorded); the walks pass False
         (their visited bitmap catches every cycle, and must report it the same way)."""
         if check and self._batch_binder is not None:
-            # One walker call per 256 subkeys, their values included (the natural
-            # recursive walk); None: the walker flagged something, decode it checked.
+            # The grouped walker stream, their values included (the natural recursive
+            # walk); None: the walker flagged something, decode it checked.
             sc = self._scratch
             if sc is None or sc.owner != get_ident():
                 sc = self._batch_scratch()
-            batch = subkeys_batch(self, k, sc)
+            batch = sc.subkeys(k)
             if batch is not None:
                 return batch
         f = k._f

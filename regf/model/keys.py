@@ -100,7 +100,7 @@ class Key:
     _f: tuple[Any, ...]
     _path: str
     _vals: list[Value] | None
-    _subs: list[Key] | None
+    _subs: list[Key] | tuple[()] | None
     _anc: tuple[int, ...]
     _dep: int
     _hive: KeyStore
@@ -331,7 +331,7 @@ class Key:
             # Prefilled (an empty list: the batch that made this key saw it has no
             # subkeys): handed out once, like values().
             self._subs = None
-            return subs
+            return subs or []  # () marks a key known to have none
         return self._hive._key_subkeys(self)
 
     def iter_subkeys(self) -> Iterator[Key]:

@@ -17,8 +17,22 @@ if TYPE_CHECKING:
 
 _COMP_NAME = int(ValueFlags.COMP_NAME)  # an int: IntFlag operations are slow
 MAX_VALUE_SIZE = 256 * 1024 * 1024  # bounded allocation for hostile data sizes
-_TYPES: dict[int, ValueType] = {int(t): t for t in ValueType}
 _TYPES_MAX = 4096  # a hostile hive's random types are not all kept
+
+
+class _TypeTable(dict[int, ValueType]):
+    """The members by number (ValueType(t) costs more than making the value); an
+    unknown number becomes a ``REG_UNKNOWN_0x..`` member, kept while there are few."""
+
+    def __missing__(self, t: int) -> ValueType:
+        m = ValueType(t)
+        if len(self) < _TYPES_MAX:  # device types (0x10, 0x12, ...): a few per hive
+            self[t] = m
+        return m
+
+
+#: ``value_type(t)``: the ValueType member of type number ``t`` (a C-level call).
+value_type = _TypeTable({int(t): t for t in ValueType}).__getitem__
 
 
 class Value:
@@ -32,11 +46,16 @@ class Value:
     with ``Key.set_value``.
     """
 
-    __slots__ = ("_image", "data_cell", "data_size", "flags", "index", "name", "raw", "type_")
+    __slots__ = (
+        "_image", "data_cell", "data_size", "flags", "index", "name", "raw", "type", "type_",
+    )  # fmt: skip
 
     _image: HiveImage
     index: int
     name: str
+    #: REG_* type (a ValueType; unknown numbers are kept, e.g. ``REG_UNKNOWN_0x12``).
+    type: ValueType
+    #: The type as a plain int.
     type_: int
     data_size: int
     data_cell: int
@@ -57,6 +76,7 @@ class Value:
         v = cls.__new__(cls)
         v.name = name
         v.type_ = vtype
+        v.type = value_type(vtype)
         v.raw = raw
         v.index = index
         if head is None:
@@ -93,6 +113,7 @@ class Value:
         self.data_size = data_size
         self.data_cell = data
         self.type_ = vtype
+        self.type = value_type(vtype)
         self.flags = flags
 
     def __getattr__(self, attr: str) -> Any:
@@ -114,18 +135,6 @@ class Value:
     def offset(self) -> int:
         """File offset of the vk cell."""
         return BASE + self.index
-
-    @property
-    def type(self) -> ValueType:
-        """REG_* type; unknown numbers are kept (e.g. ``REG_UNKNOWN_0x12``)."""
-        t = self.type_
-        # The members by number: ValueType(t) costs more than making the value.
-        m = _TYPES.get(t)
-        if m is None:
-            m = ValueType(t)
-            if len(_TYPES) < _TYPES_MAX:  # device types (0x10, 0x12, ...): a few per hive
-                _TYPES[t] = m
-        return m
 
     @property
     def inline(self) -> bool:

@@ -6,16 +6,13 @@ from __future__ import annotations
 
 import struct
 from collections.abc import Iterator
-from threading import get_ident
 from typing import Any
 
 from .._accel.purewalk import (
     K_CHILDREN_BAD,
     K_CYCLE,
     K_DEPTH,
-    K_LEAF,
     K_VALUES_BAD,
-    WALK_LEVEL,
     WALK_STRICT,
     WALK_VALUES,
     WalkCaps,
@@ -23,13 +20,12 @@ from .._accel.purewalk import (
 )
 from ..cells.nodes import name_of
 from ..cells.values import vk_name
-from ..format.constants import BASE, HCELL_NIL, MAX_DEPTH
-from ..format.fast import CELL_HEADER, NK_L
+from ..format.constants import MAX_DEPTH
 from .keys import Key
-from .values import Value
+from .values import Value, value_type
 
 
-def _chunk_names(ch: Any, buf: Any) -> tuple[list[str], list[str]]:
+def chunk_names(ch: Any, buf: Any) -> tuple[list[str], list[str]]:
     """The key and value names of a walker chunk, in record order."""
     if ch.name_nul:
         # A name holds U+0000 itself: the chunk cannot be split on NUL.
@@ -43,21 +39,23 @@ def _chunk_names(ch: Any, buf: Any) -> tuple[list[str], list[str]]:
     )
 
 
-def _chunk_values(ch: Any, image: Any, vnames: list[str]) -> list[Value]:
+def chunk_values(ch: Any, image: Any, vnames: list[str]) -> list[Value]:
     """Every value record of a walker chunk as a :class:`Value`, in one flat loop (raw
     data filled unless the walker left it to the checked path)."""
     vnew = Value.__new__
     vals: list[Value] = []
     append = vals.append
-    for vc, vn, vt, vs, rw in zip(
-        ch.val_cell, vnames, ch.val_type, ch.val_status, struct.unpack(ch.fmt, ch.data),
-        strict=False,
+    types = ch.val_type
+    for vc, vn, vt, tm, vs, rw in zip(
+        ch.val_cell, vnames, types, map(value_type, types), ch.val_status,
+        struct.unpack(ch.fmt, ch.data), strict=False,
     ):  # fmt: skip
         v = vnew(Value)
         v._image = image
         v.index = vc
         v.name = vn
         v.type_ = vt
+        v.type = tm
         if not vs:
             v.raw = rw
         append(v)
@@ -151,10 +149,10 @@ def walk_chunks(
             continue
         if ch.rc == 0:
             stack.pop()
-        knames, vnames = _chunk_names(ch, image.buf)
+        knames, vnames = chunk_names(ch, image.buf)
         # All values of the chunk at once; chunks are kept small so that few objects
         # are alive at a time and the cyclic GC stays asleep.
-        vals = _chunk_values(ch, image, vnames)
+        vals = chunk_values(ch, image, vnames)
         vi = 0
         kz = zip(ch.key_cell, ch.key_depth, ch.key_status, ch.key_nvals, knames, strict=False)
         k = wstart
@@ -220,152 +218,4 @@ WALK_CAPS = WalkCaps(
 )
 
 
-# ---- one key's subkeys in one batch (Key.subkeys() of a read-only hive) ---------------
-
-#: The nk's stable subkey count and list, read in one call (the leaf test of subkeys()).
-_SUBKEY_HEAD = NK_L.pick("subkey_count", "subkey_list")
-_NK_AT = BASE + CELL_HEADER
-#: Levels one subkeys() batch decodes below its key: the children (which the caller
-#: gets) and two more (prefilled as each key's answer to subkeys(), as the natural
-#: recursive walk asks for next): a third of the walker calls of a one-level batch.
-LEVELS = 3
-#: Statuses a grandchild record may carry: K_DEPTH only says that its own subkeys were
-#: not looked at, K_LEAF that it has none, K_VALUES_BAD that its values take the checked
-#: path. A child may carry K_VALUES_BAD and K_CHILDREN_BAD (its own list is left to its
-#: own subkeys()). Anything else (K_CYCLE: an entry naming a key visited in this batch,
-#: the key itself or a duplicate) sends the call (a child) or that child's prefill (a
-#: grandchild) to the checked decoder.
-_GRAND_OK = K_DEPTH | K_LEAF | K_VALUES_BAD
-_CHILD_OK = K_VALUES_BAD | K_CHILDREN_BAD
-
-
-class BatchScratch:
-    """A read-only hive's walker for :func:`subkeys_batch`, its buffers bound once: the
-    ``visited`` bitmap (all zero between calls: each call clears the bits it set) and
-    the state. ``owner``: the thread that may use it (the state is not shared)."""
-
-    __slots__ = ("call", "levels", "owner", "state", "visited")
-
-    def __init__(self, image: Any, binder: Any, levels: int = 0) -> None:
-        self.owner = get_ident()
-        self.levels = levels or LEVELS
-        self.visited = bytearray((image.hbins_size >> 6) + 1)
-        self.state = new_walk_state()
-        self.call = binder(
-            image.buf, BASE, image.hbins_size, image.bitmap(), self.visited, self.state,
-            WALK_CAPS,
-        )  # fmt: skip
-
-
-def subkeys_batch(hive: Any, k: Key, scratch: BatchScratch) -> list[Key] | None:
-    """``k``'s subkeys, each with its values and its subtree down to ``scratch.levels``
-    levels below ``k`` prefilled (each key's answer to subkeys(), what the natural
-    recursive walk asks for next), from walker calls that skip ``k``'s own values (one
-    call per 256 records); or None when the walker flags a child (bad list, cycle,
-    duplicate) or a child is among ``k``'s ancestors: the caller then takes the checked
-    decoder, which raises or records exactly as before. A deeper key whose own subkeys
-    are flagged gets no prefill (its subkeys() asks again).
-
-    The walker makes every check the checked decoder makes (cells in range and
-    allocated, signatures, names inside cells; strict: no two equal neighbouring
-    names), so the keys and values are the same (tests/test_subkeys_batch.py)."""
-    image = hive.image
-    cell = k._cell
-    buf = image.buf
-    count, lst = _SUBKEY_HEAD.unpack_from(buf, _NK_AT + cell)
-    if count == 0 or lst == HCELL_NIL:
-        return []
-    chain = (*k._anc, cell)
-    levels = scratch.levels
-    minor = image.minor
-    call = scratch.call
-    flags = WALK_VALUES | WALK_LEVEL | (WALK_STRICT if image.strict else 0)
-    visited = scratch.visited
-    state = scratch.state
-    state[0:4] = b"\0\0\0\0"  # WALK_START: the only word read before it is written
-    knew = Key.__new__
-    out: list[Key] = []
-    # Per depth d: the key being filled (its subkeys still coming), the list of its
-    # subkeys (None: no prefill), its path and its children's ancestor chain. Depth 0
-    # is ``k``; its list is ``out``, which must be complete.
-    curs: list[Key | None] = [None] * (levels + 1)
-    lists: list[list[Key] | None] = [out] + [None] * levels
-    paths = [k.path] * (levels + 1)
-    chains = [chain] * (levels + 1)
-    first = True
-    while True:
-        ch = call(cell, 0, levels, flags, minor)
-        cells = ch.key_cell
-        for c in cells:
-            visited[c >> 6] = 0  # only this call's bits were set
-        if ch.rc < 0:
-            return None
-        statuses = ch.key_status
-        nvals = ch.key_nvals
-        depths = ch.key_depth
-        knames, vnames = _chunk_names(ch, buf)
-        lo = vi = 0
-        if first:
-            # The start key's own record (no values: WALK_LEVEL); its subkey list must
-            # have passed the walker's checks.
-            first = False
-            if statuses[0]:
-                return None
-            lo = 1
-        # All values of the chunk in one flat loop, then cut per key (as walk_chunks).
-        vals = _chunk_values(ch, image, vnames)
-        for i in range(lo, len(cells)):
-            c = cells[i]
-            st = statuses[i]
-            nv = nvals[i]
-            d = depths[i]
-            if d < levels:
-                # Depth-first order: every key at depth >= d has all its subkeys now.
-                for dd in range(d, levels):
-                    kd = curs[dd]
-                    if kd is not None:
-                        kd._subs = lists[dd]
-                        curs[dd] = None
-            parent = lists[d - 1]
-            deepest = d == levels
-            if parent is None or st & ~(_GRAND_OK if deepest else _CHILD_OK) or c in chain:
-                if d == 1:
-                    return None
-                if parent is not None:
-                    lists[d - 1] = None  # the parent gets no prefill
-                if not deepest:
-                    lists[d] = None  # nor does anything below this record
-                vi += nv
-                continue
-            kk = knew(Key)
-            name = knames[i]
-            pp = paths[d - 1]
-            kk.parent_path = pp
-            kk._anc = chains[d - 1]
-            if deepest:
-                # A leaf's subkeys() is answered without a call (handed out once).
-                kk._subs = [] if st & K_LEAF else None
-            else:
-                curs[d] = kk
-                lists[d] = None if st & K_CHILDREN_BAD else []
-                paths[d] = kk._path = name if pp == "" else pp + "\\" + name
-                chains[d] = (*chains[d - 1], c)
-            parent.append(kk)
-            kk._hive = hive
-            kk._cell = c
-            kk._vol = False
-            kk.name = name
-            if nv:
-                kk._vals = vals[vi : vi + nv]
-                vi += nv
-            else:
-                kk._vals = None if st & K_VALUES_BAD else []
-        if ch.rc == 0:
-            for dd in range(1, levels):
-                kd = curs[dd]
-                if kd is not None:
-                    kd._subs = lists[dd]
-            return out
-
-
-__all__ = ["LEVELS", "WALK_CAPS", "BatchScratch", "subkeys_batch", "walk_chunks", "walk_keys"]
+__all__ = ["WALK_CAPS", "chunk_names", "chunk_values", "walk_chunks", "walk_keys"]
