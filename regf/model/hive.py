@@ -314,8 +314,8 @@ class Hive:
     # -- keys (the reader's side of regf.model.keys.Key) -------------------------------
 
     def _key_attr(self, k: Key, attr: str) -> Any:
-        """The lazily filled slots of a key (filled once: snapshots). ``_path`` and
-        ``_f``, the common ones, are filled by ``Key.__getattr__`` itself."""
+        """The lazily filled fields of a key (filled once: snapshots). ``path`` and
+        ``_f``, the common ones, are filled by the Key properties themselves."""
         if attr == "_anc":
             # A key made with Key(hive, index, path) without its ancestors: look them up.
             pp = k.parent_path
@@ -323,7 +323,7 @@ class Hive:
             if pp is not None:
                 parent = self.open_key(pp)
                 anc = (*parent._anc, parent._cell)
-            k._anc = anc
+            k._ac = anc
             return anc
         if attr == "_vals":
             return None

@@ -8,12 +8,18 @@ methods: :class:`~regf.model.hive.Hive` decodes the untrusted file with every ch
 :mod:`regf.model.keyops` / :mod:`regf.model.valueops`, which raise
 :class:`~regf.errors.ReadOnlyError` on a read-only hive.
 
-Keys of a read-only hive are snapshots: ``name``, the unpacked nk head (``_f``) and the
-path are filled once (eagerly when cheap, else on first use through ``__getattr__``),
-and a tree walk fills them from the C walker's records. Keys of an editable hive are
-handles: one per live key, they follow the node when it moves and read ``name``, the
-head and the path from the image on every access (an unset slot falls through to
-``__getattr__``, which asks the hive), so a rename anywhere above them shows at once.
+Keys of a read-only hive are snapshots: the name, the unpacked nk head (``_f``) and the
+path are filled once (eagerly when cheap, else on first use), and a tree walk fills them
+from the C walker's records. Keys of an editable hive are handles: one per live key,
+they follow the node when it moves and read the name, the head and the path from the
+image on every access (their private slots stay unset, and the properties ask the
+hive), so a rename anywhere above them shows at once.
+
+No ``__getattr__``: with one, CPython cannot specialise attribute reads, and every
+``key.subkeys`` / ``self._subs`` of a walk would take the slow generic lookup (8 % of a
+natural walk's instructions). The fields that differ by kind are properties over
+private slots instead (``_nm`` name, ``_pp`` parent path, ``_pc`` path, ``_fc`` nk head,
+``_ac`` ancestors).
 """
 
 from __future__ import annotations
@@ -74,38 +80,37 @@ class Key:
     """One key of an open hive (read-only snapshot or editable handle; see the module).
 
     Slots: ``_hive``; ``_cell`` (nk cell index in its cell space, -1 once deleted);
-    ``_vol`` (a volatile key of an editable hive); ``_anc`` (the cell indexes of the
-    ancestors, root first: a subkey list entry pointing at one of them is a cycle);
-    read-only keys also carry ``name``, ``parent_path``, ``_f`` (unpacked nk head),
-    ``_path``, ``_vals`` (values prefilled by the walk or by ``subkeys()``) and ``_subs``
-    (an empty list when ``subkeys()`` saw the key has none); editable ones ``_dep``
+    ``_vol`` (a volatile key of an editable hive); ``_vals`` (values prefilled by the
+    walk or by ``subkeys()``; ``()``: none) and ``_subs`` (likewise the subkeys);
+    read-only keys also fill ``_nm``, ``_pp``, ``_pc``, ``_fc`` and ``_ac`` (behind
+    ``name``, ``parent_path``, ``path``, ``_f`` and ``_anc``), editable ones ``_dep``
     (depth below the root, -1 until known).
     """
 
     __slots__ = (
         "__weakref__",
-        "_anc",
+        "_ac",
         "_cell",
         "_dep",
-        "_f",
+        "_fc",
         "_hive",
-        "_path",
+        "_nm",
+        "_pc",
+        "_pp",
         "_subs",
         "_vals",
         "_vol",
-        "name",
-        "parent_path",
     )
 
-    _f: tuple[Any, ...]
-    _path: str
-    _vals: list[Value] | None
+    _nm: str
+    _pp: str | None
+    _pc: str
+    _fc: tuple[Any, ...]
+    _ac: tuple[int, ...]
+    _vals: list[Value] | tuple[()] | None
     _subs: list[Key] | tuple[()] | None
-    _anc: tuple[int, ...]
     _dep: int
     _hive: KeyStore
-    name: str
-    parent_path: str | None
 
     def __init__(
         self,
@@ -121,8 +126,8 @@ class Key:
         self._cell = index
         self._vol = False
         if anc is not None:
-            self._anc = anc
-        self.parent_path = parent_path
+            self._ac = anc
+        self._pp = parent_path
         self._vals = None
         self._subs = None
         # The checks of HiveImage.cell and of the nk itself, inline: this runs once per
@@ -136,8 +141,8 @@ class Key:
         if _NK_SIZE + name_len > cap:
             raise CellError(f"key cell {index:#x}: name runs past the cell", start)
         raw = bytes(image.buf[start + _NK_SIZE : start + _NK_SIZE + name_len])
-        self._f = f
-        self.name = decode_name(raw, bool(f[1] & _COMP_NAME))
+        self._fc = f
+        self._nm = decode_name(raw, bool(f[1] & _COMP_NAME))
 
     @classmethod
     def _handle(cls, hive: KeyStore, vol: bool, cell: int, depth: int) -> Key:
@@ -147,36 +152,65 @@ class Key:
         k._vol = vol
         k._cell = cell
         k._dep = depth
-        k._subs = None  # never prefilled (and no __getattr__ round trip per subkeys())
+        k._subs = None  # never prefilled
+        k._vals = None
         return k
 
-    def __getattr__(self, attr: str) -> Any:
-        # Only reached for unset slots: an editable hive's key (read live every time)
-        # or the lazily filled slots of a read-only key made by the walk.
-        if attr == "_hive":
-            raise AttributeError(attr)
-        if attr == "_subs":
-            return None  # nothing prefilled (handles, keys of hive.walk())
-        hive = self._hive
-        if not hive.writable:
-            if attr == "_path":  # the common one, inline: once per key of a walk
-                pp = self.parent_path
-                p = self._path = (
-                    "" if pp is None else self.name if pp == "" else pp + "\\" + self.name
-                )
-                return p
-            if attr == "_f":
-                # The walker checked this nk (cell, signature, name inside the cell).
-                f = self._f = _NK.unpack_from(hive.image.buf, BASE + self._cell + CELL_HEADER)
-                return f
-        return hive._key_attr(self, attr)
+    # -- identity (read-only: private slots; editable: read live from the hive) --------
 
-    # -- identity ----------------------------------------------------------------------
+    @property
+    def name(self) -> str:
+        """The key's name as stored."""
+        try:
+            return self._nm
+        except AttributeError:
+            return str(self._hive._key_attr(self, "name"))
+
+    @property
+    def parent_path(self) -> str | None:
+        """The parent's path (None for the root)."""
+        try:
+            return self._pp
+        except AttributeError:
+            pp: str | None = self._hive._key_attr(self, "parent_path")
+            return pp
 
     @property
     def path(self) -> str:
         """Backslash-separated path from the root (the root itself is "")."""
-        return self._path
+        try:
+            return self._pc
+        except AttributeError:
+            hive = self._hive
+            if hive.writable:
+                return str(hive._key_attr(self, "_path"))
+            pp = self._pp
+            p = self._pc = "" if pp is None else self._nm if pp == "" else pp + "\\" + self._nm
+            return p
+
+    @property
+    def _f(self) -> tuple[Any, ...]:
+        """The unpacked nk head (read-only: cached; editable: read live)."""
+        try:
+            return self._fc
+        except AttributeError:
+            hive = self._hive
+            if hive.writable:
+                live: tuple[Any, ...] = hive._key_attr(self, "_f")
+                return live
+            # The walker checked this nk (cell, signature, name inside the cell).
+            f = self._fc = _NK.unpack_from(hive.image.buf, BASE + self._cell + CELL_HEADER)
+            return f
+
+    @property
+    def _anc(self) -> tuple[int, ...]:
+        """The ancestors' cells, root first (a read-only key made without them looks
+        them up once)."""
+        try:
+            return self._ac
+        except AttributeError:
+            anc: tuple[int, ...] = self._hive._key_attr(self, "_anc")
+            return anc
 
     @property
     def index(self) -> int | None:
@@ -395,7 +429,7 @@ class Key:
             # Prefilled by the walk: handed out once (the caller owns the list); a
             # later call reads them again.
             self._vals = None
-            return vals
+            return vals or []  # () marks a key known to have none
         return self._hive._key_values(self)
 
     def value(self, name: str = "") -> Value:

@@ -219,13 +219,15 @@ class SubkeyStream:
                 cur_list = []
                 kids = []
                 bad = False
-                ppp = cur.parent_path
-                if cur is start or ppp is None:
+                if cur is start:
                     pp = cur.path
+                    anc = (*cur._anc, cur._cell)
                 else:
-                    # A key of this stream: its parent's path is set (no __getattr__).
-                    pp = cur._path = cur.name if ppp == "" else ppp + "\\" + cur.name
-                anc = (*cur._anc, cur._cell)
+                    # A key of this stream: its private slots are all set.
+                    ppp = cur._pp
+                    nm = cur._nm
+                    pp = cur._pc = nm if ppp == "" else f"{ppp}\\{nm}"
+                    anc = (*cur._ac, cur._cell)
             elif cur is None:
                 self._clear()  # a record outside any group: out of step, give up
                 return False
@@ -233,9 +235,9 @@ class SubkeyStream:
             kk._hive = hive
             kk._cell = c
             kk._vol = False
-            kk.name = name
-            kk.parent_path = pp
-            kk._anc = anc
+            kk._nm = name
+            kk._pp = pp
+            kk._ac = anc
             if st & _NO_GROUP:
                 # () marks a key with no subkeys: no list per leaf while the chunk waits.
                 kk._subs = () if st & K_LEAF else None
@@ -249,7 +251,7 @@ class SubkeyStream:
                 kk._vals = vals[vi : vi + nv]
                 vi += nv
             else:
-                kk._vals = None if st & K_VALUES_BAD else []
+                kk._vals = None if st & K_VALUES_BAD else ()
             cur_list.append(kk)
         self.cur = cur
         self.cur_list = cur_list

@@ -39,31 +39,32 @@ class Value:
     """One value of a key. ``raw`` is the exact data bytes; ``data`` decodes by type.
 
     The same class serves read-only and editable hives. Cheap to create: the tree walk
-    fills ``index``, ``name``, ``type_`` and (when the C walker could copy them) ``raw``;
-    ``data_size``, ``data_cell`` and ``flags`` are unpacked from the vk on first use, and
-    an unfilled ``raw`` is read (and checked) on every access. A value of an editable
-    hive is a snapshot (:meth:`snapshot`: every slot filled when it is read); change it
-    with ``Key.set_value``.
+    fills ``index``, ``name``, ``type``, ``type_`` and (when the C walker could copy
+    them) the raw bytes; ``data_size``, ``data_cell`` and ``flags`` are unpacked from the
+    vk on first use, and raw bytes that were not copied are read (and checked) on every
+    access of ``raw``. A value of an editable hive is a snapshot (:meth:`snapshot`:
+    every field filled when it is read); change it with ``Key.set_value``.
+
+    No ``__getattr__``: with one, CPython cannot specialise attribute reads, and every
+    ``v.name`` / ``v.raw`` of a walk would take the slow generic lookup.
     """
 
-    __slots__ = (
-        "_image", "data_cell", "data_size", "flags", "index", "name", "raw", "type", "type_",
-    )  # fmt: skip
+    __slots__ = ("_head", "_image", "_raw", "index", "name", "type", "type_")
 
     _image: HiveImage
+    #: The unpacked vk (sig, name length, data size, data cell, type, flags, spare),
+    #: unpacked on first use of a size field.
+    _head: tuple[Any, ...]
     index: int
     name: str
     #: REG_* type (a ValueType; unknown numbers are kept, e.g. ``REG_UNKNOWN_0x12``).
     type: ValueType
     #: The type as a plain int.
     type_: int
-    data_size: int
-    data_cell: int
-    flags: int
-    #: The exact data bytes (a slot when prefilled, else read by ``__getattr__``).
-    raw: bytes
+    _raw: bytes
 
     def __init__(self, image: HiveImage, index: int) -> None:
+        """The value at vk ``index``, checked (its raw bytes are read on access)."""
         start, cap = image.cell(index, "value", VK_FIXED_SIZE)
         self._load(image, index, start, cap)
 
@@ -71,20 +72,18 @@ class Value:
     def snapshot(
         cls, name: str, vtype: int, raw: bytes, index: int, head: tuple[Any, ...] | None
     ) -> Value:
-        """A value whose every slot is filled: ``head`` is its unpacked vk (None: the vk
+        """A value whose every field is filled: ``head`` is its unpacked vk (None: the vk
         is not known, the size fields describe ``raw``)."""
         v = cls.__new__(cls)
         v.name = name
         v.type_ = vtype
         v.type = value_type(vtype)
-        v.raw = raw
+        v._raw = raw
         v.index = index
         if head is None:
-            v.data_size = len(raw) | (DATA_INLINE if len(raw) <= 4 else 0)
-            v.data_cell = HCELL_NIL
-            v.flags = 0
-        else:
-            _sig, _nl, v.data_size, v.data_cell, _t, v.flags, _sp = head
+            size = len(raw) | (DATA_INLINE if len(raw) <= 4 else 0)
+            head = (b"vk", 0, size, HCELL_NIL, vtype, 0, 0)
+        v._head = head
         return v
 
     @classmethod
@@ -97,10 +96,8 @@ class Value:
     def _load(self, image: HiveImage, index: int, start: int, cap: int) -> None:
         self._image = image
         self.index = index
-        sig, name_len, data_size, data, vtype, flags, _spare = VK.unpack_from(
-            image.buf,
-            start,
-        )
+        head = VK.unpack_from(image.buf, start)
+        sig, name_len, _data_size, _data, vtype, flags, _spare = head
         if sig != b"vk":
             raise SignatureError(f"value cell {index:#x}: signature {sig!r} is not 'vk'", start)
         if VK_FIXED_SIZE + name_len > cap:
@@ -110,26 +107,43 @@ class Value:
             self.name = raw_name.decode("latin-1")
         else:
             self.name = decode_name(bytes(raw_name), False)
-        self.data_size = data_size
-        self.data_cell = data
+        self._head = head
         self.type_ = vtype
         self.type = value_type(vtype)
-        self.flags = flags
 
-    def __getattr__(self, attr: str) -> Any:
-        # Only reached for slots the walk left unset (or unknown names).
-        if attr == "raw":
-            # Not cached: an unfilled raw is re-read and re-checked on every access (it
-            # may raise, and forensic mode records nothing here).
+    def _vk(self) -> tuple[Any, ...]:
+        """The unpacked vk, read on first use (the walk checked this vk already:
+        signature and name inside the cell)."""
+        try:
+            return self._head
+        except AttributeError:
+            head = self._head = VK.unpack_from(self._image.buf, BASE + self.index + CELL_HEADER)
+            return head
+
+    @property
+    def raw(self) -> bytes:
+        """The exact data bytes (when the walk did not copy them: read from the cells and
+        checked on every access, not cached; it may raise, and forensic mode records
+        nothing here)."""
+        try:
+            return self._raw
+        except AttributeError:
             return self._read_raw()
-        if attr in ("data_size", "data_cell", "flags"):
-            # The walk checked this vk already (signature and name inside the cell).
-            _sig, _nl, self.data_size, self.data_cell, _t, self.flags, _sp = VK.unpack_from(
-                self._image.buf,
-                BASE + self.index + CELL_HEADER,
-            )
-            return getattr(self, attr)
-        raise AttributeError(f"{type(self).__name__!r} object has no attribute {attr!r}")
+
+    @property
+    def data_size(self) -> int:
+        """The vk's data size field as stored (DATA_INLINE bit included)."""
+        return int(self._vk()[2])
+
+    @property
+    def data_cell(self) -> int:
+        """The vk's data field: a cell index, or the inline bytes as a little-endian int."""
+        return int(self._vk()[3])
+
+    @property
+    def flags(self) -> int:
+        """The vk's flags (COMP_NAME, ...)."""
+        return int(self._vk()[5])
 
     @property
     def offset(self) -> int:

@@ -51,13 +51,13 @@ def chunk_values(ch: Any, image: Any, vnames: list[str]) -> list[Value]:
         struct.unpack(ch.fmt, ch.data), strict=False,
     ):  # fmt: skip
         v = vnew(Value)
+        if not vs:
+            v._raw = rw  # else left to the checked path (read on access)
         v._image = image
         v.index = vc
         v.name = vn
         v.type_ = vt
         v.type = tm
-        if not vs:
-            v.raw = rw
         append(v)
     return vals
 
@@ -171,17 +171,21 @@ def walk_chunks(
             k._hive = hive
             k._cell = c
             k._vol = False
-            k.name = nm
+            k._nm = nm
+            k._subs = None
             if d > prev_d:
                 # Stepping down: the previous key is the parent.
-                ppp = prev.parent_path
-                if prev is wstart or ppp is None:
+                if prev is wstart:
                     pps[d] = prev.path
+                    pas[d] = (*prev._anc, prev._cell)
                 else:
-                    pps[d] = prev._path = prev.name if ppp == "" else ppp + "\\" + prev.name
-                pas[d] = (*prev._anc, prev._cell)
-            k.parent_path = pps[d]
-            k._anc = pas[d]
+                    # A key of this walk: its private slots are all set.
+                    ppp = prev._pp
+                    pn = prev._nm
+                    pps[d] = prev._pc = pn if ppp == "" else f"{ppp}\\{pn}"
+                    pas[d] = (*prev._ac, prev._cell)
+            k._pp = pps[d]
+            k._ac = pas[d]
             prev = k
             prev_d = d
             if nv:
@@ -189,7 +193,7 @@ def walk_chunks(
                 vi += nv
             else:
                 # No records: no values, or values for the checked path (None).
-                k._vals = None if st & K_VALUES_BAD else []
+                k._vals = None if st & K_VALUES_BAD else ()
             if st:
                 if st & K_CYCLE:
                     hive._cycle(k)
