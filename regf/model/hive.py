@@ -485,7 +485,7 @@ class Hive:
             return []
         for c in cells:
             try:
-                out.append(Value(image, c))
+                out.append(Value.load(image, c))
             except FormatError as exc:
                 image.problems.append(exc)
         return out

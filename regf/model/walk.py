@@ -42,7 +42,6 @@ def chunk_names(ch: Any, buf: Any) -> tuple[list[str], list[str]]:
 def chunk_values(ch: Any, image: Any, vnames: list[str]) -> list[Value]:
     """Every value record of a walker chunk as a :class:`Value`, in one flat loop (raw
     data filled unless the walker left it to the checked path)."""
-    vnew = Value.__new__
     vals: list[Value] = []
     append = vals.append
     types = ch.val_type
@@ -50,7 +49,7 @@ def chunk_values(ch: Any, image: Any, vnames: list[str]) -> list[Value]:
         ch.val_cell, vnames, types, map(value_type, types), ch.val_status,
         struct.unpack(ch.fmt, ch.data), strict=False,
     ):  # fmt: skip
-        v = vnew(Value)
+        v = Value()
         if not vs:
             v._raw = rw  # else left to the checked path (read on access)
         v._image = image
