@@ -578,29 +578,10 @@ static int mark_op(uint8_t *visited, uint32_t c, int op)
 #define GROUP_FIRST 1u
 #define GROUP_MORE 2u
 
-static int walk_groups(walker *w, uint32_t start_cell, uint32_t *state)
+static int walk_groups(walker *w, uint32_t *state)
 {
     uint32_t *frames = state + REGF_WALK_HEAD_WORDS, child, *f;
     int push, rc;
-    if (state[0] == REGF_WALK_START) {
-        const uint8_t *k = wnk(w, start_cell);
-        if (k == NULL)
-            return REGF_WALK_E_START;
-        rc = visit(w, start_cell, w->base_depth, &push);
-        if (rc != 1 && rc != 2)
-            return REGF_WALK_E_ARGS; /* cannot happen: an empty chunk holds any one key */
-        state[0] = REGF_WALK_RUNNING;
-        state[1] = 0;
-        state[2] = GROUP_DESCEND;
-        if (push) {
-            frames[0] = rd32(k + REGF_NK_SUBKEY_LIST);
-            frames[1] = frames[2] = 0;
-            state[1] = 1;
-            state[2] = GROUP_FIRST;
-        }
-        if (rc == 2)
-            return 1;
-    }
     while (state[1] > 0) {
         f = frames + REGF_WALK_FRAME_WORDS * (state[1] - 1);
         if (state[2] != GROUP_DESCEND) {
@@ -687,8 +668,6 @@ int regf_walk(const uint8_t *bins, size_t hbins_size, const uint8_t *cellmap,
     w.o = out;
     if (state[0] == REGF_WALK_DONE)
         return 0;
-    if (flags & REGF_WALK_GROUPS)
-        return walk_groups(&w, start_cell, state);
     if (state[0] == REGF_WALK_START) {
         if (wnk(&w, start_cell) == NULL)
             return REGF_WALK_E_START;
@@ -697,14 +676,19 @@ int regf_walk(const uint8_t *bins, size_t hbins_size, const uint8_t *cellmap,
             return REGF_WALK_E_ARGS; /* cannot happen: an empty chunk holds any one key */
         state[0] = REGF_WALK_RUNNING;
         state[1] = 0;
+        state[2] = GROUP_DESCEND;
         if (push) {
             frames[0] = rd32(wnk(&w, start_cell) + REGF_NK_SUBKEY_LIST);
             frames[1] = frames[2] = 0;
             state[1] = 1;
+            if (flags & REGF_WALK_GROUPS)
+                state[2] = GROUP_FIRST; /* the start key's children: the first group */
         }
         if (rc == 2)
             return 1;
     }
+    if (flags & REGF_WALK_GROUPS)
+        return walk_groups(&w, state);
     while (state[1] > 0) {
         f = frames + REGF_WALK_FRAME_WORDS * (state[1] - 1);
         if (!frame_peek(&w, f, &child)) {

@@ -489,26 +489,11 @@ def _mark_op(visited: bytearray, c: int, op: int) -> bool:
     return was
 
 
-def _walk_groups(w: _Walker, words: memoryview, start_cell: int, base_depth: int) -> WalkChunk:
-    """The REGF_WALK_GROUPS order (C: walk_groups): each key's children as one group,
-    then the descent into the marked ones, each emitting its own group first."""
+def _walk_groups(w: _Walker, words: memoryview, base_depth: int) -> WalkChunk:
+    """The REGF_WALK_GROUPS order after the start record (C: walk_groups): each key's
+    children as one group, then the descent into the marked ones, each emitting its own
+    group first."""
     hw, fw = WALK_HEAD_WORDS, WALK_FRAME_WORDS
-    if words[0] == WALK_START:
-        k = w.nk(start_cell)
-        if k < 0:
-            return w.chunk(WALK_E_START)
-        rc, push = w.visit(start_cell, base_depth)
-        if rc not in (1, 2):  # pragma: no cover - an empty chunk holds any one key
-            return w.chunk(WALK_E_ARGS)
-        words[0] = WALK_RUNNING
-        words[1] = 0
-        words[2] = _GROUP_DESCEND
-        if push:
-            words[hw : hw + fw] = array("I", [w.u32(k + NK_SUBKEY_LIST), 0, 0])
-            words[1] = 1
-            words[2] = _GROUP_FIRST
-        if rc == 2:
-            return w.chunk(1)
     while words[1] > 0:
         at = hw + fw * (words[1] - 1)
         frame = list(words[at : at + fw])
@@ -591,8 +576,6 @@ def walk_code(
     hw, fw = WALK_HEAD_WORDS, WALK_FRAME_WORDS
     if words[0] == WALK_DONE:
         return w.chunk(0)
-    if flags & WALK_GROUPS:
-        return _walk_groups(w, words, start_cell, base_depth)
     if words[0] == WALK_START:
         k = w.nk(start_cell)
         if k < 0:
@@ -602,11 +585,16 @@ def walk_code(
             return w.chunk(WALK_E_ARGS)
         words[0] = WALK_RUNNING
         words[1] = 0
+        words[2] = _GROUP_DESCEND
         if push:
             words[hw : hw + fw] = array("I", [w.u32(k + NK_SUBKEY_LIST), 0, 0])
             words[1] = 1
+            if flags & WALK_GROUPS:
+                words[2] = _GROUP_FIRST  # the start key's children: the first group
         if rc == 2:
             return w.chunk(1)
+    if flags & WALK_GROUPS:
+        return _walk_groups(w, words, base_depth)
     while words[1] > 0:
         at = hw + fw * (words[1] - 1)
         frame = list(words[at : at + fw])
