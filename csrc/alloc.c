@@ -777,6 +777,21 @@ size_t regf_alloc_bins(const regf_alloc *a, uint32_t *starts, uint32_t *ends, si
     return a->nbins;
 }
 
+void regf_alloc_scrub(const regf_alloc *a, uint8_t *out, uint64_t lo, uint64_t len) {
+    size_t i;
+    uint64_t hi = lo + len;
+    /* Every free cell, in hash order: they do not overlap, so the order is free. */
+    for (i = 0; i < a->by_start.cap; i++) {
+        uint64_t s, e;
+        if (a->by_start.keys[i] == EMPTY_KEY) continue;
+        s = (uint64_t)a->by_start.keys[i] + REGF_CELL_FIXED_SIZE;
+        e = (uint64_t)a->by_start.keys[i] + a->nodes[a->by_start.vals[i]].size;
+        if (s < lo) s = lo;
+        if (e > hi) e = hi;
+        if (s < e) memset(out + (s - lo), 0, (size_t)(e - s));
+    }
+}
+
 size_t regf_alloc_free_cells(const regf_alloc *a, uint32_t *starts, uint32_t *sizes,
                              size_t cap) {
     size_t i, k = 0;

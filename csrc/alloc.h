@@ -83,6 +83,10 @@ size_t regf_alloc_nfree(const regf_alloc *a);
 size_t regf_alloc_ndirty(const regf_alloc *a);
 /* Fill starts/ends with every bin (cap entries at most); returns the bin count. */
 size_t regf_alloc_bins(const regf_alloc *a, uint32_t *starts, uint32_t *ends, size_t cap);
+/* Zero, in out (a copy of hive-bins bytes [lo, lo + len)), the data of every free cell
+ * that overlaps that range; size fields stay, so the copy's bins still parse. The
+ * scrubbed copy save_as writes (regf/cells/pyalloc.py: scrub_window is the twin). */
+void regf_alloc_scrub(const regf_alloc *a, uint8_t *out, uint64_t lo, uint64_t len);
 /* Fill starts/sizes with every free cell (in no particular order); returns their count. */
 size_t regf_alloc_free_cells(const regf_alloc *a, uint32_t *starts, uint32_t *sizes,
                              size_t cap);

@@ -506,6 +506,11 @@ class CCellAllocator:
         _lib.regf_alloc_stats(self._a, out)
         return AllocStats(int(out[0]), int(out[1]), int(out[2]))
 
+    def scrub_window(self, window: bytearray, lo: int) -> None:
+        """Zero, in ``window`` (a copy of hive-bins bytes from ``lo`` on), the data of
+        every free cell it overlaps (size fields stay); one C pass over the free map."""
+        _lib.regf_alloc_scrub(self._a, _fb(_U8, window), lo, len(window))
+
     def free_cells(self) -> dict[int, int]:
         """A copy of the free-cell map: cell index -> size (in address order)."""
         n = _lib.regf_alloc_nfree(self._a)
@@ -540,6 +545,7 @@ class CellAllocatorAPI(Protocol):
     def take_dirty(self) -> set[int]: ...
     def stats(self) -> AllocStats: ...
     def free_cells(self) -> dict[int, int]: ...
+    def scrub_window(self, window: bytearray, lo: int) -> None: ...
     def bins(self) -> list[tuple[int, int]]: ...
 
 

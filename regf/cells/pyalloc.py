@@ -351,6 +351,16 @@ class PyCellAllocator:
         """A copy of the free-cell map: cell index -> size."""
         return dict(self._free)
 
+    def scrub_window(self, window: bytearray, lo: int) -> None:
+        """Zero, in ``window`` (a copy of hive-bins bytes from ``lo`` on), the data of
+        every free cell it overlaps; the size fields stay, so the copy's bins still
+        parse (C twin: regf_alloc_scrub)."""
+        hi = lo + len(window)
+        for cell, size in self._free.items():
+            a, b = max(cell + CELL_HEADER, lo), min(cell + size, hi)
+            if a < b:
+                window[a - lo : b - lo] = bytes(b - a)
+
     def bins(self) -> list[tuple[int, int]]:
         """(start, end) of every bin, hive-bins relative."""
         return list(zip(self._bin_starts, self._bin_ends, strict=True))

@@ -237,26 +237,18 @@ class EditableHiveBase:
         yield head
         # Volatile keys live in their own space, so the stable image's free cells (and
         # slack inside live cells, kept) are where deleted data can hide.
-        free = list(self._alloc.free_cells().items()) if scrub else []
-        zeros = bytes(max((size for _c, size in free), default=0))
+        alloc = self._alloc
         window = bytearray(_WINDOW)
-        i = 0
         for lo in range(BASE, end, _WINDOW):
             hi = min(lo + _WINDOW, end)
             with memoryview(img) as whole:
-                window[: hi - lo] = whole[lo:hi]
-            while i < len(free):
-                cell, size = free[i]
-                first, stop = BASE + cell + CELL_HEADER, BASE + cell + size
-                if first >= hi:
-                    break
-                a, b = max(first, lo), min(stop, hi)
-                if a < b:
-                    window[a - lo : b - lo] = zeros[: b - a]
-                if stop > hi:  # the cell goes on in the next window
-                    break
-                i += 1
-            yield window if hi - lo == _WINDOW else window[: hi - lo]
+                if hi - lo == _WINDOW:
+                    window[:] = whole[lo:hi]
+                else:
+                    window = bytearray(whole[lo:hi])  # the last window: the bytes left
+            if scrub:
+                alloc.scrub_window(window, lo - BASE)
+            yield window
 
     def _write_image(self, dest: Path) -> None:
         """Write the image itself as a clean primary: Seq1 = Seq2 = previous + 1, base
