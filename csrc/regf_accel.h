@@ -166,6 +166,7 @@ uint64_t regf_bin_chain_end(const uint8_t *bins, size_t hbins_size, size_t start
 #define REGF_WALK_VALUES 2u
 #define REGF_WALK_LEVEL 4u
 #define REGF_WALK_GROUPS 8u
+#define REGF_WALK_MARK_UNIT 1u /* expansion mark: visited bit of unit c/8 + this */
 #define REGF_K_CYCLE 1u
 #define REGF_K_DEPTH 2u
 #define REGF_K_CHILDREN_BAD 4u

@@ -557,11 +557,11 @@ static void frame_next(const walker *w, uint32_t *f)
     }
 }
 
-/* The expansion mark of a grouped walk: the visited bit of unit c/8 + 1, which lies
- * inside c's own nk cell (at least 0x50 bytes), so no cell start ever uses it. */
+/* The expansion mark of a grouped walk: the visited bit of unit c/8 + REGF_WALK_MARK_UNIT,
+ * which lies inside c's own nk cell (at least 0x50 bytes), so no cell start uses it. */
 static int mark_op(uint8_t *visited, uint32_t c, int op)
 {
-    uint64_t u = ((uint64_t)c >> 3) + 1;
+    uint64_t u = ((uint64_t)c >> 3) + REGF_WALK_MARK_UNIT;
     uint8_t bit = (uint8_t)(1u << (u & 7));
     int was = (visited[u >> 3] & bit) != 0;
     if (op > 0)

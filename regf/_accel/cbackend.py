@@ -288,7 +288,7 @@ def walk_binder(
     ) -> Any:  # fmt: skip
         out = _walk_out(caps)
         # The buffers are sized for caps.keys; a call may ask for fewer records.
-        out.key_cap = keys if 0 < keys < caps.keys else caps.keys
+        out.key_cap = purewalk.fewer_keys(caps, keys).keys
         rc = walk(
             c_bins, hbins_size, c_map, n_map, c_vis, n_vis, start_cell, base_depth,
             max_depth, flags, minor, c_state, out,

@@ -256,6 +256,7 @@ WALK_STRICT = 1
 WALK_VALUES = 2
 WALK_LEVEL = 4
 WALK_GROUPS = 8
+WALK_MARK_UNIT = 1  # expansion mark: visited bit of unit c/8 + this
 K_CYCLE = 1
 K_DEPTH = 2
 K_CHILDREN_BAD = 4

@@ -67,6 +67,7 @@ from .codes import (
     WALK_GROUPS,
     WALK_HEAD_WORDS,
     WALK_LEVEL,
+    WALK_MARK_UNIT,
     WALK_MAX_FRAMES,
     WALK_MIN_NAMES,
     WALK_RUNNING,
@@ -477,9 +478,10 @@ _GROUP_DESCEND, _GROUP_FIRST, _GROUP_MORE = 0, 1, 2
 
 
 def _mark_op(visited: bytearray, c: int, op: int) -> bool:
-    """Read the expansion mark of nk ``c`` (the visited bit of unit c/8 + 1, inside its
-    own cell), then set it (op > 0) or clear it (op < 0); as C's mark_op."""
-    u = (c >> 3) + 1
+    """Read the expansion mark of nk ``c`` (the visited bit of unit c/8 +
+    WALK_MARK_UNIT, inside its own cell), then set it (op > 0) or clear it (op < 0); as
+    C's mark_op."""
+    u = (c >> 3) + WALK_MARK_UNIT
     bit = 1 << (u & 7)
     was = bool(visited[u >> 3] & bit)
     if op > 0:
@@ -674,6 +676,7 @@ __all__ = [
     "WALK_GROUPS",
     "WALK_HEAD_WORDS",
     "WALK_LEVEL",
+    "WALK_MARK_UNIT",
     "WALK_MAX_FRAMES",
     "WALK_MIN_NAMES",
     "WALK_RUNNING",
