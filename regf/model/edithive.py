@@ -538,8 +538,6 @@ class EditHive(EditableHiveBase):
         if attr == "parent_path":
             p = self._parent_of((vol, cell))
             return None if p is None else self._path(p)
-        if attr == "_vals":
-            return None  # nothing prefilled: Key.values asks the hive
         raise AttributeError(f"{type(k).__name__!r} object has no attribute {attr!r}")
 
     def _key_index(self, k: Key) -> int | None:

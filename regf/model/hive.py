@@ -325,8 +325,6 @@ class Hive:
                 anc = (*parent._anc, parent._cell)
             k._ac = anc
             return anc
-        if attr == "_vals":
-            return None
         raise AttributeError(f"{type(k).__name__!r} object has no attribute {attr!r}")
 
     def _key_index(self, k: Key) -> int:

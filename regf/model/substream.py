@@ -16,6 +16,8 @@ raises or records exactly as before (tests/test_subkeys_batch.py compares the tw
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from itertools import chain
 from threading import get_ident
 from typing import Any
 
@@ -28,6 +30,7 @@ from .._accel.purewalk import (
     K_VALUES_BAD,
     WALK_GROUPS,
     WALK_LEVEL,
+    WALK_MARK_UNIT,
     WALK_STRICT,
     WALK_VALUES,
     new_walk_state,
@@ -41,6 +44,8 @@ FIRST_KEYS = 32
 MOST_KEYS = 128
 #: A record with none of these bits gets a group of its own later in the stream.
 _NO_GROUP = K_LEAF | K_CYCLE | K_DEPTH | K_CHILDREN_BAD
+#: A group start past the last record of a finished walk: closes its last group.
+_END = (-1, K_GROUP, 0, "")
 
 
 class SubkeyStream:
@@ -110,10 +115,11 @@ class SubkeyStream:
         else:
             for cells in self.marked:
                 for c in cells:
-                    # The cell's own bit and its expansion mark (unit c/8 + 1): every
-                    # bit in those bytes is this stream's.
-                    visited[c >> 6] = 0
-                    visited[(c + 8) >> 6] = 0
+                    # The cell's own bit and its expansion mark: every bit in those
+                    # bytes is this stream's.
+                    q = c >> 3
+                    visited[q >> 3] = 0
+                    visited[(q + WALK_MARK_UNIT) >> 3] = 0
         self.marked = []
         self.nmarked = 0
         self.pending.clear()
@@ -141,19 +147,6 @@ class SubkeyStream:
         self.quota = self.first
         self.done = False
         self.fresh = True
-
-    def _close(self) -> None:
-        """The current group is complete: hand it to its parent (unless flagged) and
-        queue its children that get groups of their own, first child next."""
-        cur = self.cur
-        if cur is not None:
-            self.pending.pop(cur._cell, None)
-            if not self.cur_bad:
-                cur._subs = self.cur_list
-            kids = self.cur_kids
-            kids.reverse()
-            self.stack.extend(kids)
-            self.cur = None
 
     def _pull(self) -> bool:
         """Decode the next chunk; False when the stream is over (done or refused)."""
@@ -189,8 +182,9 @@ class SubkeyStream:
                 start._subs = []
                 del self.pending[start._cell]
                 self.stack.pop()
-        # The group state in locals (this loop runs once per key of the walk); a
-        # group's start closes the previous one inline (as _close does).
+        # The group state in locals (this loop runs once per key of the walk). A group's
+        # start closes the previous one: hands it to its parent (unless flagged) and
+        # queues its children that get groups of their own, first child next.
         knew = Key.__new__
         pending = self.pending
         stack = self.stack
@@ -201,9 +195,12 @@ class SubkeyStream:
         pp = self.cur_path
         anc = self.cur_anc
         # knames ends with one more (empty) name than there are records.
-        for c, st, nv, name in zip(
+        recs: Iterable[tuple[int, int, int, str]] = zip(
             cells[lo:], statuses[lo:], nvals[lo:], knames[lo:], strict=False
-        ):
+        )
+        if ch.rc == 0:
+            recs = chain(recs, (_END,))  # the walk is over: close its last group
+        for c, st, nv, name in recs:
             if st & K_GROUP:
                 if cur is not None:
                     del pending[cur._cell]
@@ -211,6 +208,10 @@ class SubkeyStream:
                         cur._subs = cur_list
                     kids.reverse()
                     stack += kids
+                    cur = None
+                if c < 0:
+                    self.done = True
+                    break
                 if not stack:
                     # Out of step with the walker (bytes changed under it): give up.
                     self._clear()
@@ -219,15 +220,8 @@ class SubkeyStream:
                 cur_list = []
                 kids = []
                 bad = False
-                if cur is start:
-                    pp = cur.path
-                    anc = (*cur._anc, cur._cell)
-                else:
-                    # A key of this stream: its private slots are all set.
-                    ppp = cur._pp
-                    nm = cur._nm
-                    pp = cur._pc = nm if ppp == "" else f"{ppp}\\{nm}"
-                    anc = (*cur._ac, cur._cell)
+                pp = cur.path
+                anc = (*cur._anc, cur._cell)
             elif cur is None:
                 self._clear()  # a record outside any group: out of step, give up
                 return False
@@ -238,6 +232,7 @@ class SubkeyStream:
             kk._nm = name
             kk._pp = pp
             kk._ac = anc
+            kk._pc = kk._fc = None  # filled on first use
             if st & _NO_GROUP:
                 # () marks a key with no subkeys: no list per leaf while the chunk waits.
                 kk._subs = () if st & K_LEAF else None
@@ -259,9 +254,6 @@ class SubkeyStream:
         self.cur_bad = bad
         self.cur_path = pp
         self.cur_anc = anc
-        if ch.rc == 0:
-            self._close()
-            self.done = True
         return True
 
 

@@ -39,7 +39,7 @@ class Value:
     """One value of a key. ``raw`` is the exact data bytes; ``data`` decodes by type.
 
     The same class serves read-only and editable hives. Cheap to create: the tree walk
-    fills ``index``, ``name``, ``type``, ``type_`` and (when the C walker could copy
+    fills ``index``, ``name``, ``type`` and (when the C walker could copy
     them) the raw bytes; ``data_size``, ``data_cell`` and ``flags`` are unpacked from the
     vk on first use, and raw bytes that were not copied are read (and checked) on every
     access of ``raw``. A value of an editable hive is a snapshot (:meth:`snapshot`:
@@ -49,7 +49,7 @@ class Value:
     ``v.name`` / ``v.raw`` of a walk would take the slow generic lookup.
     """
 
-    __slots__ = ("_head", "_image", "_raw", "index", "name", "type", "type_")
+    __slots__ = ("_head", "_image", "_raw", "index", "name", "type")
 
     _image: HiveImage
     #: The unpacked vk (sig, name length, data size, data cell, type, flags, spare),
@@ -59,8 +59,6 @@ class Value:
     name: str
     #: REG_* type (a ValueType; unknown numbers are kept, e.g. ``REG_UNKNOWN_0x12``).
     type: ValueType
-    #: The type as a plain int.
-    type_: int
     _raw: bytes
 
     # No __init__: ``Value()`` (what the walk calls) then costs a quarter less than
@@ -80,7 +78,6 @@ class Value:
         is not known, the size fields describe ``raw``)."""
         v = cls()
         v.name = name
-        v.type_ = vtype
         v.type = value_type(vtype)
         v._raw = raw
         v.index = index
@@ -112,7 +109,6 @@ class Value:
         else:
             self.name = decode_name(bytes(raw_name), False)
         self._head = head
-        self.type_ = vtype
         self.type = value_type(vtype)
 
     def _vk(self) -> tuple[Any, ...]:
@@ -123,6 +119,11 @@ class Value:
         except AttributeError:
             head = self._head = VK.unpack_from(self._image.buf, BASE + self.index + CELL_HEADER)
             return head
+
+    @property
+    def type_(self) -> int:
+        """The type as a plain int (``int(type)``)."""
+        return int(self.type)
 
     @property
     def raw(self) -> bytes:

@@ -44,9 +44,8 @@ def chunk_values(ch: Any, image: Any, vnames: list[str]) -> list[Value]:
     data filled unless the walker left it to the checked path)."""
     vals: list[Value] = []
     append = vals.append
-    types = ch.val_type
-    for vc, vn, vt, tm, vs, rw in zip(
-        ch.val_cell, vnames, types, map(value_type, types), ch.val_status,
+    for vc, vn, tm, vs, rw in zip(
+        ch.val_cell, vnames, map(value_type, ch.val_type), ch.val_status,
         struct.unpack(ch.fmt, ch.data), strict=False,
     ):  # fmt: skip
         v = Value()
@@ -55,7 +54,6 @@ def chunk_values(ch: Any, image: Any, vnames: list[str]) -> list[Value]:
         v._image = image
         v.index = vc
         v.name = vn
-        v.type_ = vt
         v.type = tm
         append(v)
     return vals
@@ -172,17 +170,11 @@ def walk_chunks(
             k._vol = False
             k._nm = nm
             k._subs = None
+            k._pc = k._fc = None  # filled on first use
             if d > prev_d:
                 # Stepping down: the previous key is the parent.
-                if prev is wstart:
-                    pps[d] = prev.path
-                    pas[d] = (*prev._anc, prev._cell)
-                else:
-                    # A key of this walk: its private slots are all set.
-                    ppp = prev._pp
-                    pn = prev._nm
-                    pps[d] = prev._pc = pn if ppp == "" else f"{ppp}\\{pn}"
-                    pas[d] = (*prev._ac, prev._cell)
+                pps[d] = prev.path
+                pas[d] = (*prev._anc, prev._cell)
             k._pp = pps[d]
             k._ac = pas[d]
             prev = k
