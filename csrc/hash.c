@@ -1,12 +1,13 @@
 /*
  * Hashing and checksums: the Windows upcase table and what is computed through it (the
  * lh name hash, the subkey sort key), the base-block checksum and Marvin32 (HvLE log
- * entries). See regf_accel.h for each contract; the Python twin is regf/_accel/pure.py.
+ * entries), and the bulk page copy of log recovery. See regf_accel.h for each contract; the Python twin is regf/_accel/pure.py.
  */
 #include "regf_accel.h"
 
 #include "bytes.h"
 #include "upcase_table.h"
+
 
 static uint16_t upcase_tab[65536];
 static volatile int upcase_ready = 0;
@@ -126,4 +127,40 @@ void regf_sort_key(const uint16_t *in, uint8_t *out, size_t n)
         out[2 * i] = (uint8_t)(u >> 8);
         out[2 * i + 1] = (uint8_t)(u & 0xFF);
     }
+}
+
+/* Span checks are written as "len > limit - off" so that no sum can overflow. */
+static int span_ok(uint64_t off, uint64_t len, size_t limit)
+{
+    return off <= limit && len <= limit - off;
+}
+
+int64_t regf_marvin32_spans(const uint8_t *buf, size_t buf_len, const uint64_t *spans,
+                            size_t n, uint64_t seed, uint64_t *out)
+{
+    size_t i;
+    for (i = 0; i < n; i++)
+        if (!span_ok(spans[2 * i], spans[2 * i + 1], buf_len))
+            return -(int64_t)(i + 1);
+    for (i = 0; i < n; i++)
+        out[i] = regf_marvin32(buf + spans[2 * i], (size_t)spans[2 * i + 1], seed);
+    return 0;
+}
+
+int64_t regf_copy_runs(uint8_t *dst, size_t dst_len, const uint8_t *src, size_t src_len,
+                       const uint64_t *runs, size_t n)
+{
+    size_t i;
+    for (i = 0; i < n; i++) {
+        const uint64_t *r = runs + 3 * i;
+        if (!span_ok(r[0], r[2], dst_len) || !span_ok(r[1], r[2], src_len))
+            return -(int64_t)(i + 1);
+    }
+    for (i = 0; i < n; i++) {
+        const uint64_t *r = runs + 3 * i;
+        /* memmove: dst and src are different buffers in recovery, but nothing here
+         * needs them to be. */
+        memmove(dst + r[0], src + r[1], (size_t)r[2]);
+    }
+    return 0;
 }

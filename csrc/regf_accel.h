@@ -1,7 +1,7 @@
 /*
  * regf_accel: hot primitives for the regf hive reader/writer (C99, no Python API).
- * Implemented in hash.c (upcase, hashes, checksums) and walk.c (cell scan, list
- * decoding, bin chain, tree walk). This header is also the cffi cdef (build_accel.py):
+ * Implemented in hash.c (upcase, hashes, checksums, recovery page copies) and walk.c
+ * (cell scan, list decoding, bin chain, tree walk). This header is also the cffi cdef (build_accel.py):
  * keep it to declarations and valued object-like #defines.
  *
  * Every function has a pure-Python twin in regf/_accel/pure.py (regf_walk: purewalk.py)
@@ -27,6 +27,20 @@ uint32_t regf_checksum(const uint8_t *bb);
 
 /* Marvin32 of p[0..n) with a 64-bit seed (low dword = s0, high dword = s1). */
 uint64_t regf_marvin32(const uint8_t *p, size_t n, uint64_t seed);
+
+/* out[i] = Marvin32 of buf[spans[2i] .. spans[2i] + spans[2i+1]) for i < n: the Hash-1
+ * of every entry of a log in one call (log recovery runs it on a second thread while
+ * the first copies pages; cffi releases the GIL). Returns 0, or -(i + 1) when span i
+ * does not lie inside buf[0..buf_len), before hashing anything. */
+int64_t regf_marvin32_spans(const uint8_t *buf, size_t buf_len, const uint64_t *spans,
+                            size_t n, uint64_t seed, uint64_t *out);
+
+/* For i < n, copies src[runs[3i+1] ..][0..runs[3i+2]) to dst[runs[3i] ..]: the page
+ * runs of log entries onto the recovered image, in order (a later run wins). Returns 0,
+ * or -(i + 1) when run i does not lie inside dst[0..dst_len) and src[0..src_len),
+ * before copying anything. */
+int64_t regf_copy_runs(uint8_t *dst, size_t dst_len, const uint8_t *src, size_t src_len,
+                       const uint64_t *runs, size_t n);
 
 /* Windows RtlUpcaseUnicodeChar, one UTF-16 code unit (surrogates are unchanged). */
 uint16_t regf_upcase_unit(uint16_t u);

@@ -367,6 +367,44 @@ def test_parity_marvin32(data: bytes, seed: int) -> None:
     assert _cbackend().marvin32(data) == pure.marvin32(data)
 
 
+_spans = st.lists(st.tuples(st.integers(0, 400), st.integers(0, 400)), max_size=8)
+
+
+@parity
+@PARITY_SETTINGS
+@given(st.binary(max_size=300), _spans, st.integers(0, 2**64 - 1))
+def test_parity_marvin32_spans(data: bytes, spans: list[tuple[int, int]], seed: int) -> None:
+    c = _outcome(_cbackend().marvin32_spans, data, spans, seed)
+    p = _outcome(pure.marvin32_spans, data, spans, seed)
+    assert c == p
+    if p[0] == "ok":  # each span hashes as marvin32 of its slice would
+        assert p[1] == [pure.marvin32(data[o : o + n], seed) for o, n in spans]
+    else:  # refused exactly when some span leaves the buffer
+        assert any(o + n > len(data) for o, n in spans)
+
+
+@parity
+@PARITY_SETTINGS
+@given(
+    st.binary(min_size=1, max_size=200),
+    st.integers(0, 200),
+    st.lists(st.tuples(st.integers(0, 220), st.integers(0, 220), st.integers(0, 60)), max_size=8),
+)
+def test_parity_copy_runs(src: bytes, dst_len: int, runs: list[tuple[int, int, int]]) -> None:
+    dst_c, dst_p = bytearray(range(256))[:dst_len], bytearray(range(256))[:dst_len]
+    before = bytes(dst_p)
+    c = _outcome(_cbackend().copy_runs, dst_c, src, runs)
+    p = _outcome(pure.copy_runs, dst_p, src, runs)
+    assert c == p and dst_c == dst_p
+    if p[0] == "err":  # nothing is copied when any run is out of bounds
+        assert dst_p == before
+        return
+    model = bytearray(before)
+    for d, s, n in runs:  # in order: a later run wins where runs overlap
+        model[d : d + n] = src[s : s + n]
+    assert dst_p == model
+
+
 # Every code point, surrogates included (lone, or adjacent pairs as two code points).
 _names = st.text(alphabet=st.characters(min_codepoint=0, max_codepoint=0x10FFFF), max_size=40)
 _bmp = st.text(alphabet=st.characters(min_codepoint=0, max_codepoint=0xFFFF), max_size=40)

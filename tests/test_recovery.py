@@ -11,10 +11,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from regf._accel import checksum, marvin32
+from regf._accel import BACKEND, checksum, marvin32
 from regf.errors import RecoveryError
+from regf.storage import recovery as recovery_mod
 from regf.storage.discover import find_logs
-from regf.storage.logs import parse_log
+from regf.storage.logs import LogFile, hash1_spans, parse_log, settle
 from regf.storage.recovery import is_dirty, recover
 
 BASE = 4096
@@ -229,6 +230,81 @@ def test_garbage_logs_never_crash(junk: bytes, cut: int, keep_head: bool) -> Non
     except RecoveryError:
         return
     assert report.applied and is_dirty(image[:512]) is None
+
+
+def _summary(lf: LogFile) -> tuple[object, ...]:
+    return (lf.valid, lf.problem, lf.stop_reason, lf.stop_offset, lf.seq_range, lf.entries)
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.integers(1, 4), st.data())
+def test_deferred_hash1_parse_settles_to_the_plain_parse(n: int, data: st.DataObject) -> None:
+    # Damage anywhere (hashes, sizes, sequence, references, padding): parsing with the
+    # Hash-1 checks deferred and then settling gives exactly the plain parse.
+    raw = bytearray(_log(2, _entries(2, n), 8192))
+    for _ in range(data.draw(st.integers(0, 3))):
+        raw[data.draw(st.integers(512, len(raw) - 1))] ^= data.draw(st.integers(1, 255))
+    plain = parse_log("l", bytes(raw))
+    deferred = parse_log("l", bytes(raw), defer_hash1=True)
+    assert not plain.unsettled
+    # Only a log whose base block and magic pass has its entries walked (and settled).
+    walked = plain.format == "new" and (plain.valid or "no valid log entry" in str(plain.problem))
+    assert deferred.unsettled == walked
+    if deferred.unsettled:
+        settle(deferred, [marvin32(raw[o : o + k]) for o, k in hash1_spans(deferred)])
+    assert not deferred.unsettled
+    assert _summary(deferred) == _summary(plain)
+
+
+def test_stop_reason_is_hash1_when_a_later_check_also_fails() -> None:
+    # The last entry has both a bad body (Hash-1) and a wrong sequence number: the plain
+    # order of checks names Hash-1, and so must a deferred parse, settled or not.
+    entries = _entries(2, 2)
+    last = bytearray(entries[1])
+    struct.pack_into("<I", last, 12, 99)  # sequence (Hash-2 then fails too: redo it)
+    last[0x40] ^= 1  # body byte: Hash-1 mismatch
+    struct.pack_into("<Q", last, 0x20, marvin32(bytes(last[:0x20])))
+    raw = _log(2, [entries[0], bytes(last)], 8192)
+    for lf in (parse_log("l", raw), parse_log("l", raw, defer_hash1=True)):
+        assert lf.stop_reason == "entry hash-1 mismatch" and len(lf.entries) == 1
+
+
+@pytest.mark.parametrize("bad", [None, 0, 3, 5])
+def test_threaded_hash1_check_equals_sequential(
+    bad: int | None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # With the thread threshold at 0 (C backend: hashes beside the page copies), a bad
+    # Hash-1 found after the first attempt cuts the log and the attempt is redone; the
+    # result is the sequential one either way.
+    entries = _entries(2, 6)
+    if bad is not None:
+        damaged = bytearray(entries[bad])
+        damaged[-1] ^= 0xFF  # padding is hashed too: only Hash-1 breaks
+        entries[bad] = bytes(damaged)
+    logs = [("h.LOG1", _log(2, entries, 8192))]
+    sequential = _outcome_of(_primary(3, 2), logs)
+    monkeypatch.setattr(recovery_mod._Hash1Check, "THREAD_BYTES", 0)
+    attempts: list[int] = []
+    real_attempt = recovery_mod._attempt
+    monkeypatch.setattr(recovery_mod, "_attempt", lambda *a: attempts.append(1) or real_attempt(*a))
+    threaded = _outcome_of(_primary(3, 2), logs)
+    assert threaded == sequential
+    # C: the first attempt ran on unchecked entries and a cut forces a second one. Pure:
+    # the logs were settled before the only attempt.
+    assert len(attempts) == (2 if BACKEND == "c" and bad is not None else 1)
+    applied = 6 if bad is None else bad
+    if applied:
+        assert [s for _, s, _ in sequential[1].applied_entries] == list(range(2, 2 + applied))
+    else:
+        assert sequential[0] == "refused"
+
+
+def _outcome_of(primary: bytes, logs: list[tuple[str, bytes]]) -> tuple[object, ...]:
+    try:
+        image, report = recover(primary, logs)
+    except RecoveryError as exc:
+        return ("refused", str(exc))
+    return (bytes(image), report)
 
 
 def test_parse_log_reports_stop_reason() -> None:

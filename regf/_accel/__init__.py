@@ -32,8 +32,10 @@ if _impl is None:
     from .pure import (
         bin_chain_end,
         checksum,
+        copy_runs,
         leaf_cells,
         marvin32,
+        marvin32_spans,
         name_hash,
         scan_cells,
         sort_key,
@@ -44,6 +46,8 @@ else:
     BACKEND = "c"
     checksum = _impl.checksum
     marvin32 = _impl.marvin32
+    marvin32_spans = _impl.marvin32_spans
+    copy_runs = _impl.copy_runs
     name_hash = _impl.name_hash
     sort_key = _impl.sort_key
     upcase = _impl.upcase
@@ -58,8 +62,10 @@ __all__ = [
     "REGISTRY_SEED",
     "bin_chain_end",
     "checksum",
+    "copy_runs",
     "leaf_cells",
     "marvin32",
+    "marvin32_spans",
     "name_hash",
     "pure",
     "purewalk",

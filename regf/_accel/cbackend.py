@@ -8,7 +8,7 @@ selector in ``regf._accel`` decides whether that is fatal.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from sys import byteorder
 from typing import Any
 
@@ -27,8 +27,10 @@ from .pure import (
 __all__ = [
     "REGISTRY_SEED",
     "checksum",
+    "copy_runs",
     "leaf_cells",
     "marvin32",
+    "marvin32_spans",
     "name_hash",
     "scan_cells",
     "sort_key",
@@ -36,6 +38,9 @@ __all__ = [
 ]
 
 lib.regf_init()
+
+# Output buffers need no zeroing: the C side writes every word and byte it reports.
+_raw_new = ffi.new_allocator(should_clear_after_alloc=False)
 
 _Buffer = bytes | bytearray | memoryview
 _M64 = 0xFFFFFFFFFFFFFFFF
@@ -56,6 +61,41 @@ def marvin32(data: _Buffer, seed: int = REGISTRY_SEED) -> int:
     """Marvin32 (SymCrypt) of ``data`` with a 64-bit ``seed``; returns the u64 result."""
     buf = ffi.from_buffer("uint8_t[]", data)
     return int(lib.regf_marvin32(buf, len(buf), seed & _M64))
+
+
+def marvin32_spans(
+    data: _Buffer, spans: Sequence[tuple[int, int]], seed: int = REGISTRY_SEED
+) -> list[int]:
+    """Marvin32 of ``data[off : off + length]`` for each ``(off, length)`` (see pure.py)."""
+    n = len(spans)
+    flat = _raw_new("uint64_t[]", 2 * n)
+    for i, (off, length) in enumerate(spans):
+        if off < 0 or length < 0:
+            raise ValueError(f"span {i} ({off}, {length}) is negative")
+        flat[2 * i], flat[2 * i + 1] = off, length
+    out = _raw_new("uint64_t[]", max(n, 1))
+    buf = ffi.from_buffer("uint8_t[]", data)
+    rc = lib.regf_marvin32_spans(buf, len(buf), flat, n, seed & _M64, out)
+    if rc < 0:
+        i = -rc - 1
+        raise ValueError(f"span {i} {tuple(spans[i])} lies outside the {len(buf)}-byte buffer")
+    return list(out[0:n])
+
+
+def copy_runs(dst: Any, src: Any, runs: Sequence[tuple[int, int, int]]) -> None:
+    """Copy ``src[s : s + n]`` to ``dst[d : d + n]`` for each ``(d, s, n)`` (see pure.py)."""
+    count = len(runs)
+    flat = _raw_new("uint64_t[]", 3 * count)
+    for i, (d, s, n) in enumerate(runs):
+        if d < 0 or s < 0 or n < 0:
+            raise ValueError(f"run {i} ({d}, {s}, {n}) is negative")
+        flat[3 * i], flat[3 * i + 1], flat[3 * i + 2] = d, s, n
+    out = ffi.from_buffer("uint8_t[]", dst, require_writable=True)
+    inp = ffi.from_buffer("uint8_t[]", src)
+    rc = lib.regf_copy_runs(out, len(out), inp, len(inp), flat, count)
+    if rc < 0:
+        i = -rc - 1
+        raise ValueError(f"run {i} {tuple(runs[i])} lies outside its buffers")
 
 
 def _units(name: str) -> bytes:
@@ -136,8 +176,6 @@ def bin_chain_end(bins: _Buffer, hbins_size: int, start: int = 0) -> int:
 
 # ---- tree walk (regf_walk; twin: purewalk.walk_code) ------------------------------
 
-# Output buffers need no zeroing: the C side writes every word and byte it reports.
-_raw_new = ffi.new_allocator(should_clear_after_alloc=False)
 # One set of output buffers per thread and capacities, reused call after call (cffi
 # releases the GIL during the call, so threads must not share them). Results are copied
 # out before returning, so nested walks in one thread can share them.

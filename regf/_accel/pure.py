@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import struct
 from array import array
+from collections.abc import Sequence
 from sys import byteorder
+from typing import Any
 
 from ..errors import CellError, FormatError, SignatureError, StructureError, TruncatedError
 
@@ -125,6 +127,41 @@ def marvin32(data: bytes | bytearray | memoryview, seed: int = REGISTRY_SEED) ->
     s0, s1 = mix(s0, s1)
     s0, s1 = mix(s0, s1)
     return (s1 << 32) | s0
+
+
+def marvin32_spans(
+    data: bytes | bytearray | memoryview,
+    spans: Sequence[tuple[int, int]],
+    seed: int = REGISTRY_SEED,
+) -> list[int]:
+    """Marvin32 of ``data[off : off + length]`` for each ``(off, length)`` in ``spans``.
+
+    Every span must lie inside ``data`` (ValueError otherwise, before any hashing): log
+    recovery hashes all of a log's entries in one call, on a second thread (C backend).
+    """
+    for i, (off, length) in enumerate(spans):
+        if off < 0 or length < 0 or off + length > len(data):
+            raise ValueError(f"span {i} {(off, length)} lies outside the {len(data)}-byte buffer")
+    with memoryview(data) as mv:
+        return [marvin32(mv[off : off + length], seed) for off, length in spans]
+
+
+def copy_runs(
+    dst: bytearray | memoryview | Any,
+    src: bytes | bytearray | memoryview | Any,
+    runs: Sequence[tuple[int, int, int]],
+) -> None:
+    """Copy ``src[s : s + n]`` to ``dst[d : d + n]`` for each ``(d, s, n)``, in order.
+
+    Every run must lie inside both buffers (ValueError otherwise, before anything is
+    copied). Log recovery lays the page runs of its entries onto the image with it.
+    """
+    for i, (d, s, n) in enumerate(runs):
+        if d < 0 or s < 0 or n < 0 or d + n > len(dst) or s + n > len(src):
+            raise ValueError(f"run {i} {(d, s, n)} lies outside its buffers")
+    with memoryview(dst) as out, memoryview(src) as inp:
+        for d, s, n in runs:
+            out[d : d + n] = inp[s : s + n]
 
 
 def upcase(name: str) -> str:
@@ -393,9 +430,11 @@ __all__ = [
     "check_hbins_args",
     "check_list_cell",
     "checksum",
+    "copy_runs",
     "leaf_cells",
     "leaf_error",
     "marvin32",
+    "marvin32_spans",
     "name_hash",
     "scan_cells",
     "scan_error",

@@ -54,6 +54,8 @@ class LogEntry:
     pages: tuple[tuple[int, int], ...]
     #: file offset in the log of the first page's data (data runs are back to back).
     data_offset: int
+    #: the stored Hash-1, over ``[offset + 40, offset + size)`` of the log.
+    hash1: int = 0
 
 
 @dataclass
@@ -78,6 +80,8 @@ class LogFile:
     sectors: list[tuple[int, int]] = field(default_factory=list)
     #: the log's bytes as given: bytes, or a read-only mapping (never copied).
     data: Any = field(default=b"", repr=False)
+    #: True while the entries' Hash-1 values are still to be checked (see :func:`settle`).
+    unsettled: bool = False
 
     @property
     def view(self) -> memoryview:
@@ -92,11 +96,17 @@ class LogFile:
         return self.entries[0].sequence, self.entries[-1].sequence
 
 
-def parse_log(name: str, data: Any) -> LogFile:
+def parse_log(name: str, data: Any, *, defer_hash1: bool = False) -> LogFile:
     """Parse and validate a whole log file's bytes; never raises for bad content.
 
     ``data`` is bytes or any read-only buffer (an mmap of the file): it is not copied,
     and only the base block, entry headers and hashed entry bodies are read.
+
+    With ``defer_hash1`` (new format), the entries' Hash-1 (the Marvin32 of the whole
+    entry body, nearly all of the parsing time) is left to the caller: the log comes
+    back ``unsettled``, its entries are the candidates every other check accepted, and
+    :func:`settle` with :func:`hash1_spans`' hashes gives exactly the result of a plain
+    parse. Recovery hashes on a second thread while it copies pages.
     """
     magic = bytes(data[SECTOR : SECTOR + 4])
     # Format is decided by the magic after the base block, not by the hive's minor
@@ -120,22 +130,48 @@ def parse_log(name: str, data: Any) -> LogFile:
         log.problem = problem
         return log
     if fmt == "new":
-        _walk_entries(log)
-        log.valid = bool(log.entries)
-        if not log.valid:
-            log.problem = f"no valid log entry: {log.stop_reason}"
+        _walk_entries(log, check_hash1=not defer_hash1)
+        log.unsettled = defer_hash1
+        _conclude(log)  # provisional while unsettled: settle() only ever removes entries
     else:
         log.problem = _parse_dirt(log)
         log.valid = log.problem is None
     return log
 
 
-def _walk_entries(log: LogFile) -> None:
+def _conclude(log: LogFile) -> None:
+    log.valid = bool(log.entries)
+    log.problem = None if log.valid else f"no valid log entry: {log.stop_reason}"
+
+
+def hash1_spans(log: LogFile) -> list[tuple[int, int]]:
+    """``(offset, length)`` in the log of each candidate entry's Hash-1 input."""
+    return [(e.offset + _HVLE.size, e.size - _HVLE.size) for e in log.entries]
+
+
+def settle(log: LogFile, hashes: list[int]) -> bool:
+    """Finish a ``defer_hash1`` parse with the Marvin32 of each :func:`hash1_spans`
+    span: the entries stop at the first Hash-1 mismatch, as a plain parse would have
+    stopped. Returns True when that cut any entry off."""
+    cut = False
+    for i, (entry, got) in enumerate(zip(log.entries, hashes, strict=True)):
+        if entry.hash1 != got:
+            log.stop_reason, log.stop_offset = "entry hash-1 mismatch", entry.offset
+            del log.entries[i:]
+            cut = True
+            break
+    log.unsettled = False
+    if cut:
+        _conclude(log)
+    return cut
+
+
+def _walk_entries(log: LogFile, check_hash1: bool = True) -> None:
     """Collect consecutive valid HvLE entries from offset 512 (fmt §6.5 step 4)."""
     pos, expected = SECTOR, log.seq
     with memoryview(log.data) as data:
         while pos < len(data):
-            reason = _check_entry(data, pos, expected)
+            reason = _check_entry(data, pos, expected, check_hash1)
             if isinstance(reason, str):
                 log.stop_reason, log.stop_offset = reason, pos
                 return
@@ -144,10 +180,16 @@ def _walk_entries(log: LogFile) -> None:
             expected = next_seq(expected)  # sequence numbers wrap modulo 2^32
 
 
-def _check_entry(data: memoryview, pos: int, expected: int) -> LogEntry | str:
+def _check_entry(
+    data: memoryview, pos: int, expected: int, check_hash1: bool = True
+) -> LogEntry | str:
     """Validate the entry at ``pos`` (rule R4 of :mod:`.recovery`); return it, or the
     reason it is not valid. Read with the layouts of ``LogEntryHeader`` and
-    ``PageReference``: no Construct per entry on the recovery path."""
+    ``PageReference``: no Construct per entry on the recovery path.
+
+    Without ``check_hash1`` a returned entry's Hash-1 is unchecked, but a reason is
+    always the first failing check in the order below: a check after Hash-1 that fails
+    hashes the body first."""
     if pos + _HVLE.size > len(data):
         return "truncated entry header"
     sig, size, flags, seq, hbins, count, hash1, hash2 = _HVLE.unpack_from(data, pos)
@@ -165,8 +207,21 @@ def _check_entry(data: memoryview, pos: int, expected: int) -> LogEntry | str:
         return "entry hash-2 mismatch"
     if pos + size > len(data):
         return f"entry of {size:#x} bytes runs past the end of the log"
-    if marvin32(data[pos + _HVLE.size : pos + size]) != hash1:
+    if check_hash1 and marvin32(data[pos + _HVLE.size : pos + size]) != hash1:
         return "entry hash-1 mismatch"
+    late = _late_checks(data, pos, size, seq, hbins, count, expected)
+    if isinstance(late, str):
+        if not check_hash1 and marvin32(data[pos + _HVLE.size : pos + size]) != hash1:
+            return "entry hash-1 mismatch"
+        return late
+    pages, refs_end = late
+    return LogEntry(pos, size, seq, hbins, flags, pages, refs_end, hash1)
+
+
+def _late_checks(
+    data: memoryview, pos: int, size: int, seq: int, hbins: int, count: int, expected: int
+) -> tuple[tuple[tuple[int, int], ...], int] | str:
+    """The checks after Hash-1: sequence and page references; (pages, data offset)."""
     if seq != expected:
         return f"entry sequence {seq} != expected {expected}"
     refs_end = pos + _HVLE.size + _REF.size * count
@@ -181,7 +236,7 @@ def _check_entry(data: memoryview, pos: int, expected: int) -> LogEntry | str:
         total += psize
     if refs_end + total > pos + size:
         return "page data runs past the end of the entry"
-    return LogEntry(pos, size, seq, hbins, flags, tuple(pages), refs_end)
+    return tuple(pages), refs_end
 
 
 def _parse_dirt(log: LogFile) -> str | None:
@@ -268,4 +323,13 @@ def build_entry(
     return bytes(buf)
 
 
-__all__ = ["LogEntry", "LogFile", "build_entry", "check_log_base_block", "page_runs", "parse_log"]
+__all__ = [
+    "LogEntry",
+    "LogFile",
+    "build_entry",
+    "check_log_base_block",
+    "hash1_spans",
+    "page_runs",
+    "parse_log",
+    "settle",
+]
