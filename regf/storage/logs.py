@@ -84,11 +84,6 @@ class LogFile:
     unsettled: bool = False
 
     @property
-    def view(self) -> memoryview:
-        """Zero-copy view of :attr:`data` (page copies slice it without temporaries)."""
-        return memoryview(self.data)
-
-    @property
     def seq_range(self) -> tuple[int, int] | None:
         """First and last entry sequence numbers (new format), or None."""
         if not self.entries:
@@ -207,11 +202,12 @@ def _check_entry(
         return "entry hash-2 mismatch"
     if pos + size > len(data):
         return f"entry of {size:#x} bytes runs past the end of the log"
-    if check_hash1 and marvin32(data[pos + _HVLE.size : pos + size]) != hash1:
+    body = data[pos + _HVLE.size : pos + size]  # Hash-1's input (a view, not a copy)
+    if check_hash1 and marvin32(body) != hash1:
         return "entry hash-1 mismatch"
     late = _late_checks(data, pos, size, seq, hbins, count, expected)
     if isinstance(late, str):
-        if not check_hash1 and marvin32(data[pos + _HVLE.size : pos + size]) != hash1:
+        if not check_hash1 and marvin32(body) != hash1:
             return "entry hash-1 mismatch"
         return late
     pages, refs_end = late
