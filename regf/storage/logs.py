@@ -280,15 +280,22 @@ def page_runs(pages: Iterable[int]) -> list[tuple[int, int]]:
 
 
 def build_entry(
-    pages: dict[int, bytes], sequence: int, hbins_size: int, flags: int, log_offset: int
+    pages: dict[int, bytes],
+    sequence: int,
+    hbins_size: int,
+    flags: int,
+    log_offset: int,
+    runs: list[tuple[int, int]] | None = None,
 ) -> bytes:
     """One HvLE entry (fmt §6.3) for ``pages`` (page number >= 1 -> 4096 bytes).
 
     Contiguous pages share one page reference. The entry is zero-padded so that it ends
     on a 4096-byte boundary of the log when written at ``log_offset`` (a multiple of 512).
     Hash-1 covers bytes [0x28, size) and is stored before Hash-2, which covers [0, 0x20).
+    ``runs`` is ``page_runs(pages)`` when the caller already has it.
     """
-    runs = page_runs(pages)
+    if runs is None:
+        runs = page_runs(pages)
     data_len = PAGE * len(pages)
     raw = _HVLE.size + _REF.size * len(runs) + data_len
     size = -(-(log_offset + raw) // PAGE) * PAGE - log_offset
