@@ -2,10 +2,11 @@
 
 Helpers of the pager (:mod:`.flush`) that are not the flush protocol itself: the names
 of the log files beside a hive, how big a log may grow (:class:`LogPolicy`), mapping a
-file for recovery, emptying logs no correct recovery may apply, creating the log pair,
-and laying down a new hive file atomically. The protocol (which write and fsync comes
-when, and why) stays in :mod:`.flush`; these functions only do the I/O they are asked
-for, through :mod:`.fileio`, in the order the protocol documents.
+file for recovery, writing a recovered image back, emptying logs no correct recovery
+may apply, creating the log pair, and laying down a new hive file atomically. The
+protocol (which write and fsync comes when, and why) stays in :mod:`.flush`; these
+functions only do the I/O they are asked for, through :mod:`.fileio`, in the order the
+protocol documents.
 """
 
 from __future__ import annotations
@@ -22,11 +23,13 @@ from ..format.constants import (
     FILE_TYPE_LOG_NEW,
     FILE_TYPE_LOG_OLD,
     FILE_TYPE_LOG_OLD_NT,
+    PAGE,
 )
 from . import lock
 from .baseblock import FILE_TYPE, MAX_HBINS, SECTOR, SEQ1, check_log_base_block, get, not_older
 from .fileio import FileHandle, FileOps
 from .files import refuse_non_regular
+from .logs import page_runs
 
 #: Suffixes of the two logs the pager writes (dual-log scheme, fmt §6.1).
 LOG_SUFFIXES = (".LOG1", ".LOG2")
@@ -204,6 +207,29 @@ def lay_down(
     return handle, hive_lock, logs
 
 
+def write_back(primary: FileHandle, disk: bytes | mmap.mmap, image: bytearray, hbins: int) -> int:
+    """Reconcile a recovered ``image`` into the still-dirty primary (whose bytes before
+    recovery are ``disk``); return the primary's new size.
+
+    The base block on disk stays dirty until every changed page is durable, so a crash
+    here leaves a primary from which the same recovery runs again (the pages written
+    so far are exactly what the logs put there anyway).
+    """
+    changed = [
+        p
+        for p in range(1, 1 + hbins // PAGE)
+        if disk[p * PAGE : (p + 1) * PAGE] != image[p * PAGE : (p + 1) * PAGE]
+    ]
+    for first, count in page_runs(changed):
+        primary.pwrite(memoryview(image)[first * PAGE : (first + count) * PAGE], first * PAGE)
+    if primary.size() < BASE + hbins:
+        primary.truncate(BASE + hbins)
+    primary.fsync()
+    primary.pwrite(memoryview(image)[:BASE], 0)
+    primary.fsync()
+    return max(len(disk), BASE + hbins)
+
+
 __all__ = [
     "LOG_SUFFIXES",
     "LogPolicy",
@@ -212,4 +238,5 @@ __all__ = [
     "map_file",
     "neutralise_logs",
     "sibling_path",
+    "write_back",
 ]

@@ -240,7 +240,6 @@ from __future__ import annotations
 import contextlib
 import enum
 import errno
-import mmap
 import os
 import threading
 from collections.abc import Callable, Iterable
@@ -280,6 +279,7 @@ from .fileset import (
     map_file,
     neutralise_logs,
     sibling_path,
+    write_back,
 )
 from .flushstats import FlushStats
 from .logs import build_entry, page_runs
@@ -471,7 +471,7 @@ class Pager:
                     # Judged before the write-back: a refused hive stays as it was,
                     # still dirty, its logs untouched (the recovery lives only here).
                     validate(image)
-                size = cls._write_back(primary, disk, image, hbins)
+                size = write_back(primary, disk, image, hbins)
                 del disk
         else:
             hbins = check_primary_head(head, size)
@@ -488,30 +488,6 @@ class Pager:
         pager._cur = neutralise_logs(ops, p, pager.log_paths, pager._seq)
         create_missing_logs(ops, p, pager.log_paths, pager._logs)
         return pager, image, report
-
-    @staticmethod
-    def _write_back(
-        primary: FileHandle, disk: bytes | mmap.mmap, image: bytearray, hbins: int
-    ) -> int:
-        """Reconcile a recovered image into the still-dirty primary; return the new size.
-
-        The base block on disk stays dirty until every changed page is durable, so a crash
-        here leaves a primary from which the same recovery runs again (the pages written
-        so far are exactly what the logs put there anyway).
-        """
-        changed = [
-            p
-            for p in range(1, 1 + hbins // PAGE)
-            if disk[p * PAGE : (p + 1) * PAGE] != image[p * PAGE : (p + 1) * PAGE]
-        ]
-        for first, count in page_runs(changed):
-            primary.pwrite(memoryview(image)[first * PAGE : (first + count) * PAGE], first * PAGE)
-        if primary.size() < BASE + hbins:
-            primary.truncate(BASE + hbins)
-        primary.fsync()
-        primary.pwrite(memoryview(image)[:BASE], 0)
-        primary.fsync()
-        return max(len(disk), BASE + hbins)
 
     @classmethod
     def create(
