@@ -8,6 +8,9 @@ accelerator (or its pure-Python twin) under all of them.
 
 from __future__ import annotations
 
+import importlib
+from typing import TYPE_CHECKING, Any
+
 from ._accel import BACKEND
 from .errors import (
     CellError,
@@ -31,13 +34,40 @@ from .errors import (
 )
 from .format.constants import KeyFlags, ValueFlags, ValueType
 from .model.baseblock import BaseBlockInfo
-from .model.deleted import DeletedKey, DeletedRecords, DeletedValue, scan_deleted
-from .model.edithive import EditHive
 from .model.hive import DirtyHiveWarning, Hive
 from .model.keys import Key
 from .model.opening import create
 from .model.opening import open_hive as open
 from .model.values import Value
+
+if TYPE_CHECKING:
+    from .model.deleted import DeletedKey, DeletedRecords, DeletedValue, scan_deleted
+    from .model.edithive import EditHive
+
+#: Names loaded on first use (PEP 562): the writer and the deleted-record scanner are
+#: not needed to read a hive, and every reading CLI command pays for its start-up.
+_LAZY = {
+    "DeletedKey": ".model.deleted",
+    "DeletedRecords": ".model.deleted",
+    "DeletedValue": ".model.deleted",
+    "scan_deleted": ".model.deleted",
+    "EditHive": ".model.edithive",
+}
+
+
+def __getattr__(name: str) -> Any:
+    """The lazily loaded names of :data:`_LAZY` (module attribute hook, PEP 562)."""
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(module, __name__), name)
+    globals()[name] = value  # later lookups skip this hook
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))
+
 
 REG_NONE = ValueType.REG_NONE
 REG_SZ = ValueType.REG_SZ

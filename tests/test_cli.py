@@ -6,6 +6,7 @@ import json
 import shutil
 import struct
 import subprocess
+import sys
 import warnings
 from pathlib import Path
 from typing import Any
@@ -34,6 +35,51 @@ def test_help_lists_commands() -> None:
     assert result.exit_code == 0
     for command in ("info", "ls", "tree", "get", "export", "check"):
         assert command in result.stdout
+
+
+def test_lazy_command_table_matches_the_modules() -> None:
+    # Every click command the cli modules define is in COMMANDS under its own name, and
+    # every entry of COMMANDS loads that command: a command added to a module but not to
+    # the table (or misspelt there) would silently vanish from `regf`.
+    import importlib
+    import pkgutil
+
+    import click
+
+    import regf.cli as cli
+
+    defined: dict[str, tuple[str, str]] = {}
+    for info in pkgutil.iter_modules(cli.__path__):
+        module = importlib.import_module(f"regf.cli.{info.name}")
+        for attr, obj in vars(module).items():
+            if (
+                isinstance(obj, click.Command)
+                and getattr(obj.callback, "__module__", None) == module.__name__
+            ):
+                assert obj.name is not None
+                defined[obj.name] = (info.name, attr)
+    assert defined == cli.COMMANDS
+    for name in cli.COMMANDS:
+        command = main.get_command(click.Context(main), name)
+        assert command is not None and command.name == name
+
+
+def test_reading_command_does_not_load_the_writer() -> None:
+    # Start-up is most of a small command's time (issue 15 item 4): `regf ls` on a hive
+    # must not import the editable hive, the pager, diff, fuzz or fleet code.
+    code = (
+        "import sys; from regf.cli import main\n"
+        "try:\n    main(['ls', sys.argv[1]])\nexcept SystemExit:\n    pass\n"
+        "heavy = [m for m in ('regf.model.edithive', 'regf.storage.flush', "
+        "'regf.model.serialize', 'regf.model.diff', 'regf.model.fuzz', 'regf.fleet', "
+        "'regf.cells.security') if m in sys.modules]\n"
+        "print('HEAVY', heavy)"
+    )
+    sample = Path(__file__).resolve().parents[1] / "fixtures" / "sample.hiv"
+    out = subprocess.run(
+        [sys.executable, "-c", code, str(sample)], capture_output=True, text=True, check=True
+    ).stdout
+    assert out.splitlines()[-1] == "HEAVY []"
 
 
 def test_missing_file_is_one_line_error(tmp_path: Path) -> None:

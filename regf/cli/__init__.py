@@ -8,6 +8,7 @@ be written after the subcommand.
 
 from __future__ import annotations
 
+import importlib
 import os
 import sys
 from typing import Any
@@ -28,8 +29,54 @@ def _silence_stdout() -> None:
         pass
 
 
+#: Every subcommand: (module of this package, attribute). A command's module is imported
+#: when the command runs (or ``--help`` lists them all), so ``regf tree`` does not load
+#: the writer, diff, fuzz or fleet code: start-up is most of a small command's time.
+#: tests/test_cli.py checks this table against the modules.
+COMMANDS: dict[str, tuple[str, str]] = {
+    "info": ("browse", "info"),
+    "ls": ("browse", "ls"),
+    "tree": ("browse", "tree"),
+    "get": ("browse", "get"),
+    "find": ("find", "find"),
+    "export": ("export", "export"),
+    "check": ("check", "check"),
+    "recover": ("recover", "recover"),
+    "deleted": ("deleted", "deleted"),
+    "diff": ("compare", "diff"),
+    "timeline": ("compare", "timeline"),
+    "fuzz": ("fuzz", "fuzz"),
+    "collect": ("collect", "collect"),
+    "query": ("query", "query"),
+    "new": ("edit", "new"),
+    "mkkey": ("edit", "mkkey"),
+    "set": ("edit", "set_value"),
+    "rm": ("edit", "rm"),
+    "rmval": ("edit", "rmval"),
+    "rename": ("edit", "rename"),
+    "import": ("edit", "import_reg"),
+    "shell": ("edit", "shell"),
+    "flush": ("edit", "flush"),
+}
+
+
 class RegfGroup(click.Group):
-    """Click group that turns RegfError / OSError into a one-line error (exit 1)."""
+    """Click group that turns RegfError / OSError into a one-line error (exit 1) and
+    loads each subcommand's module on first use (:data:`COMMANDS`)."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        """Every command name, sorted (no module is imported)."""
+        return sorted({*self.commands, *COMMANDS})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        """The command called ``cmd_name``, importing its module the first time."""
+        command = self.commands.get(cmd_name)
+        if command is None and cmd_name in COMMANDS:
+            module, attr = COMMANDS[cmd_name]
+            command = getattr(importlib.import_module(f".{module}", __name__), attr)
+            assert isinstance(command, click.Command)
+            self.add_command(command, cmd_name)
+        return command
 
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
         """Move global flags written after the subcommand in front of it."""
@@ -72,32 +119,5 @@ def main(ctx: click.Context, no_recover: bool, forensic: bool, repair: bool) -> 
     """Inspect and export Windows registry hive files."""
     ctx.obj = Options(recover=not no_recover, strict=not forensic, repair=repair)
 
-
-def _register() -> None:
-    from . import browse, check, compare, deleted, edit, export, find, fuzz, recover
-    from .collect import collect
-    from .query import query
-
-    for command in (
-        browse.info,
-        browse.ls,
-        browse.tree,
-        browse.get,
-        find.find,
-        export.export,
-        check.check,
-        recover.recover,
-        deleted.deleted,
-        compare.diff,
-        compare.timeline,
-        fuzz.fuzz,
-        collect,
-        query,
-        *edit.COMMANDS,
-    ):
-        main.add_command(command)
-
-
-_register()
 
 __all__ = ["RegfGroup", "main"]

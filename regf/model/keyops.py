@@ -14,12 +14,11 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from ..cells import nodes
-from ..cells import security as cellsec
 from ..errors import InvalidArgumentError, ReadOnlyError
 from ..format.constants import MAX_DEPTH, MAX_KEY_NAME, KeyFlags
 from ..format.fast import NK_L
-from .serialize import EPOCH_FILETIME, now_filetime
 from .spec import KeySpec
+from .timestamps import EPOCH_FILETIME, now_filetime
 
 Timestamp = int | datetime | None
 
@@ -89,6 +88,10 @@ def check_class(class_name: object) -> str | None:
 
 def check_security(sd: object) -> bytes:
     """``sd`` as bytes when it parses as a self-relative descriptor (fmt §4.5)."""
+    # Imported here: the descriptor parser is only needed when a key gets one, and a
+    # read-only walk (the CLI's start-up) should not load it.
+    from ..cells import security as cellsec
+
     return cellsec.validate_descriptor(sd)  # type: ignore[arg-type]  # it checks the type
 
 

@@ -36,7 +36,6 @@ from __future__ import annotations
 
 import inspect
 import sys
-import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -61,6 +60,7 @@ from ..format.layout import layout
 from ..format.pack import hint_array, pair_array, u32_array
 from ..format.security import SdControl, SecurityDescriptorHeader, default_descriptor
 from .spec import KeySpec, ValueSpec
+from .timestamps import now_filetime
 
 PAGE = 4096
 _CELL = CELL_L.struct
@@ -70,8 +70,6 @@ _BB = layout(S.BaseBlock, "base block")
 _VALUE_COMP_NAME = int(ValueFlags.COMP_NAME)
 HBIN_HEADER = S.HBIN_HEADER_SIZE
 BIG = S.BIG_DATA_SEGMENT  # 16344
-#: FILETIME of the Unix epoch (100 ns ticks since 1601-01-01).
-EPOCH_FILETIME = 116444736000000000
 #: Flags the writer owns or that must never appear on disk.
 _COMPUTED_FLAGS = KeyFlags.COMP_NAME | KeyFlags.HIVE_ENTRY
 _FORBIDDEN_FLAGS = KeyFlags.VOLATILE | KeyFlags.HIVE_EXIT | KeyFlags.PREDEF_HANDLE
@@ -476,11 +474,6 @@ class _Writer:
 def _file_name_field(file_name: str) -> bytes:
     units = _utf16(file_name)[-62:]
     return units.ljust(64, b"\0")
-
-
-def now_filetime() -> int:
-    """The current time as a FILETIME."""
-    return EPOCH_FILETIME + time.time_ns() // 100
 
 
 def base_block(

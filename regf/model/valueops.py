@@ -20,7 +20,7 @@ from ..errors import InvalidArgumentError, ValueNotFoundError
 from ..format.constants import BASE, ValueType
 from ..format.fast import CELL_HEADER, VK
 from .keyops import Timestamp, editing, to_filetime
-from .serialize import EPOCH_FILETIME, now_filetime
+from .timestamps import EPOCH_FILETIME, now_filetime
 from .values import Value
 
 _STRING_TYPES = (ValueType.REG_SZ, ValueType.REG_EXPAND_SZ)
