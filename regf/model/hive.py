@@ -334,7 +334,8 @@ class Hive:
         return int(k._f[8])
 
     def _key_class(self, k: Key) -> str | None:
-        cell, length = k._f[14], k._f[23]
+        f = k._f
+        cell, length = f[14], f[23]
         if length == 0 or cell in (HCELL_NIL, 0):
             return None
         image = self.image
