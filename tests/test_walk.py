@@ -338,13 +338,18 @@ def _fresh_visited(hive: Hive) -> bytearray:
 
 def three_walks(data: bytes, strict: bool, with_pure: bool = True) -> list[Any]:
     """collect() of the checked walk, the fast walk driven by the pure twin and (C)
-    the fast walk driven by the C walker."""
+    the fast walk driven by the C walker, each fast walk also without values read
+    ahead (``values=False``: ``values()`` reads them on demand)."""
     outs = []
     makers = [lambda h: h._walk_keys(h.root, 0, _fresh_visited(h))]
-    if with_pure:
-        makers.append(lambda h: h._walk_chunks(h.root, 0, _fresh_visited(h), purewalk.walk_code))
-    if not C_SKIPPED:
-        makers.append(lambda h: h._walk_chunks(h.root, 0, _fresh_visited(h), _c().walk_code))
+    codes = ([purewalk.walk_code] if with_pure else []) + ([] if C_SKIPPED else [_c().walk_code])
+    for code in codes:
+        for ahead in (True, False):
+            makers.append(
+                lambda h, code=code, ahead=ahead: h._walk_chunks(
+                    h.root, 0, _fresh_visited(h), code, ahead
+                )
+            )
     for make in makers:
         h = _open(data, strict)
         if h is None:

@@ -121,7 +121,7 @@ def _info_one(ctx: click.Context, hive_path: str, out: LineWriter, as_json: bool
             keys = values = 0
             with progress("counting keys", hive.root.subkey_count) as advance:
                 on_key = top_level_progress(hive.root, advance)
-                for key in hive.walk():
+                for key in hive.walk(values=False):  # counts come from each key's nk
                     on_key(key)
                     keys += 1
                     values += key.value_count
@@ -252,7 +252,7 @@ def _tree_from(
     remaining: list[int] = []
     with progress("walking", node.subkey_count) as advance:
         on_key = top_level_progress(node, advance)
-        for key in hive.walk(node, max_depth=depth):
+        for key in hive.walk(node, max_depth=depth, values=show_values):
             on_key(key)
             p = key.path
             d = (p.count("\\") + 1 if p else 0) - base

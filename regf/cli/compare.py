@@ -205,7 +205,7 @@ def _timeline_one(
         label = root.name
         with progress(f"reading {os.path.basename(hive_path)}", root.subkey_count) as advance:
             on_key = top_level_progress(root, advance)
-            for key in hive.walk():
+            for key in hive.walk(values=False):  # times, paths and counts only
                 on_key(key)
                 ft = key.last_written_raw
                 if (lo is None or ft >= lo) and (hi is None or ft < hi):

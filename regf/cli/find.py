@@ -72,7 +72,7 @@ def _find_one(
         with progress(f"searching {os.path.basename(hive_path)}", root.subkey_count) as advance:
             on_key = top_level_progress(root, advance)
             tick = out.tick
-            for key in hive.walk():
+            for key in hive.walk(values=want_values):
                 on_key(key)
                 tick()
                 if lo is not None or hi is not None:

@@ -466,7 +466,7 @@ def _walk_live(hive: Any, live: _Live) -> None:
     image.strict = False  # forensic walk: skip damage, never raise on it
     saved = len(image.problems)
     try:
-        for key in hive.walk():
+        for key in hive.walk(values=False):  # add_key reads each nk itself
             live.add_key(key.index, key.path)
     finally:
         image.strict = strict

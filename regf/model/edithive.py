@@ -657,10 +657,11 @@ class EditHive(EditableHiveBase):
         """The key at ``path`` (backslash-separated, case-insensitive, Windows rules)."""
         return self.root.open_key(path)
 
-    def walk(self, key: Key | str | None = None) -> Iterator[Key]:
+    def walk(self, key: Key | str | None = None, *, values: bool = True) -> Iterator[Key]:
         """Every key below (and including) ``key`` depth-first: stable subkeys in sorted
         order, then volatile ones. A key reached twice (a cycle in a loaded hive's
-        lists) raises StructureError."""
+        lists) raises StructureError. ``values`` is accepted for the read-only hive's
+        signature; an editable hive never reads values ahead."""
         start = self.root if key is None else self.open_key(key) if isinstance(key, str) else key
         seen: set[Node] = set()
         stack = [start]

@@ -211,6 +211,7 @@ class Hive:
         *,
         max_depth: int | None = None,
         filter: Callable[[Key], bool] | None = None,
+        values: bool = True,
     ) -> Iterator[Key]:
         """Every key below (and including) ``key`` depth-first, in stored order.
 
@@ -219,16 +220,20 @@ class Hive:
             max_depth: stop this many levels below ``key`` (0: ``key`` alone).
             filter: yield only the keys for which ``filter(key)`` is true (their
                 subkeys are still visited).
+            values: False does not read each key's values ahead of ``values()``
+                (which then reads them when called): for walks that only look at keys
+                (paths, times, counts), about a third faster. Same keys, values and
+                errors either way.
 
         Cycles (a subkey list pointing back up the tree) and depth beyond 512 raise
         StructureError in strict mode and are skipped in forensic mode.
         """
         if max_depth is not None or filter is not None:
-            return self._walk_limited(key, max_depth, filter)
+            return self._walk_limited(key, max_depth, filter, values)
         # Not a generator itself: one level of delegation less per key. The start key is
         # still looked up lazily, on the first next().
         if _accel.BACKEND == "c":
-            return walk_chunks(self, key, 0, None, _accel.walk_code)
+            return walk_chunks(self, key, 0, None, _accel.walk_code, values)
         # The pure twin of the C walker is an executable spec, slower than the
         # key-by-key walk; both give the same keys, values and errors.
         return walk_keys(self, key, 0, None)
@@ -240,17 +245,27 @@ class Hive:
         return walk_keys(self, key, base, visited, limit)
 
     def _walk_chunks(
-        self, key: Key | str | None, base: int, visited: bytearray | None, walk_code: Any
+        self,
+        key: Key | str | None,
+        base: int,
+        visited: bytearray | None,
+        walk_code: Any,
+        values: bool = True,
     ) -> Iterator[Key]:
         """The chunked C walk (:func:`regf.model.walk.walk_chunks`)."""
-        return walk_chunks(self, key, base, visited, walk_code)
+        return walk_chunks(self, key, base, visited, walk_code, values)
 
     def _walk_limited(
-        self, key: Key | str | None, max_depth: int | None, keep: Callable[[Key], bool] | None
+        self,
+        key: Key | str | None,
+        max_depth: int | None,
+        keep: Callable[[Key], bool] | None,
+        values: bool = True,
     ) -> Iterator[Key]:
-        # A depth limit prunes the key-by-key walk (the C walker reads whole subtrees).
+        # A depth limit prunes the key-by-key walk (the C walker reads whole subtrees;
+        # the key-by-key walk never reads values ahead).
         if max_depth is None:
-            keys = self.walk(key)
+            keys = self.walk(key, values=values)
         else:
             keys = self._walk_keys(key, 0, None, limit=max_depth)
         return keys if keep is None else (k for k in keys if keep(k))

@@ -89,7 +89,12 @@ def walk_keys(
 
 
 def walk_chunks(
-    hive: Any, key: Key | str | None, base: int, visited: bytearray | None, walk_code: Any
+    hive: Any,
+    key: Key | str | None,
+    base: int,
+    visited: bytearray | None,
+    walk_code: Any,
+    values: bool = True,
 ) -> Iterator[Key]:
     """The walk from ``key`` (at depth ``base``) through the chunked C walker.
 
@@ -99,13 +104,16 @@ def walk_chunks(
     errors and recorded problems are identical. A key whose subkey list the walker
     refused ends its chunk; its subkeys (from the checked decoder) are then walked
     one by one, each by a walker of its own sharing ``visited``, before the parent's
-    walker resumes.
+    walker resumes. ``values=False`` leaves every key's values unread (``values()``
+    then reads them checked, on demand): a walk of keys only is about a third faster.
     """
     start = hive._start(key)
     image = hive.image
     if visited is None:
         visited = bytearray((image.hbins_size >> 6) + 1)
-    flags = WALK_VALUES | (WALK_STRICT if hive.strict else 0)
+    flags = (WALK_VALUES if values else 0) | (WALK_STRICT if hive.strict else 0)
+    # Without value records every key's values are unknown (None), not "none" (()).
+    no_vals: tuple[()] | None = () if values else None
     bins = image.bins_view()
     size = image.hbins_size
     cellmap = image.bitmap()
@@ -184,7 +192,7 @@ def walk_chunks(
                 vi += nv
             else:
                 # No records: no values, or values for the checked path (None).
-                k._vals = None if st & K_VALUES_BAD else ()
+                k._vals = None if st & K_VALUES_BAD else no_vals
             if st:
                 if st & K_CYCLE:
                     hive._cycle(k)
