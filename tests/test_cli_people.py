@@ -473,6 +473,32 @@ def test_sparse_find_output_is_not_held_back() -> None:
     assert sink.data.count(b"\n") == 100
 
 
+def test_big_lines_do_not_pile_up_in_a_batch() -> None:
+    # A JSON line holds a key's every value: 512 of them could be megabytes, copied
+    # twice on the way out. A batch also goes out once it holds 64 Ki characters.
+    from regf.cli import _output
+
+    class Sink:
+        def __init__(self) -> None:
+            self.writes: list[int] = []
+
+        def write(self, b: bytes) -> None:
+            self.writes.append(len(b))
+
+        def flush(self) -> None:
+            pass
+
+    sink = Sink()
+    w = _output.LineWriter(sink)  # type: ignore[arg-type]
+    w.written = 64  # past the lines that go out at once
+    w.last_flush += 3600.0  # and never quiet: only the batch limits flush
+    for _ in range(40):
+        w.line("x" * 10_000)
+    # 7 lines reach 64 Ki characters: 5 batches of 7 go out, 5 lines wait.
+    assert sink.writes == [7 * 10_001] * 5
+    assert len(w.pending) == 5 and w.pending_chars == 50_000
+
+
 def test_shell_commit_needs_force_for_an_existing_file(hive: Path, tmp_path: Path) -> None:
     other = tmp_path / "other.hiv"
     other.write_text("keep me")

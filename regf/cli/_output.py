@@ -44,6 +44,9 @@ from regf.errors import RegfError
 from ._common import type_name
 
 _BATCH = 512
+#: ...or this many characters: a JSON line carries a key's every value (a key of a real
+#: SYSTEM hive holds 440 KB of data), and a batch is copied twice on its way out.
+_BATCH_CHARS = 1 << 16
 #: Seconds without output after which a new line is written at once.
 _QUIET = 0.2
 
@@ -63,6 +66,7 @@ class LineWriter:
         self.codec = codec
         self.errors = errors
         self.pending: list[str] = []
+        self.pending_chars = 0
         self.written = 0
         self.tty = out is None and sys.stdout.isatty()
         self.last_flush = time.monotonic()
@@ -75,7 +79,8 @@ class LineWriter:
         """
         pending = self.pending
         pending.append(text)
-        if len(pending) >= _BATCH:
+        self.pending_chars += len(text)
+        if len(pending) >= _BATCH or self.pending_chars >= _BATCH_CHARS:
             self.flush(self.tty)
         elif self.written < 64 or self.tty or time.monotonic() - self.last_flush > _QUIET:
             self.flush(True)
@@ -93,6 +98,7 @@ class LineWriter:
             self.out.write(data.encode(self.codec, self.errors))
             self.written += len(self.pending)
             self.pending.clear()
+            self.pending_chars = 0
         if force:
             self.out.flush()
         self.last_flush = time.monotonic()
