@@ -31,7 +31,6 @@ by a live record, and flagged ``data_reliable=False`` (it may have been overwrit
 from __future__ import annotations
 
 import re
-from bisect import bisect_right
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -63,6 +62,11 @@ _DB = DB_L.struct
 #: A list's count, and its first element, from the cell's start (size field, head).
 _LIST_COUNT = CELL_HEADER + LIST_HEAD_L.offset("count")
 _LIST_FIRST = CELL_HEADER + LIST_HEAD_L.size
+# Plain ints and prepared lookups: the live map visits every key and value of the hive,
+# and an IntFlag operation or a per-call dict costs more than the visit itself.
+_PREDEF_HANDLE = int(KeyFlags.PREDEF_HANDLE)
+_SK_DESCRIPTOR_LENGTH = SK_L.field("descriptor_length")
+_LIST_STEP = {b"li": 4, b"ri": 4, b"lf": 8, b"lh": 8}
 
 # Plausibility bounds (fmt §9; the same order of magnitude yarp's scanner uses).
 MAX_KEY_NAME_BYTES = 2 * 255  # Windows limits key names to 255 characters
@@ -160,10 +164,21 @@ class _Live:
         return -size - CELL_HEADER
 
     def mark(self, cell: int, used: int) -> bool:
-        cap = self.cap(cell)
-        if cap < 0:
+        # cap() inline: this runs for every cell a live record references.
+        limit = self.limit
+        if cell == HCELL_NIL or cell & 0x80000007 or cell + CELL_HEADER > limit:
             return False
-        self.used[cell] = max(self.used.get(cell, 0), min(used, cap))
+        size = _I32.unpack_from(self.buf, BASE + cell)[0]
+        if size >= 0 or -size > limit - cell:
+            return False
+        cap = -size - CELL_HEADER
+        if used > cap:
+            used = cap
+        known = self.used.get(cell)
+        if known is None:
+            self.used[cell] = used if used > 0 else 0
+        elif used > known:
+            self.used[cell] = used
         return True
 
     def add_key(self, cell: int, path: str) -> None:
@@ -176,7 +191,7 @@ class _Live:
         self.mark(f[13], SK_L.size + self._sk_len(f[13]))
         if f[7] and f[9] != HCELL_NIL:
             self._mark_list(f[9], nested=False)
-        count = 0 if f[1] & KeyFlags.PREDEF_HANDLE else f[11]
+        count = 0 if f[1] & _PREDEF_HANDLE else f[11]
         if count and f[12] != HCELL_NIL and self.mark(f[12], 4 * count):
             self.value_lists.append((f[12], count, path))
             cap = self.cap(f[12])
@@ -187,7 +202,7 @@ class _Live:
     def _sk_len(self, sk: int) -> int:
         if self.cap(sk) < SK_L.size:
             return 0
-        return int(SK_L.field("descriptor_length").unpack_from(self.buf, BASE + sk + CELL_HEADER))
+        return int(_SK_DESCRIPTOR_LENGTH.unpack_from(self.buf, BASE + sk + CELL_HEADER))
 
     def _mark_list(self, cell: int, nested: bool) -> None:
         cap = self.cap(cell)
@@ -195,7 +210,7 @@ class _Live:
             return
         sig = cell_sig(self.buf, cell)
         (n,) = _U16.unpack_from(self.buf, BASE + cell + _LIST_COUNT)
-        step = {b"li": 4, b"ri": 4, b"lf": 8, b"lh": 8}.get(sig)
+        step = _LIST_STEP.get(sig)
         if step is None:
             return
         self.mark(cell, 4 + step * n)
@@ -270,21 +285,32 @@ def _regions(hive: Any, live: _Live, out: DeletedRecords) -> list[tuple[int, int
     return regions
 
 
+#: A record signature at the position after it (a cell's data starts 4 bytes in).
+_SIGNATURE = re.compile(rb"(?=(nk|vk))")
+
+
 def _candidates(buf: Any, regions: list[tuple[int, int, str]]) -> Iterator[tuple[int, str, str]]:
     """(record position, "nk"/"vk", source) of every signature the regions may hold: at
-    8-aligned cell starts + 4 inside bins, at any even offset in the tail."""
-    starts = [r[0] for r in regions]
-    for m in re.finditer(rb"(?=(nk|vk))", bytes(buf[BASE:])):
-        p = m.start() - CELL_HEADER
-        if p < 0:
+    8-aligned cell starts + 4 inside bins, at any even offset in the tail.
+
+    Only the regions are searched (live records, most of a hive, hold signatures too). A
+    position belongs to the last region starting at or before it, so a region reaches
+    no further than the next one's start; positions grow from region to region.
+    """
+    finditer = _SIGNATURE.finditer
+    last = len(regions) - 1
+    for i, (start, end, source) in enumerate(regions):
+        stop = min(end, regions[i + 1][0]) if i < last else end
+        if stop <= start:
             continue
-        i = bisect_right(starts, p) - 1
-        if i < 0 or p >= regions[i][1]:
-            continue
-        source = regions[i][2]
-        if p & 7 if source != "tail" else p & 1:
-            continue
-        yield p, m.group(1).decode(), source
+        # Record positions [start, stop): their signatures at [start + 4, stop + 4),
+        # and a signature's second byte may sit one byte further.
+        lo = BASE + start + CELL_HEADER
+        for m in finditer(buf, lo, BASE + stop + CELL_HEADER + 1):
+            p = m.start() - BASE - CELL_HEADER
+            if p < 0 or (p & 7 if source != "tail" else p & 1):
+                continue
+            yield p, m.group(1).decode(), source
 
 
 # ---------------------------------------------------------------------------------------
