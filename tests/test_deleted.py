@@ -6,9 +6,12 @@ import hashlib
 import os
 import warnings
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import CliRunner
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import regf
 from regf import scan_deleted
@@ -190,3 +193,54 @@ def test_cli_deleted_bad_file_is_one_line_error(tmp_path: Path) -> None:
     res = CliRunner().invoke(cli_main, ["deleted", str(junk)])
     assert res.exit_code == 1
     assert res.output.count("\n") <= 1 and "error" in res.output
+
+
+# ---------------------------------------------------------------------------------------
+# The remnant search: region by region == one search of the whole hive
+
+
+def _candidates_reference(buf: bytes, regions: list[tuple[int, int, str]]) -> list[Any]:
+    """The rule, searched the slow way: every signature of the hive, kept when its
+    record position lies in the last region starting at or before it."""
+    import bisect
+    import re
+
+    from regf.format.constants import BASE
+
+    starts = [r[0] for r in regions]
+    out = []
+    for m in re.finditer(rb"(?=(nk|vk))", buf[BASE:]):
+        p = m.start() - 4
+        i = bisect.bisect_right(starts, p) - 1
+        if p < 0 or i < 0 or p >= regions[i][1]:
+            continue
+        source = regions[i][2]
+        if p & 7 if source != "tail" else p & 1:
+            continue
+        out.append((p, m.group(1).decode(), source))
+    return out
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    # 8-byte units: a record start with its signature 4 bytes in, signatures at other
+    # (even or odd) offsets, and filler; regions up to 64 units long, often overlapping.
+    body=st.lists(
+        st.sampled_from(
+            [b"\0\0\0\0nk\0\0", b"\0\0\0\0vk\0\0", b"\0\0nk\0\0\0\0", b"\0nk\0vk\0\0\0", b"\0" * 8]
+        ),
+        max_size=64,
+    ),
+    cuts=st.lists(st.tuples(st.integers(0, 520), st.integers(0, 160), st.booleans()), max_size=8),
+)
+def test_region_search_equals_whole_hive_search(
+    body: list[bytes], cuts: list[tuple[int, int, bool]]
+) -> None:
+    from regf.format.constants import BASE
+    from regf.model.deleted import _candidates
+
+    buf = bytes(BASE) + b"".join(body)
+    # Sorted starts, overlapping or equal ones included, as _regions may give near the
+    # tail (which starts 4 bytes before the bins end).
+    regions = sorted((s, s + n, "tail" if t else "free") for s, n, t in cuts)
+    assert list(_candidates(buf, regions)) == _candidates_reference(buf, regions)
