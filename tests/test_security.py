@@ -513,3 +513,51 @@ def test_sddl_numbers() -> None:
     assert Sid.parse("S-1-05-018") == Sid.parse("S-1-5-18")
     with pytest.raises(InvalidArgumentError):
         Sid.parse("S-1-5-" + "1" * 5000)
+
+
+def test_read_only_hive_parses_each_sk_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Keys share a few hundred sk cells: reading every key's descriptor must not parse
+    # the same cell again (a walk reading them all took ~7 s on an 11 MB hive).
+    import regf
+    from regf.format import security as fsec
+
+    sample = Path(__file__).resolve().parents[1] / "fixtures" / "sample.hiv"
+    calls: list[int] = []
+    real = fsec.parse_descriptor
+
+    def counting(data: bytes, base: int = 0) -> fsec.SecurityDescriptor:
+        calls.append(base)
+        return real(data, base)
+
+    monkeypatch.setattr(fsec, "parse_descriptor", counting)
+    with regf.open(sample) as hive:
+        keys = list(hive.walk(values=False))
+        by_sk: dict[int, fsec.SecurityDescriptor] = {}
+        for k in keys:
+            sd = k.security
+            assert by_sk.setdefault(k.security_index, sd) is sd
+            assert sd.to_bytes() == k.security_raw
+        assert len(keys) > len(by_sk) >= 1
+        assert len(calls) == len(by_sk) == len(set(calls))
+
+
+def test_bad_sk_raises_for_every_key_that_names_it(tmp_path: Path) -> None:
+    import regf
+    from regf.errors import RegfError
+    from regf.format.constants import BASE
+    from regf.format.structs import SK_FIXED_SIZE
+
+    sample = Path(__file__).resolve().parents[1] / "fixtures" / "sample.hiv"
+    with regf.open(sample) as hive:
+        root = hive.root
+        sk = root.security_index
+        assert sk is not None
+    data = bytearray(sample.read_bytes())
+    # Clear the descriptor's self-relative bit (bit 15 of its control word at +2).
+    data[BASE + sk + 4 + SK_FIXED_SIZE + 3] &= 0x7F
+    bad = tmp_path / "bad.hiv"
+    bad.write_bytes(bytes(data))
+    with regf.open(bad, strict=False) as hive:
+        for _ in range(2):  # not cached: the second read raises too
+            with pytest.raises(RegfError):
+                _ = hive.root.security

@@ -106,6 +106,9 @@ class Hive:
         # spec, slower than the checked decoder; tests set it to compare the two).
         self._batch_binder: Any = _accel.walk_binder if _accel.BACKEND == "c" else None
         self._scratch: SubkeyStream | None = None
+        #: Parsed descriptors by sk cell: keys share a few hundred sk cells, and the
+        #: bytes of a read-only hive do not change (the records are frozen).
+        self._sd_cache: dict[int, Any] = {}
 
     # -- opening -----------------------------------------------------------------------
 
@@ -524,8 +527,14 @@ class Hive:
     def _key_security(self, k: Key) -> Any:
         from ..format.security import parse_descriptor
 
-        start, _ = self.image.cell(k._f[13], "security", SK_FIXED_SIZE)
-        return parse_descriptor(self._key_security_raw(k), base=start + SK_FIXED_SIZE)
+        sk = k._f[13]
+        sd = self._sd_cache.get(sk)
+        if sd is None:
+            # Errors are not cached: a bad sk raises for every key that names it.
+            start, _ = self.image.cell(sk, "security", SK_FIXED_SIZE)
+            sd = parse_descriptor(self._key_security_raw(k), base=start + SK_FIXED_SIZE)
+            self._sd_cache[sk] = sd
+        return sd
 
     # -- lifetime ----------------------------------------------------------------------
 
