@@ -7,9 +7,10 @@ import os
 import struct
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from regf.errors import FormatError, InvalidArgumentError
@@ -561,3 +562,79 @@ def test_bad_sk_raises_for_every_key_that_names_it(tmp_path: Path) -> None:
         for _ in range(2):  # not cached: the second read raises too
             with pytest.raises(RegfError):
                 _ = hive.root.security
+
+
+# ---------------------------------------------------------------------------------------
+# The fast reader equals the Construct specification
+
+
+def _spec(raw: bytes) -> Any:
+    """The Construct specification's outcome: the record (and its bytes and SDDL) or the
+    error (type, message, offset)."""
+    from regf.format import security as fsec
+
+    try:
+        sd = fsec._parse_descriptor_spec(raw, 0)
+    except FormatError as e:
+        return ("E", type(e).__name__, str(e), e.offset)
+    return (sd, sd.to_bytes(), sd.sddl)
+
+
+def _public(raw: bytes) -> Any:
+    try:
+        sd = parse_descriptor(raw)
+    except FormatError as e:
+        return ("E", type(e).__name__, str(e), e.offset)
+    return (sd, sd.to_bytes(), sd.sddl)
+
+
+def _fast(raw: bytes) -> Any:
+    """The fast reader's outcome, None when it leaves the descriptor to the spec."""
+    from regf.format import security as fsec
+
+    sd = fsec._descriptor_fast(raw)
+    return None if sd is None else (sd, sd.to_bytes(), sd.sddl)
+
+
+@given(descriptors.map(lambda sd: sd.to_bytes()))
+def test_fast_reader_reads_every_generated_descriptor(raw: bytes) -> None:
+    fast = _fast(raw)
+    assert fast is not None  # the fast path is the one taken, not a silent fallback
+    assert fast == _spec(raw)
+
+
+@settings(max_examples=1000)
+@given(descriptors.map(lambda sd: sd.to_bytes()), st.data())
+def test_fast_reader_equals_spec_on_damage(raw: bytes, data: st.DataObject) -> None:
+    # Small nudges of a few bytes (sizes, counts, offsets, flags and types move by a
+    # little, where the checks are) or a cut: the fast reader either leaves the
+    # descriptor to the specification or gives exactly its record.
+    buf = bytearray(raw)
+    for _ in range(data.draw(st.integers(1, 3))):
+        pos = data.draw(st.integers(0, len(buf) - 1))
+        buf[pos] = (buf[pos] + data.draw(st.sampled_from([-8, -4, -1, 1, 2, 4, 8, 128]))) & 0xFF
+    cut = data.draw(st.one_of(st.just(len(buf)), st.integers(0, len(buf))))
+    damaged = bytes(buf[:cut])
+    spec = _spec(damaged)
+    fast = _fast(damaged)
+    if fast is not None:
+        assert fast == spec
+    assert _public(damaged) == spec
+
+
+@pytest.mark.corpus
+def test_fast_reader_equals_spec_on_corpus() -> None:
+    total = fast_hits = 0
+    for path in sorted(_corpus().rglob("*")):
+        if not path.is_file() or path.stat().st_size < 8192:
+            continue
+        data = path.read_bytes()
+        if data[:4] != b"regf":
+            continue
+        for _offset, raw in iter_sk_descriptors(data):
+            total += 1
+            fast = _fast(raw)
+            if fast is not None:
+                fast_hits += 1
+                assert fast == _spec(raw), path
+    assert total > 1000 and fast_hits > total * 0.95

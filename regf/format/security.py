@@ -22,6 +22,7 @@ byte-exact even for descriptors with slack in an ACL or an unusual part order. A
 
 from __future__ import annotations
 
+import struct
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -40,6 +41,7 @@ from construct import (
 
 from ..errors import FormatError, InvalidArgumentError
 from .codec import build, parse
+from .layout import layout
 
 # The numeric codes and the SDDL text live in their own modules; they are re-exported
 # here, so ``from regf.format.security import SdControl, from_sddl, ...`` keeps working.
@@ -462,6 +464,13 @@ def parse_descriptor(data: bytes | bytearray | memoryview, base: int = 0) -> Sec
     does; its bytes are still kept for :meth:`SecurityDescriptor.to_bytes`.
     """
     raw = bytes(data)
+    sd = _descriptor_fast(raw)
+    return sd if sd is not None else _parse_descriptor_spec(raw, base)
+
+
+def _parse_descriptor_spec(raw: bytes, base: int) -> SecurityDescriptor:
+    """:func:`parse_descriptor` through the Construct declarations: the specification
+    the fast reader below must equal, and the source of every error."""
     if len(raw) < SD_HEADER_SIZE:
         raise FormatError(f"security descriptor of {len(raw)} bytes is shorter than 20", base)
     head = parse(SecurityDescriptorHeader, raw[:SD_HEADER_SIZE], base, "security descriptor")
@@ -476,6 +485,137 @@ def parse_descriptor(data: bytes | bytearray | memoryview, base: int = 0) -> Sec
     owner = _parse_sid_at(raw, head.offset_owner, base, "owner") if head.offset_owner else None
     group = _parse_sid_at(raw, head.offset_group, base, "group") if head.offset_group else None
     sd = SecurityDescriptor(head.revision, head.control, owner, group, sacl, dacl, head.sbz1)
+    object.__setattr__(sd, "_raw", raw)
+    return sd
+
+
+# ---------------------------------------------------------------------------------------
+# The fast reader: the same layouts as struct readers, derived from the declarations.
+# Construct per ACE costs ~0.2 ms a descriptor. This reads a sound descriptor ~10x faster
+# and gives up (None) on anything the specification above would refuse, or that it does
+# not handle itself; the specification then makes the record or raises the error.
+# tests/test_security.py proves the two equal.
+# ---------------------------------------------------------------------------------------
+
+_SD_HEAD = layout(SecurityDescriptorHeader, "security descriptor").struct
+_ACL_HEAD = layout(AclHeader, "ACL header").struct
+_ACE_HEAD = layout(AceHeader, "ACE header").struct
+_SID_HEAD = layout(SidStruct, "SID").struct  # revision, sub-authority count
+_SID_AUTH = SidStruct.subcons[2].subcon.length  # the identifier authority (big-endian)
+_SID_FIXED = _SID_HEAD.size + _SID_AUTH
+_SUB_CODE = layout(Struct("s" / SidStruct.subcons[3].subcon.subcon)).field("s").code
+_SUB_SIZE = struct.calcsize("<" + _SUB_CODE)
+_MASK = layout(AceBody, "ACE").field("mask").struct
+_OBJ_HEAD = layout(ObjectAceBody, "object ACE").struct  # mask, flags
+_GUID = ObjectAceBody.subcons[2].subcon.thensubcon.sizeof()
+_OBJ_FLAGS = ACE_OBJECT_TYPE_PRESENT | ACE_INHERITED_OBJECT_TYPE_PRESENT
+_SELF_RELATIVE = int(SdControl.SELF_RELATIVE)
+_SACL_PRESENT = int(SdControl.SACL_PRESENT)
+_DACL_PRESENT = int(SdControl.DACL_PRESENT)
+
+
+def _sid_fast(data: bytes, off: int, end: int) -> tuple[Sid, int] | None:
+    """The SID at ``off`` (ending by ``end``) and its size, or None."""
+    if off + _SID_FIXED > end:
+        return None
+    revision, count = _SID_HEAD.unpack_from(data, off)
+    size = _SID_FIXED + _SUB_SIZE * count
+    if off + size > end:
+        return None
+    authority = int.from_bytes(data[off + _SID_HEAD.size : off + _SID_FIXED], "big")
+    subs = struct.unpack_from(f"<{count}{_SUB_CODE}", data, off + _SID_FIXED)
+    return Sid(revision, authority, subs), size
+
+
+def _ace_fast(data: bytes, off: int, end: int) -> tuple[Ace, int] | None:
+    """The ACE at ``off`` (ending by ``end``) and its size, or None."""
+    if off + _ACE_HEAD.size > end:
+        return None
+    ace_type, ace_flags, size = _ACE_HEAD.unpack_from(data, off)
+    if size < _ACE_HEAD.size or off + size > end:
+        return None
+    pos, stop = off + _ACE_HEAD.size, off + size
+    if ace_type in OBJECT_ACE_TYPES:
+        if pos + _OBJ_HEAD.size > stop:
+            return None
+        mask, flags = _OBJ_HEAD.unpack_from(data, pos)
+        if flags & ~_OBJ_FLAGS:
+            return None
+        pos += _OBJ_HEAD.size
+        guids: list[bytes | None] = []
+        for bit in (ACE_OBJECT_TYPE_PRESENT, ACE_INHERITED_OBJECT_TYPE_PRESENT):
+            if flags & bit:
+                if pos + _GUID > stop:
+                    return None
+                guids.append(data[pos : pos + _GUID])
+                pos += _GUID
+            else:
+                guids.append(None)
+        got = _sid_fast(data, pos, stop)
+        if got is None:
+            return None
+        sid, n = got
+        rest = data[pos + n : stop]
+        obj, inherited = guid_str(guids[0]), guid_str(guids[1])
+        return Ace(ace_type, ace_flags, mask, sid, obj, inherited, rest), size
+    if ace_type in SID_ACE_TYPES:
+        if pos + _MASK.size > stop:
+            return None
+        (mask,) = _MASK.unpack_from(data, pos)
+        got = _sid_fast(data, pos + _MASK.size, stop)
+        if got is None:
+            return None
+        sid, n = got
+        rest = data[pos + _MASK.size + n : stop]
+        return Ace(ace_type, ace_flags, mask, sid, application_data=rest), size
+    return Ace(ace_type, ace_flags, 0, None, application_data=data[pos:stop]), size
+
+
+def _acl_fast(data: bytes, off: int) -> Acl | None:
+    """The ACL at ``off``, or None."""
+    if off + _ACL_HEAD.size > len(data):
+        return None
+    revision, _sbz1, acl_size, count, _sbz2 = _ACL_HEAD.unpack_from(data, off)
+    end = off + acl_size
+    if acl_size < _ACL_HEAD.size or end > len(data):
+        return None
+    aces: list[Ace] = []
+    pos = off + _ACL_HEAD.size
+    for _ in range(count):  # each ACE takes >= 4 bytes of the ACL: bounded
+        got = _ace_fast(data, pos, end)
+        if got is None:
+            return None
+        aces.append(got[0])
+        pos += got[1]
+    return Acl(revision, tuple(aces))
+
+
+def _descriptor_fast(raw: bytes) -> SecurityDescriptor | None:
+    """:func:`parse_descriptor` of a sound descriptor, or None (see above)."""
+    if len(raw) < _SD_HEAD.size:
+        return None
+    revision, sbz1, control, o_owner, o_group, o_sacl, o_dacl = _SD_HEAD.unpack_from(raw, 0)
+    if not control & _SELF_RELATIVE:
+        return None
+    sacl = dacl = None
+    if control & _SACL_PRESENT and o_sacl:
+        sacl = _acl_fast(raw, o_sacl)
+        if sacl is None:
+            return None
+    if control & _DACL_PRESENT and o_dacl:
+        dacl = _acl_fast(raw, o_dacl)
+        if dacl is None:
+            return None
+    sids: list[Sid | None] = []
+    for o in (o_owner, o_group):
+        if not o:
+            sids.append(None)
+            continue
+        got = _sid_fast(raw, o, len(raw))
+        if got is None:
+            return None
+        sids.append(got[0])
+    sd = SecurityDescriptor(revision, control, sids[0], sids[1], sacl, dacl, sbz1)
     object.__setattr__(sd, "_raw", raw)
     return sd
 
