@@ -429,24 +429,28 @@ def test_corpus_descriptors_round_trip(rel: str) -> None:
     assert seen > 0
 
 
-@pytest.mark.corpus
-def test_corpus_all_hives_parse() -> None:
-    root = _corpus()
-    total = rebuilt_same = 0
-    for path in sorted(root.rglob("*")):
+def corpus_descriptors() -> Iterator[tuple[Path, bytes]]:
+    """(hive, descriptor bytes) of every allocated sk cell of every corpus hive."""
+    for path in sorted(_corpus().rglob("*")):
         if not path.is_file() or path.stat().st_size < 8192:
             continue
         data = path.read_bytes()
-        if data[:4] != b"regf":
-            continue
-        for _offset, raw in iter_sk_descriptors(data):
-            try:
-                sd = parse_descriptor(raw)
-            except FormatError:
-                continue  # damaged test hives exist; only FormatError is allowed
-            assert sd.to_bytes() == raw
-            total += 1
-            rebuilt_same += dataclasses.replace(sd).to_bytes() == raw
+        if data[:4] == b"regf":
+            for _offset, raw in iter_sk_descriptors(data):
+                yield path, raw
+
+
+@pytest.mark.corpus
+def test_corpus_all_hives_parse() -> None:
+    total = rebuilt_same = 0
+    for _path, raw in corpus_descriptors():
+        try:
+            sd = parse_descriptor(raw)
+        except FormatError:
+            continue  # damaged test hives exist; only FormatError is allowed
+        assert sd.to_bytes() == raw
+        total += 1
+        rebuilt_same += dataclasses.replace(sd).to_bytes() == raw
     assert total > 1000
     # Windows' SACL, DACL, owner, group order: most descriptors rebuild byte-exactly (the
     # rest carry stale bytes after their ACEs, kept via the stored original).
@@ -625,16 +629,10 @@ def test_fast_reader_equals_spec_on_damage(raw: bytes, data: st.DataObject) -> N
 @pytest.mark.corpus
 def test_fast_reader_equals_spec_on_corpus() -> None:
     total = fast_hits = 0
-    for path in sorted(_corpus().rglob("*")):
-        if not path.is_file() or path.stat().st_size < 8192:
-            continue
-        data = path.read_bytes()
-        if data[:4] != b"regf":
-            continue
-        for _offset, raw in iter_sk_descriptors(data):
-            total += 1
-            fast = _fast(raw)
-            if fast is not None:
-                fast_hits += 1
-                assert fast == _spec(raw), path
+    for path, raw in corpus_descriptors():
+        total += 1
+        fast = _fast(raw)
+        if fast is not None:
+            fast_hits += 1
+            assert fast == _spec(raw), path
     assert total > 1000 and fast_hits > total * 0.95
