@@ -36,10 +36,13 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from .._accel.codes import DB_SIG, LF_SIG, LH_SIG, LI_SIG, NK_SIG, RI_SIG, VK_SIG
 from ..format.constants import BASE, DATA_INLINE, HCELL_NIL, KeyFlags
 from ..format.fast import (
     CELL_HEADER,
     DB_L,
+    FAST_ELEM_L,
+    HASH_ELEM_L,
     HBIN_L,
     I32,
     LIST_HEAD_L,
@@ -66,7 +69,12 @@ _LIST_FIRST = CELL_HEADER + LIST_HEAD_L.size
 # and an IntFlag operation or a per-call dict costs more than the visit itself.
 _PREDEF_HANDLE = int(KeyFlags.PREDEF_HANDLE)
 _SK_DESCRIPTOR_LENGTH = SK_L.field("descriptor_length")
-_LIST_STEP = {b"li": 4, b"ri": 4, b"lf": 8, b"lh": 8}
+_LIST_STEP = {
+    LI_SIG: _U32.size,
+    RI_SIG: _U32.size,
+    LF_SIG: FAST_ELEM_L.size,
+    LH_SIG: HASH_ELEM_L.size,
+}
 
 # Plausibility bounds (fmt §9; the same order of magnitude yarp's scanner uses).
 MAX_KEY_NAME_BYTES = 2 * 255  # Windows limits key names to 255 characters
@@ -164,21 +172,10 @@ class _Live:
         return -size - CELL_HEADER
 
     def mark(self, cell: int, used: int) -> bool:
-        # cap() inline: this runs for every cell a live record references.
-        limit = self.limit
-        if cell == HCELL_NIL or cell & 0x80000007 or cell + CELL_HEADER > limit:
+        cap = self.cap(cell)
+        if cap < 0:
             return False
-        size = _I32.unpack_from(self.buf, BASE + cell)[0]
-        if size >= 0 or -size > limit - cell:
-            return False
-        cap = -size - CELL_HEADER
-        if used > cap:
-            used = cap
-        known = self.used.get(cell)
-        if known is None:
-            self.used[cell] = used if used > 0 else 0
-        elif used > known:
-            self.used[cell] = used
+        self.used[cell] = max(self.used.get(cell, 0), min(used, cap))
         return True
 
     def add_key(self, cell: int, path: str) -> None:
@@ -213,8 +210,8 @@ class _Live:
         step = _LIST_STEP.get(sig)
         if step is None:
             return
-        self.mark(cell, 4 + step * n)
-        if sig == b"ri" and not nested:
+        self.mark(cell, LIST_HEAD_L.size + step * n)
+        if sig == RI_SIG and not nested:
             for i in range(min(n, (cap - 4) // 4)):
                 (leaf,) = _U32.unpack_from(self.buf, BASE + cell + _LIST_FIRST + 4 * i)
                 self._mark_list(leaf, nested=True)
@@ -243,7 +240,7 @@ class _Live:
         self.mark(data, length)
 
     def _is_db(self, cell: int) -> bool:
-        return self.cap(cell) >= _DB.size and cell_sig(self.buf, cell) == b"db"
+        return self.cap(cell) >= _DB.size and cell_sig(self.buf, cell) == DB_SIG
 
 
 # ---------------------------------------------------------------------------------------
@@ -286,7 +283,7 @@ def _regions(hive: Any, live: _Live, out: DeletedRecords) -> list[tuple[int, int
 
 
 #: A record signature at the position after it (a cell's data starts 4 bytes in).
-_SIGNATURE = re.compile(rb"(?=(nk|vk))")
+_SIGNATURE = re.compile(b"(?=(%s|%s))" % (re.escape(NK_SIG), re.escape(VK_SIG)))
 
 
 def _candidates(buf: Any, regions: list[tuple[int, int, str]]) -> Iterator[tuple[int, str, str]]:
@@ -384,7 +381,7 @@ def _value_data(buf: Any, live: _Live, size: int, data: int) -> tuple[bytes | No
     if length > MAX_VALUE_SIZE:
         return None, False
     big = length > BIG_DATA_SEGMENT and live.minor >= 4 and _stale_cap(live, data) >= _DB.size
-    if big and cell_sig(buf, data) == b"db":
+    if big and cell_sig(buf, data) == DB_SIG:
         return _big_data(buf, live, data, length), False
     if data in live.used or _stale_cap(live, data) < length:
         return None, False  # reused by a live record, or too small to hold it
