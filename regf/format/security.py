@@ -22,7 +22,6 @@ byte-exact even for descriptors with slack in an ACL or an unusual part order. A
 
 from __future__ import annotations
 
-import struct
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -41,6 +40,7 @@ from construct import (
 
 from ..errors import FormatError, InvalidArgumentError
 from .codec import build, parse
+from .fast import u32_array
 from .layout import layout
 
 # The numeric codes and the SDDL text live in their own modules; they are re-exported
@@ -500,14 +500,20 @@ def _parse_descriptor_spec(raw: bytes, base: int) -> SecurityDescriptor:
 _SD_HEAD = layout(SecurityDescriptorHeader, "security descriptor").struct
 _ACL_HEAD = layout(AclHeader, "ACL header").struct
 _ACE_HEAD = layout(AceHeader, "ACE header").struct
+
+
+def _member(record: Any, name: str) -> Any:
+    """The construct declared as field ``name`` of Construct ``Struct`` ``record``."""
+    return next(sc.subcon for sc in record.subcons if sc.name == name)
+
+
 _SID_HEAD = layout(SidStruct, "SID").struct  # revision, sub-authority count
-_SID_AUTH = SidStruct.subcons[2].subcon.length  # the identifier authority (big-endian)
+_SID_AUTH = _member(SidStruct, "identifier_authority").length  # big-endian
 _SID_FIXED = _SID_HEAD.size + _SID_AUTH
-_SUB_CODE = layout(Struct("s" / SidStruct.subcons[3].subcon.subcon)).field("s").code
-_SUB_SIZE = struct.calcsize("<" + _SUB_CODE)
+_SUB_SIZE = _member(SidStruct, "sub_authority").subcon.sizeof()  # u32: read by u32_array
 _MASK = layout(AceBody, "ACE").field("mask").struct
 _OBJ_HEAD = layout(ObjectAceBody, "object ACE").struct  # mask, flags
-_GUID = ObjectAceBody.subcons[2].subcon.thensubcon.sizeof()
+_GUID = _member(ObjectAceBody, "object_type").thensubcon.sizeof()
 _OBJ_FLAGS = ACE_OBJECT_TYPE_PRESENT | ACE_INHERITED_OBJECT_TYPE_PRESENT
 _SELF_RELATIVE = int(SdControl.SELF_RELATIVE)
 _SACL_PRESENT = int(SdControl.SACL_PRESENT)
@@ -523,7 +529,7 @@ def _sid_fast(data: bytes, off: int, end: int) -> tuple[Sid, int] | None:
     if off + size > end:
         return None
     authority = int.from_bytes(data[off + _SID_HEAD.size : off + _SID_FIXED], "big")
-    subs = struct.unpack_from(f"<{count}{_SUB_CODE}", data, off + _SID_FIXED)
+    subs = u32_array(count).unpack_from(data, off + _SID_FIXED)
     return Sid(revision, authority, subs), size
 
 
