@@ -1,13 +1,13 @@
 /*
  * Hashing and checksums: the Windows upcase table and what is computed through it (the
  * lh name hash, the subkey sort key), the base-block checksum and Marvin32 (HvLE log
- * entries), and the bulk page copy of log recovery. See regf_accel.h for each contract; the Python twin is regf/_accel/pure.py.
+ * entries), and the bulk page copy of log recovery. See regf_accel.h for each contract;
+ * the Python twin is regf/_accel/pure.py.
  */
 #include "regf_accel.h"
 
 #include "bytes.h"
 #include "upcase_table.h"
-
 
 static uint16_t upcase_tab[65536];
 static volatile int upcase_ready = 0;

@@ -1,8 +1,8 @@
 /*
  * regf_accel: hot primitives for the regf hive reader/writer (C99, no Python API).
  * Implemented in hash.c (upcase, hashes, checksums, recovery page copies) and walk.c
- * (cell scan, list decoding, bin chain, tree walk). This header is also the cffi cdef (build_accel.py):
- * keep it to declarations and valued object-like #defines.
+ * (cell scan, list decoding, bin chain, tree walk). This header is also the cffi cdef
+ * (build_accel.py): keep it to declarations and valued object-like #defines.
  *
  * Every function has a pure-Python twin in regf/_accel/pure.py (regf_walk: purewalk.py)
  * with identical results, including error codes; tests/test_accel.py and
