@@ -514,15 +514,20 @@ class Hive:
                 return v
         raise ValueNotFoundError(f"no value {name!r} in {k.path!r}")
 
-    def _key_security_raw(self, k: Key) -> bytes:
+    def _sk_descriptor(self, sk: int) -> tuple[int, bytes]:
+        """(file offset, bytes) of the descriptor in sk cell ``sk``, checked."""
         image = self.image
-        start, cap = image.cell(k._f[13], "security", SK_FIXED_SIZE)
+        start, cap = image.cell(sk, "security", SK_FIXED_SIZE)
         sig, _r, _fl, _bl, _refs, length = SK.unpack_from(image.buf, start)
         if sig != b"sk":
             raise SignatureError(f"security cell: signature {sig!r} is not 'sk'", start)
         if SK_FIXED_SIZE + length > cap:
             raise CellError("security descriptor runs past its cell", start)
-        return bytes(image.buf[start + SK_FIXED_SIZE : start + SK_FIXED_SIZE + length])
+        at = start + SK_FIXED_SIZE
+        return at, bytes(image.buf[at : at + length])
+
+    def _key_security_raw(self, k: Key) -> bytes:
+        return self._sk_descriptor(k._f[13])[1]
 
     def _key_security(self, k: Key) -> Any:
         from ..format.security import parse_descriptor
@@ -531,9 +536,8 @@ class Hive:
         sd = self._sd_cache.get(sk)
         if sd is None:
             # Errors are not cached: a bad sk raises for every key that names it.
-            start, _ = self.image.cell(sk, "security", SK_FIXED_SIZE)
-            sd = parse_descriptor(self._key_security_raw(k), base=start + SK_FIXED_SIZE)
-            self._sd_cache[sk] = sd
+            at, raw = self._sk_descriptor(sk)
+            sd = self._sd_cache[sk] = parse_descriptor(raw, base=at)
         return sd
 
     # -- lifetime ----------------------------------------------------------------------
