@@ -170,6 +170,30 @@ def test_leaf_answer_handed_out_once() -> None:
         assert [v.name for v in kids[3].values()] == ["v0", "v1", "v2"]  # read again
 
 
+@pytest.mark.parametrize("strict", [True, False])
+def test_subkeys_over_hive_walk_back_off(strict: bool, monkeypatch: pytest.MonkeyPatch) -> None:
+    """README's loop asks every key hive.walk() yields for its subkeys: each is a key
+    the stream is not about to reach. The answers equal the checked decoder's, leaves
+    never restart the stream and wasted restarts back off (a few, not one per key)."""
+    from regf.model.serialize import serialize
+
+    data = serialize(_tree(), minor=5)
+    restarts: list[int] = []
+    real = SubkeyStream._restart
+
+    def counting(self: SubkeyStream, k: Any) -> None:
+        restarts.append(k._cell)
+        real(self, k)
+
+    monkeypatch.setattr(SubkeyStream, "_restart", counting)
+    with regf.open(data, strict=strict) as hive, regf.open(data, strict=strict) as ref:
+        ref._batch_binder = None  # the checked decoder only
+        got = [[s.path for s in k.subkeys()] for k in hive.walk()]
+        want = [[s.path for s in k.subkeys()] for k in ref.walk()]
+    assert got == want and len(got) == 503
+    assert 1 <= len(restarts) <= 12  # 201 keys have subkeys
+
+
 def test_threads_share_a_hive() -> None:
     """Concurrent natural walks of one hive (each thread gets its own walker state)."""
     from regf.model.serialize import serialize

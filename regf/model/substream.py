@@ -54,8 +54,8 @@ class SubkeyStream:
 
     __slots__ = (
         "call", "cur", "cur_anc", "cur_bad", "cur_kids", "cur_list", "cur_path", "done",
-        "first", "flags", "fresh", "hive", "marked", "most", "nmarked", "owner", "pending", "quota",
-        "stack", "start", "state", "visited",
+        "first", "flags", "fresh", "hits", "hive", "marked", "most", "nmarked", "owner", "pending",
+        "quota", "skip", "stack", "start", "state", "visited", "wasted",
     )  # fmt: skip
 
     def __init__(
@@ -88,12 +88,20 @@ class SubkeyStream:
         self.cur_anc: tuple[int, ...] = ()
         self.start: Key | None = None
         self.quota = first
+        # Calls answered by the current stream, and the restart back-off: after a stream
+        # that answered nothing, the next 2**wasted calls it would restart for go to the
+        # checked decoder (a hive.walk() asking each key for its subkeys: every key is
+        # a new start, and a restart costs more than decoding one list).
+        self.hits = 0
+        self.wasted = 0
+        self.skip = 0
         self.done = True
         self.fresh = False
 
     def subkeys(self, k: Key) -> list[Key] | None:
         """``k``'s subkeys (each with its values prefilled), or None when the walker
-        flagged something: the caller then takes the checked decoder."""
+        flagged something or restarts are backing off: the caller then takes the
+        checked decoder."""
         pending = self.pending
         if pending.get(k._cell) is not k:
             # A key the stream is not about to reach (one hive.walk() yielded, or a
@@ -102,7 +110,17 @@ class SubkeyStream:
             f = k._f
             if f[7] == 0 or f[9] == HCELL_NIL:
                 return []
+            if self.start is not None and not self.hits:
+                if self.skip:
+                    self.skip -= 1
+                    return None
+                self.wasted = min(self.wasted + 1, 6)
+                self.skip = (1 << self.wasted) - 1
+            elif self.hits:
+                self.wasted = 0
             self._restart(k)
+        else:
+            self.hits += 1
         while pending.get(k._cell) is k and self._pull():
             pass
         subs = k._subs
@@ -148,6 +166,7 @@ class SubkeyStream:
         self.nmarked = len(anc)
         self.state[0:4] = b"\0\0\0\0"  # WALK_START: the only word read before it is written
         self.start = k
+        self.hits = 0
         self.pending[k._cell] = k
         self.stack.append(k)
         self.quota = self.first
