@@ -188,10 +188,12 @@ def test_subkeys_over_hive_walk_back_off(strict: bool, monkeypatch: pytest.Monke
     monkeypatch.setattr(SubkeyStream, "_restart", counting)
     with regf.open(data, strict=strict) as hive, regf.open(data, strict=strict) as ref:
         ref._batch_binder = None  # the checked decoder only
+        streamed = hive._batch_binder is not None  # the stream is C only
         got = [[s.path for s in k.subkeys()] for k in hive.walk()]
         want = [[s.path for s in k.subkeys()] for k in ref.walk()]
     assert got == want and len(got) == 503
-    assert 1 <= len(restarts) <= 12  # 201 keys have subkeys
+    if streamed:
+        assert 1 <= len(restarts) <= 12  # 201 keys have subkeys
 
 
 def test_threads_share_a_hive() -> None:
