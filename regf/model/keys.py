@@ -36,7 +36,7 @@ from ..format.fast import CELL_HEADER, NK_L
 from . import keyops, valueops
 from .keyops import DROP_FLAGS, Timestamp
 from .spec import KeySpec
-from .values import Value
+from .values import Value, ValueRecords
 
 _EPOCH = datetime(1601, 1, 1, tzinfo=UTC)
 # Plain ints and the bare struct: an IntFlag operation or a property read per key costs
@@ -87,8 +87,9 @@ class Key:
     """One key of an open hive (read-only snapshot or editable handle; see the module).
 
     Slots: ``_hive``; ``_cell`` (nk cell index in its cell space, -1 once deleted);
-    ``_vol`` (a volatile key of an editable hive); ``_vals`` (values prefilled by the
-    walk or by ``subkeys()``; ``()``: none) and ``_subs`` (likewise the subkeys);
+    ``_vol`` (a volatile key of an editable hive); ``_vals`` (value records prefilled by
+    the walk or by ``subkeys()``: a chunk's records and this key's slice; ``()``: none)
+    and ``_subs`` (likewise the subkeys);
     read-only keys also fill ``_nm``, ``_pp``, ``_pc``, ``_fc`` and ``_ac`` (behind
     ``name``, ``parent_path``, ``path``, ``_f`` and ``_anc``; ``_pc`` and ``_fc`` are
     None until first asked, and stay None on editable keys), editable ones ``_dep``
@@ -115,7 +116,7 @@ class Key:
     _pc: str | None
     _fc: tuple[Any, ...] | None
     _ac: tuple[int, ...]
-    _vals: list[Value] | tuple[()] | None
+    _vals: tuple[ValueRecords, int, int] | tuple[()] | None
     _subs: list[Key] | tuple[()] | None
     _dep: int
     _hive: KeyStore
@@ -437,10 +438,27 @@ class Key:
         """Values in stored (insertion) order."""
         vals = self._vals
         if vals is not None:
-            # Prefilled by the walk: handed out once (the caller owns the list); a
-            # later call reads them again.
+            # Prefilled by the walk (its records lo:hi): made here, handed out once
+            # (the caller owns the list); a later call reads them again. Inline, not
+            # a helper: this runs once per key of a walk.
             self._vals = None
-            return vals or []  # () marks a key known to have none
+            if not vals:
+                return []  # () marks a key known to have none
+            recs, i, hi = vals
+            cells, names, types, statuses, raws, image = recs
+            out: list[Value] = []
+            append = out.append
+            while i < hi:
+                v = Value()
+                if not statuses[i]:
+                    v._raw = raws[i]  # else left to the checked path (read on access)
+                v._image = image
+                v.index = cells[i]
+                v.name = names[i]
+                v.type = types[i]
+                append(v)
+                i += 1
+            return out
         return self._hive._key_values(self)
 
     def value(self, name: str = "") -> Value:

@@ -268,7 +268,7 @@ class SubkeyStream:
                 kids.append(kk)
                 pending[c] = kk
             if nv:
-                kk._vals = vals[vi : vi + nv]
+                kk._vals = (vals, vi, vi + nv)
                 vi += nv
             else:
                 kk._vals = None if st & K_VALUES_BAD else ()

@@ -245,4 +245,10 @@ class Value:
         return f"<Value {self.name!r} {self.type.name} {self.size} bytes>"
 
 
-__all__ = ["MAX_VALUE_SIZE", "Value", "decode_name"]
+#: A walker chunk's value records, for ``Key.values()`` to make :class:`Value` objects
+#: from: cells, names, ValueType members, statuses (0: raw data copied), raw data, the
+#: image. A key holds ``(records, lo, hi)`` until asked for its values.
+ValueRecords = tuple[Any, ...]
+
+
+__all__ = ["MAX_VALUE_SIZE", "Value", "ValueRecords", "decode_name"]

@@ -22,7 +22,7 @@ from ..cells.nodes import name_of
 from ..cells.values import vk_name
 from ..format.constants import MAX_DEPTH
 from .keys import Key
-from .values import Value, value_type
+from .values import ValueRecords, value_type
 
 
 def chunk_names(ch: Any, buf: Any) -> tuple[list[str], list[str]]:
@@ -39,24 +39,14 @@ def chunk_names(ch: Any, buf: Any) -> tuple[list[str], list[str]]:
     )
 
 
-def chunk_values(ch: Any, image: Any, vnames: list[str]) -> list[Value]:
-    """Every value record of a walker chunk as a :class:`Value`, in one flat loop (raw
-    data filled unless the walker left it to the checked path)."""
-    vals: list[Value] = []
-    append = vals.append
-    for vc, vn, tm, vs, rw in zip(
-        ch.val_cell, vnames, map(value_type, ch.val_type), ch.val_status,
-        struct.unpack(ch.fmt, ch.data), strict=False,
-    ):  # fmt: skip
-        v = Value()
-        if not vs:
-            v._raw = rw  # else left to the checked path (read on access)
-        v._image = image
-        v.index = vc
-        v.name = vn
-        v.type = tm
-        append(v)
-    return vals
+def chunk_values(ch: Any, image: Any, vnames: list[str]) -> ValueRecords:
+    """The value records of a walker chunk; each key holds its slice of them, and
+    ``Key.values()`` makes the :class:`~regf.model.values.Value` objects. Made there,
+    a key's values live only while the caller's loop uses them: a chunk's worth made at
+    once (hundreds of objects, alive until the caller reaches their keys) woke the
+    cyclic GC ~90 times per walk of a 43,000-key hive, ~12 % of the walk."""
+    types = list(map(value_type, ch.val_type))
+    return (ch.val_cell, vnames, types, ch.val_status, struct.unpack(ch.fmt, ch.data), image)
 
 
 def walk_keys(
@@ -155,8 +145,7 @@ def walk_chunks(
         if ch.rc == 0:
             stack.pop()
         knames, vnames = chunk_names(ch, image.buf)
-        # All values of the chunk at once; chunks are kept small so that few objects
-        # are alive at a time and the cyclic GC stays asleep.
+        # The chunk's value records; each key takes its slice (see chunk_values).
         vals = chunk_values(ch, image, vnames)
         vi = 0
         kz = zip(ch.key_cell, ch.key_depth, ch.key_status, ch.key_nvals, knames, strict=False)
@@ -188,7 +177,7 @@ def walk_chunks(
             prev = k
             prev_d = d
             if nv:
-                k._vals = vals[vi : vi + nv]
+                k._vals = (vals, vi, vi + nv)
                 vi += nv
             else:
                 # No records: no values, or values for the checked path (None).
