@@ -231,6 +231,8 @@ def level_chunks(
     out = []
     for _ in range(image.hbins_size // 8 + 16):
         ch = call(cell, 0, levels, flags, image.minor)
+        # The C binder's names and data are views its next call overwrites: keep copies.
+        ch = ch._replace(knames=bytes(ch.knames), vnames=bytes(ch.vnames), data=bytes(ch.data))
         out.append((ch, bytes(state)))
         if ch.rc != 1:
             return out

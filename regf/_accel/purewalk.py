@@ -119,9 +119,11 @@ class WalkChunk(NamedTuple):
     val_cell: list[int]
     val_type: list[int]
     val_status: list[int]
-    knames: bytes
-    vnames: bytes
-    data: bytes
+    #: Names (UTF-16LE, NUL after each) and raw data: bytes, or (a C binder's calls)
+    #: views of its output buffers that its next call overwrites.
+    knames: Any
+    vnames: Any
+    data: Any
     fmt: bytes
     name_nul: int
 

@@ -33,9 +33,10 @@ def chunk_names(ch: Any, buf: Any) -> tuple[list[str], list[str]]:
             [name_of(buf, c) for c in ch.key_cell],
             [vk_name(buf, c) for c in ch.val_cell],
         )
+    # str(), not .decode(): the binder's names are buffer views, not bytes.
     return (
-        ch.knames.decode("utf-16-le", "surrogatepass").split("\0"),
-        ch.vnames.decode("utf-16-le", "surrogatepass").split("\0"),
+        str(ch.knames, "utf-16-le", "surrogatepass").split("\0"),
+        str(ch.vnames, "utf-16-le", "surrogatepass").split("\0"),
     )
 
 
