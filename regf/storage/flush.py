@@ -8,7 +8,8 @@ moment the files on disk, read by any log-aware reader (regf, yarp, Windows), ho
 the hive as of the last completed flush or as of the flush in progress, never a mixture.
 The model (:mod:`regf.model`) edits the image; the pager only copies pages of it. The
 file helpers it calls (log names, mapping, creating and emptying logs, laying down a new
-file) are in :mod:`.fileset`, its counters in :mod:`.flushstats`.
+file) are in :mod:`.fileset`, its counters in :mod:`.flushstats`, its states in
+:mod:`.pagerstate`.
 
 NOTES ON THE DESIGN OF THE PAGER
 ================================
@@ -50,7 +51,8 @@ Definitions
 
 *Reconcile*
     Copying the unreconciled pages into the primary (fmt §6.4 step 3): base block with
-    Seq1 = ``S`` (Seq2 unchanged), pages, fsync, base block with Seq2 = Seq1, fsync.
+    Seq1 = ``S`` (Seq2 unchanged), pages, fsync, base block with Seq2 = Seq1 (the *clean
+    mark*; fsynced by the next run's dirty mark or by :meth:`Pager.close`, see 5).
 
 *Durable*
     Written and fsynced. A flush is *committed* when its entry is durable and the primary
@@ -74,6 +76,8 @@ Protocol of one flush
 4. Full flush (default, or a log-only flush whose run passed the cap): reconcile. If the
    primary was clean, the base block with Seq1 = ``S`` is fsynced on its own before any
    page is written, because a device may otherwise persist pages before the dirty mark.
+   The clean mark that ends the reconcile is written but not fsynced: see "Why three
+   fsyncs" below.
 5. Log-only flush (``reconcile=False``, Windows' lazy reconcile): if the primary is clean,
    write its base block with Seq1 = ``S``, Seq2 = the run's first number (this marks it
    dirty so that readers apply the run) and fsync. The pages stay in the log.
@@ -120,19 +124,25 @@ k    step (crash after it)            recovery sees                             
 5    write the pages (and grow)       dirty primary, some pages new or torn: the  new image; raised
                                       run rewrites every one of them (R7)
 6    fsync primary                    dirty primary, new pages                    new image; raised
-7    write base block Seq2 = Seq1     clean new primary, or still dirty (run      new image; raised
-                                      re-applied), or torn (R6, run re-applied)
-8    fsync primary                    clean primary equal to the image            new image; returns
+7    write base block Seq2 = Seq1     clean new primary, or still dirty (run      new image; returns
+     (the clean mark, not fsynced)    re-applied), or torn (R6, run re-applied)   (nothing more)
+8    (later) the next run's dirty     as k=4 of that flush, or (close) a clean    new image
+     mark fsync, or close()'s fsync   primary equal to the image
 ===  ===============================  ==========================================  ==================
 
-Why four fsyncs and not three. The disk's floor for a full flush is three ordered
-writes: the entry, the pages, the clean base block (measured by
-``benchmarks/bench_flush.py``). The fourth, step 4, is the barrier that invariant 1
-needs: without it a device may persist pages (step 5) before the dirty mark (step 3),
-and a crash then leaves a primary that reads as *clean* with some new pages, which every
-reader accepts without its log: a silent mixture. It cannot be merged into step 2 (a
-mark durable before its entry is a dirty primary no log can recover) nor into step 6.
-It is paid only when a run starts; a full flush that extends a pending run does three.
+Why three fsyncs. The disk's floor for a full flush is three ordered writes made
+durable: the entry, the pages, the clean base block (measured by
+``benchmarks/bench_flush.py``). A flush that starts a run needs one more barrier, step
+4: without it a device may persist pages (step 5) before the dirty mark (step 3), and a
+crash then leaves a primary that reads as *clean* with some new pages, which every
+reader accepts without its log: a silent mixture. That barrier cannot be merged into
+step 2 (a mark durable before its entry is a dirty primary no log can recover) nor into
+step 6. The flush does not need the clean mark's own fsync: it committed at step 4, its
+pages are durable at step 6, and until the mark is durable a crash leaves the primary
+dirty for this run, which recovery applies again (its file is not restarted before
+then, invariant 4). The next run's dirty mark overwrites the mark in place and its fsync
+makes it durable; :meth:`Pager.close` fsyncs one no later run covered. So a full flush
+does three fsyncs, whether it starts a run or extends one.
 
 Log alternation policy
 ----------------------
@@ -161,10 +171,16 @@ Each is named in a test ``tests/test_flush.py::test_invariant_<n>_...``.
 3. All unreconciled entries form one run in one log file: it starts at offset 512, its
    base-block copy has Seq1 = Seq2 = the primary's Seq2 = its first entry's number, its
    numbers are consecutive, and every entry ends on a 4096-byte boundary of the file.
-4. A log file is started (offset 0 rewritten) only while the primary is clean on disk, so
-   the only log copy of unreconciled data is never overwritten.
-5. Seq2 = Seq1 is written to the primary only after every page of the reconcile is
-   durable; from then on no log is needed to read the hive.
+4. A log file is started (offset 0 rewritten) only while the primary is clean, and never
+   in the file of the last run: until the next dirty mark is durable, the durable primary
+   may still be dirty for the last run (its clean mark is not fsynced, see 5), and
+   recovering the durable files must not need the file being started. So the only log
+   copy of unreconciled data is never overwritten.
+5. Seq2 = Seq1 (the clean mark) is written to the primary only after every page of the
+   reconcile is durable; from then on no log is needed to read the hive as written. The
+   mark is made durable by the next fsync of the primary (the next run's dirty mark) or
+   by :meth:`Pager.close`; until then a crash recovers the same image from the last
+   run.
 6. Apart from the current run's file, no log file holds a valid new-format base block
    whose sequence number is not older than the primary's Seq2, and no valid old-format
    log remains after a writer opened the hive (:meth:`Pager.open` empties such files once
@@ -220,8 +236,11 @@ any            close                CLOSED      :meth:`Pager.close`
 guarantees:
 
 CLEAN
-    The primary is clean on disk and its bytes equal the image as of the last flush
-    (pager-owned fields included). No log is needed; the next flush starts a new run.
+    The primary is clean as written and its bytes equal the image as of the last flush
+    (pager-owned fields included); its pages are durable. Its clean mark may not be
+    durable yet: until the next run's dirty mark (or close) fsyncs it, a crash leaves it
+    dirty for the last run, whose file stays intact. The next flush starts a new run in
+    the other file.
 PENDING
     The primary is durably dirty (Seq1 != Seq2); the current run holds every change since
     the last reconcile; recovering the files yields the image as of the last flush. The
@@ -232,13 +251,13 @@ FAILED
     so nothing more is written. Only :meth:`Pager.close` works; reopening recovers.
 CLOSED
     The lock is released and the files are closed. Closing does not flush: unreconciled
-    data stays in the log, where every log-aware reader finds it.
+    data stays in the log, where every log-aware reader finds it. It fsyncs a clean mark
+    that is not durable yet, so a hive closed CLEAN is clean on disk.
 """
 
 from __future__ import annotations
 
 import contextlib
-import enum
 import errno
 import os
 import threading
@@ -283,36 +302,7 @@ from .fileset import (
 )
 from .flushstats import FlushStats
 from .logs import build_entry, page_runs
-
-
-class PagerState(enum.Enum):
-    """Where a :class:`Pager` is in its life (see the module docstring)."""
-
-    CLEAN = "clean"
-    PENDING = "pending"
-    FAILED = "failed"
-    CLOSED = "closed"
-
-
-#: Every allowed transition: (state, event) -> new state. ``error`` and ``close`` apply
-#: from every live state. Anything not listed is refused with HiveStateError.
-TRANSITIONS: dict[tuple[PagerState, str], PagerState] = {
-    (PagerState.CLEAN, "flush"): PagerState.CLEAN,
-    (PagerState.CLEAN, "flush_log_only"): PagerState.PENDING,
-    (PagerState.PENDING, "flush"): PagerState.CLEAN,
-    (PagerState.PENDING, "flush_log_only"): PagerState.PENDING,
-    (PagerState.CLEAN, "reconcile"): PagerState.CLEAN,
-    (PagerState.PENDING, "reconcile"): PagerState.CLEAN,
-    (PagerState.CLEAN, "error"): PagerState.FAILED,
-    (PagerState.PENDING, "error"): PagerState.FAILED,
-    (PagerState.CLEAN, "close"): PagerState.CLOSED,
-    (PagerState.PENDING, "close"): PagerState.CLOSED,
-    (PagerState.FAILED, "close"): PagerState.CLOSED,
-    (PagerState.CLOSED, "close"): PagerState.CLOSED,
-}
-
-
-# -- the pager -------------------------------------------------------------------------
+from .pagerstate import TRANSITIONS, PagerState
 
 
 class _Reconcile(NamedTuple):
@@ -369,6 +359,8 @@ class Pager:
         self._pending: dict[int, bytes] = {}
         #: True while the primary is durably dirty (PENDING).
         self._primary_dirty = False
+        #: True while the last reconcile's clean mark is written but not fsynced.
+        self._seal_unsynced = False
         self.failure: BaseException | None = None
 
     # -- opening -----------------------------------------------------------------------
@@ -588,6 +580,8 @@ class Pager:
     def _fsync(self, h: FileHandle, stats: FlushStats) -> None:
         h.fsync()
         stats.fsyncs += 1
+        if h is self._primary:
+            self._seal_unsynced = False
 
     def _log_handle(self, i: int, stats: FlushStats) -> FileHandle:
         h = self._logs[i]
@@ -668,7 +662,7 @@ class Pager:
             self._reconcile(stats)
         # Every byte this flush writes is computed before its first write: between two
         # fsyncs only I/O is issued. CPU work just after an fsync returns runs on cold
-        # caches and costs about twice as much, and a full flush has four fsyncs.
+        # caches and costs about twice as much, and a full flush has three fsyncs.
         seq = self._seq
         nseq = next_seq(seq)
         snapshot = {p: bytes(image[p * PAGE : (p + 1) * PAGE]) for p in pages}
@@ -764,8 +758,12 @@ class Pager:
             size = BASE + plan.hbins
         self._disk_size = size
         self._fsync(primary, stats)
+        # The clean mark is not fsynced here (invariant 5): the flush committed long
+        # ago, and until the mark is durable a crash leaves the primary dirty for this
+        # run, whose file the next run does not touch (invariant 4). The next run's
+        # dirty mark, or close(), makes it durable in the same fsync.
         self._write(primary, memoryview(plan.seal)[:SECTOR], 0, stats, log=False)
-        self._fsync(primary, stats)
+        self._seal_unsynced = True
         self._pending.clear()
         self._primary_dirty = False
         stats.reconciled = True
@@ -773,11 +771,18 @@ class Pager:
     # -- closing -----------------------------------------------------------------------
 
     def close(self) -> None:
-        """Release the lock and close the files. Does not flush (unreconciled data is
-        safe in the current run). Idempotent; the only call allowed after a failure."""
+        """Make the last clean mark durable, release the lock, close the files. Does not
+        flush (unreconciled data is safe in the run). Idempotent; the only call allowed
+        after a failure (then no I/O). An fsync error is raised once all is closed."""
         with self._mutex:
             if self._state is PagerState.CLOSED:
                 return
+            error: OSError | None = None
+            if self._seal_unsynced and self._state is not PagerState.FAILED:
+                try:
+                    self._fsync(self._primary, FlushStats())
+                except OSError as exc:
+                    error = exc
             self._go("close")
             try:
                 self._lock.release()
@@ -787,6 +792,8 @@ class Pager:
                         h.close()
                 self._logs = [None, None]
                 self._primary.close()
+            if error is not None:
+                raise error
 
     def __enter__(self) -> Pager:
         return self
