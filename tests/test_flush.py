@@ -1171,3 +1171,21 @@ def test_full_flush_read_by_hivex_and_pyregf(tmp_path: Path) -> None:
         assert ex["Dword"] == want_dword[2], peer
         assert ex["String"] == want_sz, peer
         assert len(walk) == len(oracles.walk_regf(hive)), peer
+
+
+def test_fsyncs_per_kind_of_flush(tmp_path: Path) -> None:
+    """The fsyncs the protocol's argument needs and no more (module doc, "Why three
+    fsyncs"): starting a run, full 3 (entry, dirty mark, pages) and log-only 2 (entry,
+    dirty mark); extending one, full 2 (entry, pages) and log-only 1 (entry). The clean
+    mark is fsynced by the next run's dirty mark or by close()."""
+    hive = copy_sample(tmp_path)
+    pager, image, _ = Pager.open(hive)
+    rng = random.Random(11)
+    ours: list[int] = []
+    got = []
+    for reconcile in (True, False, False, True, True):
+        stats = pager.flush(image, mutate(image, rng, ours), reconcile=reconcile)
+        got.append((stats.started_log, reconcile, stats.fsyncs))
+    assert got == [(True, True, 3), (True, False, 2), (False, False, 1), (False, True, 2),
+                   (True, True, 3)]  # fmt: skip
+    pager.close()

@@ -142,7 +142,7 @@ pages are durable at step 6, and until the mark is durable a crash leaves the pr
 dirty for this run, which recovery applies again (its file is not restarted before
 then, invariant 4). The next run's dirty mark overwrites the mark in place and its fsync
 makes it durable; :meth:`Pager.close` fsyncs one no later run covered. So a full flush
-does three fsyncs, whether it starts a run or extends one.
+that starts a run does three fsyncs, as the floor does, and one that extends a run two.
 
 Log alternation policy
 ----------------------
