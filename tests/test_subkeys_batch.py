@@ -488,3 +488,112 @@ def test_values_made_when_asked(walk: str) -> None:
     assert total == 2000 * 8 * 8
     # Keys alone take 6-8 collections; values made a chunk at a time took 28.
     assert len(young) <= 12, young
+
+
+# ---------------------------------------------------------------------------------------
+# subkeys() of the keys hive.walk() yields: answered from the walker chunk's records
+
+
+def walked_subkeys(h: Hive, keys: Any, limit: int = 300) -> tuple[list[Any], Any, list[Any]]:
+    """Every yielded key's subkeys() (and its first subkey's), as fields or the error."""
+
+    def err(e: regf.RegfError) -> tuple[Any, ...]:
+        return ("E", type(e).__name__, str(e), e.offset)
+
+    def answer(k: regf.Key) -> Any:
+        try:
+            subs = k.subkeys()
+        except regf.RegfError as e:
+            return err(e)
+        return [(s.index, s.name, s.path, s.parent_path, s.last_written_raw) for s in subs]
+
+    out: list[Any] = []
+    res: Any = "ok"
+    try:
+        for n, k in enumerate(keys):
+            if n >= limit:
+                res = "stopped"
+                break
+            first = answer(k)
+            deeper: Any = None
+            if isinstance(first, list) and first:
+                try:
+                    kid = k.subkeys()[0]
+                    deeper = (answer(kid), [(v.name, v.raw) for v in kid.values()])
+                except regf.RegfError as e:
+                    deeper = err(e)
+            out.append((k.index, k.path, first, deeper))
+    except regf.RegfError as e:
+        res = err(e)
+    return out, res, [(type(e).__name__, str(e), e.offset) for e in h.problems]
+
+
+def walked_subkeys_modes(data: bytes, strict: bool, limit: int = 300) -> list[Any]:
+    """The checked walk and decoder, then the chunked walks (pure twin, C) whose keys
+    answer from their records; the stream is off so any fallback is the checked one."""
+    outs: list[Any] = []
+    codes: list[Any] = [None, purewalk.walk_code] + ([] if C_SKIPPED else [_c().walk_code])
+    for code in codes:
+        for values in (True, False) if code is not None else (True,):
+            h = _open(data, strict)
+            if h is None:
+                return []
+            h._batch_binder = None
+            h._scratch = None
+            visited = bytearray((h.image.hbins_size >> 6) + 1)
+            try:
+                root = h.root
+            except regf.RegfError:
+                return []
+            if code is None:
+                keys = h._walk_keys(root, 0, visited)
+            else:
+                keys = h._walk_chunks(root, 0, visited, code, values)
+            outs.append(walked_subkeys(h, keys, limit))
+    return outs
+
+
+@SETTINGS
+@given(hive_bytes(), st.booleans())
+def test_subkeys_of_walked_keys_same_as_checked(data: bytes, strict: bool) -> None:
+    outs = walked_subkeys_modes(data, strict)
+    assert all(o == outs[0] for o in outs[1:])
+
+
+@pytest.mark.parametrize("strict", [True, False])
+def test_subkeys_of_walked_keys_from_records(strict: bool, monkeypatch: pytest.MonkeyPatch) -> None:
+    """README's loop (hive.walk(), then len(k.subkeys()) of each key) decodes no subkey
+    list again where the chunk's records hold the answer: only the caller's start key
+    and keys whose subtree may run past their chunk (its last records, and P, whose 300
+    children span chunks) ask the checked decoder."""
+    from regf.model.serialize import serialize
+
+    data = serialize(_tree(), minor=5)
+    outs = walked_subkeys_modes(data, strict)
+    assert all(o == outs[0] for o in outs[1:])
+    calls: list[int] = []
+    real = Hive._key_subkeys
+
+    def counting(self: Hive, k: regf.Key, check: bool = True) -> list[regf.Key]:
+        if getattr(k, "_wk", None) is None or k._wk.subkeys(k) is None:
+            calls.append(k._cell)
+        return real(self, k, check)
+
+    monkeypatch.setattr(Hive, "_key_subkeys", counting)
+    with regf.open(data, strict=strict) as hive:
+        total = sum(len(k.subkeys()) for k in hive.walk())
+    assert total == 2 + 300 + 200
+    if not C_SKIPPED:  # the pure backend's hive.walk() is the checked walk
+        # Without the records every one of the 503 keys asks (7 to 20 do here).
+        assert len(calls) <= 503 // 10, len(calls)
+
+
+@pytest.mark.parametrize("strict", [True, False])
+def test_subkeys_of_walked_keys_deep_and_revisited(strict: bool) -> None:
+    """Keys at the depth limit (no child records) and a subkey list reached twice: the
+    records do not hold those answers, and the checked decoder gives them."""
+    from test_walk import _chain_with_deep_link
+
+    outs = walked_subkeys_modes(_chain_with_deep_link(), strict, limit=2000)
+    assert len(outs) >= 3 and all(o == outs[0] for o in outs[1:])
+

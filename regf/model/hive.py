@@ -375,6 +375,12 @@ class Hive:
         """Subkeys in stored order. ``check``: an entry naming ``k`` or an ancestor of
         it is a cycle (StructureError, or skipped and recorded); the walks pass False
         (their visited bitmap catches every cycle, and must report it the same way)."""
+        wk = getattr(k, "_wk", None) if check else None
+        if wk is not None:
+            # A key hive.walk() made: its chunk's records may hold the answer.
+            made: list[Key] | None = wk.subkeys(k)
+            if made is not None:
+                return made
         if check and self._batch_binder is not None:
             # The grouped walker stream, their values included (the natural recursive
             # walk); None: the walker flagged something, decode it checked.

@@ -109,6 +109,7 @@ class Key:
         "_subs",
         "_vals",
         "_vol",
+        "_wk",
     )
 
     _nm: str
@@ -120,6 +121,9 @@ class Key:
     _subs: list[Key] | tuple[()] | None
     _dep: int
     _hive: KeyStore
+    #: The walker records of the chunk ``hive.walk()`` made this key from (unset on
+    #: other keys): they answer its ``subkeys()`` (regf.model.walk.WalkedKeys).
+    _wk: Any
 
     def __init__(
         self,

@@ -50,6 +50,84 @@ def chunk_values(ch: Any, image: Any, vnames: list[str]) -> ValueRecords:
     return (ch.val_cell, vnames, types, ch.val_status, struct.unpack(ch.fmt, ch.data), image)
 
 
+class WalkedKeys:
+    """The key records of one walker chunk, kept by the keys ``hive.walk()`` made from
+    them (their ``_wk`` slot), so that ``subkeys()`` of such a key is answered from the
+    records instead of decoding its subkey list again (README's loop asks every key the
+    walk yields for ``len(k.subkeys())``). A record's children are the records one level
+    deeper up to the end of its subtree, in stored order. Anything the walker flagged
+    (a cycle or a key reached twice, a damaged list, depth) or a subtree running past
+    the chunk leaves the answer to the checked decoder, so answers and recorded problems
+    are the checked decoder's. Holds no values: the keys it makes read theirs checked.
+    """
+
+    __slots__ = ("_ends", "_pos", "cells", "depths", "final", "hive", "names", "statuses")
+
+    def __init__(
+        self, hive: Any, cells: list[int], depths: list[int], statuses: list[int],
+        names: list[str], final: bool,
+    ) -> None:  # fmt: skip
+        self.hive = hive
+        self.cells = cells
+        self.depths = depths
+        self.statuses = statuses
+        self.names = names
+        self.final = final  # the walker's walk ended in this chunk: every subtree closes
+        self._pos: dict[int, int] | None = None
+        self._ends: list[int] = []
+
+    def _index(self) -> dict[int, int]:
+        """Record of each cell (its first: a later record of the cell is a K_CYCLE one),
+        and where each record's subtree ends; built on the first question."""
+        cells, depths = self.cells, self.depths
+        n = len(cells)
+        self._pos = pos = dict(zip(reversed(cells), range(n - 1, -1, -1), strict=True))
+        ends = self._ends = [n] * n
+        open_: list[int] = []
+        for j, d in enumerate(depths):
+            while open_ and depths[open_[-1]] >= d:
+                ends[open_.pop()] = j
+            open_.append(j)
+        return pos
+
+    def subkeys(self, k: Key) -> list[Key] | None:
+        """``k``'s subkeys from the records, or None: ask the checked decoder."""
+        pos = self._pos if self._pos is not None else self._index()
+        j = pos.get(k._cell)
+        statuses = self.statuses
+        if j is None or statuses[j] & _NOT_FROM_RECORDS:
+            return None
+        ends = self._ends
+        end = ends[j]
+        if end == len(statuses) and not self.final:
+            return None  # the subtree goes on in the next chunk
+        hive, cells, names = self.hive, self.cells, self.names
+        pp = k.path
+        anc = (*k._anc, k._cell)
+        out: list[Key] = []
+        c = j + 1
+        while c < end:
+            if statuses[c] & K_CYCLE:
+                return None  # reached twice: the checked decoder decides
+            kk = Key.__new__(Key)
+            kk._hive = hive
+            kk._cell = cells[c]
+            kk._vol = False
+            kk._nm = names[c]
+            kk._pp = pp
+            kk._ac = anc
+            kk._pc = kk._fc = None
+            kk._subs = kk._vals = None  # values read checked, on demand
+            kk._wk = self
+            out.append(kk)
+            c = ends[c]
+        return out
+
+
+#: Statuses whose key's subkeys the records do not hold.
+_NOT_FROM_RECORDS = K_CYCLE | K_DEPTH | K_CHILDREN_BAD
+
+
 def walk_keys(
     hive: Any, key: Key | str | None, base: int, visited: bytearray | None, limit: int = -1
 ) -> Iterator[Key]:
@@ -148,6 +226,7 @@ def walk_chunks(
         knames, vnames = chunk_names(ch, image.buf)
         # The chunk's value records; each key takes its slice (see chunk_values).
         vals = chunk_values(ch, image, vnames)
+        wk = WalkedKeys(hive, ch.key_cell, ch.key_depth, ch.key_status, knames, ch.rc == 0)
         vi = 0
         kz = zip(ch.key_cell, ch.key_depth, ch.key_status, ch.key_nvals, knames, strict=False)
         k = wstart
@@ -168,6 +247,7 @@ def walk_chunks(
             k._vol = False
             k._nm = nm
             k._subs = None
+            k._wk = wk  # subkeys() answered from the chunk's records
             k._pc = k._fc = None  # filled on first use
             if d > prev_d:
                 # Stepping down: the previous key is the parent.
@@ -211,4 +291,4 @@ WALK_CAPS = WalkCaps(
 )
 
 
-__all__ = ["WALK_CAPS", "chunk_names", "chunk_values", "walk_chunks", "walk_keys"]
+__all__ = ["WALK_CAPS", "WalkedKeys", "chunk_names", "chunk_values", "walk_chunks", "walk_keys"]
