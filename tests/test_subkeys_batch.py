@@ -597,3 +597,25 @@ def test_subkeys_of_walked_keys_deep_and_revisited(strict: bool) -> None:
     outs = walked_subkeys_modes(_chain_with_deep_link(), strict, limit=2000)
     assert len(outs) >= 3 and all(o == outs[0] for o in outs[1:])
 
+
+@skip_c
+def test_walk_code_keeps_its_key_cap_after_a_stream_call() -> None:
+    """The C binder lowers the thread's shared output buffers' key cap for a stream's
+    small chunks; walk_code must use its own caps again (it ran with the stream's last
+    cap, 32-128 keys a chunk, before)."""
+    from regf.model.serialize import serialize
+
+    c = _c()
+    with regf.open(serialize(_tree(), minor=5)) as hive:
+        image = hive.image
+        visited = bytearray((image.hbins_size >> 6) + 1)
+        state = purewalk.new_walk_state()
+        call = c.walk_binder(image.buf, BASE, image.hbins_size, image.bitmap(),
+                             visited, state, WALK_CAPS)  # fmt: skip
+        assert len(call(hive.root.index, 0, MAX_DEPTH, purewalk.WALK_VALUES, 5, 2).key_cell) == 2
+        ch = c.walk_code(
+            image.bins_view(), image.hbins_size, image.bitmap(),
+            bytearray(len(visited)), hive.root.index, 0, MAX_DEPTH, purewalk.WALK_VALUES,
+            5, purewalk.new_walk_state(), WALK_CAPS,
+        )  # fmt: skip
+        assert len(ch.key_cell) > 2

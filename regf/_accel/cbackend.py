@@ -234,6 +234,8 @@ def walk_code(
     if min(caps) < 0:
         raise ValueError("negative capacity")
     out = _walk_out(caps)
+    # A binder's call may have lowered the shared buffers' key cap for its stream.
+    out.key_cap = caps.keys
     rc = int(
         lib.regf_walk(
             ffi.from_buffer("uint8_t[]", bins),
