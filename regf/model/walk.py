@@ -100,7 +100,9 @@ class WalkedKeys:
         ends = self._ends
         end = ends[j]
         if end == len(statuses) and not self.final:
-            return None  # the subtree goes on in the next chunk
+            return None  # the subtree may go on in the next chunk
+        if end == j + 1:
+            return []  # no records below it: a leaf
         hive, cells, names = self.hive, self.cells, self.names
         pp = k.path
         anc = (*k._anc, k._cell)
