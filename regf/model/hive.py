@@ -411,6 +411,11 @@ class Hive:
         # recursive walk through subkeys() would never end). A tuple of the depth's
         # length: the membership test costs less than making the child.
         chain = (*k._anc, k._cell)
+
+        def make(c: int) -> Key:
+            # A cell the walker chunk of ``k`` has a record of needs no nk decoding.
+            return (wk is not None and wk.known(c, path, chain)) or Key(self, c, path, chain)
+
         out: list[Key] = []
         if not image.strict:
             for c in cells:
@@ -418,7 +423,7 @@ class Hive:
                     self._back_edge(k, c)
                     continue
                 try:
-                    out.append(Key(self, c, path, chain))
+                    out.append(make(c))
                 except FormatError as exc:
                     image.problems.append(exc)
             return out
@@ -426,7 +431,7 @@ class Hive:
             for c in cells:
                 if c in chain:
                     self._back_edge(k, c)  # raises (strict)
-        out = [Key(self, c, path, chain) for c in cells]
+        out = [make(c) for c in cells]
         _check_no_duplicates(out, k)
         return out
 

@@ -103,7 +103,6 @@ class WalkedKeys:
             return None  # the subtree may go on in the next chunk
         if end == j + 1:
             return []  # no records below it: a leaf
-        hive, cells, names = self.hive, self.cells, self.names
         pp = k.path
         anc = (*k._anc, k._cell)
         out: list[Key] = []
@@ -111,19 +110,30 @@ class WalkedKeys:
         while c < end:
             if statuses[c] & K_CYCLE:
                 return None  # reached twice: the checked decoder decides
-            kk = Key.__new__(Key)
-            kk._hive = hive
-            kk._cell = cells[c]
-            kk._vol = False
-            kk._nm = names[c]
-            kk._pp = pp
-            kk._ac = anc
-            kk._pc = kk._fc = None
-            kk._subs = kk._vals = None  # values read checked, on demand
-            kk._wk = self
-            out.append(kk)
+            out.append(self._make(c, pp, anc))
             c = ends[c]
         return out
+
+    def known(self, cell: int, parent_path: str, anc: tuple[int, ...]) -> Key | None:
+        """The key at ``cell`` below a key with that path and ancestors, made from the
+        cell's record (the walker checked its nk and decoded its name), or None: no
+        record of it here. The checked decoder uses it for a list it read itself."""
+        pos = self._pos if self._pos is not None else self._index()
+        j = pos.get(cell)
+        return None if j is None else self._make(j, parent_path, anc)
+
+    def _make(self, j: int, parent_path: str, anc: tuple[int, ...]) -> Key:
+        kk = Key.__new__(Key)
+        kk._hive = self.hive
+        kk._cell = self.cells[j]
+        kk._vol = False
+        kk._nm = self.names[j]
+        kk._pp = parent_path
+        kk._ac = anc
+        kk._pc = kk._fc = None
+        kk._subs = kk._vals = None  # values read checked, on demand
+        kk._wk = self
+        return kk
 
 
 #: Statuses whose key's subkeys the records do not hold.
