@@ -16,6 +16,7 @@ from __future__ import annotations
 import threading
 from pathlib import Path
 from typing import Any
+from unittest.mock import patch
 
 import pytest
 from hypothesis import given
@@ -554,9 +555,15 @@ def walked_subkeys_modes(data: bytes, strict: bool, limit: int = 300) -> list[An
 
 
 @SETTINGS
-@given(hive_bytes(), st.booleans())
-def test_subkeys_of_walked_keys_same_as_checked(data: bytes, strict: bool) -> None:
-    outs = walked_subkeys_modes(data, strict)
+@given(hive_bytes(), st.booleans(), st.sampled_from([None, 2, 5]))
+def test_subkeys_of_walked_keys_same_as_checked(data: bytes, strict: bool, keys: Any) -> None:
+    """Also with chunks of 2 or 5 key records: most subtrees then run past their chunk,
+    and the checked decoder makes the children it finds records of from them."""
+    import regf.model.walk as walkmod
+
+    caps = WALK_CAPS if keys is None else WALK_CAPS._replace(keys=keys)
+    with patch.object(walkmod, "WALK_CAPS", caps):
+        outs = walked_subkeys_modes(data, strict)
     assert all(o == outs[0] for o in outs[1:])
 
 

@@ -414,7 +414,7 @@ class Hive:
 
         def make(c: int) -> Key:
             # A cell the walker chunk of ``k`` has a record of needs no nk decoding.
-            return (wk is not None and wk.known(c, path, chain)) or Key(self, c, path, chain)
+            return (wk is not None and wk.known(k, c, path, chain)) or Key(self, c, path, chain)
 
         out: list[Key] = []
         if not image.strict:

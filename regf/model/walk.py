@@ -114,13 +114,20 @@ class WalkedKeys:
             c = ends[c]
         return out
 
-    def known(self, cell: int, parent_path: str, anc: tuple[int, ...]) -> Key | None:
-        """The key at ``cell`` below a key with that path and ancestors, made from the
-        cell's record (the walker checked its nk and decoded its name), or None: no
-        record of it here. The checked decoder uses it for a list it read itself."""
+    def known(self, k: Key, cell: int, parent_path: str, anc: tuple[int, ...]) -> Key | None:
+        """Subkey ``cell`` of ``k`` (a key made from these records), made from its record
+        (the walker checked its nk and decoded its name), or None: no record of it as a
+        child of ``k``'s record here. The checked decoder uses it for a list it read
+        itself. Only a record under ``k``'s own: a record of the same cell elsewhere (a
+        list entry shared by two keys) was checked for cycles against other ancestors."""
         pos = self._pos if self._pos is not None else self._index()
+        jk = pos.get(k._cell)
         j = pos.get(cell)
-        return None if j is None else self._make(j, parent_path, anc)
+        if jk is None or j is None or not jk < j < self._ends[jk]:
+            return None
+        if self.depths[j] != self.depths[jk] + 1:
+            return None
+        return self._make(j, parent_path, anc)
 
     def _make(self, j: int, parent_path: str, anc: tuple[int, ...]) -> Key:
         kk = Key.__new__(Key)
