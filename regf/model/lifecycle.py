@@ -362,7 +362,7 @@ class EditableHiveBase:
             h._cell = -1
         self._handles.clear()
         if self._pager is not None:
-            self._pager.close()  # releases the writer lock; does not write
+            self._pager.close()  # releases the writer lock; writes nothing (may fsync)
 
     def __enter__(self) -> Self:
         return self
