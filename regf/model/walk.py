@@ -81,13 +81,16 @@ class WalkedKeys:
         and where each record's subtree ends; built on the first question."""
         cells, depths = self.cells, self.depths
         n = len(cells)
-        self._pos = pos = dict(zip(reversed(cells), range(n - 1, -1, -1), strict=True))
-        ends = self._ends = [n] * n
+        pos = dict(zip(reversed(cells), range(n - 1, -1, -1), strict=True))
+        ends = [n] * n
         open_: list[int] = []
         for j, d in enumerate(depths):
             while open_ and depths[open_[-1]] >= d:
                 ends[open_.pop()] = j
             open_.append(j)
+        # Both whole before _pos is set: another thread may read them once it is.
+        self._ends = ends
+        self._pos = pos
         return pos
 
     def subkeys(self, k: Key) -> list[Key] | None:
