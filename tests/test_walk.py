@@ -336,18 +336,18 @@ def _fresh_visited(hive: Hive) -> bytearray:
     return bytearray((hive.image.hbins_size >> 6) + 1)
 
 
-def three_walks(data: bytes, strict: bool, with_pure: bool = True) -> list[Any]:
+def three_walks(data: bytes, strict: bool, with_pure: bool = True, limit: int = -1) -> list[Any]:
     """collect() of the checked walk, the fast walk driven by the pure twin and (C)
     the fast walk driven by the C walker, each fast walk also without values read
     ahead (``values=False``: ``values()`` reads them on demand)."""
     outs = []
-    makers = [lambda h: h._walk_keys(h.root, 0, _fresh_visited(h))]
+    makers = [lambda h: h._walk_keys(h.root, 0, _fresh_visited(h), limit)]
     codes = ([purewalk.walk_code] if with_pure else []) + ([] if C_SKIPPED else [_c().walk_code])
     for code in codes:
         for ahead in (True, False):
             makers.append(
                 lambda h, code=code, ahead=ahead: h._walk_chunks(
-                    h.root, 0, _fresh_visited(h), code, ahead
+                    h.root, 0, _fresh_visited(h), code, ahead, limit
                 )
             )
     for make in makers:
@@ -367,6 +367,24 @@ def three_walks(data: bytes, strict: bool, with_pure: bool = True) -> list[Any]:
 def test_reader_walk_same_as_checked_walk(data: bytes, strict: bool) -> None:
     outs = three_walks(data, strict)
     assert all(o == outs[0] for o in outs[1:])
+
+
+@SETTINGS
+@given(hive_bytes(), st.booleans(), st.integers(0, 3))
+def test_limited_walk_same_as_checked_walk(data: bytes, strict: bool, limit: int) -> None:
+    """hive.walk(max_depth=...) takes the chunked walk on the C backend: the walker
+    stops at the limit exactly where the key-by-key walk does."""
+    outs = three_walks(data, strict, limit=limit)
+    assert all(o == outs[0] for o in outs[1:])
+
+
+@pytest.mark.parametrize("strict", [True, False])
+def test_limited_walk_at_the_depth_cap(strict: bool) -> None:
+    """A limit that ends exactly at MAX_DEPTH is the limit, not "too deep"."""
+    data = _chain_with_deep_link()
+    for limit in (MAX_DEPTH - 1, MAX_DEPTH, MAX_DEPTH + 1):
+        outs = three_walks(data, strict, limit=limit)
+        assert outs and all(o == outs[0] for o in outs[1:]), limit
 
 
 def test_walk_yields_start_key_and_values_once_prefilled() -> None:

@@ -254,9 +254,10 @@ class Hive:
         visited: bytearray | None,
         walk_code: Any,
         values: bool = True,
+        limit: int = -1,
     ) -> Iterator[Key]:
         """The chunked C walk (:func:`regf.model.walk.walk_chunks`)."""
-        return walk_chunks(self, key, base, visited, walk_code, values)
+        return walk_chunks(self, key, base, visited, walk_code, values, limit)
 
     def _walk_limited(
         self,
@@ -265,10 +266,12 @@ class Hive:
         keep: Callable[[Key], bool] | None,
         values: bool = True,
     ) -> Iterator[Key]:
-        # A depth limit prunes the key-by-key walk (the C walker reads whole subtrees;
-        # the key-by-key walk never reads values ahead).
         if max_depth is None:
             keys = self.walk(key, values=values)
+        elif _accel.BACKEND == "c":
+            # The walker stops at the limit too, and its keys answer subkeys() from
+            # their records (README's example walks with max_depth).
+            keys = walk_chunks(self, key, 0, None, _accel.walk_code, values, max_depth)
         else:
             keys = self._walk_keys(key, 0, None, limit=max_depth)
         return keys if keep is None else (k for k in keys if keep(k))

@@ -186,6 +186,7 @@ def walk_chunks(
     visited: bytearray | None,
     walk_code: Any,
     values: bool = True,
+    limit: int = -1,
 ) -> Iterator[Key]:
     """The walk from ``key`` (at depth ``base``) through the chunked C walker.
 
@@ -197,7 +198,11 @@ def walk_chunks(
     one by one, each by a walker of its own sharing ``visited``, before the parent's
     walker resumes. ``values=False`` leaves every key's values unread (``values()``
     then reads them checked, on demand): a walk of keys only is about a third faster.
+    ``limit`` >= 0 stops that many levels below ``key``, as :func:`walk_keys` does: the
+    walker does not read the lists of keys at that depth (it flags them K_DEPTH, which
+    is an error only at MAX_DEPTH short of the limit, as in walk_keys).
     """
+    stop = MAX_DEPTH if limit < 0 else min(MAX_DEPTH, base + limit)
     start = hive._start(key)
     image = hive.image
     if visited is None:
@@ -230,7 +235,7 @@ def walk_chunks(
             visited,
             wstart.index,
             wbase,
-            MAX_DEPTH,
+            stop,
             flags,
             minor,
             state,
@@ -260,7 +265,7 @@ def walk_chunks(
                 hive._cycle(k)
             else:
                 yield k
-                if st & K_DEPTH:
+                if st & K_DEPTH and _d >= MAX_DEPTH and _d - base != limit:
                     hive._too_deep(k)
         for c, d, st, nv, nm in kz:
             k = knew(Key)
@@ -290,7 +295,7 @@ def walk_chunks(
                     hive._cycle(k)
                     continue
                 yield k
-                if st & K_DEPTH:
+                if st & K_DEPTH and d >= MAX_DEPTH and d - base != limit:
                     hive._too_deep(k)
                 continue
             yield k
