@@ -56,10 +56,13 @@ def walk_regf_readme(path: Path) -> tuple[int, int, int]:
     subkeys, as README's example prints them, on top of the values' raw data. More work
     than the other readers do: the row shows that what users read per key stays cheap."""
     import regf
+    from regf.format.constants import MAX_DEPTH
 
     keys = values = nbytes = 0
     with regf.open(path, recover=False, strict=False) as hive:
-        for key in hive.walk():
+        # README's example passes max_depth (2 there): a limit past the deepest key
+        # walks the whole tree through that same path.
+        for key in hive.walk(max_depth=MAX_DEPTH):
             keys += 1
             _ = (key.path, key.class_name, key.last_written, len(key.subkeys()))
             for v in key.values():
