@@ -185,6 +185,9 @@ _tls = threading.local()
 def _walk_out(caps: purewalk.WalkCaps) -> Any:
     cached = getattr(_tls, "walk_out", None)
     if cached is not None and cached[0] == caps:
+        # A binder's call lowers the key cap for its stream's chunk: every fetch starts
+        # from the caps' own.
+        cached[1].key_cap = caps.keys
         return cached[1]
     out = ffi.new("regf_walk_out *")
     keep = [out]
@@ -234,8 +237,6 @@ def walk_code(
     if min(caps) < 0:
         raise ValueError("negative capacity")
     out = _walk_out(caps)
-    # A binder's call may have lowered the shared buffers' key cap for its stream.
-    out.key_cap = caps.keys
     rc = int(
         lib.regf_walk(
             ffi.from_buffer("uint8_t[]", bins),
