@@ -384,6 +384,11 @@ class Hive:
             made: list[Key] | None = wk.subkeys(k)
             if made is not None:
                 return made
+        f = k._f
+        if f[7] == 0 or f[9] == HCELL_NIL:
+            # A leaf: no list to read, and no walker stream to restart for it (that cost
+            # ~20 us a key of a hive.walk() asking each key for its subkeys).
+            return []
         if check and self._batch_binder is not None:
             # The grouped walker stream, their values included (the natural recursive
             # walk); None: the walker flagged something, decode it checked.
@@ -393,9 +398,6 @@ class Hive:
             batch = sc.subkeys(k)
             if batch is not None:
                 return batch
-        f = k._f
-        if f[7] == 0 or f[9] == HCELL_NIL:
-            return []
         image = self.image
         try:
             # Strict: the accelerator decodes the whole list (C, or its pure twin; same
