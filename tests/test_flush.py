@@ -170,6 +170,15 @@ class CheckingOps(OSFileOps):
             self.synced[p] = self.content(p)
         return self.synced[p]
 
+    def durable_logs(self, leave_out: Path | None = None) -> list[tuple[str, bytes]]:
+        """(name, durable content) of each log file, for recovery.recover."""
+        return [(str(q), self.durable(q)) for q in self.logs() if q.resolve() != leave_out]
+
+    def recover_durable(self, leave_out: Path | None = None) -> bytearray:
+        """What recovering the durable files gives (without ``leave_out``'s log)."""
+        image, _ = recovery.recover(self.durable(self.hive), self.durable_logs(leave_out))
+        return image
+
     def logs(self) -> list[Path]:
         return sorted(
             q
@@ -191,8 +200,7 @@ class CheckingOps(OSFileOps):
             assert recovery.is_dirty(head) is not None, "page write into a clean primary"
             # ... and the durable logs already hold these bytes: recovering the durable
             # files gives exactly the data being written.
-            logs = [(str(q), self.durable(q)) for q in self.logs()]
-            image, _ = recovery.recover(self.durable(self.hive), logs)
+            image = self.recover_durable()
             assert bytes(image[off : off + len(data)]) == bytes(data), "page not in a log"
         elif p == self.hive and off == 0:
             new_head = bytes(data[:512])
@@ -208,13 +216,10 @@ class CheckingOps(OSFileOps):
             # durable files gives the same image with that file or without it.
             self.starts += 1
             assert recovery.is_dirty(self.content(self.hive)[:512]) is None
-            primary = self.durable(self.hive)
-            if recovery.is_dirty(primary[:512]) is not None:
-                logs = [(str(q), self.durable(q)) for q in self.logs()]
-                others = [(n, d) for n, d in logs if Path(n).resolve() != p]
-                with_it, _ = recovery.recover(primary, logs)
-                without, _ = recovery.recover(primary, others)
-                assert with_it == without, "started the log file a dirty primary needs"
+            if recovery.is_dirty(self.durable(self.hive)[:512]) is not None:
+                assert self.recover_durable() == self.recover_durable(leave_out=p), (
+                    "started the log file a dirty primary needs"
+                )
                 self.dirty_starts += 1
 
     def synced_now(self, p: Path) -> None:
@@ -297,11 +302,9 @@ def test_invariant_2_flush_returns_committed(tmp_path: Path) -> None:
     unsynced_marks = 0
     for i in range(25):
         pager.flush(image, mutate(image, rng, ours), reconcile=rng.random() < 0.5)
-        primary = ops.durable(hive)
-        if recovery.is_dirty(primary[:512]) is not None and pager.state is PagerState.CLEAN:
-            unsynced_marks += 1
-        logs = [(str(q), ops.durable(q)) for q in ops.logs()]
-        assert bins(recovery.recover(primary, logs)[0]) == bins(image)
+        if recovery.is_dirty(ops.durable(hive)[:512]) is not None:
+            unsynced_marks += pager.state is PagerState.CLEAN
+        assert bins(ops.recover_durable()) == bins(image)
         snap = tmp_path / f"snap{i}"
         shutil.copytree(hive.parent, snap)
         assert recovered(snap / hive.name) == bins(image)
