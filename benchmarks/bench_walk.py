@@ -236,10 +236,14 @@ def timed(rows: Rows, name: str, fn: Callable[[Path], tuple[int, int, int]], pat
     except Exception as exc:
         rows[name] = (None, f"error: {type(exc).__name__}: {str(exc)[:60]}")
         return
-    secs = time.perf_counter() - t
+    keep_best(rows, name, time.perf_counter() - t, f"{k} keys, {v} values, {b} B")
+
+
+def keep_best(rows: Rows, name: str, secs: float, note: str) -> None:
+    """Record ``secs`` for ``name`` unless an earlier run was faster."""
     best = rows.get(name, (None, ""))[0]
     if best is None or secs < best:
-        rows[name] = (secs, f"{k} keys, {v} values, {b} B")
+        rows[name] = (secs, note)
 
 
 def default_hives(corpus: Path) -> list[Path]:
@@ -277,10 +281,7 @@ def main(argv: list[str] | None = None) -> int:
         for run in range(max(1, args.runs)):
             try:
                 hx = oracles.time_hivex(path)
-                secs = float(hx["walk_s"])
-                best = rows.get("hivex", (None, ""))[0]
-                if best is None or secs < best:
-                    rows["hivex"] = (secs, f"{hx['bytes']} data bytes")
+                keep_best(rows, "hivex", float(hx["walk_s"]), f"{hx['bytes']} data bytes")
             except Exception as exc:
                 rows["hivex"] = (None, f"error: {str(exc)[:60]}")
             for name, fn, slow in PEERS:
