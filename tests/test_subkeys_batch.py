@@ -626,3 +626,45 @@ def test_walk_code_keeps_its_key_cap_after_a_stream_call() -> None:
             5, purewalk.new_walk_state(), WALK_CAPS,
         )  # fmt: skip
         assert len(ch.key_cell) > 2
+
+
+@pytest.mark.parametrize("levels", _LEVELS)
+def test_links_resolved_deep_without_recursion(levels: tuple[int, int]) -> None:
+    """A stream links each key to its parent Key; a key's path, parent path and
+    ancestors are filled from that chain on first use, top down, with no recursion:
+    here the deepest key (MAX_DEPTH - 1 levels down, nothing above it asked) resolves
+    under a recursion limit far below its depth, after a key halfway down resolved the
+    upper half."""
+    import sys
+
+    from regf.model.serialize import serialize
+
+    leaf = KeySpec("k0", values=[ValueSpec("v", 4, b"\1\0\0\0")])
+    for i in range(1, MAX_DEPTH - 1):
+        leaf = KeySpec(f"k{i}", subkeys=[leaf, KeySpec(f"side{i}")])
+    data = serialize(KeySpec("R", subkeys=[leaf]), minor=5)
+    for binder in _modes()[1:]:
+        h = _open(data, True)
+        assert h is not None
+        h._batch_binder = binder
+        h._scratch = SubkeyStream(h, binder, *levels)
+        chain = [h.root]
+        while subs := chain[-1].subkeys():  # the first child: the next link down
+            chain.append(subs[0])
+        assert len(chain) == MAX_DEPTH and chain[-1].name == "k0"
+        mid = chain[MAX_DEPTH // 2]
+        old = sys.getrecursionlimit()
+        sys.setrecursionlimit(60)
+        assert isinstance(chain[-1]._pp, regf.Key)  # linked: nothing resolved yet
+        try:
+            mid_parent = mid.parent_path  # resolves the upper half
+            deep_path = chain[-1].path  # the rest, down from there
+            deep_anc = chain[-1]._anc
+        finally:
+            sys.setrecursionlimit(old)
+        want = "\\".join(k.name for k in chain[1:])
+        assert deep_path == want
+        assert mid_parent == "\\".join(k.name for k in chain[1 : MAX_DEPTH // 2])
+        assert deep_anc == tuple(k.index for k in chain[:-1])
+        checked = h.open_key(want)  # the checked decoder, by path
+        assert checked.index == chain[-1].index and checked.value("v").data == 1

@@ -61,6 +61,27 @@ def filetime(ft: int) -> datetime:
         return datetime.max.replace(tzinfo=UTC)
 
 
+def resolve_links(k: Key) -> tuple[str | None, tuple[int, ...]]:
+    """Fill ``_pp`` (the parent's path) and ``_ac`` (the ancestors' cells) of ``k`` and
+    of each ancestor still linked to its parent Key, top down and without recursion (a
+    chain may be as deep as MAX_DEPTH). A subkey stream links each key to its parent
+    instead of building both per group: a natural walk asks for neither. Returns
+    ``k``'s parent path and ancestors."""
+    chain: list[Key] = []
+    while isinstance(k._pp, Key):
+        chain.append(k)
+        k = k._pp
+    for c in reversed(chain):
+        p = c._pp
+        assert isinstance(p, Key)
+        # p is resolved by now (it is the unlinked top or was filled just before).
+        c._ac = (*p._anc, p._cell)
+        c._pp = p.path
+    top = chain[0] if chain else k
+    assert top._ac is not None and not isinstance(top._pp, Key)
+    return top._pp, top._ac
+
+
 class KeyStore(Protocol):
     """What a key asks its hive (:class:`~regf.model.hive.Hive` or
     :class:`~regf.model.edithive.EditHive`): the ``_key_*`` side of each operation."""
@@ -113,10 +134,12 @@ class Key:
     )
 
     _nm: str
-    _pp: str | None
+    #: The parent's path, or (a key a subkey stream made) the parent Key itself, with
+    #: ``_ac`` None until :func:`resolve_links` fills both.
+    _pp: str | Key | None
     _pc: str | None
     _fc: tuple[Any, ...] | None
-    _ac: tuple[int, ...]
+    _ac: tuple[int, ...] | None
     _vals: tuple[ValueRecords, int, int] | tuple[()] | None
     _subs: list[Key] | tuple[()] | None
     _dep: int
@@ -185,10 +208,13 @@ class Key:
     def parent_path(self) -> str | None:
         """The parent's path (None for the root)."""
         try:
-            return self._pp
+            pp = self._pp
         except AttributeError:
-            pp: str | None = self._hive._key_attr(self, "parent_path")
-            return pp
+            live: str | None = self._hive._key_attr(self, "parent_path")
+            return live
+        if isinstance(pp, Key):
+            return resolve_links(self)[0]
+        return pp
 
     # path and _f are asked of most keys: their slots start as None, not unset, so the
     # first read costs a test, not a caught AttributeError (~1.5 us each).
@@ -202,6 +228,8 @@ class Key:
             if hive.writable:
                 return str(hive._key_attr(self, "_path"))
             pp = self._pp
+            if isinstance(pp, Key):
+                pp = resolve_links(self)[0]
             p = self._pc = "" if pp is None else self._nm if pp == "" else pp + "\\" + self._nm
         return p
 
@@ -223,10 +251,13 @@ class Key:
         """The ancestors' cells, root first (a read-only key made without them looks
         them up once)."""
         try:
-            return self._ac
+            anc = self._ac
         except AttributeError:
-            anc: tuple[int, ...] = self._hive._key_attr(self, "_anc")
-            return anc
+            looked_up: tuple[int, ...] = self._hive._key_attr(self, "_anc")
+            return looked_up
+        if anc is None:
+            return resolve_links(self)[1]
+        return anc
 
     @property
     def index(self) -> int | None:

@@ -53,7 +53,7 @@ class SubkeyStream:
     thread that may use it (the walker state is not shared)."""
 
     __slots__ = (
-        "call", "cur", "cur_anc", "cur_bad", "cur_kids", "cur_list", "cur_path", "done",
+        "call", "cur", "cur_bad", "cur_kids", "cur_list", "done",
         "first", "flags", "fresh", "hits", "hive", "marked", "most", "nmarked", "owner", "pending",
         "quota", "skip", "stack", "start", "state", "visited", "wasted",
     )  # fmt: skip
@@ -84,8 +84,6 @@ class SubkeyStream:
         self.cur_list: list[Key] = []
         self.cur_kids: list[Key] = []
         self.cur_bad = False
-        self.cur_path = ""
-        self.cur_anc: tuple[int, ...] = ()
         self.start: Key | None = None
         self.quota = first
         # Calls answered by the current stream, and the restart back-off: after a stream
@@ -218,8 +216,6 @@ class SubkeyStream:
         cur_list = self.cur_list
         kids = self.cur_kids
         bad = self.cur_bad
-        pp = self.cur_path
-        anc = self.cur_anc
         # knames ends with one more (empty) name than there are records.
         recs: Iterator[tuple[int, int, int, str]] = zip(
             cells, statuses, nvals, knames, strict=False
@@ -248,8 +244,6 @@ class SubkeyStream:
                 cur_list = []
                 kids = []
                 bad = False
-                pp = cur.path
-                anc = (*cur._anc, cur._cell)
             elif cur is None:
                 self._clear()  # a record outside any group: out of step, give up
                 return False
@@ -258,8 +252,10 @@ class SubkeyStream:
             kk._cell = c
             kk._vol = False
             kk._nm = name
-            kk._pp = pp
-            kk._ac = anc
+            # The parent itself, not its path and ancestors: most keys of a walk
+            # are never asked for them (resolved on first use, keys.resolve_links).
+            kk._pp = cur
+            kk._ac = None
             kk._pc = kk._fc = None  # filled on first use
             if st & _NO_GROUP:
                 # () marks a key with no subkeys: no list per leaf while the chunk waits.
@@ -280,8 +276,6 @@ class SubkeyStream:
         self.cur_list = cur_list
         self.cur_kids = kids
         self.cur_bad = bad
-        self.cur_path = pp
-        self.cur_anc = anc
         return True
 
 
