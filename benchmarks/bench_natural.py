@@ -9,8 +9,10 @@ interpreter (Debian's python3-hivex is importable into any CPython 3.11 build by
 its dist-packages), so the Python parts of the loops run on the same build.
 
 Default hives: the corpus's 3 largest primary hives. Each side runs ``--runs`` times,
-alternating; the ratio printed is best regf / best hivex. Timings on a loaded machine
-vary: compare the ratio, not the seconds.
+alternating; the ratios printed are best regf / best hivex, and the median of each run's
+regf / hivex pair (the two run back to back, so a slow spell of the machine slows both:
+on a shared VM whose speed drifts by half, that median moves less than the best times).
+Timings on a loaded machine vary: compare the ratios, not the seconds.
 
     python benchmarks/bench_natural.py [--corpus DIR] [--runs 3] [HIVE ...]
 """
@@ -20,6 +22,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import statistics
 import subprocess
 import sys
 from pathlib import Path
@@ -111,8 +114,9 @@ def main(argv: list[str] | None = None) -> int:
         prim = [p for p in oracles.corpus_files(args.corpus) if oracles.is_primary(p)]
         prim.sort(key=lambda p: p.stat().st_size, reverse=True)
         hives = prim[:3]
-    print(f"| {'hive':<28} | {'regf s':>7} | {'hivex s':>7} | {'x hivex':>7} | runs")
-    print(f"|{'-' * 30}|{'-' * 9}|{'-' * 9}|{'-' * 9}|------")
+    cols = f"{'regf s':>7} | {'hivex s':>7} | {'x hivex':>7} | {'paired':>7}"
+    print(f"| {'hive':<28} | {cols} | runs")
+    print(f"|{'-' * 30}|{'-' * 9}|{'-' * 9}|{'-' * 9}|{'-' * 9}|------")
     for path in hives:
         rt: list[float] = []
         ht: list[float] = []
@@ -128,6 +132,7 @@ def main(argv: list[str] | None = None) -> int:
         label = f"{path.parent.name[:12]}/{path.name}"[-28:]
         print(
             f"| {label:<28} | {min(rt):7.3f} | {min(ht):7.3f} | {min(rt) / min(ht):7.2f} | "
+            f"{statistics.median(r / h for r, h in zip(rt, ht, strict=True)):7.2f} | "
             f"regf {' '.join(f'{t:.3f}' for t in rt)}; hivex "
             f"{' '.join(f'{t:.3f}' for t in ht)} ({backend}){note}"
         )
