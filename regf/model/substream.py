@@ -39,9 +39,11 @@ from ..format.constants import BASE, MAX_DEPTH
 from .keys import Key
 from .walk import WALK_CAPS, chunk_names, chunk_values
 
-#: Key records of a stream's first chunk, and the most any chunk gets (it doubles).
+#: Key records of a stream's first chunk, and the most any chunk gets (it doubles up to
+#: the walker buffers' 256 keys: with keys linked to their parents, 256 walked 3-4 %
+#: faster than 128 on the corpus's largest hives, best of 18-24 fresh-process walks).
 FIRST_KEYS = 32
-MOST_KEYS = 128
+MOST_KEYS = WALK_CAPS.keys
 #: A record with none of these bits gets a group of its own later in the stream.
 _NO_GROUP = K_LEAF | K_CYCLE | K_DEPTH | K_CHILDREN_BAD
 #: A group start past the last record of a finished walk: closes its last group.
