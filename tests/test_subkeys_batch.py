@@ -668,3 +668,17 @@ def test_links_resolved_deep_without_recursion(levels: tuple[int, int]) -> None:
         assert deep_anc == tuple(k.index for k in chain[:-1])
         checked = h.open_key(want)  # the checked decoder, by path
         assert checked.index == chain[-1].index and checked.value("v").data == 1
+
+
+def test_group_is_the_top_status_bit() -> None:
+    """SubkeyStream tests a record's K_GROUP bit as ``status >= K_GROUP`` and a plain leaf
+    as ``status == K_LEAF`` (one specialised int compare each): that holds only while
+    every other key status bit is below K_GROUP."""
+    others = (
+        purewalk.K_CYCLE | purewalk.K_DEPTH | purewalk.K_CHILDREN_BAD
+        | purewalk.K_VALUES_BAD | purewalk.K_LEAF
+    )  # fmt: skip
+    assert others < purewalk.K_GROUP and purewalk.K_GROUP & (purewalk.K_GROUP - 1) == 0
+    assert {n for n in dir(purewalk) if n.startswith("K_")} == {
+        "K_CYCLE", "K_DEPTH", "K_CHILDREN_BAD", "K_VALUES_BAD", "K_LEAF", "K_GROUP",
+    }  # fmt: skip

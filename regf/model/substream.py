@@ -227,7 +227,7 @@ class SubkeyStream:
         if ch.rc == 0:
             recs = chain(recs, (_END,))  # the walk is over: close its last group
         for c, st, nv, name in recs:
-            if st & K_GROUP:
+            if st >= K_GROUP:  # K_GROUP is the top status bit: one int compare
                 if cur is not None:
                     del pending[cur._cell]
                     if not bad:
@@ -259,8 +259,12 @@ class SubkeyStream:
             kk._pp = cur
             kk._ac = None
             kk._pc = kk._fc = None  # filled on first use
-            if st & _NO_GROUP:
-                # () marks a key with no subkeys: no list per leaf while the chunk waits.
+            if st == K_LEAF:
+                # Most records: a plain leaf, known by one int compare (CPython
+                # specialises it) instead of three flag tests. () marks a key with no
+                # subkeys: no list per leaf while the chunk waits.
+                kk._subs = ()
+            elif st & _NO_GROUP:
                 kk._subs = () if st & K_LEAF else None
                 if st & K_CYCLE:
                     bad = True
