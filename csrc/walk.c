@@ -225,21 +225,34 @@ static uint64_t name_bytes(uint64_t len, int compressed)
 static void put_name(walker *w, uint8_t *dst, size_t *used, const uint8_t *p, uint64_t len,
                      int compressed)
 {
-    uint64_t nb = name_bytes(len, compressed), i;
+    uint64_t nb = name_bytes(len, compressed), i = 0;
     uint8_t *o = dst + *used;
+    uint32_t nul = 0;
     if (compressed) {
-        for (i = 0; i < len; i++) {
+        /* Four Latin-1 bytes at a time: spread b0..b3 to b0 0 b1 0 b2 0 b3 0 (rd32 and
+         * wr64 are little-endian on every host), and test for a zero byte with the
+         * classic (v - 0x01..) & ~v & 0x80.. trick. Names are short (~15 bytes): the
+         * byte loop cost a fifth of the walker's instructions. */
+        for (; i + 4 <= len; i += 4) {
+            uint32_t v = rd32(p + i);
+            uint64_t x = v;
+            nul |= (v - 0x01010101u) & ~v & 0x80808080u;
+            x = (x | (x << 16)) & 0x0000FFFF0000FFFFull;
+            x = (x | (x << 8)) & 0x00FF00FF00FF00FFull;
+            wr64(o + 2 * i, x);
+        }
+        for (; i < len; i++) {
             o[2 * i] = p[i];
             o[2 * i + 1] = 0;
-            if (p[i] == 0)
-                w->o->name_nul = 1;
+            nul |= p[i] == 0;
         }
     } else {
         memcpy(o, p, (size_t)nb);
-        for (i = 0; i < nb; i += 2)
-            if (p[i] == 0 && p[i + 1] == 0)
-                w->o->name_nul = 1;
+        for (; i < nb; i += 2)
+            nul |= (p[i] | p[i + 1]) == 0;
     }
+    if (nul)
+        w->o->name_nul = 1;
     o[nb] = 0;
     o[nb + 1] = 0;
     *used += (size_t)(nb + 2);

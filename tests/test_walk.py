@@ -538,3 +538,31 @@ def test_strict_error_traceback_collected_safely() -> None:
     gc.collect()
     _ = [object() for _ in range(10000)]
     gc.collect()
+
+
+@skip_c
+def test_names_every_length_and_nul_position() -> None:
+    """The C walker widens Latin-1 names four bytes at a time with a byte tail, and
+    tests for U+0000 per block: names of every length 1-13, with a NUL at each position
+    or none, as key names and as value names, Latin-1 and UTF-16, decode exactly as the
+    pure twin's. One key record per chunk, each with one odd name, so a chunk's name_nul
+    is that one name's."""
+    names = []
+    for n in range(1, 14):
+        base = "".join("aZé~ÿ0"[i % 6] for i in range(n))
+        names.append(base)
+        names += [base[:i] + "\0" + base[i + 1 :] for i in range(n)]
+    names += ["日本\0語", "日本語"]  # UTF-16: not compressible
+    kids = [KeySpec(nm, values=[ValueSpec("v", 1, b"")]) for nm in names]
+    kids += [KeySpec(f"k{i:03d}", values=[ValueSpec(nm, 1, b"")]) for i, nm in enumerate(names)]
+    hive = regf.open(serialize(KeySpec("R", subkeys=kids), minor=5))
+    caps = purewalk.DEFAULT_CAPS._replace(keys=1)
+    c_chunks = run_walk(_c(), hive, caps=caps)
+    p_chunks = run_walk(purewalk, hive, caps=caps)
+    assert len(c_chunks) > 2 * len(names)
+    for (cc, _s1), (pc, _s2) in zip(c_chunks, p_chunks, strict=True):
+        assert (cc.knames, cc.vnames, cc.name_nul) == (pc.knames, pc.vnames, pc.name_nul)
+    walked = normalized(hive, c_chunks)
+    assert walked == normalized(hive, p_chunks)
+    assert {k[3] for k in walked} >= set(names)
+    assert {v[3] for k in walked for v in k[4]} == {"v", *names}
