@@ -517,9 +517,12 @@ static int visit(walker *w, uint32_t c, uint32_t depth, int *push)
 }
 
 /* Next child of frame f (list cell, outer index, inner index), advancing nothing.
- * Returns 1 and the nk index, or 0 when the list is exhausted. Every read is checked
- * again: the frame may come from a hostile state buffer or changed bytes. */
-static int frame_peek(const walker *w, const uint32_t *f, uint32_t *child)
+ * Returns 1, the nk index and in next the frame's (outer, inner) past that child, or 0
+ * when the list is exhausted. Every read is checked again: the frame may come from a
+ * hostile state buffer or changed bytes. The caller stores next once the child is
+ * taken (a child that does not fit in the chunk is not), instead of walking the list
+ * again to advance: the same skips over exhausted ri leaves, the same result. */
+static int frame_peek(const walker *w, const uint32_t *f, uint32_t *child, uint32_t *next)
 {
     uint64_t cap, lcap, n, es;
     const uint8_t *l = wcell(w, f[0], REGF_LIST_FIXED_SIZE, &cap), *leaf;
@@ -530,6 +533,8 @@ static int frame_peek(const walker *w, const uint32_t *f, uint32_t *child)
         if (!leaf_shape(l, cap, &n, &es) || inner >= n)
             return 0;
         *child = rd32(l + REGF_LIST_FIXED_SIZE + inner * es);
+        next[0] = (uint32_t)outer;
+        next[1] = (uint32_t)inner + 1;
         return 1;
     }
     while (outer < rd16(l + REGF_LIST_COUNT) &&
@@ -540,34 +545,14 @@ static int frame_peek(const walker *w, const uint32_t *f, uint32_t *child)
             return 0;
         if (inner < n) {
             *child = rd32(leaf + REGF_LIST_FIXED_SIZE + inner * es);
+            next[0] = (uint32_t)outer;
+            next[1] = (uint32_t)inner + 1;
             return 1;
         }
         outer++;
         inner = 0;
     }
     return 0;
-}
-
-/* Advance frame f past the child frame_peek returned (same path through the list). */
-static void frame_next(const walker *w, uint32_t *f)
-{
-    uint64_t cap, lcap, n, es;
-    const uint8_t *l = wcell(w, f[0], REGF_LIST_FIXED_SIZE, &cap), *leaf;
-    if (l == NULL || list_kind(l) != 4) {
-        f[2]++;
-        return;
-    }
-    while (f[1] < rd16(l + REGF_LIST_COUNT) &&
-           REGF_LIST_FIXED_SIZE + REGF_RI_ELEM_SIZE * ((uint64_t)f[1] + 1) <= cap) {
-        leaf = wcell(w, rd32(l + REGF_LIST_FIXED_SIZE + REGF_RI_ELEM_SIZE * (uint64_t)f[1]),
-                     REGF_LIST_FIXED_SIZE, &lcap);
-        if (leaf != NULL && leaf_shape(leaf, lcap, &n, &es) && f[2] < n) {
-            f[2]++;
-            return;
-        }
-        f[1]++;
-        f[2] = 0;
-    }
 }
 
 /* The expansion mark of a grouped walk: the visited bit of unit c/8 + REGF_WALK_MARK_UNIT,
@@ -593,12 +578,12 @@ static int mark_op(uint8_t *visited, uint32_t c, int op)
 
 static int walk_groups(walker *w, uint32_t *state)
 {
-    uint32_t *frames = state + REGF_WALK_HEAD_WORDS, child, *f;
+    uint32_t *frames = state + REGF_WALK_HEAD_WORDS, child, *f, next[2];
     int push, rc;
     while (state[1] > 0) {
         f = frames + REGF_WALK_FRAME_WORDS * (state[1] - 1);
         if (state[2] != GROUP_DESCEND) {
-            if (!frame_peek(w, f, &child)) {
+            if (!frame_peek(w, f, &child, next)) {
                 /* The group is complete: walk the same list again, descending. */
                 f[1] = f[2] = 0;
                 state[2] = GROUP_DESCEND;
@@ -613,16 +598,18 @@ static int walk_groups(walker *w, uint32_t *state)
             }
             if (push)
                 mark_op(w->visited, child, 1);
-            frame_next(w, f);
+            f[1] = next[0];
+            f[2] = next[1];
             if (rc == 2)
                 return 1;
             continue;
         }
-        if (!frame_peek(w, f, &child)) {
+        if (!frame_peek(w, f, &child, next)) {
             state[1]--;
             continue;
         }
-        frame_next(w, f);
+        f[1] = next[0];
+        f[2] = next[1];
         /* Only a marked child is expanded (a cycle or a duplicate never is), once. */
         if (state[1] < REGF_WALK_MAX_FRAMES && (child & 7u) == 0 &&
             (uint64_t)child + REGF_NK_FIXED_SIZE + REGF_CELL_FIXED_SIZE <= w->total &&
@@ -647,7 +634,7 @@ int regf_walk(const uint8_t *bins, size_t hbins_size, const uint8_t *cellmap,
               uint32_t *state, regf_walk_out *out)
 {
     walker w;
-    uint32_t *frames = state + REGF_WALK_HEAD_WORDS, child, *f;
+    uint32_t *frames = state + REGF_WALK_HEAD_WORDS, child, *f, next[2];
     int push, rc;
     out->nkeys = out->nvals = 0;
     out->knames_len = out->vnames_len = out->data_len = out->fmt_len = 0;
@@ -704,14 +691,15 @@ int regf_walk(const uint8_t *bins, size_t hbins_size, const uint8_t *cellmap,
         return walk_groups(&w, state);
     while (state[1] > 0) {
         f = frames + REGF_WALK_FRAME_WORDS * (state[1] - 1);
-        if (!frame_peek(&w, f, &child)) {
+        if (!frame_peek(&w, f, &child, next)) {
             state[1]--;
             continue;
         }
         rc = visit(&w, child, base_depth + state[1], &push);
         if (rc == 0)
             return 1;
-        frame_next(&w, f);
+        f[1] = next[0];
+        f[2] = next[1];
         if (push && state[1] < REGF_WALK_MAX_FRAMES) {
             f = frames + REGF_WALK_FRAME_WORDS * state[1];
             f[0] = rd32(wnk(&w, child) + REGF_NK_SUBKEY_LIST);

@@ -429,7 +429,9 @@ class _Walker:
         del self.val_type[nvals:]
         del self.val_status[nvals:]
 
-    def frame_peek(self, f: list[int]) -> int | None:
+    def frame_peek(self, f: list[int]) -> tuple[int, int, int] | None:
+        """The next child of frame ``f`` and the frame's (outer, inner) past it, or None:
+        the caller stores those once it takes the child, as in C."""
         cap = self.cell(f[0], LIST_FIXED_SIZE)
         if cap < 0:
             return None
@@ -439,7 +441,7 @@ class _Walker:
             shape = self.leaf_shape(lo, cap)
             if shape is None or inner >= shape[0]:
                 return None
-            return self.u32(lo + LIST_FIXED_SIZE + inner * shape[1])
+            return self.u32(lo + LIST_FIXED_SIZE + inner * shape[1]), outer, inner + 1
         while (
             outer < self.u16(lo + LIST_COUNT)
             and LIST_FIXED_SIZE + RI_ELEM_SIZE * (outer + 1) <= cap
@@ -451,28 +453,10 @@ class _Walker:
             if shape is None:
                 return None
             if inner < shape[0]:
-                return self.u32(ld + LIST_FIXED_SIZE + inner * shape[1])
+                return self.u32(ld + LIST_FIXED_SIZE + inner * shape[1]), outer, inner + 1
             outer += 1
             inner = 0
         return None
-
-    def frame_next(self, f: list[int]) -> None:
-        cap = self.cell(f[0], LIST_FIXED_SIZE)
-        lo = f[0] + CELL_FIXED_SIZE
-        if cap < 0 or self.sig(lo) != RI_SIG:
-            f[2] = (f[2] + 1) & 0xFFFFFFFF  # a u32 state word, as in C
-            return
-        while (
-            f[1] < self.u16(lo + LIST_COUNT) and LIST_FIXED_SIZE + RI_ELEM_SIZE * (f[1] + 1) <= cap
-        ):
-            leaf = self.u32(lo + LIST_FIXED_SIZE + RI_ELEM_SIZE * f[1])
-            lcap = self.cell(leaf, LIST_FIXED_SIZE)
-            shape = self.leaf_shape(leaf + CELL_FIXED_SIZE, lcap) if lcap >= 0 else None
-            if shape is not None and f[2] < shape[0]:
-                f[2] += 1
-                return
-            f[1] += 1
-            f[2] = 0
 
 
 # REGF_WALK_GROUPS: the top frame's mode (state word 2), as in C.
@@ -502,12 +486,13 @@ def _walk_groups(w: _Walker, words: memoryview, base_depth: int) -> WalkChunk:
         at = hw + fw * (words[1] - 1)
         frame = list(words[at : at + fw])
         if words[2] != _GROUP_DESCEND:
-            child = w.frame_peek(frame)
-            if child is None:
+            peek = w.frame_peek(frame)
+            if peek is None:
                 # The group is complete: walk the same list again, descending.
                 words[at + 1] = words[at + 2] = 0
                 words[2] = _GROUP_DESCEND
                 continue
+            child = peek[0]
             rc, push = w.visit(child, base_depth + words[1])
             if rc == 0:
                 return w.chunk(1)
@@ -516,16 +501,17 @@ def _walk_groups(w: _Walker, words: memoryview, base_depth: int) -> WalkChunk:
                 words[2] = _GROUP_MORE
             if push:
                 _mark_op(w.visited, child, 1)
-            w.frame_next(frame)
+            frame[1:3] = peek[1:]
             words[at : at + fw] = array("I", frame)
             if rc == 2:
                 return w.chunk(1)
             continue
-        child = w.frame_peek(frame)
-        if child is None:
+        peek = w.frame_peek(frame)
+        if peek is None:
             words[1] -= 1
             continue
-        w.frame_next(frame)
+        child = peek[0]
+        frame[1:3] = peek[1:]
         words[at : at + fw] = array("I", frame)
         # Only a marked child is expanded (a cycle or a duplicate never is), once.
         if (
@@ -602,14 +588,15 @@ def walk_code(
     while words[1] > 0:
         at = hw + fw * (words[1] - 1)
         frame = list(words[at : at + fw])
-        child = w.frame_peek(frame)
-        if child is None:
+        peek = w.frame_peek(frame)
+        if peek is None:
             words[1] -= 1
             continue
+        child = peek[0]
         rc, push = w.visit(child, base_depth + words[1])
         if rc == 0:
             return w.chunk(1)
-        w.frame_next(frame)
+        frame[1:3] = peek[1:]
         words[at : at + fw] = array("I", frame)
         if push and words[1] < WALK_MAX_FRAMES:
             at = hw + fw * words[1]
