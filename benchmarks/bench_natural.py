@@ -14,7 +14,7 @@ regf / hivex pair (the two run back to back, so a slow spell of the machine slow
 on a shared VM whose speed drifts by half, that median moves less than the best times).
 Timings on a loaded machine vary: compare the ratios, not the seconds.
 
-    python benchmarks/bench_natural.py [--corpus DIR] [--runs 3] [HIVE ...]
+    python benchmarks/bench_natural.py [--corpus DIR] [--runs 11] [HIVE ...]
 """
 
 from __future__ import annotations
@@ -105,7 +105,7 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("hives", nargs="*", type=Path)
     ap.add_argument("--corpus", type=Path, default=os.environ.get("REGF_CORPUS"))
-    ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--runs", type=int, default=11)
     args = ap.parse_args(argv)
     hives: list[Path] = args.hives
     if not hives:
