@@ -5,7 +5,9 @@ subkeys in pre-order. The walker's ``WALK_GROUPS`` order emits each key's childr
 together, with their values, in exactly that order, in resumable chunks. So a stream
 started at the first key asked runs one step ahead of the walk: each later ``subkeys()``
 finds its answer decoded already, or pulls the next chunk. Only the keys of one chunk
-and the pending parents (the right-hand siblings along the current path) are alive.
+and the pending parents (the right-hand siblings along the current path) are alive, and
+through each key's link to its parent Key (its path and ancestors are filled from that
+link on first use: keys.resolve_links) the ancestors of those.
 
 A call for a key the stream is not about to reach starts a new stream there. A stream's
 first chunk is small and each next one twice as large (like a file read-ahead), so
