@@ -233,13 +233,19 @@ class Hive:
         """
         if max_depth is not None or filter is not None:
             return self._walk_limited(key, max_depth, filter, values)
-        # Not a generator itself: one level of delegation less per key. The start key is
-        # still looked up lazily, on the first next().
+        return self._walk_from(key, values)
+
+    def _walk_from(self, key: Key | str | None, values: bool, limit: int = -1) -> Iterator[Key]:
+        """The walk from ``key`` (``limit`` >= 0: that many levels down) on this backend.
+        Not a generator itself: one level of delegation less per key. The start key is
+        still looked up lazily, on the first next()."""
         if _accel.BACKEND == "c":
-            return walk_chunks(self, key, 0, None, _accel.walk_code, values)
+            # The chunked walker stops at the limit too, and its keys answer subkeys()
+            # from their records (README's example walks with max_depth).
+            return walk_chunks(self, key, 0, None, _accel.walk_code, values, limit)
         # The pure twin of the C walker is an executable spec, slower than the
         # key-by-key walk; both give the same keys, values and errors.
-        return walk_keys(self, key, 0, None)
+        return walk_keys(self, key, 0, None, limit)
 
     def _walk_keys(
         self, key: Key | str | None, base: int, visited: bytearray | None, limit: int = -1
@@ -266,14 +272,7 @@ class Hive:
         keep: Callable[[Key], bool] | None,
         values: bool = True,
     ) -> Iterator[Key]:
-        if max_depth is None:
-            keys = self.walk(key, values=values)
-        elif _accel.BACKEND == "c":
-            # The walker stops at the limit too, and its keys answer subkeys() from
-            # their records (README's example walks with max_depth).
-            keys = walk_chunks(self, key, 0, None, _accel.walk_code, values, max_depth)
-        else:
-            keys = self._walk_keys(key, 0, None, limit=max_depth)
+        keys = self._walk_from(key, values, -1 if max_depth is None else max_depth)
         return keys if keep is None else (k for k in keys if keep(k))
 
     def glob(self, pattern: str) -> Iterator[Key]:
